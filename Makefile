@@ -1,0 +1,44 @@
+# refrate: the one place that says how to build, test, lint, bench and run the demo.
+
+CARGO ?= cargo
+# The demo's pseudonymisation key. Real data needs a real secret: see README "Privacy".
+DEMO_KEY ?= refrate-demo-key-not-for-real-data
+DEMO_DIR := target/demo
+BENCH_EVENTS ?= 10000000
+
+.PHONY: help build test lint demo bench sample-data clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-12s %s\n", $$1, $$2}'
+
+build: ## Build the release binary (target/release/refrate)
+	$(CARGO) build --release --locked
+
+test: ## Run every test (unit tests and the end-to-end tests of the real binary)
+	$(CARGO) test --locked
+
+lint: ## cargo fmt --check and clippy with warnings as errors
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --locked --all-targets -- -D warnings
+
+demo: ## Run the whole pipeline on sample_data/ and say where the reports are
+	$(CARGO) build --locked --release
+	rm -rf $(DEMO_DIR)
+	@echo "Using the DEMO pseudonymisation key (REFRATE_PSEUDONYM_KEY=$(DEMO_KEY)); never use it for real data."
+	REFRATE_PSEUDONYM_KEY=$(DEMO_KEY) ./target/release/refrate run --config sample_data/refrate.yaml; \
+	  code=$$?; \
+	  echo; \
+	  echo "Exit code $$code (0 all pass, 1 some hospital fails or sits on a threshold, 2 could not run)."; \
+	  echo "Reports: $(CURDIR)/$(DEMO_DIR)/reports/index.html"; \
+	  echo "Rates:   ./target/release/refrate rates --config sample_data/refrate.yaml --period fiscal-year"; \
+	  test $$code -le 1
+
+bench: ## Generate ~10 million events and time `refrate run` on them (see docs/BENCHMARKS.md)
+	$(CARGO) build --locked --release
+	./benches/run.sh $(BENCH_EVENTS)
+
+sample-data: ## Regenerate sample_data/events from the generator (then re-add the bad rows)
+	./target/release/refrate sample --out target/sample-gen --events 30000 --hospitals 5 --months 15 --start 2024-04 --seed 7
+
+clean: ## Remove build output and demo results
+	$(CARGO) clean

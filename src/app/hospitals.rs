@@ -1,0 +1,46 @@
+//! The optional hospital master: `hospital_code,name,prefecture,beds`.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::Deserialize;
+
+use super::AppError;
+
+/// One hospital of the master file.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Hospital {
+    pub hospital_code: String,
+    pub name: Option<String>,
+    pub prefecture: Option<String>,
+    pub beds: Option<u32>,
+}
+
+/// Reads the master (UTF-8 CSV with a header). Codes must be 10 digits: a master that lost
+/// leading zeros would silently attach names to the wrong hospitals.
+pub fn load_hospitals(path: Option<&Path>) -> Result<BTreeMap<String, Hospital>, AppError> {
+    let Some(path) = path else {
+        return Ok(BTreeMap::new());
+    };
+    let mut reader = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .from_path(path)
+        .map_err(|e| AppError::Input(format!("hospitals {}: {e}", path.display())))?;
+    let mut out = BTreeMap::new();
+    for (i, row) in reader.deserialize::<Hospital>().enumerate() {
+        let line = i + 2;
+        let mut h =
+            row.map_err(|e| AppError::Input(format!("hospitals {} line {line}: {e}", path.display())))?;
+        if h.hospital_code.len() != 10 || !h.hospital_code.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(AppError::Input(format!(
+                "hospitals {} line {line}, field hospital_code: {:?} is not 10 digits (a spreadsheet may have dropped a leading zero)",
+                path.display(),
+                h.hospital_code
+            )));
+        }
+        h.name = h.name.filter(|n| !n.is_empty());
+        h.prefecture = h.prefecture.filter(|n| !n.is_empty());
+        out.insert(h.hospital_code.clone(), h);
+    }
+    Ok(out)
+}

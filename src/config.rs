@@ -1,0 +1,242 @@
+//! The YAML config: parsed into typed values and validated before any I/O on data.
+//!
+//! Relative paths are resolved against the config file's folder, so a config works from any
+//! working directory (cron starts in `$HOME`). Unknown keys are errors.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::ingest::InputFormat;
+
+/// What an input holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InputKind {
+    /// One row per first visit, return visit or reverse referral.
+    Events,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct InputFile {
+    path: String,
+    kind: InputKind,
+    #[serde(default)]
+    format: InputFormat,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConfigFile {
+    warehouse: String,
+    reports: String,
+    inputs: Vec<InputFile>,
+    #[serde(default)]
+    hospitals: Option<String>,
+    #[serde(default)]
+    related_institutions: Option<String>,
+    #[serde(default = "default_regimes")]
+    regimes: Vec<String>,
+    #[serde(default)]
+    regime_files: Vec<String>,
+    #[serde(default)]
+    pseudonym_key_file: Option<String>,
+    #[serde(default)]
+    templates: Option<String>,
+    #[serde(default = "default_max_reject_ratio")]
+    max_reject_ratio: f64,
+}
+
+fn default_regimes() -> Vec<String> {
+    vec!["chiiki-shien-2014".to_string()]
+}
+
+fn default_max_reject_ratio() -> f64 {
+    0.01
+}
+
+/// One configured input: a glob and how to read what it matches.
+#[derive(Debug, Clone)]
+pub struct Input {
+    /// The glob with relative parts resolved against the config folder.
+    pub pattern: String,
+    /// The glob as written in the config, for messages.
+    pub pattern_as_written: String,
+    pub kind: InputKind,
+    pub format: InputFormat,
+}
+
+/// A validated config.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where the config file is; relative paths below were resolved against its folder.
+    pub path: PathBuf,
+    pub base_dir: PathBuf,
+    /// A folder path or an object store URL (`file://`, `s3://`).
+    pub warehouse: String,
+    pub reports: PathBuf,
+    pub inputs: Vec<Input>,
+    pub hospitals: Option<PathBuf>,
+    pub related_institutions: Option<PathBuf>,
+    pub regimes: Vec<String>,
+    pub regime_files: Vec<PathBuf>,
+    pub pseudonym_key_file: Option<PathBuf>,
+    pub templates: Option<PathBuf>,
+    pub max_reject_ratio: f64,
+}
+
+/// A config that cannot be used; the message names the file and the key.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("config {path}: {source}")]
+    Yaml { path: PathBuf, source: serde_yaml::Error },
+    #[error("config {path}: {message}")]
+    Invalid { path: PathBuf, message: String },
+}
+
+impl Config {
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
+        Config::from_yaml(&text, path)
+    }
+
+    pub fn from_yaml(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        let file: ConfigFile = serde_yaml::from_str(text)
+            .map_err(|source| ConfigError::Yaml { path: path.to_path_buf(), source })?;
+        let invalid = |message: String| ConfigError::Invalid { path: path.to_path_buf(), message };
+        let base_dir = path
+            .parent()
+            .map(|p| if p.as_os_str().is_empty() { Path::new(".") } else { p })
+            .unwrap_or(Path::new("."))
+            .to_path_buf();
+        let base_dir = std::path::absolute(&base_dir).unwrap_or(base_dir);
+        let resolve = |p: &str| -> PathBuf {
+            let p = Path::new(p);
+            normalize(&if p.is_absolute() { p.to_path_buf() } else { base_dir.join(p) })
+        };
+        if file.inputs.is_empty() {
+            return Err(invalid("inputs: at least one input is needed".into()));
+        }
+        let mut inputs = Vec::new();
+        for (i, input) in file.inputs.into_iter().enumerate() {
+            input.format.validate().map_err(|e| invalid(format!("inputs[{i}].format: {e}")))?;
+            let pattern = resolve(&input.path).to_string_lossy().into_owned();
+            glob::Pattern::new(&pattern)
+                .map_err(|e| invalid(format!("inputs[{i}].path {:?}: {e}", input.path)))?;
+            inputs.push(Input {
+                pattern,
+                pattern_as_written: input.path,
+                kind: input.kind,
+                format: input.format,
+            });
+        }
+        if file.regimes.is_empty() {
+            return Err(invalid("regimes: name at least one regime id".into()));
+        }
+        if !(0.0..=1.0).contains(&file.max_reject_ratio) {
+            return Err(invalid(format!(
+                "max_reject_ratio: {} is not between 0 and 1 (0.01 means 1 %)",
+                file.max_reject_ratio
+            )));
+        }
+        let warehouse = if file.warehouse.contains("://") {
+            file.warehouse
+        } else {
+            resolve(&file.warehouse).to_string_lossy().into_owned()
+        };
+        Ok(Config {
+            path: path.to_path_buf(),
+            base_dir: base_dir.clone(),
+            warehouse,
+            reports: resolve(&file.reports),
+            inputs,
+            hospitals: file.hospitals.as_deref().map(resolve),
+            related_institutions: file.related_institutions.as_deref().map(resolve),
+            regimes: file.regimes,
+            regime_files: file.regime_files.iter().map(|p| resolve(p)).collect(),
+            pseudonym_key_file: file.pseudonym_key_file.as_deref().map(resolve),
+            templates: file.templates.as_deref().map(resolve),
+            max_reject_ratio: file.max_reject_ratio,
+        })
+    }
+
+    /// A path as users should see it: relative to the config folder when inside it.
+    pub fn display_path(&self, path: &Path) -> String {
+        path.strip_prefix(&self.base_dir).unwrap_or(path).to_string_lossy().into_owned()
+    }
+}
+
+/// Removes `.` and `..` components lexically, so messages show `/srv/target/x` rather than
+/// `/srv/sample/../target/x`. (Symbolic links are not resolved: the folder may not exist yet.)
+fn normalize(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                if !out.pop() {
+                    out.push("..");
+                }
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relative_paths_follow_the_config_file() {
+        let cfg = Config::from_yaml(
+            "warehouse: wh\nreports: out\ninputs:\n  - { path: 'logs/*.csv', kind: events }\n",
+            Path::new("/etc/refrate/refrate.yaml"),
+        )
+        .unwrap();
+        assert_eq!(cfg.warehouse, "/etc/refrate/wh");
+        assert_eq!(cfg.reports, PathBuf::from("/etc/refrate/out"));
+        assert_eq!(cfg.inputs[0].pattern, "/etc/refrate/logs/*.csv");
+        assert_eq!(cfg.regimes, ["chiiki-shien-2014"]);
+        let up = Config::from_yaml(
+            "warehouse: ../wh\nreports: ./out\ninputs:\n  - { path: 'a.csv', kind: events }\n",
+            Path::new("/etc/refrate/refrate.yaml"),
+        )
+        .unwrap();
+        assert_eq!(up.warehouse, "/etc/wh");
+        assert_eq!(up.reports, PathBuf::from("/etc/refrate/out"));
+        assert_eq!(cfg.max_reject_ratio, 0.01);
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_errors() {
+        let base = "warehouse: wh\nreports: out\ninputs:\n  - { path: 'a.csv', kind: events }\n";
+        let cases = [
+            (format!("{base}colour: blue\n"), "unknown field `colour`"),
+            (base.replace("events", "visits"), "unknown variant `visits`"),
+            (format!("{base}max_reject_ratio: 5\n"), "max_reject_ratio"),
+            (format!("{base}regimes: []\n"), "regimes"),
+            ("warehouse: wh\nreports: out\ninputs: []\n".to_string(), "at least one input"),
+        ];
+        for (text, expected) in cases {
+            let err = Config::from_yaml(&text, Path::new("c.yaml")).unwrap_err().to_string();
+            assert!(err.contains(expected) && err.contains("c.yaml"), "{err}");
+        }
+    }
+
+    #[test]
+    fn object_store_urls_are_kept_as_written() {
+        let cfg = Config::from_yaml(
+            "warehouse: s3://bucket/refrate\nreports: out\ninputs:\n  - { path: 'a.csv', kind: events }\n",
+            Path::new("c.yaml"),
+        )
+        .unwrap();
+        assert_eq!(cfg.warehouse, "s3://bucket/refrate");
+    }
+}

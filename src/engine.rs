@@ -1,0 +1,447 @@
+//! The DataFusion session: registers the warehouse tables and runs `queries/*.sql`.
+//!
+//! Owns the SQL and the tables it reads (events from the committed Parquet files named by the
+//! manifest, regime terms and conditions built from regime data, the period calendar). It does
+//! not decide what a regime is (that is `regimes`) nor how numbers are shown (`report`).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, Int64Array, RecordBatch, StringArray};
+use datafusion::arrow::datatypes::{DataType, Field, Int64Type, Schema};
+use datafusion::datasource::MemTable;
+use datafusion::error::DataFusionError;
+use datafusion::prelude::{ParquetReadOptions, SessionConfig, SessionContext};
+
+use crate::periods::PeriodMonth;
+use crate::regimes::{Count, MetricKind, Regime};
+use crate::warehouse::{Manifest, Warehouse, schema};
+
+/// The SQL files, compiled into the binary.
+pub mod sql {
+    pub const MONTHLY_COUNTS: &str = include_str!("../queries/monthly_counts.sql");
+    pub const PERIOD_COUNTS: &str = include_str!("../queries/period_counts.sql");
+    pub const REGIME_METRICS: &str = include_str!("../queries/regime_metrics.sql");
+    pub const REGIME_CONDITIONS: &str = include_str!("../queries/regime_conditions.sql");
+    pub const REGIME_VERDICTS: &str = include_str!("../queries/regime_verdicts.sql");
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("query {query}: {source}")]
+    Query { query: &'static str, source: DataFusionError },
+    #[error("registering table {table}: {source}")]
+    Register { table: &'static str, source: DataFusionError },
+    #[error("query {query} returned an unexpected column {column}")]
+    Shape { query: &'static str, column: String },
+}
+
+/// Counts of one hospital over one period. `None` means "not reported".
+#[derive(Debug, Clone, PartialEq)]
+pub struct CountsRow {
+    pub hospital_code: String,
+    pub period_kind: String,
+    pub period: String,
+    pub months_in_period: u64,
+    pub months_with_data: u64,
+    pub counts: BTreeMap<Count, Option<u64>>,
+}
+
+impl CountsRow {
+    pub fn get(&self, c: Count) -> Option<u64> {
+        self.counts.get(&c).copied().flatten()
+    }
+
+    /// The counts that are known.
+    pub fn known(&self) -> BTreeMap<Count, u64> {
+        self.counts.iter().filter_map(|(c, v)| v.map(|v| (*c, v))).collect()
+    }
+}
+
+/// A monthly row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MonthlyRow {
+    pub hospital_code: String,
+    pub month: String,
+    pub counts: BTreeMap<Count, u64>,
+}
+
+/// One evaluated condition.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConditionRow {
+    pub hospital_code: String,
+    pub period_kind: String,
+    pub period: String,
+    pub regime_id: String,
+    pub criterion_id: String,
+    pub condition_index: i64,
+    pub met: Option<bool>,
+    pub on_line: bool,
+}
+
+/// One metric's numerator and denominator.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MetricRow {
+    pub hospital_code: String,
+    pub period_kind: String,
+    pub period: String,
+    pub regime_id: String,
+    pub metric: MetricKind,
+    pub numerator: Option<i64>,
+    pub denominator: Option<i64>,
+}
+
+/// One verdict per hospital, period and regime.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VerdictRow {
+    pub hospital_code: String,
+    pub period_kind: String,
+    pub period: String,
+    pub regime_id: String,
+    pub verdict: String,
+    pub met_criteria: Vec<String>,
+    pub on_boundary: bool,
+}
+
+/// Everything the SQL computes for a set of periods.
+#[derive(Debug, Clone, Default)]
+pub struct Results {
+    pub counts: Vec<CountsRow>,
+    pub metrics: Vec<MetricRow>,
+    pub conditions: Vec<ConditionRow>,
+    pub verdicts: Vec<VerdictRow>,
+}
+
+/// A session over one committed warehouse version.
+pub struct Engine {
+    ctx: SessionContext,
+}
+
+fn column<'a>(batch: &'a RecordBatch, query: &'static str, name: &str) -> Result<&'a ArrayRef, EngineError> {
+    batch.column_by_name(name).ok_or_else(|| EngineError::Shape { query, column: name.to_string() })
+}
+
+fn strings(batch: &RecordBatch, query: &'static str, name: &str) -> Result<Vec<String>, EngineError> {
+    let col = column(batch, query, name)?;
+    let col = datafusion::arrow::compute::cast(col, &DataType::Utf8)
+        .map_err(|_| EngineError::Shape { query, column: name.to_string() })?;
+    let col = col.as_string::<i32>();
+    Ok((0..col.len())
+        .map(|i| if col.is_null(i) { String::new() } else { col.value(i).to_string() })
+        .collect())
+}
+
+fn ints(batch: &RecordBatch, query: &'static str, name: &str) -> Result<Vec<Option<i64>>, EngineError> {
+    let col = column(batch, query, name)?;
+    let col = datafusion::arrow::compute::cast(col, &DataType::Int64)
+        .map_err(|_| EngineError::Shape { query, column: name.to_string() })?;
+    let col = col.as_primitive::<Int64Type>();
+    Ok((0..col.len()).map(|i| (!col.is_null(i)).then(|| col.value(i))).collect())
+}
+
+fn bools(batch: &RecordBatch, query: &'static str, name: &str) -> Result<Vec<Option<bool>>, EngineError> {
+    let col = column(batch, query, name)?;
+    let col = col.as_boolean_opt().ok_or_else(|| EngineError::Shape { query, column: name.to_string() })?;
+    Ok((0..col.len()).map(|i| (!col.is_null(i)).then(|| col.value(i))).collect())
+}
+
+fn to_u64(v: Option<i64>) -> Option<u64> {
+    v.map(|v| u64::try_from(v).unwrap_or(0))
+}
+
+impl Engine {
+    /// A session whose `events` table is exactly the files `manifest` names.
+    pub async fn open(
+        warehouse: &Warehouse,
+        manifest: &Manifest,
+        regimes: &[&Regime],
+    ) -> Result<Engine, EngineError> {
+        let config = SessionConfig::new().with_target_partitions(2).with_information_schema(false);
+        let ctx = SessionContext::new_with_config(config);
+        ctx.register_object_store(warehouse.store_url(), warehouse.store());
+        let urls: Vec<String> = manifest.partitions.values().map(|p| warehouse.url_of(&p.file)).collect();
+        if urls.is_empty() {
+            let empty = MemTable::try_new(schema::EVENTS.clone(), vec![vec![]])
+                .map_err(|source| EngineError::Register { table: "events", source })?;
+            ctx.register_table("events", Arc::new(empty))
+                .map_err(|source| EngineError::Register { table: "events", source })?;
+        } else {
+            let options = ParquetReadOptions::default().schema(&schema::EVENTS);
+            let df = ctx
+                .read_parquet(urls, options)
+                .await
+                .map_err(|source| EngineError::Register { table: "events", source })?;
+            ctx.register_table("events", df.into_view())
+                .map_err(|source| EngineError::Register { table: "events", source })?;
+        }
+        register_regimes(&ctx, regimes)?;
+        Ok(Engine { ctx })
+    }
+
+    async fn run(&self, query: &'static str, sql: &str) -> Result<Vec<RecordBatch>, EngineError> {
+        let df = self.ctx.sql(sql).await.map_err(|source| EngineError::Query { query, source })?;
+        df.collect().await.map_err(|source| EngineError::Query { query, source })
+    }
+
+    /// Runs a query and registers its result as `table` for the next queries.
+    async fn run_into(
+        &self,
+        query: &'static str,
+        sql: &str,
+        table: &'static str,
+    ) -> Result<Vec<RecordBatch>, EngineError> {
+        let df = self.ctx.sql(sql).await.map_err(|source| EngineError::Query { query, source })?;
+        let planned = Arc::new(df.schema().as_arrow().clone());
+        let batches = df.collect().await.map_err(|source| EngineError::Query { query, source })?;
+        let schema = batches.first().map(|b| b.schema()).unwrap_or(planned);
+        self.register(table, batches.clone(), schema)?;
+        Ok(batches)
+    }
+
+    fn register(
+        &self,
+        table: &'static str,
+        batches: Vec<RecordBatch>,
+        schema: Arc<Schema>,
+    ) -> Result<(), EngineError> {
+        let mem = MemTable::try_new(schema, vec![batches])
+            .map_err(|source| EngineError::Register { table, source })?;
+        let _ = self.ctx.deregister_table(table);
+        self.ctx
+            .register_table(table, Arc::new(mem))
+            .map_err(|source| EngineError::Register { table, source })?;
+        Ok(())
+    }
+
+    /// Monthly counts per hospital (`queries/monthly_counts.sql`), also registered as the
+    /// `monthly_counts` table for the period queries.
+    pub async fn monthly_counts(&self) -> Result<Vec<MonthlyRow>, EngineError> {
+        const Q: &str = "monthly_counts.sql";
+        let batches = self.run_into(Q, sql::MONTHLY_COUNTS, "monthly_counts").await?;
+        let mut rows = Vec::new();
+        for b in &batches {
+            let hospitals = strings(b, Q, "hospital_code")?;
+            let months = strings(b, Q, "month")?;
+            let mut cols = Vec::new();
+            for c in Count::ALL {
+                cols.push((c, ints(b, Q, c.name())?));
+            }
+            for i in 0..b.num_rows() {
+                rows.push(MonthlyRow {
+                    hospital_code: hospitals[i].clone(),
+                    month: months[i].clone(),
+                    counts: cols.iter().map(|(c, v)| (*c, to_u64(v[i]).unwrap_or(0))).collect(),
+                });
+            }
+        }
+        Ok(rows)
+    }
+
+    /// Counts, metrics, conditions and verdicts for the given periods. Call
+    /// [`Engine::monthly_counts`] first.
+    pub async fn evaluate(&self, periods: &[PeriodMonth]) -> Result<Results, EngineError> {
+        self.register_periods(periods)?;
+        let mut results = Results::default();
+
+        const PC: &str = "period_counts.sql";
+        let batches = self.run_into(PC, sql::PERIOD_COUNTS, "period_counts").await?;
+        for b in &batches {
+            let (h, k, p) =
+                (strings(b, PC, "hospital_code")?, strings(b, PC, "period_kind")?, strings(b, PC, "period")?);
+            let (mip, mwd) = (ints(b, PC, "months_in_period")?, ints(b, PC, "months_with_data")?);
+            let mut cols = Vec::new();
+            for c in Count::ALL {
+                cols.push((c, ints(b, PC, c.name())?));
+            }
+            for i in 0..b.num_rows() {
+                results.counts.push(CountsRow {
+                    hospital_code: h[i].clone(),
+                    period_kind: k[i].clone(),
+                    period: p[i].clone(),
+                    months_in_period: to_u64(mip[i]).unwrap_or(0),
+                    months_with_data: to_u64(mwd[i]).unwrap_or(0),
+                    counts: cols.iter().map(|(c, v)| (*c, to_u64(v[i]))).collect(),
+                });
+            }
+        }
+
+        const RM: &str = "regime_metrics.sql";
+        let batches = self.run_into(RM, sql::REGIME_METRICS, "regime_metrics").await?;
+        for b in &batches {
+            let (h, k, p, r, m) = (
+                strings(b, RM, "hospital_code")?,
+                strings(b, RM, "period_kind")?,
+                strings(b, RM, "period")?,
+                strings(b, RM, "regime_id")?,
+                strings(b, RM, "metric")?,
+            );
+            let (n, d, missing) =
+                (ints(b, RM, "numerator")?, ints(b, RM, "denominator")?, ints(b, RM, "missing_sides")?);
+            for i in 0..b.num_rows() {
+                let complete = missing[i] == Some(0);
+                results.metrics.push(MetricRow {
+                    hospital_code: h[i].clone(),
+                    period_kind: k[i].clone(),
+                    period: p[i].clone(),
+                    regime_id: r[i].clone(),
+                    metric: if m[i] == "referral" { MetricKind::Referral } else { MetricKind::Reverse },
+                    numerator: n[i].filter(|_| complete),
+                    denominator: d[i].filter(|_| complete),
+                });
+            }
+        }
+
+        const RC: &str = "regime_conditions.sql";
+        let batches = self.run_into(RC, sql::REGIME_CONDITIONS, "regime_conditions_evaluated").await?;
+        for b in &batches {
+            let (h, k, p, r, c) = (
+                strings(b, RC, "hospital_code")?,
+                strings(b, RC, "period_kind")?,
+                strings(b, RC, "period")?,
+                strings(b, RC, "regime_id")?,
+                strings(b, RC, "criterion_id")?,
+            );
+            let (idx, met, on_line) =
+                (ints(b, RC, "condition_index")?, bools(b, RC, "met")?, bools(b, RC, "on_line")?);
+            for i in 0..b.num_rows() {
+                results.conditions.push(ConditionRow {
+                    hospital_code: h[i].clone(),
+                    period_kind: k[i].clone(),
+                    period: p[i].clone(),
+                    regime_id: r[i].clone(),
+                    criterion_id: c[i].clone(),
+                    condition_index: idx[i].unwrap_or(0),
+                    met: met[i],
+                    on_line: on_line[i].unwrap_or(false),
+                });
+            }
+        }
+
+        const RV: &str = "regime_verdicts.sql";
+        let batches = self.run(RV, sql::REGIME_VERDICTS).await?;
+        for b in &batches {
+            let (h, k, p, r) = (
+                strings(b, RV, "hospital_code")?,
+                strings(b, RV, "period_kind")?,
+                strings(b, RV, "period")?,
+                strings(b, RV, "regime_id")?,
+            );
+            let (v, met, on_b) =
+                (strings(b, RV, "verdict")?, strings(b, RV, "met_criteria")?, bools(b, RV, "on_boundary")?);
+            for i in 0..b.num_rows() {
+                results.verdicts.push(VerdictRow {
+                    hospital_code: h[i].clone(),
+                    period_kind: k[i].clone(),
+                    period: p[i].clone(),
+                    regime_id: r[i].clone(),
+                    verdict: v[i].clone(),
+                    met_criteria: met[i].split(',').filter(|s| !s.is_empty()).map(str::to_string).collect(),
+                    on_boundary: on_b[i].unwrap_or(false),
+                });
+            }
+        }
+        results.conditions.sort_by(|a, b| {
+            (&a.hospital_code, &a.period_kind, &a.period, &a.regime_id, &a.criterion_id, a.condition_index)
+                .cmp(&(
+                    &b.hospital_code,
+                    &b.period_kind,
+                    &b.period,
+                    &b.regime_id,
+                    &b.criterion_id,
+                    b.condition_index,
+                ))
+        });
+        results.metrics.sort_by(|a, b| {
+            (&a.hospital_code, &a.period_kind, &a.period, &a.regime_id, a.metric).cmp(&(
+                &b.hospital_code,
+                &b.period_kind,
+                &b.period,
+                &b.regime_id,
+                b.metric,
+            ))
+        });
+        Ok(results)
+    }
+
+    fn register_periods(&self, periods: &[PeriodMonth]) -> Result<(), EngineError> {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("period_kind", DataType::Utf8, false),
+            Field::new("period", DataType::Utf8, false),
+            Field::new("month", DataType::Utf8, false),
+            Field::new("months_in_period", DataType::Int64, false),
+        ]));
+        let batch = RecordBatch::try_new(
+            schema.clone(),
+            vec![
+                Arc::new(StringArray::from_iter_values(periods.iter().map(|p| p.kind.as_str()))),
+                Arc::new(StringArray::from_iter_values(periods.iter().map(|p| p.period.as_str()))),
+                Arc::new(StringArray::from_iter_values(periods.iter().map(|p| p.month.as_str()))),
+                Arc::new(Int64Array::from_iter_values(periods.iter().map(|p| p.months_in_period as i64))),
+            ],
+        )
+        .map_err(|e| EngineError::Register { table: "periods", source: e.into() })?;
+        self.register("periods", vec![batch], schema)
+    }
+}
+
+/// `regime_terms` and `regime_conditions`: the regime YAML data as tables, so the SQL holds no
+/// threshold literals.
+fn register_regimes(ctx: &SessionContext, regimes: &[&Regime]) -> Result<(), EngineError> {
+    let (mut r_id, mut r_metric, mut r_side, mut r_count, mut r_sign) =
+        (vec![], vec![], vec![], vec![], vec![]);
+    let (mut c_id, mut c_crit, mut c_idx, mut c_metric, mut c_op, mut c_num, mut c_den, mut c_scale) =
+        (vec![], vec![], vec![], vec![], vec![], vec![], vec![], vec![]);
+    for regime in regimes {
+        for kind in [MetricKind::Referral, MetricKind::Reverse] {
+            let metric = regime.metric(kind);
+            for (side, terms) in [("numerator", &metric.numerator), ("denominator", &metric.denominator)] {
+                for t in terms {
+                    r_id.push(regime.id.clone());
+                    r_metric.push(kind.name());
+                    r_side.push(side);
+                    r_count.push(t.count.name());
+                    r_sign.push(t.sign);
+                }
+            }
+        }
+        for criterion in &regime.criteria {
+            for (i, cond) in criterion.conditions.iter().enumerate() {
+                c_id.push(regime.id.clone());
+                c_crit.push(criterion.id.clone());
+                c_idx.push(i as i64);
+                c_metric.push(cond.metric.name());
+                c_op.push(cond.op.sql());
+                c_num.push(cond.threshold.numerator as i64);
+                c_den.push(cond.threshold.denominator as i64);
+                c_scale.push(regime.metric(cond.metric).unit.scale() as i64);
+            }
+        }
+    }
+    let err = |table: &'static str| {
+        move |e: datafusion::arrow::error::ArrowError| EngineError::Register { table, source: e.into() }
+    };
+    let terms = RecordBatch::try_from_iter(vec![
+        ("regime_id", Arc::new(StringArray::from(r_id)) as ArrayRef),
+        ("metric", Arc::new(StringArray::from(r_metric))),
+        ("side", Arc::new(StringArray::from(r_side))),
+        ("count_name", Arc::new(StringArray::from(r_count))),
+        ("sign", Arc::new(Int64Array::from(r_sign))),
+    ])
+    .map_err(err("regime_terms"))?;
+    let conditions = RecordBatch::try_from_iter(vec![
+        ("regime_id", Arc::new(StringArray::from(c_id)) as ArrayRef),
+        ("criterion_id", Arc::new(StringArray::from(c_crit))),
+        ("condition_index", Arc::new(Int64Array::from(c_idx))),
+        ("metric", Arc::new(StringArray::from(c_metric))),
+        ("op", Arc::new(StringArray::from(c_op))),
+        ("threshold_num", Arc::new(Int64Array::from(c_num))),
+        ("threshold_den", Arc::new(Int64Array::from(c_den))),
+        ("scale", Arc::new(Int64Array::from(c_scale))),
+    ])
+    .map_err(err("regime_conditions"))?;
+    ctx.register_batch("regime_terms", terms)
+        .map_err(|source| EngineError::Register { table: "regime_terms", source })?;
+    ctx.register_batch("regime_conditions", conditions)
+        .map_err(|source| EngineError::Register { table: "regime_conditions", source })?;
+    Ok(())
+}

@@ -1,0 +1,287 @@
+//! Per-input layout and vocabulary, as written in the YAML config.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::event::{EventType, Field};
+use super::text::normalize_value;
+
+/// Per-input layout and vocabulary; embedded in the YAML config. Every field has a default,
+/// and the defaults describe the canonical format (UTF-8, comma, heading line with canonical
+/// names, flags 1/0).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct InputFormat {
+    /// Character encoding of the file. A UTF-8 BOM is stripped whatever this says.
+    pub encoding: InputEncoding,
+    /// Field separator; must be one ASCII character other than `"`, CR or LF.
+    pub delimiter: char,
+    /// Whether the first line holds the column headings.
+    pub header: bool,
+    /// File heading → canonical field name, e.g. `"医療機関コード": hospital_code`. Empty means
+    /// the headings are the canonical names. With `header: false`, keys are 1-based column
+    /// numbers ("1", "2", …).
+    pub columns: BTreeMap<String, String>,
+    /// Vocabularies for event types and flags.
+    pub values: ValueMaps,
+    /// Repair 9-digit institution codes with a leading zero (a spreadsheet dropped it).
+    pub pad_codes: bool,
+    /// Reject rows whose institution code has a wrong check digit, instead of warning.
+    pub strict_codes: bool,
+    /// Whether every row must fall in one month, and how that month is known.
+    pub file_month: FileMonth,
+}
+
+impl Default for InputFormat {
+    fn default() -> Self {
+        InputFormat {
+            encoding: InputEncoding::Utf8,
+            delimiter: ',',
+            header: true,
+            columns: BTreeMap::new(),
+            values: ValueMaps::default(),
+            pad_codes: false,
+            strict_codes: false,
+            file_month: FileMonth::None,
+        }
+    }
+}
+
+/// Character encodings hospital exports come in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum InputEncoding {
+    #[default]
+    #[serde(rename = "utf-8", alias = "utf8", alias = "UTF-8")]
+    Utf8,
+    /// Shift_JIS as Windows writes it (Windows-31J); the same decoder as `cp932`.
+    #[serde(rename = "shift_jis", alias = "sjis", alias = "Shift_JIS")]
+    ShiftJis,
+    #[serde(rename = "cp932", alias = "windows-31j", alias = "CP932")]
+    Cp932,
+}
+
+impl InputEncoding {
+    /// The name used in the config and in file statistics.
+    pub fn name(self) -> &'static str {
+        match self {
+            InputEncoding::Utf8 => "utf-8",
+            InputEncoding::ShiftJis => "shift_jis",
+            InputEncoding::Cp932 => "cp932",
+        }
+    }
+
+    /// `None` for UTF-8 (decoded with the standard library), else the encoding_rs decoder.
+    /// encoding_rs's SHIFT_JIS is the WHATWG Shift_JIS, i.e. Windows-31J / CP932.
+    pub(crate) fn decoder(self) -> Option<&'static encoding_rs::Encoding> {
+        match self {
+            InputEncoding::Utf8 => None,
+            InputEncoding::ShiftJis | InputEncoding::Cp932 => Some(encoding_rs::SHIFT_JIS),
+        }
+    }
+}
+
+/// How the month a file covers is known; rows outside it are rejected `outside_file_month`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FileMonth {
+    /// No check.
+    #[default]
+    None,
+    /// The first `YYYY-MM`, `YYYY_MM` or `YYYYMM` in the file name (not the folder).
+    FromName,
+    /// The month of the first valid row.
+    FirstRow,
+}
+
+/// Vocabularies mapping file values to canonical ones.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ValueMaps {
+    /// File value → canonical event type. Canonical names are always accepted too.
+    pub event_type: BTreeMap<String, String>,
+    /// Values meaning true. "1" is always accepted.
+    pub true_values: Vec<String>,
+    /// Values meaning false. "0" is always accepted.
+    pub false_values: Vec<String>,
+}
+
+impl Default for ValueMaps {
+    fn default() -> Self {
+        ValueMaps {
+            event_type: [("初診", "first_visit"), ("再診", "return_visit"), ("逆紹介", "referral_out")]
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect(),
+            true_values: vec!["1".into()],
+            false_values: vec!["0".into(), String::new()],
+        }
+    }
+}
+
+/// A config mistake in an input format, found before any file is read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("input format: {0}")]
+pub struct FormatError(pub String);
+
+fn canonical_names() -> String {
+    Field::ALL.map(Field::name).join(", ")
+}
+
+impl InputFormat {
+    /// Checks what serde cannot: the delimiter, the `columns:` mapping and the vocabularies.
+    pub fn validate(&self) -> Result<(), FormatError> {
+        let d = self.delimiter;
+        if !d.is_ascii() || matches!(d, '"' | '\r' | '\n') {
+            return Err(FormatError(format!(
+                "delimiter {d:?} is not allowed: use one ASCII character such as ',' ';' '|' \
+                 or a tab (\"\\t\"), not a quote or a line break"
+            )));
+        }
+        let mut seen: BTreeMap<Field, &str> = BTreeMap::new();
+        for (heading, field) in &self.columns {
+            let Some(f) = Field::from_name(field) else {
+                return Err(FormatError(format!(
+                    "columns: {heading:?} maps to unknown field {field:?}; expected one of {}",
+                    canonical_names()
+                )));
+            };
+            if let Some(other) = seen.insert(f, heading) {
+                return Err(FormatError(format!(
+                    "columns: both {other:?} and {heading:?} map to {field}; keep one"
+                )));
+            }
+            if self.header {
+                if heading.trim().is_empty() {
+                    return Err(FormatError(format!(
+                        "columns: an empty heading maps to {field}; write the heading as it \
+                         appears in the file"
+                    )));
+                }
+            } else if !matches!(heading.parse::<usize>(), Ok(n) if n >= 1) {
+                return Err(FormatError(format!(
+                    "columns: with header: false the keys are column numbers starting at 1, \
+                     but {heading:?} maps to {field}"
+                )));
+            }
+        }
+        if !self.header && !self.columns.is_empty() {
+            for f in Field::ALL.into_iter().filter(|f| f.is_required()) {
+                if !seen.contains_key(&f) {
+                    return Err(FormatError(format!(
+                        "columns: with header: false every required field needs a column \
+                         number, and {f} has none"
+                    )));
+                }
+            }
+        }
+        for (value, canonical) in &self.values.event_type {
+            if EventType::parse(canonical).is_none() {
+                return Err(FormatError(format!(
+                    "values.event_type: {value:?} maps to {canonical:?}; expected first_visit, \
+                     return_visit or referral_out"
+                )));
+            }
+        }
+        let norm = |v: &String| normalize_value(v).into_owned();
+        let trues: Vec<String> = self.values.true_values.iter().map(norm).collect();
+        for f in &self.values.false_values {
+            let f = norm(f);
+            if trues.contains(&f) || f == "1" {
+                return Err(FormatError(format!("values: {f:?} is listed as both true and false")));
+            }
+        }
+        if trues.iter().any(|t| t == "0") {
+            return Err(FormatError("values.true_values: \"0\" always means false".into()));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_the_canonical_format() {
+        let f: InputFormat = serde_yaml::from_str("{}").unwrap();
+        assert_eq!(f, InputFormat::default());
+        assert_eq!(f.encoding, InputEncoding::Utf8);
+        assert_eq!(f.delimiter, ',');
+        assert!(f.header);
+        assert_eq!(f.values.event_type["初診"], "first_visit");
+        assert_eq!(f.values.false_values, vec!["0".to_string(), String::new()]);
+        f.validate().unwrap();
+    }
+
+    #[test]
+    fn full_yaml_parses() {
+        let y = r#"
+encoding: cp932
+delimiter: "\t"
+columns:
+  医療機関コード: hospital_code
+  受診日: event_date
+values:
+  true_values: ["1", "○", "あり"]
+  false_values: ["0", "", "なし"]
+pad_codes: true
+file_month: from_name
+"#;
+        let f: InputFormat = serde_yaml::from_str(y).unwrap();
+        assert_eq!(f.encoding, InputEncoding::Cp932);
+        assert_eq!(f.delimiter, '\t');
+        assert_eq!(f.columns["受診日"], "event_date");
+        assert_eq!(f.file_month, FileMonth::FromName);
+        assert!(f.pad_codes && !f.strict_codes);
+        // a partial `values:` keeps the default event-type vocabulary
+        assert_eq!(f.values.event_type.len(), 3);
+        f.validate().unwrap();
+        let s: InputFormat = serde_yaml::from_str("encoding: shift_jis").unwrap();
+        assert_eq!(s.encoding.name(), "shift_jis");
+    }
+
+    #[test]
+    fn unknown_keys_are_errors() {
+        let e = serde_yaml::from_str::<InputFormat>("delimeter: ';'").unwrap_err();
+        assert!(e.to_string().contains("delimeter"), "{e}");
+        let e = serde_yaml::from_str::<InputFormat>("values: {yes: [a]}").unwrap_err();
+        assert!(e.to_string().contains("yes"), "{e}");
+        assert!(serde_yaml::from_str::<InputFormat>("encoding: latin1").is_err());
+    }
+
+    #[test]
+    fn validate_catches_mistakes() {
+        let mut f = InputFormat { delimiter: '、', ..InputFormat::default() };
+        let e = f.validate().unwrap_err().to_string();
+        assert!(e.contains("delimiter '、'"), "{e}");
+        f.delimiter = '"';
+        assert!(f.validate().is_err());
+
+        let mut f = InputFormat::default();
+        f.columns.insert("受診日".into(), "visit_date".into());
+        let e = f.validate().unwrap_err().to_string();
+        assert!(e.contains("\"visit_date\"") && e.contains("event_date"), "{e}");
+
+        let mut f = InputFormat::default();
+        f.columns.insert("受診日".into(), "event_date".into());
+        f.columns.insert("来院日".into(), "event_date".into());
+        assert!(f.validate().unwrap_err().to_string().contains("keep one"));
+
+        let mut f = InputFormat { header: false, ..InputFormat::default() };
+        f.columns.insert("A".into(), "event_date".into());
+        assert!(f.validate().unwrap_err().to_string().contains("column numbers"));
+        f.columns.clear();
+        f.columns.insert("2".into(), "event_date".into());
+        let e = f.validate().unwrap_err().to_string();
+        assert!(e.contains("hospital_code has none"), "{e}");
+
+        let mut f = InputFormat::default();
+        f.values.event_type.insert("紹介".into(), "referral_in".into());
+        assert!(f.validate().unwrap_err().to_string().contains("referral_in"));
+
+        let mut f = InputFormat::default();
+        f.values.true_values.push("".into());
+        assert!(f.validate().unwrap_err().to_string().contains("both true and false"));
+    }
+}

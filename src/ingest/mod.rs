@@ -1,0 +1,44 @@
+//! Ingest: turns one hospital export (CSV in UTF-8 or Shift_JIS) into validated, pseudonymised
+//! [`Event`]s and [`Reject`]s.
+//!
+//! This module owns:
+//! - reading one input file as raw bytes, split into physical lines, decoded strictly
+//!   ([`read_file`], `lines`, `split`);
+//! - mapping file headings to canonical fields and file values to the canonical vocabulary
+//!   ([`InputFormat`], [`ValueMaps`]);
+//! - parsing dates, Gregorian and Japanese era ([`parse_date`]);
+//! - checking 医療機関コード (10 digits, Luhn check digit) ([`parse_institution_code`]);
+//! - validating each row and recording why a row was rejected ([`Reject`], [`RejectReason`]);
+//! - exact-duplicate detection across the files of one run ([`Deduplicator`]);
+//! - the related-institution list ([`RelatedInstitutions`]);
+//! - pseudonymising patient numbers with HMAC-SHA256 ([`Pseudonymizer`]).
+//!
+//! It must not write files, know about Parquet or Arrow, or keep a raw patient number anywhere
+//! once its row is processed: the number is hashed as soon as the row is split, and never put
+//! into an [`Event`], a [`Reject`], an error message or a `Debug` output.
+
+mod code;
+mod date;
+mod dedup;
+mod event;
+mod format;
+mod lines;
+mod pseudonym;
+mod read;
+mod reject;
+mod related;
+mod split;
+mod text;
+
+pub use code::{CodeError, InstitutionCode, luhn_check_digit, parse_institution_code};
+pub use date::{DateError, Era, parse_date};
+pub use dedup::{Deduplicator, DuplicateOf};
+pub use event::{Event, EventType, Field};
+pub use format::{FileMonth, FormatError, InputEncoding, InputFormat, ValueMaps};
+pub use pseudonym::{KEY_ENV_VAR, KEY_FILE_OPTION, KeyError, MIN_KEY_BYTES, Pseudonymizer, load_key};
+pub use read::{FileStats, IngestContext, IngestError, ReadError, read_file};
+pub use reject::{Reject, RejectReason};
+pub use related::RelatedInstitutions;
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,241 @@
+//! Patient numbers → keyed pseudonyms (HMAC-SHA256, truncated to 128 bits).
+//!
+//! A plain or salted hash of a patient number can be reversed by trying every number (10^8
+//! tries for 8 digits); a keyed hash cannot without the key, which is kept outside the config
+//! and the repository. Only a key id (a hash of the key) is ever recorded.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use hmac::{Hmac, Mac};
+use sha2::{Digest, Sha256};
+
+use super::text::{fullwidth_to_ascii, trim};
+
+/// Environment variable holding the pseudonymisation key.
+pub const KEY_ENV_VAR: &str = "REFRATE_PSEUDONYM_KEY";
+/// Config option naming a file that holds the key.
+pub const KEY_FILE_OPTION: &str = "pseudonym_key_file";
+/// Shortest key accepted, in bytes.
+pub const MIN_KEY_BYTES: usize = 16;
+
+const KEY_ID_DOMAIN: &[u8] = b"refrate/pseudonym-key-id/v1\0";
+
+const HOW_TO_SET: &str = "generate one with `openssl rand -hex 32` and put it in the \
+                          environment variable REFRATE_PSEUDONYM_KEY, or in a file (chmod 600) \
+                          named by the config option pseudonym_key_file; keep it out of the \
+                          repository and reuse the same key every run, or duplicates across runs \
+                          will not be recognised";
+
+/// Why no pseudonymisation key could be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    #[error(
+        "no pseudonymisation key: neither REFRATE_PSEUDONYM_KEY nor pseudonym_key_file is set; {HOW_TO_SET}"
+    )]
+    Missing,
+    #[error("the pseudonymisation key in {source_name} is {len} bytes; at least 16 are needed; {HOW_TO_SET}")]
+    TooShort { source_name: String, len: usize },
+    #[error("cannot read the pseudonymisation key file {} (pseudonym_key_file): {source}; check the path, or set REFRATE_PSEUDONYM_KEY instead", path.display())]
+    Unreadable { path: PathBuf, source: std::io::Error },
+    #[error("the pseudonymisation key file {} (pseudonym_key_file) can be accessed by group or others (mode {mode:04o}); run `chmod 600 {}`", path.display(), path.display())]
+    Permissions { path: PathBuf, mode: u32 },
+}
+
+/// Replaces patient numbers by HMAC-SHA256 pseudonyms. `Debug` shows the key id only.
+#[derive(Clone)]
+pub struct Pseudonymizer {
+    /// HMAC state with the key already absorbed; cloned per number.
+    mac: Hmac<Sha256>,
+    key_id: String,
+}
+
+impl fmt::Debug for Pseudonymizer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Pseudonymizer").field("key_id", &self.key_id).finish_non_exhaustive()
+    }
+}
+
+impl Pseudonymizer {
+    /// Refuses keys shorter than 16 bytes.
+    pub fn new(key: &[u8]) -> Result<Self, KeyError> {
+        Self::with_source(key, "the argument of Pseudonymizer::new")
+    }
+
+    fn with_source(key: &[u8], source_name: &str) -> Result<Self, KeyError> {
+        if key.len() < MIN_KEY_BYTES {
+            return Err(KeyError::TooShort { source_name: source_name.to_owned(), len: key.len() });
+        }
+        let mac = <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC takes any key length");
+        let mut h = Sha256::new();
+        h.update(KEY_ID_DOMAIN);
+        h.update(key);
+        let key_id = hex::encode(h.finalize())[..16].to_owned();
+        Ok(Pseudonymizer { mac, key_id })
+    }
+
+    /// 16 hex chars identifying the key without revealing it: the first 64 bits of
+    /// SHA-256(domain prefix ‖ key). Record it with the data so a run with another key is
+    /// noticed.
+    pub fn key_id(&self) -> String {
+        self.key_id.clone()
+    }
+
+    /// The pseudonym of a patient number: 32 lowercase hex chars. The number is normalised
+    /// first (blanks trimmed, full-width digits and letters made ASCII, leading zeros kept), so
+    /// "００１２３" and "00123" give the same pseudonym.
+    pub fn pseudonymize(&self, patient_id: &str) -> String {
+        let id = fullwidth_to_ascii(trim(patient_id));
+        let id = trim(&id);
+        let mut mac = self.mac.clone();
+        mac.update(id.as_bytes());
+        let tag = mac.finalize().into_bytes();
+        let mut out = [0u8; 32];
+        hex::encode_to_slice(&tag[..16], &mut out).expect("32 hex chars for 16 bytes");
+        std::str::from_utf8(&out).expect("hex is ASCII").to_owned()
+    }
+}
+
+/// Loads the key: `env_value` (the value of REFRATE_PSEUDONYM_KEY, if set and not blank)
+/// first, else the content of `key_file` (trimmed). On unix a key file that group or others
+/// can access is refused.
+pub fn load_key(env_value: Option<String>, key_file: Option<&Path>) -> Result<Pseudonymizer, KeyError> {
+    if let Some(v) = env_value.as_deref().map(str::trim).filter(|v| !v.is_empty()) {
+        return Pseudonymizer::with_source(v.as_bytes(), KEY_ENV_VAR);
+    }
+    let Some(path) = key_file else {
+        return Err(KeyError::Missing);
+    };
+    let unreadable = |source| KeyError::Unreadable { path: path.to_owned(), source };
+    let meta = std::fs::metadata(path).map_err(unreadable)?;
+    check_permissions(path, &meta)?;
+    let content = std::fs::read(path).map_err(unreadable)?;
+    let key = content.trim_ascii();
+    Pseudonymizer::with_source(key, &format!("{} ({KEY_FILE_OPTION})", path.display()))
+}
+
+#[cfg(unix)]
+fn check_permissions(path: &Path, meta: &std::fs::Metadata) -> Result<(), KeyError> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = meta.permissions().mode() & 0o7777;
+    if mode & 0o077 != 0 {
+        return Err(KeyError::Permissions { path: path.to_owned(), mode });
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn check_permissions(_: &Path, _: &std::fs::Metadata) -> Result<(), KeyError> {
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KEY: &[u8] = b"0123456789abcdef0123456789abcdef";
+
+    #[test]
+    fn known_answer() {
+        // HMAC-SHA256 test case 2 of RFC 4231 ("Jefe", "what do ya want for nothing?") is
+        // below 16 bytes of key, so check against an independent computation instead:
+        // HMAC(K, m) = H((K^opad) ‖ H((K^ipad) ‖ m)) for a key shorter than the block.
+        let p = Pseudonymizer::new(KEY).unwrap();
+        let mut k = [0u8; 64];
+        k[..KEY.len()].copy_from_slice(KEY);
+        let inner = Sha256::new().chain_update(k.map(|b| b ^ 0x36)).chain_update(b"00123").finalize();
+        let outer = Sha256::new().chain_update(k.map(|b| b ^ 0x5c)).chain_update(inner).finalize();
+        assert_eq!(p.pseudonymize("00123"), hex::encode(&outer[..16]));
+    }
+
+    #[test]
+    fn deterministic_and_key_separated() {
+        let a = Pseudonymizer::new(KEY).unwrap();
+        let a2 = Pseudonymizer::new(KEY).unwrap();
+        let b = Pseudonymizer::new(b"another key, 16+ bytes").unwrap();
+        let x = a.pseudonymize("12345678");
+        assert_eq!(x.len(), 32);
+        assert!(x.bytes().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
+        assert_eq!(x, a2.pseudonymize("12345678"));
+        assert_ne!(x, b.pseudonymize("12345678"));
+        assert_ne!(x, a.pseudonymize("12345679"));
+        assert_eq!(a.key_id(), a2.key_id());
+        assert_ne!(a.key_id(), b.key_id());
+        assert_eq!(a.key_id().len(), 16);
+        // the key id is not the plain SHA-256 of the key
+        assert!(!hex::encode(Sha256::digest(KEY)).starts_with(&a.key_id()));
+    }
+
+    #[test]
+    fn normalisation_keeps_leading_zeros() {
+        let p = Pseudonymizer::new(KEY).unwrap();
+        assert_eq!(p.pseudonymize("００１２３"), p.pseudonymize("00123"));
+        assert_eq!(p.pseudonymize(" 00123\u{3000}"), p.pseudonymize("00123"));
+        assert_eq!(p.pseudonymize("Ａ０１"), p.pseudonymize("A01"));
+        assert_ne!(p.pseudonymize("00123"), p.pseudonymize("123"));
+        assert_ne!(p.pseudonymize("A01"), p.pseudonymize("a01"));
+    }
+
+    #[test]
+    fn short_keys_are_refused() {
+        let e = Pseudonymizer::new(b"short").unwrap_err().to_string();
+        assert!(e.contains("5 bytes") && e.contains("REFRATE_PSEUDONYM_KEY"), "{e}");
+        let e = load_key(Some("  tiny ".into()), None).unwrap_err().to_string();
+        assert!(e.contains("in REFRATE_PSEUDONYM_KEY is 4 bytes"), "{e}");
+    }
+
+    #[test]
+    fn debug_does_not_show_the_key() {
+        let p = Pseudonymizer::new(KEY).unwrap();
+        let dbg = format!("{p:?}");
+        assert!(dbg.contains(&p.key_id()), "{dbg}");
+        assert!(!dbg.contains("0123456789abcdef"), "{dbg}");
+        assert!(!dbg.contains("48, 49, 50"), "{dbg}");
+    }
+
+    #[test]
+    fn env_wins_over_file_and_missing_is_explained() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("key");
+        std::fs::write(&f, "file key, long enough\n").unwrap();
+        set_mode(&f, 0o600);
+        let from_env = load_key(Some(String::from_utf8(KEY.to_vec()).unwrap()), Some(&f)).unwrap();
+        assert_eq!(from_env.key_id(), Pseudonymizer::new(KEY).unwrap().key_id());
+        let from_file = load_key(None, Some(&f)).unwrap();
+        assert_eq!(from_file.key_id(), Pseudonymizer::new(b"file key, long enough").unwrap().key_id());
+        // a blank variable counts as unset
+        let blank = load_key(Some("  ".into()), Some(&f)).unwrap();
+        assert_eq!(blank.key_id(), from_file.key_id());
+
+        let e = load_key(None, None).unwrap_err().to_string();
+        assert!(e.contains("REFRATE_PSEUDONYM_KEY") && e.contains("pseudonym_key_file"), "{e}");
+        let e = load_key(None, Some(&dir.path().join("nope"))).unwrap_err().to_string();
+        assert!(e.contains("nope") && e.contains("pseudonym_key_file"), "{e}");
+    }
+
+    #[cfg(unix)]
+    fn set_mode(p: &Path, mode: u32) {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).unwrap();
+    }
+
+    #[cfg(not(unix))]
+    fn set_mode(_: &Path, _: u32) {}
+
+    #[cfg(unix)]
+    #[test]
+    fn key_file_readable_by_others_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("key");
+        std::fs::write(&f, "a key that is long enough").unwrap();
+        for mode in [0o644, 0o640, 0o604, 0o660] {
+            set_mode(&f, mode);
+            let e = load_key(None, Some(&f)).unwrap_err();
+            assert!(matches!(e, KeyError::Permissions { .. }), "{mode:o}");
+            let msg = e.to_string();
+            assert!(msg.contains("chmod 600") && msg.contains(&format!("{mode:04o}")), "{msg}");
+        }
+        set_mode(&f, 0o400);
+        assert!(load_key(None, Some(&f)).is_ok());
+    }
+}

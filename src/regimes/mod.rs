@@ -1,0 +1,17 @@
+//! Regimes: the rules that turn counts into rates and verdicts, loaded from YAML data.
+//!
+//! A regime names, for its two metrics (referral and reverse referral), which counts are added
+//! up above and below the line, the scale (% or ‰), and for each criterion the thresholds and
+//! their operators. The built-in regimes live in `rules/*.yaml` and are compiled into the
+//! binary; users add or amend regimes with their own files. This module owns parsing and
+//! validating that data, exact integer arithmetic on ratios (comparison, display rounding) and
+//! the "how many more are needed" gaps. It must not read event data: counts arrive from the
+//! engine.
+
+mod arith;
+mod model;
+
+pub use arith::{Ratio, Threshold, display_half_up, gap_to};
+pub use model::{
+    Condition, Count, Criterion, Metric, MetricKind, Op, Regime, RegimeError, RegimeSet, Term, Unit,
+};

@@ -1,0 +1,266 @@
+//! Fixed view models for snapshot tests (also reusable by other modules' tests).
+//!
+//! The counts are internally consistent: the yearly sums equal the sums of the monthly rows,
+//! the rates are those sums rounded half up, and the gaps follow the formulas of domain.md.
+
+use super::model::*;
+
+pub(crate) fn fixture_run() -> RunInfo {
+    RunInfo {
+        refrate_version: "0.1.0".into(),
+        generated_at: "2026-11-26 22:50 UTC".into(),
+        run_id: "20261126T225000Z-3f9a".into(),
+        warehouse_version: 42,
+    }
+}
+
+fn rate(display: Option<&str>, unit: &str, numerator: u64, denominator: u64) -> RateValue {
+    RateValue { display: display.map(str::to_owned), unit: unit.into(), numerator, denominator }
+}
+
+fn criterion(
+    id: &str,
+    label: &str,
+    met: Option<bool>,
+    referral_gap: Option<u64>,
+    reverse_gap: Option<u64>,
+) -> CriterionRow {
+    CriterionRow { id: id.into(), label: label.into(), met, on_boundary: false, referral_gap, reverse_gap }
+}
+
+/// (month, first, ambulance, after-hours, checkup, initial, referred, reverse, return visits,
+/// referral %, reverse %); `None` counts for a month without data.
+type MonthFixture = (&'static str, Option<[u64; 8]>, Option<(f64, f64)>);
+
+const MONTHS: [MonthFixture; 12] = [
+    ("2025-04", Some([1232, 89, 145, 18, 980, 652, 433, 15692]), Some((66.5, 44.2))),
+    ("2025-05", Some([1243, 117, 123, 16, 987, 677, 364, 16356]), Some((68.6, 36.9))),
+    ("2025-06", Some([1167, 95, 125, 16, 931, 662, 412, 15753]), Some((71.1, 44.3))),
+    ("2025-07", Some([1207, 120, 160, 17, 910, 704, 380, 16312]), Some((77.4, 41.8))),
+    ("2025-08", None, None),
+    ("2025-09", Some([1162, 94, 122, 16, 930, 710, 362, 15795]), Some((76.3, 38.9))),
+    ("2025-10", Some([1288, 87, 156, 12, 1033, 751, 442, 15711]), Some((72.7, 42.8))),
+    ("2025-11", Some([1298, 116, 160, 11, 1011, 712, 419, 15628]), Some((70.4, 41.4))),
+    ("2025-12", Some([1294, 83, 159, 11, 1041, 749, 430, 17091]), Some((72.0, 41.3))),
+    ("2026-01", Some([1230, 109, 157, 15, 949, 668, 365, 15868]), Some((70.4, 38.5))),
+    ("2026-02", Some([1328, 95, 125, 17, 1091, 759, 447, 16203]), Some((69.6, 41.0))),
+    ("2026-03", None, None),
+];
+
+fn month_row((month, counts, rates): MonthFixture) -> MonthRow {
+    let [first, ambulance, after_hours, checkup, initial, referred, reverse, returns] =
+        counts.unwrap_or_default();
+    MonthRow {
+        month: month.into(),
+        has_data: counts.is_some(),
+        first_visits: first,
+        ambulance_first_visits: ambulance,
+        after_hours_first_visits: after_hours,
+        checkup_first_visits: checkup,
+        initial_patients: initial,
+        referred_patients: referred,
+        reverse_referred_patients: reverse,
+        return_visits: returns,
+        referral_rate: rates.map(|(r, _)| format!("{r:.1}")),
+        reverse_rate: rates.map(|(_, r)| format!("{r:.1}")),
+        referral_unit: "%".into(),
+        reverse_unit: "%".into(),
+    }
+}
+
+/// 令和7年度 (FY2025), April to February with August missing; primary regime passes by 基準B,
+/// the fee-schedule regime fails on the reverse ratio in ‰.
+pub(crate) fn fixture_hospital_page() -> HospitalPage {
+    HospitalPage {
+        hospital: HospitalInfo {
+            code: "0110113719".into(),
+            name: Some("市立みなと総合病院".into()),
+            prefecture: Some("北海道".into()),
+            beds: Some(412),
+        },
+        fiscal_year: 2025,
+        regimes: vec![
+            RegimeResult {
+                id: "chiiki-shien-2014".into(),
+                name_ja: "地域医療支援病院".into(),
+                name_en: "Regional medical care support hospital (from FY2014)".into(),
+                verdict: "pass".into(),
+                met_criteria: vec!["B".into()],
+                on_boundary: false,
+                referral: rate(Some("71.4"), "%", 7044, 9863),
+                reverse: rate(Some("41.1"), "%", 4054, 9863),
+                criteria: vec![
+                    criterion("A", "紹介率 ≥ 80 %", Some(false), Some(4232), None),
+                    criterion("B", "紹介率 > 65 % かつ 逆紹介率 > 40 %", Some(true), None, None),
+                    criterion("C", "紹介率 > 50 % かつ 逆紹介率 > 70 %", Some(false), None, Some(2851)),
+                ],
+                notes: vec!["基準B・Cの「>」と「≥」の扱いは都道府県により異なります。".into()],
+            },
+            RegimeResult {
+                id: "shinryo-2022".into(),
+                name_ja: "診療報酬 紹介割合・逆紹介割合（注2）".into(),
+                name_en: "Fee schedule referral and reverse-referral ratios (note 2)".into(),
+                verdict: "fail".into(),
+                met_criteria: vec![],
+                on_boundary: false,
+                referral: rate(Some("81.6"), "%", 8049, 9863),
+                reverse: rate(Some("23.8"), "‰", 4054, 170272),
+                criteria: vec![criterion(
+                    "1",
+                    "紹介割合 ≥ 50 % かつ 逆紹介割合 ≥ 30 ‰",
+                    Some(false),
+                    None,
+                    Some(1055),
+                )],
+                notes: vec![],
+            },
+        ],
+        months: MONTHS.into_iter().map(month_row).collect(),
+        missing_months: vec!["2025-08".into(), "2026-03".into()],
+        chart: ChartData {
+            months: MONTHS.iter().map(|m| m.0.to_owned()).collect(),
+            referral: MONTHS.iter().map(|m| m.2.map(|r| r.0)).collect(),
+            reverse: MONTHS.iter().map(|m| m.2.map(|r| r.1)).collect(),
+            referral_threshold: Some(65.0),
+            reverse_threshold: Some(40.0),
+            referral_unit: "%".into(),
+            reverse_unit: "%".into(),
+        },
+        rejects: RejectSummary {
+            total: 23,
+            rows_read: 172_881,
+            by_reason: vec![
+                ReasonCount {
+                    code: "bad_date".into(), label_ja: "受診日を読み取れない".into(), count: 15
+                },
+                ReasonCount {
+                    code: "bad_visit_type".into(),
+                    label_ja: "初診・再診の区分が空欄".into(),
+                    count: 8,
+                },
+            ],
+        },
+        run: fixture_run(),
+    }
+}
+
+#[expect(clippy::too_many_arguments, reason = "one literal row per call reads best in a fixture")]
+fn index_row(
+    code: &str,
+    name: Option<&str>,
+    regime_id: &str,
+    referral: RateValue,
+    reverse: RateValue,
+    verdict: &str,
+    met_criteria: &[&str],
+    on_boundary: bool,
+    missing_months: u32,
+) -> IndexRow {
+    IndexRow {
+        code: code.into(),
+        name: name.map(str::to_owned),
+        fiscal_year: 2025,
+        regime_id: regime_id.into(),
+        referral,
+        reverse,
+        verdict: verdict.into(),
+        met_criteria: met_criteria.iter().map(|c| (*c).to_owned()).collect(),
+        on_boundary,
+        missing_months,
+        page: super::hospital_page_file(code, 2025),
+    }
+}
+
+/// Five hospitals under the current regime (fail, boundary, no data, pass ×2) and two under
+/// the fee-schedule regime, already sorted as the engine sorts them.
+pub(crate) fn fixture_index_page() -> IndexPage {
+    const CHIIKI: &str = "chiiki-shien-2014";
+    const SHINRYO: &str = "shinryo-2022";
+    IndexPage {
+        fiscal_year: 2025,
+        regimes: vec![
+            (CHIIKI.into(), "地域医療支援病院".into()),
+            (SHINRYO.into(), "診療報酬 紹介割合・逆紹介割合（注2）".into()),
+        ],
+        rows: vec![
+            index_row(
+                "2710300159",
+                Some("府立なにわ医療センター"),
+                CHIIKI,
+                rate(Some("62.0"), "%", 6200, 10000),
+                rate(Some("38.5"), "%", 3850, 10000),
+                "fail",
+                &[],
+                false,
+                0,
+            ),
+            index_row(
+                "1312345679",
+                Some("みやこ記念病院"),
+                CHIIKI,
+                rate(Some("65.0"), "%", 1300, 2000),
+                rate(Some("41.0"), "%", 820, 2000),
+                "fail",
+                &[],
+                true,
+                0,
+            ),
+            index_row(
+                "4011001239",
+                None,
+                CHIIKI,
+                rate(None, "%", 0, 0),
+                rate(None, "%", 0, 0),
+                "no_data",
+                &[],
+                false,
+                12,
+            ),
+            index_row(
+                "0110113719",
+                Some("市立みなと総合病院"),
+                CHIIKI,
+                rate(Some("71.4"), "%", 7044, 9863),
+                rate(Some("41.1"), "%", 4054, 9863),
+                "pass",
+                &["B"],
+                false,
+                2,
+            ),
+            index_row(
+                "0410000780",
+                Some("杜の都中央病院"),
+                CHIIKI,
+                rate(Some("84.2"), "%", 8420, 10000),
+                rate(Some("72.5"), "%", 7250, 10000),
+                "pass",
+                &["A", "B", "C"],
+                false,
+                0,
+            ),
+            index_row(
+                "0110113719",
+                Some("市立みなと総合病院"),
+                SHINRYO,
+                rate(Some("81.6"), "%", 8049, 9863),
+                rate(Some("23.8"), "‰", 4054, 170272),
+                "fail",
+                &[],
+                false,
+                2,
+            ),
+            index_row(
+                "0410000780",
+                Some("杜の都中央病院"),
+                SHINRYO,
+                rate(Some("92.3"), "%", 9230, 10000),
+                rate(Some("41.7"), "‰", 7250, 173861),
+                "pass",
+                &["1"],
+                false,
+                0,
+            ),
+        ],
+        run: fixture_run(),
+    }
+}

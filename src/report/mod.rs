@@ -1,0 +1,347 @@
+//! Reports: turns already-computed results (the view model in [`model`]) into HTML pages for
+//! people and CSV/JSON for machines.
+//!
+//! This module owns layout and display formatting only (era years, thousands separators,
+//! verdict wording, the SVG chart). It must never compute a rate, a gap or a verdict: those
+//! arrive display-ready from the regimes. It checks the view model only where a wrong value
+//! would make an unsafe or misleading page (unknown verdict words, unsafe links).
+//!
+//! Templates are compiled into the binary; an override folder may replace any of
+//! [`TEMPLATE_NAMES`] with a file of the same name. Every template is HTML-escaped whatever its
+//! name, and an undefined variable is an error, not an empty string.
+
+pub mod format;
+pub mod model;
+pub mod svg;
+
+#[cfg(test)]
+pub(crate) mod fixtures;
+#[cfg(test)]
+mod tests;
+
+use std::borrow::Cow;
+use std::io;
+use std::path::{Component, Path, PathBuf};
+
+use minijinja::{AutoEscape, Environment, ErrorKind, UndefinedBehavior, Value, context};
+
+pub use format::VERDICTS;
+pub use model::*;
+
+/// Templates compiled into the binary, by the name an override file must have.
+const TEMPLATES: [(&str, &str); 4] = [
+    ("hospital.html.j2", include_str!("../../templates/hospital.html.j2")),
+    ("index.html.j2", include_str!("../../templates/index.html.j2")),
+    ("_macros.html.j2", include_str!("../../templates/_macros.html.j2")),
+    ("_style.css.j2", include_str!("../../templates/_style.css.j2")),
+];
+
+/// The template names an override folder may provide.
+pub const TEMPLATE_NAMES: [&str; 4] = [TEMPLATES[0].0, TEMPLATES[1].0, TEMPLATES[2].0, TEMPLATES[3].0];
+
+/// Errors of the report module.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    #[error("template override folder {dir} cannot be used; give an existing folder")]
+    OverrideDir {
+        dir: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("template name {name:?} is refused in an override folder: {reason}")]
+    UnsafeTemplateName { name: String, reason: &'static str },
+    #[error(
+        "template override {path} leads outside the override folder {dir} (through a link); copy the file into the folder instead"
+    )]
+    OverrideEscapes { path: PathBuf, dir: PathBuf },
+    #[error("cannot read template override {path}")]
+    ReadOverride {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("template {name} failed")]
+    Template {
+        name: String,
+        #[source]
+        source: minijinja::Error,
+    },
+    #[error("cannot report {context}: {problem}")]
+    InvalidModel { context: String, problem: String },
+    #[error("cannot write the index CSV")]
+    Csv(#[from] csv::Error),
+    #[error("cannot write the index JSON")]
+    Json(#[from] serde_json::Error),
+}
+
+/// Renders the HTML pages from a fixed set of templates.
+pub struct Renderer {
+    env: Environment<'static>,
+}
+
+impl Renderer {
+    /// Builds the template environment from the compiled-in templates, replacing any of
+    /// [`TEMPLATE_NAMES`] found in `override_dir`. Templates are parsed here, so a syntax error
+    /// in an override shows before any page is written. Other files in the folder are ignored,
+    /// and templates cannot include anything outside this set.
+    pub fn new(override_dir: Option<&Path>) -> Result<Self, ReportError> {
+        let mut env = Environment::new();
+        // Escape every template, whatever its file name; the default keys on `.html`.
+        env.set_auto_escape_callback(|_| AutoEscape::Html);
+        env.set_undefined_behavior(UndefinedBehavior::Strict);
+        env.set_trim_blocks(true);
+        env.set_lstrip_blocks(true);
+        env.set_keep_trailing_newline(true);
+        register_filters(&mut env);
+
+        if let Some(dir) = override_dir {
+            let meta = std::fs::metadata(dir)
+                .map_err(|source| ReportError::OverrideDir { dir: dir.to_owned(), source })?;
+            if !meta.is_dir() {
+                return Err(ReportError::OverrideDir {
+                    dir: dir.to_owned(),
+                    source: io::Error::new(io::ErrorKind::NotADirectory, "not a folder"),
+                });
+            }
+        }
+        for (name, builtin) in TEMPLATES {
+            let override_path = match override_dir {
+                Some(dir) => override_path(dir, name)?,
+                None => None,
+            };
+            let source: Cow<'static, str> = match override_path {
+                Some(path) => std::fs::read_to_string(&path)
+                    .map(Cow::Owned)
+                    .map_err(|source| ReportError::ReadOverride { path, source })?,
+                None => Cow::Borrowed(builtin),
+            };
+            env.add_template_owned(name, source).map_err(|source| template_error(name, source))?;
+        }
+        Ok(Renderer { env })
+    }
+
+    /// The page of one hospital for one fiscal year.
+    pub fn hospital(&self, page: &HospitalPage) -> Result<String, ReportError> {
+        validate_hospital(page)?;
+        // The chart is the only markup passed unescaped; `svg` escapes all its text.
+        let chart_svg = Value::from_safe_string(svg::chart_svg(&page.chart));
+        let ctx = context! { page => Value::from_serialize(page), chart_svg };
+        self.render("hospital.html.j2", ctx)
+    }
+
+    /// The overview of all hospitals of a fiscal year, one section per regime.
+    pub fn index(&self, page: &IndexPage) -> Result<String, ReportError> {
+        validate_index(page)?;
+        self.render("index.html.j2", context! { page => Value::from_serialize(page) })
+    }
+
+    fn render(&self, name: &str, ctx: Value) -> Result<String, ReportError> {
+        self.env.get_template(name).and_then(|t| t.render(ctx)).map_err(|source| template_error(name, source))
+    }
+}
+
+fn template_error(name: &str, source: minijinja::Error) -> ReportError {
+    ReportError::Template { name: name.to_owned(), source }
+}
+
+fn register_filters(env: &mut Environment<'static>) {
+    env.add_filter("fy_ja", format::fy_ja);
+    env.add_filter("fy_en", format::fy_en);
+    env.add_filter("fy_period_ja", format::fy_period_ja);
+    env.add_filter("thousands", format::thousands);
+    env.add_filter("month_ja", |month: &str| format::month_ja(month));
+    env.add_filter("verdict_ja", |verdict: &str| {
+        format::verdict_ja(verdict).ok_or_else(|| unknown_verdict(verdict))
+    });
+    env.add_function("verdict_sentence", |name_ja: &str, verdict: &str, met_criteria: Vec<String>| {
+        format::verdict_sentence_ja(name_ja, verdict, &met_criteria).ok_or_else(|| unknown_verdict(verdict))
+    });
+}
+
+fn unknown_verdict(verdict: &str) -> minijinja::Error {
+    minijinja::Error::new(ErrorKind::InvalidOperation, format!("unknown verdict {verdict:?}"))
+}
+
+/// The file name of a hospital page: `("0110113719", 2025)` → `"0110113719_FY2025.html"`.
+/// `code` must already be validated (digits only); the index refuses any other link.
+pub fn hospital_page_file(code: &str, fiscal_year: i32) -> String {
+    format!("{code}_FY{fiscal_year}.html")
+}
+
+/// The path of template `name` inside `dir` if such a file exists there.
+///
+/// Refuses names that are empty, absolute, contain `..`, `.`-prefixed segments, backslashes or
+/// colons, and files that resolve (through symbolic links) to somewhere outside `dir`.
+fn override_path(dir: &Path, name: &str) -> Result<Option<PathBuf>, ReportError> {
+    let refuse = |reason| Err(ReportError::UnsafeTemplateName { name: name.to_owned(), reason });
+    if name.is_empty() {
+        return refuse("empty name");
+    }
+    if name.contains(['\\', ':', '\0']) {
+        return refuse("backslash, colon or NUL in the name");
+    }
+    let relative = Path::new(name);
+    if relative.is_absolute() || name.starts_with('/') {
+        return refuse("absolute path");
+    }
+    for component in relative.components() {
+        match component {
+            Component::Normal(segment) if !segment.to_string_lossy().starts_with('.') => {}
+            Component::ParentDir => return refuse("`..` in the path"),
+            _ => return refuse("only plain relative names are allowed"),
+        }
+    }
+
+    let joined = dir.join(relative);
+    match std::fs::symlink_metadata(&joined) {
+        Ok(_) => {}
+        Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(source) => {
+            return Err(ReportError::ReadOverride { path: joined, source });
+        }
+    }
+    let canonical_dir =
+        dir.canonicalize().map_err(|source| ReportError::OverrideDir { dir: dir.to_owned(), source })?;
+    let canonical =
+        joined.canonicalize().map_err(|source| ReportError::ReadOverride { path: joined.clone(), source })?;
+    if !canonical.starts_with(&canonical_dir) {
+        return Err(ReportError::OverrideEscapes { path: joined, dir: dir.to_owned() });
+    }
+    Ok(Some(canonical))
+}
+
+fn check_verdict(context: impl FnOnce() -> String, verdict: &str) -> Result<(), ReportError> {
+    if format::verdict_ja(verdict).is_some() {
+        return Ok(());
+    }
+    let expected: Vec<&str> = VERDICTS.iter().map(|(code, _)| *code).collect();
+    Err(ReportError::InvalidModel {
+        context: context(),
+        problem: format!("unknown verdict {verdict:?} (expected one of {})", expected.join(", ")),
+    })
+}
+
+fn validate_hospital(page: &HospitalPage) -> Result<(), ReportError> {
+    let context = || format!("hospital {} {}", page.hospital.code, format::fy_en(page.fiscal_year));
+    let invalid = |problem: String| Err(ReportError::InvalidModel { context: context(), problem });
+    if page.regimes.is_empty() {
+        return invalid("no regime result; every page must name the regime it used".into());
+    }
+    for regime in &page.regimes {
+        check_verdict(|| format!("{}, regime {}", context(), regime.id), &regime.verdict)?;
+    }
+    let chart = &page.chart;
+    if chart.referral.len() != chart.months.len() || chart.reverse.len() != chart.months.len() {
+        return invalid(format!(
+            "chart has {} months but {} referral and {} reverse values",
+            chart.months.len(),
+            chart.referral.len(),
+            chart.reverse.len()
+        ));
+    }
+    Ok(())
+}
+
+fn validate_index(page: &IndexPage) -> Result<(), ReportError> {
+    for row in &page.rows {
+        let context =
+            || format!("index {} row {} ({})", format::fy_en(page.fiscal_year), row.code, row.regime_id);
+        check_verdict(context, &row.verdict)?;
+        if !page.regimes.iter().any(|(id, _)| *id == row.regime_id) {
+            return Err(ReportError::InvalidModel {
+                context: context(),
+                problem: "regime is not listed in IndexPage::regimes, so the row would not be printed".into(),
+            });
+        }
+        if !is_safe_relative_link(&row.page) {
+            return Err(ReportError::InvalidModel {
+                context: context(),
+                problem: format!(
+                    "page link {:?} is not a plain relative .html path (letters, digits, _ - . /)",
+                    row.page
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// A link the index may print in `href`: relative, ending in `.html`, made of ASCII letters,
+/// digits, `_`, `-`, `.` and `/`, without empty or dot-prefixed segments (so no scheme such
+/// as `javascript:`, no `//host`, no `..`).
+fn is_safe_relative_link(page: &str) -> bool {
+    page.ends_with(".html")
+        && page.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b'/'))
+        && page.split('/').all(|segment| !segment.is_empty() && !segment.starts_with('.'))
+}
+
+/// Prefixes `'` to a cell that a spreadsheet would run as a formula (CSV injection).
+pub fn neutralise_csv_cell(cell: &str) -> String {
+    neutralise(cell).into_owned()
+}
+
+fn neutralise(cell: &str) -> Cow<'_, str> {
+    if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        Cow::Owned(format!("'{cell}"))
+    } else {
+        Cow::Borrowed(cell)
+    }
+}
+
+/// The index as CSV (UTF-8, no BOM, header row, one row per hospital and regime).
+/// Rates are the display strings (empty when there is no rate); criteria are joined by `;`.
+pub fn index_csv(page: &IndexPage) -> Result<String, ReportError> {
+    const HEADER: [&str; 17] = [
+        "code",
+        "name",
+        "fiscal_year",
+        "regime_id",
+        "referral_rate",
+        "referral_unit",
+        "referral_numerator",
+        "referral_denominator",
+        "reverse_rate",
+        "reverse_unit",
+        "reverse_numerator",
+        "reverse_denominator",
+        "verdict",
+        "met_criteria",
+        "on_boundary",
+        "missing_months",
+        "page",
+    ];
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    writer.write_record(HEADER)?;
+    for row in &page.rows {
+        let text = |s: &str| neutralise(s).into_owned();
+        let record = [
+            text(&row.code),
+            text(row.name.as_deref().unwrap_or("")),
+            row.fiscal_year.to_string(),
+            text(&row.regime_id),
+            text(row.referral.display.as_deref().unwrap_or("")),
+            text(&row.referral.unit),
+            row.referral.numerator.to_string(),
+            row.referral.denominator.to_string(),
+            text(row.reverse.display.as_deref().unwrap_or("")),
+            text(&row.reverse.unit),
+            row.reverse.numerator.to_string(),
+            row.reverse.denominator.to_string(),
+            text(&row.verdict),
+            text(&row.met_criteria.join(";")),
+            row.on_boundary.to_string(),
+            row.missing_months.to_string(),
+            text(&row.page),
+        ];
+        writer.write_record(&record)?;
+    }
+    let bytes = writer.into_inner().map_err(|err| csv::Error::from(err.into_error()))?;
+    Ok(String::from_utf8(bytes).expect("CSV of UTF-8 strings is UTF-8"))
+}
+
+/// The index as pretty-printed JSON: the [`IndexPage`] as serialised, plus a final newline.
+pub fn index_json(page: &IndexPage) -> Result<String, ReportError> {
+    let mut json = serde_json::to_string_pretty(page)?;
+    json.push('\n');
+    Ok(json)
+}

@@ -1,0 +1,200 @@
+//! The warehouse: Parquet files plus a versioned manifest, in a folder or an object store.
+//!
+//! Owns the layout (`events/hospital=…/month=…/part-<run>.parquet`, `rejects/…`,
+//! `_manifest/v….json`), writing Parquet, reading and publishing manifests. Publishing is one
+//! create-only `put` of the next manifest version, so readers see either the old state or the
+//! new one, never a mix, and two writers cannot both publish the same version. This module
+//! does not parse input files or compute rates.
+
+mod manifest;
+pub mod schema;
+mod writer;
+
+use std::sync::Arc;
+
+use futures::TryStreamExt;
+use object_store::local::LocalFileSystem;
+use object_store::path::Path as StorePath;
+use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
+use url::Url;
+
+pub use manifest::{FORMAT, Manifest, PartitionEntry, RunEntry, SourceEntry};
+pub use writer::{PartitionSink, WrittenFile, read_parquet_bytes, write_batches};
+
+/// A warehouse problem; the message names the location.
+#[derive(Debug, thiserror::Error)]
+pub enum WarehouseError {
+    #[error("warehouse {location}: {source}")]
+    Store { location: String, source: object_store::Error },
+    #[error("warehouse {location}: {message}")]
+    Invalid { location: String, message: String },
+    #[error(
+        "warehouse {location}: version {version} was published by another run while this one was working; nothing of this run was published — run again"
+    )]
+    Conflict { location: String, version: u64 },
+    #[error("warehouse {location}: cannot write Parquet {file}: {source}")]
+    Parquet { location: String, file: String, source: datafusion::parquet::errors::ParquetError },
+    #[error("warehouse {location}: {context}: {source}")]
+    Io { location: String, context: String, source: std::io::Error },
+}
+
+/// An opened warehouse location.
+#[derive(Debug, Clone)]
+pub struct Warehouse {
+    store: Arc<dyn ObjectStore>,
+    /// Prefix of every object of this warehouse inside `store`.
+    root: StorePath,
+    /// URL of the store's root (`file:///`, `s3://bucket/`), for registering it with DataFusion.
+    store_url: Url,
+    /// How users wrote it, for messages.
+    location: String,
+}
+
+impl Warehouse {
+    /// Opens a folder (created if missing) or an object store URL.
+    pub fn open(location: &str) -> Result<Warehouse, WarehouseError> {
+        let invalid = |message: String| WarehouseError::Invalid { location: location.to_string(), message };
+        if location.contains("://") && !location.starts_with("file://") {
+            let url = Url::parse(location).map_err(|e| invalid(format!("not a URL: {e}")))?;
+            let (store, root) = object_store::parse_url_opts(&url, std::env::vars())
+                .map_err(|source| WarehouseError::Store { location: location.to_string(), source })?;
+            let mut store_url = url.clone();
+            store_url.set_path("/");
+            return Ok(Warehouse {
+                store: Arc::from(store),
+                root,
+                store_url,
+                location: location.to_string(),
+            });
+        }
+        let folder = match location.strip_prefix("file://") {
+            Some(path) => std::path::PathBuf::from(path),
+            None => std::path::PathBuf::from(location),
+        };
+        std::fs::create_dir_all(&folder).map_err(|source| WarehouseError::Io {
+            location: location.to_string(),
+            context: "cannot create the warehouse folder".into(),
+            source,
+        })?;
+        let folder = folder.canonicalize().map_err(|source| WarehouseError::Io {
+            location: location.to_string(),
+            context: "cannot resolve the warehouse folder".into(),
+            source,
+        })?;
+        let root = StorePath::from_absolute_path(&folder)
+            .map_err(|e| invalid(format!("not a usable folder path: {e}")))?;
+        Ok(Warehouse {
+            store: Arc::new(LocalFileSystem::new()),
+            root,
+            store_url: Url::parse("file:///").expect("static URL"),
+            location: folder.display().to_string(),
+        })
+    }
+
+    /// Opens a warehouse for reading: a missing local folder is an error, not created.
+    pub fn open_existing(location: &str) -> Result<Warehouse, WarehouseError> {
+        let is_local = !location.contains("://") || location.starts_with("file://");
+        let folder = location.strip_prefix("file://").unwrap_or(location);
+        if is_local && !std::path::Path::new(folder).is_dir() {
+            return Err(WarehouseError::Invalid {
+                location: location.to_string(),
+                message: "no warehouse here yet; run `refrate run` first".into(),
+            });
+        }
+        Warehouse::open(location)
+    }
+
+    pub fn location(&self) -> &str {
+        &self.location
+    }
+
+    pub fn store(&self) -> Arc<dyn ObjectStore> {
+        self.store.clone()
+    }
+
+    pub fn store_url(&self) -> &Url {
+        &self.store_url
+    }
+
+    /// The full object path of a file given relative to the warehouse root.
+    pub fn path(&self, relative: &str) -> StorePath {
+        let mut path = self.root.clone();
+        for part in relative.split('/').filter(|p| !p.is_empty()) {
+            path = path.join(part);
+        }
+        path
+    }
+
+    /// A URL DataFusion can read the relative file at.
+    pub fn url_of(&self, relative: &str) -> String {
+        let base = self.store_url.as_str().trim_end_matches('/');
+        format!("{base}/{}", self.path(relative))
+    }
+
+    fn store_err(&self) -> impl Fn(object_store::Error) -> WarehouseError + '_ {
+        move |source| WarehouseError::Store { location: self.location.clone(), source }
+    }
+
+    /// The highest published manifest version, or 0 for an empty warehouse.
+    pub async fn latest_version(&self) -> Result<u64, WarehouseError> {
+        let prefix = self.path("_manifest");
+        let objects: Vec<_> = self.store.list(Some(&prefix)).try_collect().await.map_err(self.store_err())?;
+        Ok(objects.iter().filter_map(|o| Manifest::version_of(o.location.as_ref())).max().unwrap_or(0))
+    }
+
+    /// The current manifest (an empty one for a new warehouse).
+    pub async fn current(&self) -> Result<Manifest, WarehouseError> {
+        let version = self.latest_version().await?;
+        if version == 0 {
+            return Ok(Manifest::empty());
+        }
+        self.manifest(version).await
+    }
+
+    /// Reads one manifest version.
+    pub async fn manifest(&self, version: u64) -> Result<Manifest, WarehouseError> {
+        let name = Manifest::object_name(version);
+        let bytes = self.get(&name).await?;
+        let manifest: Manifest = serde_json::from_slice(&bytes).map_err(|e| WarehouseError::Invalid {
+            location: self.location.clone(),
+            message: format!("{name} is not a readable manifest: {e}"),
+        })?;
+        if manifest.format != FORMAT || manifest.version != version {
+            return Err(WarehouseError::Invalid {
+                location: self.location.clone(),
+                message: format!(
+                    "{name} has format {} and version {}; this refrate reads format {FORMAT}",
+                    manifest.format, manifest.version
+                ),
+            });
+        }
+        Ok(manifest)
+    }
+
+    /// Reads a whole object.
+    pub async fn get(&self, relative: &str) -> Result<bytes::Bytes, WarehouseError> {
+        let result = self.store.get(&self.path(relative)).await.map_err(self.store_err())?;
+        result.bytes().await.map_err(self.store_err())
+    }
+
+    /// Writes an object (atomically: a reader sees the whole object or none).
+    pub async fn put(&self, relative: &str, bytes: Vec<u8>) -> Result<(), WarehouseError> {
+        self.store.put(&self.path(relative), PutPayload::from(bytes)).await.map_err(self.store_err())?;
+        Ok(())
+    }
+
+    /// Publishes `manifest` as its version, which must be the next one. Fails with
+    /// [`WarehouseError::Conflict`] if that version already exists.
+    pub async fn publish(&self, manifest: &Manifest) -> Result<(), WarehouseError> {
+        let body = serde_json::to_vec_pretty(manifest).expect("manifest serialises");
+        let options = PutOptions { mode: PutMode::Create, ..Default::default() };
+        let name = Manifest::object_name(manifest.version);
+        match self.store.put_opts(&self.path(&name), PutPayload::from(body), options).await {
+            Ok(_) => Ok(()),
+            Err(object_store::Error::AlreadyExists { .. }) => {
+                Err(WarehouseError::Conflict { location: self.location.clone(), version: manifest.version })
+            }
+            Err(source) => Err(WarehouseError::Store { location: self.location.clone(), source }),
+        }
+    }
+}

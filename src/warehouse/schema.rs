@@ -1,0 +1,227 @@
+//! Arrow schemas of the warehouse tables and builders for them.
+
+use std::sync::{Arc, LazyLock};
+
+use chrono::{Datelike, NaiveDate};
+use datafusion::arrow::array::{
+    ArrayRef, BooleanBuilder, Date32Builder, RecordBatch, StringBuilder, UInt64Builder,
+};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+
+use crate::ingest::{Event, EventType, Reject};
+
+/// `events`: one row per valid input row, patient numbers only as keyed hashes.
+pub static EVENTS: LazyLock<SchemaRef> = LazyLock::new(|| {
+    Arc::new(Schema::new(vec![
+        Field::new("hospital_code", DataType::Utf8, false),
+        Field::new("month", DataType::Utf8, false),
+        Field::new("event_date", DataType::Date32, false),
+        Field::new("event_type", DataType::Utf8, false),
+        Field::new("patient_key", DataType::Utf8, false),
+        Field::new("department", DataType::Utf8, false),
+        Field::new("referral_letter", DataType::Boolean, false),
+        Field::new("partner_code", DataType::Utf8, true),
+        Field::new("partner_related", DataType::Boolean, false),
+        Field::new("ambulance", DataType::Boolean, false),
+        Field::new("after_hours_emergency", DataType::Boolean, false),
+        Field::new("checkup_origin", DataType::Boolean, false),
+        Field::new("source_file", DataType::Utf8, false),
+        Field::new("source_line", DataType::UInt64, false),
+    ]))
+});
+
+/// `rejects`: rows that were not taken, with where they were and why. Never a patient number.
+pub static REJECTS: LazyLock<SchemaRef> = LazyLock::new(|| {
+    Arc::new(Schema::new(vec![
+        Field::new("file", DataType::Utf8, false),
+        Field::new("line", DataType::UInt64, false),
+        Field::new("byte_offset", DataType::UInt64, false),
+        Field::new("field", DataType::Utf8, true),
+        Field::new("value", DataType::Utf8, true),
+        Field::new("reason", DataType::Utf8, false),
+        Field::new("detail", DataType::Utf8, false),
+    ]))
+});
+
+/// `YYYY-MM` of a date.
+pub fn month_of(date: NaiveDate) -> String {
+    format!("{:04}-{:02}", date.year(), date.month())
+}
+
+fn days_since_epoch(date: NaiveDate) -> i32 {
+    let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid date");
+    (date - epoch).num_days() as i32
+}
+
+/// Accumulates events into Arrow columns.
+pub struct EventBatchBuilder {
+    hospital_code: StringBuilder,
+    month: StringBuilder,
+    event_date: Date32Builder,
+    event_type: StringBuilder,
+    patient_key: StringBuilder,
+    department: StringBuilder,
+    referral_letter: BooleanBuilder,
+    partner_code: StringBuilder,
+    partner_related: BooleanBuilder,
+    ambulance: BooleanBuilder,
+    after_hours_emergency: BooleanBuilder,
+    checkup_origin: BooleanBuilder,
+    source_file: StringBuilder,
+    source_line: UInt64Builder,
+    len: usize,
+}
+
+impl Default for EventBatchBuilder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl EventBatchBuilder {
+    pub fn new() -> Self {
+        EventBatchBuilder {
+            hospital_code: StringBuilder::new(),
+            month: StringBuilder::new(),
+            event_date: Date32Builder::new(),
+            event_type: StringBuilder::new(),
+            patient_key: StringBuilder::new(),
+            department: StringBuilder::new(),
+            referral_letter: BooleanBuilder::new(),
+            partner_code: StringBuilder::new(),
+            partner_related: BooleanBuilder::new(),
+            ambulance: BooleanBuilder::new(),
+            after_hours_emergency: BooleanBuilder::new(),
+            checkup_origin: BooleanBuilder::new(),
+            source_file: StringBuilder::new(),
+            source_line: UInt64Builder::new(),
+            len: 0,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    pub fn push(&mut self, e: &Event, source_file: &str) {
+        self.hospital_code.append_value(&e.hospital_code);
+        self.month.append_value(month_of(e.event_date));
+        self.event_date.append_value(days_since_epoch(e.event_date));
+        self.event_type.append_value(e.event_type.as_str());
+        self.patient_key.append_value(&e.patient_key);
+        self.department.append_value(&e.department);
+        self.referral_letter.append_value(e.referral_letter);
+        self.partner_code.append_option(e.partner_code.as_deref());
+        self.partner_related.append_value(e.partner_related);
+        self.ambulance.append_value(e.ambulance);
+        self.after_hours_emergency.append_value(e.after_hours_emergency);
+        self.checkup_origin.append_value(e.checkup_origin);
+        self.source_file.append_value(source_file);
+        self.source_line.append_value(e.line);
+        self.len += 1;
+    }
+
+    /// Takes the rows so far as a batch and starts empty again.
+    pub fn finish(&mut self) -> RecordBatch {
+        let columns: Vec<ArrayRef> = vec![
+            Arc::new(self.hospital_code.finish()),
+            Arc::new(self.month.finish()),
+            Arc::new(self.event_date.finish()),
+            Arc::new(self.event_type.finish()),
+            Arc::new(self.patient_key.finish()),
+            Arc::new(self.department.finish()),
+            Arc::new(self.referral_letter.finish()),
+            Arc::new(self.partner_code.finish()),
+            Arc::new(self.partner_related.finish()),
+            Arc::new(self.ambulance.finish()),
+            Arc::new(self.after_hours_emergency.finish()),
+            Arc::new(self.checkup_origin.finish()),
+            Arc::new(self.source_file.finish()),
+            Arc::new(self.source_line.finish()),
+        ];
+        self.len = 0;
+        RecordBatch::try_new(EVENTS.clone(), columns).expect("columns match the events schema")
+    }
+}
+
+/// Reads events back from a batch of the events schema (used when a partition is rebuilt).
+pub fn events_from_batch(batch: &RecordBatch) -> Vec<(Event, String)> {
+    use datafusion::arrow::array::{Array, AsArray};
+    use datafusion::arrow::datatypes::{Date32Type, UInt64Type};
+    let s = |name: &str| batch.column_by_name(name).expect("events column").as_string::<i32>().clone();
+    let b = |name: &str| batch.column_by_name(name).expect("events column").as_boolean().clone();
+    let (hospital, event_type, key, dept, partner, source) = (
+        s("hospital_code"),
+        s("event_type"),
+        s("patient_key"),
+        s("department"),
+        s("partner_code"),
+        s("source_file"),
+    );
+    let dates =
+        batch.column_by_name("event_date").expect("events column").as_primitive::<Date32Type>().clone();
+    let lines =
+        batch.column_by_name("source_line").expect("events column").as_primitive::<UInt64Type>().clone();
+    let (letter, related, amb, after, checkup) = (
+        b("referral_letter"),
+        b("partner_related"),
+        b("ambulance"),
+        b("after_hours_emergency"),
+        b("checkup_origin"),
+    );
+    let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid date");
+    (0..batch.num_rows())
+        .map(|i| {
+            let event = Event {
+                hospital_code: hospital.value(i).to_string(),
+                event_date: epoch + chrono::Days::new(dates.value(i) as u64),
+                event_type: EventType::parse(event_type.value(i)).expect("stored event types are valid"),
+                patient_key: key.value(i).to_string(),
+                department: dept.value(i).to_string(),
+                referral_letter: letter.value(i),
+                partner_code: (!partner.is_null(i)).then(|| partner.value(i).to_string()),
+                partner_related: related.value(i),
+                ambulance: amb.value(i),
+                after_hours_emergency: after.value(i),
+                checkup_origin: checkup.value(i),
+                line: lines.value(i),
+                byte_offset: 0,
+            };
+            (event, source.value(i).to_string())
+        })
+        .collect()
+}
+
+/// Rejects as a batch of the rejects schema.
+pub fn rejects_batch(rejects: &[Reject]) -> RecordBatch {
+    let mut file = StringBuilder::new();
+    let mut line = UInt64Builder::new();
+    let mut offset = UInt64Builder::new();
+    let mut field = StringBuilder::new();
+    let mut value = StringBuilder::new();
+    let mut reason = StringBuilder::new();
+    let mut detail = StringBuilder::new();
+    for r in rejects {
+        file.append_value(&r.file);
+        line.append_value(r.line);
+        offset.append_value(r.byte_offset);
+        field.append_option(r.field.as_deref());
+        value.append_option(r.value.as_deref());
+        reason.append_value(r.reason.code());
+        detail.append_value(&r.detail);
+    }
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(file.finish()),
+        Arc::new(line.finish()),
+        Arc::new(offset.finish()),
+        Arc::new(field.finish()),
+        Arc::new(value.finish()),
+        Arc::new(reason.finish()),
+        Arc::new(detail.finish()),
+    ];
+    RecordBatch::try_new(REJECTS.clone(), columns).expect("columns match the rejects schema")
+}

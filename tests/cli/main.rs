@@ -1,0 +1,7 @@
+//! End-to-end tests: the real `refrate` binary on fixtures in fresh temporary folders.
+//!
+//! One test binary on purpose (DataFusion makes every extra binary a long link).
+
+mod common;
+
+mod e2e_pipeline;
