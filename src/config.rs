@@ -15,6 +15,8 @@ use crate::ingest::InputFormat;
 pub enum InputKind {
     /// One row per first visit, return visit or reverse referral.
     Events,
+    /// Counts a hospital reported, one row per hospital and period (month or fiscal year).
+    Aggregates,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -34,6 +34,10 @@ pub enum EngineError {
     Register { table: &'static str, source: DataFusionError },
     #[error("query {query} returned an unexpected column {column}")]
     Shape { query: &'static str, column: String },
+    #[error(transparent)]
+    Warehouse(#[from] crate::warehouse::WarehouseError),
+    #[error("reading reported counts {file}: {message}")]
+    Reported { file: String, message: String },
 }
 
 /// Counts of one hospital over one period. `None` means "not reported".
@@ -58,12 +62,18 @@ impl CountsRow {
     }
 }
 
-/// A monthly row.
+/// A monthly row. A count a hospital did not report is absent.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MonthlyRow {
     pub hospital_code: String,
     pub month: String,
     pub counts: BTreeMap<Count, u64>,
+}
+
+impl MonthlyRow {
+    pub fn get(&self, c: Count) -> Option<u64> {
+        self.counts.get(&c).copied()
+    }
 }
 
 /// One evaluated condition.
@@ -115,6 +125,7 @@ pub struct Results {
 /// A session over one committed warehouse version.
 pub struct Engine {
     ctx: SessionContext,
+    reported_years: std::collections::BTreeSet<i32>,
 }
 
 fn column<'a>(batch: &'a RecordBatch, query: &'static str, name: &str) -> Result<&'a ArrayRef, EngineError> {
@@ -174,8 +185,56 @@ impl Engine {
             ctx.register_table("events", df.into_view())
                 .map_err(|source| EngineError::Register { table: "events", source })?;
         }
+        let mut reported = Vec::new();
+        for file in manifest.sources.values().filter_map(|s| s.reported_file.as_deref()) {
+            let bytes = warehouse.get(file).await?;
+            let batches = crate::warehouse::read_parquet_bytes(bytes)
+                .map_err(|e| EngineError::Reported { file: file.to_string(), message: e.to_string() })?;
+            reported.extend(batches);
+        }
+        Engine::with_tables(ctx, reported, regimes)
+    }
+
+    /// A session over reported counts only (no event files): for tests and tools that hold
+    /// counts rather than logs.
+    pub fn for_reported(reported: Vec<RecordBatch>, regimes: &[&Regime]) -> Result<Engine, EngineError> {
+        let ctx = SessionContext::new_with_config(SessionConfig::new().with_target_partitions(2));
+        let empty = MemTable::try_new(schema::EVENTS.clone(), vec![vec![]])
+            .map_err(|source| EngineError::Register { table: "events", source })?;
+        ctx.register_table("events", Arc::new(empty))
+            .map_err(|source| EngineError::Register { table: "events", source })?;
+        Engine::with_tables(ctx, reported, regimes)
+    }
+
+    fn with_tables(
+        ctx: SessionContext,
+        reported: Vec<RecordBatch>,
+        regimes: &[&Regime],
+    ) -> Result<Engine, EngineError> {
+        let mut reported_years = std::collections::BTreeSet::new();
+        for b in &reported {
+            let kinds = strings(b, "reported_counts", "period_kind")?;
+            let periods = strings(b, "reported_counts", "period")?;
+            for (k, p) in kinds.iter().zip(&periods) {
+                if k == "fiscal-year"
+                    && let Ok(y) = p.parse()
+                {
+                    reported_years.insert(y);
+                }
+            }
+        }
+        let table = MemTable::try_new(schema::REPORTED.clone(), vec![reported])
+            .map_err(|source| EngineError::Register { table: "reported_counts", source })?;
+        ctx.register_table("reported_counts", Arc::new(table))
+            .map_err(|source| EngineError::Register { table: "reported_counts", source })?;
         register_regimes(&ctx, regimes)?;
-        Ok(Engine { ctx })
+        Ok(Engine { ctx, reported_years })
+    }
+
+    /// Fiscal years some hospital reported as a whole (so the calendar must include them even
+    /// without monthly data).
+    pub fn reported_fiscal_years(&self) -> &std::collections::BTreeSet<i32> {
+        &self.reported_years
     }
 
     async fn run(&self, query: &'static str, sql: &str) -> Result<Vec<RecordBatch>, EngineError> {
@@ -230,7 +289,7 @@ impl Engine {
                 rows.push(MonthlyRow {
                     hospital_code: hospitals[i].clone(),
                     month: months[i].clone(),
-                    counts: cols.iter().map(|(c, v)| (*c, to_u64(v[i]).unwrap_or(0))).collect(),
+                    counts: cols.iter().filter_map(|(c, v)| to_u64(v[i]).map(|x| (*c, x))).collect(),
                 });
             }
         }
@@ -444,4 +503,180 @@ fn register_regimes(ctx: &SessionContext, regimes: &[&Regime]) -> Result<(), Eng
     ctx.register_batch("regime_conditions", conditions)
         .map_err(|source| EngineError::Register { table: "regime_conditions", source })?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    //! Each regime's arithmetic through the real SQL, on hand-computed counts.
+
+    use super::*;
+    use crate::ingest::{ReportedPeriod, ReportedRow};
+    use crate::periods::{PeriodKind, calendar};
+    use crate::rates::{RateRow, rate_rows};
+    use crate::regimes::RegimeSet;
+
+    fn reported(code: &str, counts: &[(&str, u64)]) -> ReportedRow {
+        ReportedRow {
+            hospital_code: code.to_string(),
+            period: ReportedPeriod::FiscalYear(2025),
+            counts: counts.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+            line: 2,
+        }
+    }
+
+    /// Rows for every built-in regime over the given hospitals' FY2025 counts.
+    async fn evaluate(rows: &[ReportedRow]) -> Vec<RateRow> {
+        let set = RegimeSet::builtin();
+        let regimes: Vec<&Regime> = set.iter().collect();
+        let batch = schema::reported_batch(rows, "test.csv");
+        let engine = Engine::for_reported(vec![batch], &regimes).unwrap();
+        engine.monthly_counts().await.unwrap();
+        let months = ["2025-04".to_string(), "2026-03".to_string()].into_iter().collect();
+        let results = engine.evaluate(&calendar(PeriodKind::FiscalYear, &months)).await.unwrap();
+        rate_rows(&results, &regimes)
+    }
+
+    fn find<'a>(rows: &'a [RateRow], code: &str, regime: &str) -> &'a RateRow {
+        rows.iter().find(|r| r.hospital_code == code && r.regime_id == regime).unwrap()
+    }
+
+    fn summary(r: &RateRow) -> (Option<String>, Option<String>, &str, String, bool) {
+        (
+            r.referral_display(),
+            r.reverse_display(),
+            r.verdict.as_str(),
+            r.met_criteria.join(","),
+            r.on_boundary,
+        )
+    }
+
+    fn s(v: &str) -> Option<String> {
+        Some(v.to_string())
+    }
+
+    // first 1000, holiday/night 100, initial 800, referred 520, emergency 60, reverse 420,
+    // return visits 9000.
+    const TYPICAL: [(&str, u64); 7] = [
+        ("first_visits", 1000),
+        ("after_hours_first_visits", 100),
+        ("initial_patients", 800),
+        ("referred_patients", 520),
+        ("emergency_patients", 60),
+        ("reverse_referred_patients", 420),
+        ("return_visits", 9000),
+    ];
+
+    #[tokio::test]
+    async fn every_regime_on_hand_computed_counts() {
+        let rows = evaluate(&[reported("0110113719", &TYPICAL)]).await;
+        let h = "0110113719";
+        // 520/800 = 65.0 % (exactly B's line, and B needs > 65), 420/800 = 52.5 %:
+        // A no, B no, C (> 50 and > 70) no → fail, on the line.
+        assert_eq!(
+            summary(find(&rows, h, "chiiki-shien-2014")),
+            (s("65.0"), s("52.5"), "fail", String::new(), true)
+        );
+        // (520 + 60)/800 = 72.5 %: B (> 60 and > 30) only.
+        assert_eq!(
+            summary(find(&rows, h, "chiiki-shien-2004")),
+            (s("72.5"), s("52.5"), "pass", "B".into(), false)
+        );
+        // (520 + 60)/(1000 − 100) = 64.44 %, 420/900 = 46.67 %.
+        assert_eq!(
+            summary(find(&rows, h, "tokutei-kino")),
+            (s("64.4"), s("46.7"), "pass", "target".into(), false)
+        );
+        assert_eq!(
+            summary(find(&rows, h, "juten-gairai")),
+            (s("65.0"), s("52.5"), "pass", "reference".into(), false)
+        );
+        // 72.5 %, 420/(800 + 9000) × 1000 = 42.86 ‰.
+        assert_eq!(
+            summary(find(&rows, h, "shinryo-2022")),
+            (s("72.5"), s("42.9"), "pass", "standard".into(), false)
+        );
+        assert_eq!(find(&rows, h, "shinryo-2022").reverse_unit, "‰");
+        assert_eq!(
+            summary(find(&rows, h, "shinryo-2022-400")),
+            (s("72.5"), s("42.9"), "pass", "standard".into(), false)
+        );
+    }
+
+    #[tokio::test]
+    async fn per_mille_just_under_the_line_shows_30_and_fails() {
+        // 2996 / (10000 + 90000) × 1000 = 29.96 ‰ → "30.0", but 29.96 < 30.
+        let rows = evaluate(&[reported(
+            "0110113719",
+            &[
+                ("initial_patients", 10_000),
+                ("referred_patients", 6_000),
+                ("emergency_patients", 0),
+                ("reverse_referred_patients", 2_996),
+                ("return_visits", 90_000),
+            ],
+        )])
+        .await;
+        let r = find(&rows, "0110113719", "shinryo-2022");
+        assert_eq!(summary(r), (s("60.0"), s("30.0"), "fail", String::new(), false));
+        // Four more reverse referrals: 3000 / 100000 = exactly 30 ‰.
+        assert_eq!(r.reverse_gap, Some(4));
+    }
+
+    #[tokio::test]
+    async fn zero_denominator_and_rates_above_100_percent() {
+        let rows = evaluate(&[
+            reported(
+                "0110113719",
+                &[("initial_patients", 0), ("referred_patients", 0), ("reverse_referred_patients", 3)],
+            ),
+            reported(
+                "1312345679",
+                &[("initial_patients", 100), ("referred_patients", 80), ("reverse_referred_patients", 150)],
+            ),
+        ])
+        .await;
+        // No initial patients: no rate, no verdict.
+        let none = find(&rows, "0110113719", "chiiki-shien-2014");
+        assert_eq!(summary(none), (None, None, "no_data", String::new(), false));
+        // 80/100 = exactly 80 % (A, ≥, on the line); 150/100 = 150 % reverse is normal, and
+        // meets B (> 65, > 40) and C (> 50, > 70) too.
+        let high = find(&rows, "1312345679", "chiiki-shien-2014");
+        assert_eq!(summary(high), (s("80.0"), s("150.0"), "pass", "A,B,C".into(), true));
+    }
+
+    #[tokio::test]
+    async fn gaps_make_the_criterion_pass_when_added() {
+        let rows = evaluate(&[reported("0110113719", &TYPICAL)]).await;
+        let set = RegimeSet::builtin();
+        let regime = set.get("chiiki-shien-2014").unwrap();
+        let row = find(&rows, "0110113719", "chiiki-shien-2014");
+        for c in row.criteria.iter().filter(|c| c.met == Some(false)) {
+            let criterion = regime.criteria.iter().find(|k| k.id == c.id).unwrap();
+            let mut counts = row.counts.known();
+            let (rg, vg) = (c.referral_gap.unwrap_or(0), c.reverse_gap.unwrap_or(0));
+            for k in [Count::ReferredPatients, Count::InitialPatients, Count::FirstVisits] {
+                *counts.get_mut(&k).unwrap() += rg;
+            }
+            *counts.get_mut(&Count::ReverseReferredPatients).unwrap() += vg;
+            let holds = |counts: &BTreeMap<Count, u64>| {
+                criterion.conditions.iter().all(|k| {
+                    regime.metric(k.metric).ratio(counts).unwrap().satisfies(k.op, k.threshold) == Some(true)
+                })
+            };
+            assert!(holds(&counts), "criterion {} still unmet after the gaps", c.id);
+            // One fewer referral (when one was needed) is not enough.
+            if rg > 0 {
+                let mut fewer = counts.clone();
+                for k in [Count::ReferredPatients, Count::InitialPatients, Count::FirstVisits] {
+                    *fewer.get_mut(&k).unwrap() -= 1;
+                }
+                assert!(!holds(&fewer), "criterion {}: referral gap {rg} is not the smallest", c.id);
+            }
+        }
+        // B: 65.0 % needs > 65 → one more referral; 420/801 = 52.4 % > 40 already.
+        let b = row.criteria.iter().find(|c| c.id == "B").unwrap();
+        assert_eq!((b.referral_gap, b.reverse_gap), (Some(1), None));
+        // The nearest criterion is B.
+        assert_eq!((row.referral_gap, row.reverse_gap), (Some(1), None));
+    }
 }

@@ -26,6 +26,10 @@ pub enum PeriodKind {
     /// The 12 months ending with each month.
     #[value(name = "rolling-12")]
     Rolling12,
+    /// Every run of 6 consecutive months within a fiscal year (the fee schedule lets a
+    /// hospital that failed recover by meeting the standard for 6 consecutive months).
+    #[value(name = "six-months")]
+    SixMonths,
 }
 
 impl PeriodKind {
@@ -35,6 +39,7 @@ impl PeriodKind {
             PeriodKind::FiscalYear => "fiscal-year",
             PeriodKind::Ytd => "ytd",
             PeriodKind::Rolling12 => "rolling-12",
+            PeriodKind::SixMonths => "six-months",
         }
     }
 }
@@ -111,6 +116,18 @@ pub fn calendar(kind: PeriodKind, data_months: &BTreeSet<String>) -> Vec<PeriodM
             })
             .map(|(end, m)| row(end, m, 12))
             .collect(),
+        PeriodKind::SixMonths => {
+            let (a, b) = (fiscal_year_of(first).unwrap_or(0), fiscal_year_of(last).unwrap_or(0));
+            let mut out = Vec::new();
+            for fy in a..=b {
+                let months = months_of_fiscal_year(fy);
+                for window in months.windows(6) {
+                    let label = format!("{}..{}", window[0], window[5]);
+                    out.extend(window.iter().map(|m| row(label.clone(), m.clone(), 6)));
+                }
+            }
+            out
+        }
     }
 }
 
@@ -148,5 +165,11 @@ mod tests {
         assert_eq!(rolling.len(), 4 * 12);
         assert_eq!(rolling[0].month, "2024-03");
         assert_eq!(rolling[11].month, "2025-02");
+        // Seven 6-month windows per fiscal year: Apr–Sep … Oct–Mar, never across a year.
+        let six = calendar(PeriodKind::SixMonths, &data);
+        assert_eq!(six.len(), 2 * 7 * 6);
+        let labels: BTreeSet<&str> = six.iter().map(|p| p.period.as_str()).collect();
+        assert!(labels.contains("2025-04..2025-09") && labels.contains("2025-10..2026-03"));
+        assert!(!labels.iter().any(|l| l.starts_with("2025-01")));
     }
 }

@@ -42,6 +42,39 @@ pub struct RateRow {
     pub reverse_gap: Option<u64>,
     /// Counts the regime needs that were not reported.
     pub missing_counts: Vec<Count>,
+    /// For the fiscal year still under way: months left after the latest month with data, and
+    /// the gaps spread over them (rounded up).
+    pub pace: Option<Pace>,
+}
+
+/// How many more per month, for the rest of the current fiscal year.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pace {
+    pub months_left: u32,
+    pub referral_per_month: Option<u64>,
+    pub reverse_per_month: Option<u64>,
+}
+
+/// Adds the monthly pace to the fiscal-year rows of the year `latest_month` falls in. It
+/// assumes the other counts stay as they are: the gap is what is missing so far, spread over
+/// the months left.
+pub fn add_pace(rows: &mut [RateRow], latest_month: &str) {
+    let (Some(fy), Some((_, month))) =
+        (crate::periods::fiscal_year_of(latest_month), crate::periods::parse_month(latest_month))
+    else {
+        return;
+    };
+    let elapsed = if month >= 4 { month - 3 } else { month + 9 };
+    let months_left = 12 - elapsed;
+    for row in rows.iter_mut().filter(|r| r.period_kind == "fiscal-year" && r.period == fy.to_string()) {
+        let per =
+            |gap: Option<u64>| gap.filter(|_| months_left > 0).map(|g| g.div_ceil(u64::from(months_left)));
+        row.pace = Some(Pace {
+            months_left,
+            referral_per_month: per(row.referral_gap),
+            reverse_per_month: per(row.reverse_gap),
+        });
+    }
 }
 
 impl RateRow {
@@ -168,6 +201,7 @@ pub fn rate_rows(results: &Results, regimes: &[&Regime]) -> Vec<RateRow> {
             referral_gap,
             reverse_gap,
             missing_counts,
+            pace: None,
         });
     }
     let order: BTreeMap<&str, usize> = regimes.iter().enumerate().map(|(i, r)| (r.id.as_str(), i)).collect();

@@ -8,8 +8,11 @@ use std::path::PathBuf;
 use sha2::{Digest, Sha256};
 
 use super::AppError;
-use crate::config::{Config, Input};
-use crate::ingest::{self, Event, FileStats, Pseudonymizer, Reject, RejectReason, RelatedInstitutions};
+use crate::config::{Config, Input, InputKind};
+use crate::ingest::{
+    self, Event, FileStats, Pseudonymizer, Reject, RejectReason, RelatedInstitutions, ReportedRow,
+};
+use crate::regimes::Count;
 use crate::warehouse::schema::{self, month_of};
 use crate::warehouse::{
     Manifest, PartitionEntry, PartitionSink, RunEntry, SourceEntry, Warehouse, WrittenFile,
@@ -123,12 +126,12 @@ pub async fn ingest_and_publish(
     warehouse: &Warehouse,
     current: Manifest,
     files: Vec<SourceFile>,
-    pseudonymizer: Pseudonymizer,
+    pseudonymizer: Option<Pseudonymizer>,
     related: Option<RelatedInstitutions>,
 ) -> Result<IngestOutcome, AppError> {
-    let key_id = pseudonymizer.key_id();
-    if let Some(stored) = &current.pseudonym_key_id
-        && *stored != key_id
+    let key_id = pseudonymizer.as_ref().map(Pseudonymizer::key_id);
+    if let (Some(stored), Some(key_id)) = (&current.pseudonym_key_id, &key_id)
+        && stored != key_id
     {
         return Err(AppError::Input(format!(
             "the pseudonymisation key (id {key_id}) is not the one this warehouse was built with (id {stored}); \
@@ -155,15 +158,25 @@ pub async fn ingest_and_publish(
         });
     }
 
+    let (changed, changed_aggregates): (Vec<_>, Vec<_>) =
+        changed.into_iter().partition(|(f, _)| f.input.kind == InputKind::Events);
+    let reported = read_reported(&changed_aggregates)?;
     let handle = tokio::runtime::Handle::current();
     let wh = warehouse.clone();
     let base = current.clone();
     let max_ratio = cfg.max_reject_ratio;
-    let ingested = tokio::task::spawn_blocking(move || {
-        ingest_files(&handle, &wh, &base, &changed, &pseudonymizer, related.as_ref(), max_ratio)
-    })
-    .await
-    .map_err(|e| AppError::Input(format!("ingest stopped unexpectedly: {e}")))??;
+    let ingested = if changed.is_empty() {
+        Ingested { files: Vec::new(), partitions: BTreeMap::new(), partition_sources: BTreeMap::new() }
+    } else {
+        let pseudonymizer = pseudonymizer.ok_or_else(|| {
+            AppError::Input("events inputs need a pseudonymisation key (REFRATE_PSEUDONYM_KEY)".into())
+        })?;
+        tokio::task::spawn_blocking(move || {
+            ingest_files(&handle, &wh, &base, &changed, &pseudonymizer, related.as_ref(), max_ratio)
+        })
+        .await
+        .map_err(|e| AppError::Input(format!("ingest stopped unexpectedly: {e}")))??
+    };
 
     // Upload data files under fresh names; none is visible until the manifest names it.
     let run_id = new_run_id();
@@ -172,7 +185,7 @@ pub async fn ingest_and_publish(
     next.version = current.version + 1;
     next.created_at = now.clone();
     next.refrate_version = env!("CARGO_PKG_VERSION").to_string();
-    next.pseudonym_key_id = Some(key_id);
+    next.pseudonym_key_id = next.pseudonym_key_id.or(key_id);
     let mut partitions_written = 0;
     for (key, mut written) in ingested.partitions {
         if written.rows == 0 {
@@ -234,16 +247,53 @@ pub async fn ingest_and_publish(
                 rejects_by_reason: by_reason,
                 partitions: f.partitions.iter().cloned().collect(),
                 rejects_file,
+                reported_file: None,
                 run_id: run_id.clone(),
                 ingested_at: now.clone(),
             },
         );
     }
+    for (i, (file, sha, rows)) in reported.iter().enumerate() {
+        let name = format!("reported/run={run_id}/source-{i:04}.parquet");
+        let bytes = crate::warehouse::write_batches(
+            schema::REPORTED.clone(),
+            &[schema::reported_batch(rows, &file.name)],
+        )
+        .map_err(|e| AppError::Input(format!("writing reported counts of {}: {e}", file.name)))?;
+        warehouse.put(&name, bytes).await?;
+        rows_read += rows.len() as u64;
+        rows_valid += rows.len() as u64;
+        next.sources.insert(
+            file.name.clone(),
+            SourceEntry {
+                sha256: sha.clone(),
+                kind: "aggregates".into(),
+                encoding: file.input.format.encoding.name().to_string(),
+                rows_read: rows.len() as u64,
+                rows_valid: rows.len() as u64,
+                rows_rejected: 0,
+                check_digit_warnings: 0,
+                rejects_by_reason: BTreeMap::new(),
+                partitions: rows.iter().map(|r| r.period.key(&r.hospital_code)).collect(),
+                rejects_file: None,
+                reported_file: Some(name),
+                run_id: run_id.clone(),
+                ingested_at: now.clone(),
+            },
+        );
+    }
+    let lines: HashMap<(String, String), u64> = reported
+        .iter()
+        .flat_map(|(f, _, rows)| {
+            rows.iter().map(|r| ((f.name.clone(), r.period.key(&r.hospital_code)), r.line))
+        })
+        .collect();
+    check_one_source_per_period(&next, &lines)?;
     next.runs.push(RunEntry {
         run_id,
         version: next.version,
         finished_at: now,
-        files_ingested: ingested.files.len() as u64,
+        files_ingested: (ingested.files.len() + reported.len()) as u64,
         rows_valid,
         rows_rejected,
         partitions_written: partitions_written as u64,
@@ -257,11 +307,79 @@ pub async fn ingest_and_publish(
         manifest: next,
         published: true,
         files_seen,
-        files_ingested: ingested.files.len(),
+        files_ingested: ingested.files.len() + reported.len(),
         rows_read,
         rows_rejected,
         partitions_written,
     })
+}
+
+type Reported = Vec<(SourceFile, String, Vec<ReportedRow>)>;
+
+/// Reads the changed reported-counts files (small; any bad row stops the run).
+fn read_reported(files: &[(SourceFile, String)]) -> Result<Reported, AppError> {
+    let known: Vec<&str> = Count::ALL.iter().map(|c| c.name()).collect();
+    files
+        .iter()
+        .map(|(f, sha)| {
+            let (rows, _) = ingest::read_aggregates(&f.path, &f.name, &f.input.format, &known)
+                .map_err(|e| AppError::Input(e.to_string()))?;
+            Ok((f.clone(), sha.clone(), rows))
+        })
+        .collect()
+}
+
+/// A hospital-period comes from one source: event logs, or one row of reported counts. A
+/// reported fiscal year also covers its twelve months.
+fn check_one_source_per_period(
+    next: &Manifest,
+    lines: &HashMap<(String, String), u64>,
+) -> Result<(), AppError> {
+    let describe = |source: &str, key: &str| match lines.get(&(source.to_string(), key.to_string())) {
+        Some(line) => format!("{source} line {line}"),
+        None => source.to_string(),
+    };
+    // Who provides each hospital-month, and each reported hospital-year.
+    let mut months: BTreeMap<String, String> = BTreeMap::new();
+    for (key, p) in &next.partitions {
+        months.insert(key.clone(), p.sources.first().cloned().unwrap_or_else(|| "event logs".into()));
+    }
+    let mut years: BTreeMap<String, String> = BTreeMap::new();
+    for (name, source) in next.sources.iter().filter(|(_, s)| s.kind == "aggregates") {
+        for key in &source.partitions {
+            let (hospital, period) = key.split_once('/').unwrap_or((key, ""));
+            let clash = if let Some(fy) = period.strip_prefix("FY") {
+                let fy: i32 = fy.parse().unwrap_or(0);
+                let in_year = crate::periods::months_of_fiscal_year(fy);
+                in_year
+                    .iter()
+                    .find_map(|m| {
+                        months.get(&format!("{hospital}/{m}")).map(|s| (s.clone(), format!("{hospital}/{m}")))
+                    })
+                    .or_else(|| years.get(key).map(|s| (s.clone(), key.clone())))
+            } else {
+                let fy = crate::periods::fiscal_year_of(period).unwrap_or(0);
+                months.get(key).map(|s| (s.clone(), key.clone())).or_else(|| {
+                    let y = format!("{hospital}/FY{fy}");
+                    years.get(&y).map(|s| (s.clone(), y))
+                })
+            };
+            if let Some((other, other_key)) = clash {
+                return Err(AppError::Input(format!(
+                    "{} reports {key}, but {} already provides {other_key}; a hospital-period comes from one source only \
+                     (event logs or one reported row): remove one of them",
+                    describe(name, key),
+                    describe(&other, &other_key)
+                )));
+            }
+            if period.starts_with("FY") {
+                years.insert(key.clone(), name.clone());
+            } else {
+                months.insert(key.clone(), name.clone());
+            }
+        }
+    }
+    Ok(())
 }
 
 fn new_run_id() -> String {

@@ -119,8 +119,12 @@ pub async fn run(cfg: &Config, quiet: bool) -> Result<Outcome, AppError> {
     let regime_set = RegimeSet::load(&cfg.regime_files)?;
     let regimes = selected_regimes(&regime_set, &cfg.regimes)?;
     let files = ingest_run::expand_inputs(cfg, quiet)?;
-    let pseudonymizer =
-        ingest::load_key(std::env::var(ingest::KEY_ENV_VAR).ok(), cfg.pseudonym_key_file.as_deref())?;
+    // Patient numbers exist only in event logs; reported counts need no key.
+    let pseudonymizer = if cfg.inputs.iter().any(|i| i.kind == crate::config::InputKind::Events) {
+        Some(ingest::load_key(std::env::var(ingest::KEY_ENV_VAR).ok(), cfg.pseudonym_key_file.as_deref())?)
+    } else {
+        None
+    };
     let related = match &cfg.related_institutions {
         Some(path) => {
             Some(ingest::RelatedInstitutions::load(path).map_err(|e| AppError::Input(e.to_string()))?)
@@ -180,9 +184,19 @@ pub async fn rates(
     let written = if period == PeriodKind::Month {
         output::write_monthly(&mut out, &monthly, format)
     } else {
-        let months: BTreeSet<String> = monthly.iter().map(|m| m.month.clone()).collect();
+        let mut months: BTreeSet<String> = monthly.iter().map(|m| m.month.clone()).collect();
+        // Fiscal years reported as a whole have no monthly rows but still need a calendar.
+        months.extend(
+            engine
+                .reported_fiscal_years()
+                .iter()
+                .flat_map(|fy| [format!("{fy:04}-04"), format!("{:04}-03", fy + 1)]),
+        );
         let results = engine.evaluate(&periods::calendar(period, &months)).await?;
-        let rows = rate_rows(&results, &regimes);
+        let mut rows = rate_rows(&results, &regimes);
+        if let Some(last) = monthly.iter().map(|m| m.month.as_str()).max() {
+            crate::rates::add_pace(&mut rows, last);
+        }
         let attention = rows.iter().any(|r| r.needs_attention());
         output::write_rates(&mut out, &rows, period, format).map(|_| attention)
     };

@@ -23,38 +23,55 @@ const MONTH_COUNTS: [Count; 8] = [
     Count::ReturnVisits,
 ];
 
-/// `rates --period month`: the monthly counts.
+/// `rates --period month`: the monthly counts. A month without data between a hospital's first
+/// month and the latest month of the warehouse is a row with empty counts and a note, never a
+/// silent zero.
 pub fn write_monthly(
     out: &mut impl Write,
     rows: &[MonthlyRow],
     format: OutputFormat,
 ) -> std::io::Result<bool> {
+    let last = rows.iter().map(|r| r.month.as_str()).max().unwrap_or("").to_string();
+    let mut by_hospital: std::collections::BTreeMap<&str, std::collections::BTreeMap<&str, &MonthlyRow>> =
+        Default::default();
+    for r in rows {
+        by_hospital.entry(&r.hospital_code).or_default().insert(&r.month, r);
+    }
+    let mut table: Vec<(String, String, Option<&MonthlyRow>)> = Vec::new();
+    for (hospital, months) in &by_hospital {
+        let first = months.keys().next().copied().unwrap_or("");
+        for m in crate::periods::month_range(first, &last) {
+            let row = months.get(m.as_str()).copied();
+            table.push((hospital.to_string(), m, row));
+        }
+    }
+    let counts: Vec<Count> = MONTH_COUNTS.iter().copied().chain([Count::EmergencyPatients]).collect();
     match format {
         OutputFormat::Csv => {
             let mut w = csv::Writer::from_writer(out);
             let mut header = vec!["hospital_code", "month"];
-            header.extend(MONTH_COUNTS.iter().map(|c| c.name()));
-            header.push(Count::EmergencyPatients.name());
+            header.extend(counts.iter().map(|c| c.name()));
+            header.push("note");
             w.write_record(&header)?;
-            for r in rows {
-                let mut rec = vec![r.hospital_code.clone(), r.month.clone()];
-                rec.extend(
-                    MONTH_COUNTS.iter().chain([&Count::EmergencyPatients]).map(|c| r.counts[c].to_string()),
-                );
+            for (hospital, month, row) in &table {
+                let mut rec = vec![hospital.clone(), month.clone()];
+                rec.extend(counts.iter().map(|c| opt(row.and_then(|r| r.get(*c)))));
+                rec.push(if row.is_none() { format!("no data for {month}") } else { String::new() });
                 w.write_record(&rec)?;
             }
             w.flush()?;
         }
         OutputFormat::Json => {
-            let rows: Vec<_> = rows
+            let rows: Vec<_> = table
                 .iter()
-                .map(|r| {
+                .map(|(hospital, month, row)| {
                     let mut o = serde_json::Map::new();
-                    o.insert("hospital_code".into(), json!(r.hospital_code));
-                    o.insert("month".into(), json!(r.month));
-                    for (c, v) in &r.counts {
-                        o.insert(c.name().into(), json!(v));
+                    o.insert("hospital_code".into(), json!(hospital));
+                    o.insert("month".into(), json!(month));
+                    for c in &counts {
+                        o.insert(c.name().into(), json!(row.and_then(|r| r.get(*c))));
                     }
+                    o.insert("has_data".into(), json!(row.is_some()));
                     serde_json::Value::Object(o)
                 })
                 .collect();
@@ -102,6 +119,11 @@ pub fn write_rates(
         "reverse_referral_gap",
         "months_with_data",
         "months_in_period",
+        "missing_counts",
+        "period_ja",
+        "months_left",
+        "referral_gap_per_month",
+        "reverse_referral_gap_per_month",
     ];
     let records: Vec<Vec<String>> = rows
         .iter()
@@ -128,6 +150,11 @@ pub fn write_rates(
                 opt(r.reverse_gap),
                 r.counts.months_with_data.to_string(),
                 r.counts.months_in_period.to_string(),
+                r.missing_counts.iter().map(|c| c.name()).collect::<Vec<_>>().join(";"),
+                period_ja(&r.period_kind, &r.period),
+                opt(r.pace.map(|p| p.months_left)),
+                opt(r.pace.and_then(|p| p.referral_per_month)),
+                opt(r.pace.and_then(|p| p.reverse_per_month)),
             ]
         })
         .collect();
@@ -158,6 +185,14 @@ pub fn write_rates(
         }
     }
     Ok(())
+}
+
+/// The period as people read it: 令和7年度 for a fiscal year.
+fn period_ja(kind: &str, period: &str) -> String {
+    match (kind, period.parse::<i32>()) {
+        ("fiscal-year", Ok(fy)) => crate::report::format::fy_ja(fy),
+        _ => String::new(),
+    }
 }
 
 /// `refrate status`.

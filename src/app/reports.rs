@@ -118,7 +118,14 @@ pub async fn render_all(
     let engine = Engine::open(warehouse, manifest, regimes).await?;
     let monthly = engine.monthly_counts().await?;
     let months: BTreeSet<String> = monthly.iter().map(|m| m.month.clone()).collect();
-    let mut calendar: Vec<PeriodMonth> = periods::calendar(PeriodKind::FiscalYear, &months);
+    let mut year_months = months.clone();
+    year_months.extend(
+        engine
+            .reported_fiscal_years()
+            .iter()
+            .flat_map(|fy| [format!("{fy:04}-04"), format!("{:04}-03", fy + 1)]),
+    );
+    let mut calendar: Vec<PeriodMonth> = periods::calendar(PeriodKind::FiscalYear, &year_months);
     calendar.extend(periods::calendar(PeriodKind::Month, &months));
     let results = engine.evaluate(&calendar).await?;
     let rows = rate_rows(&results, regimes);
@@ -137,8 +144,12 @@ pub async fn render_all(
             ((r.hospital_code.as_str(), r.period_kind.as_str(), r.period.as_str(), r.regime_id.as_str()), r)
         })
         .collect();
-    let fiscal_years: BTreeSet<i32> = months.iter().filter_map(|m| periods::fiscal_year_of(m)).collect();
-    let hospital_codes: BTreeSet<&str> = monthly.iter().map(|m| m.hospital_code.as_str()).collect();
+    let fiscal_years: BTreeSet<i32> = year_months.iter().filter_map(|m| periods::fiscal_year_of(m)).collect();
+    let hospital_codes: BTreeSet<&str> = monthly
+        .iter()
+        .map(|m| m.hospital_code.as_str())
+        .chain(results.counts.iter().map(|c| c.hospital_code.as_str()))
+        .collect();
     let primary = regimes[0];
 
     let mut files: Vec<(String, String)> = Vec::new();
@@ -148,7 +159,7 @@ pub async fn render_all(
         let fy_months = periods::months_of_fiscal_year(fy);
         let mut index_rows = Vec::new();
         for &code in &hospital_codes {
-            if !fy_months.iter().any(|m| monthly_by.contains_key(&(code, m.as_str()))) {
+            if !row_by.keys().any(|k| k.0 == code && k.1 == "fiscal-year" && k.2 == fy_label) {
                 continue;
             }
             let info = hospitals.get(code);
@@ -186,7 +197,7 @@ pub async fn render_all(
                 .map(|m| {
                     let counts = monthly_by.get(&(code, m.as_str()));
                     let rate = row_by.get(&(code, "month", m.as_str(), primary.id.as_str()));
-                    let c = |k: Count| counts.map(|r| r.counts[&k]).unwrap_or(0);
+                    let c = |k: Count| counts.and_then(|r| r.get(k)).unwrap_or(0);
                     MonthRow {
                         month: m.clone(),
                         has_data: counts.is_some(),
@@ -278,7 +289,7 @@ pub async fn render_all(
     files.push(("rejects.csv".to_string(), rejects_csv(warehouse, manifest).await?));
     write_all(&cfg.reports, &files)?;
 
-    let checked_years = checked_fiscal_years(months.last().map(String::as_str));
+    let checked_years = checked_fiscal_years(year_months.last().map(String::as_str));
     let mut checked = BTreeSet::new();
     let mut attention = BTreeSet::new();
     for r in rows.iter().filter(|r| r.period_kind == "fiscal-year") {

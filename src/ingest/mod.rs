@@ -17,6 +17,7 @@
 //! once its row is processed: the number is hashed as soon as the row is split, and never put
 //! into an [`Event`], a [`Reject`], an error message or a `Debug` output.
 
+mod aggregates;
 mod code;
 mod date;
 mod dedup;
@@ -30,6 +31,7 @@ mod related;
 mod split;
 mod text;
 
+pub use aggregates::{AggregatesError, ReportedPeriod, ReportedRow, read_aggregates};
 pub use code::{CodeError, InstitutionCode, luhn_check_digit, parse_institution_code};
 pub use date::{DateError, Era, parse_date};
 pub use dedup::{Deduplicator, DuplicateOf};

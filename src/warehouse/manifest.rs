@@ -30,6 +30,9 @@ pub struct SourceEntry {
     pub partitions: Vec<String>,
     /// The rejects table file for this source, if it had rejects.
     pub rejects_file: Option<String>,
+    /// For `aggregates` sources: the reported-counts table file.
+    #[serde(default)]
+    pub reported_file: Option<String>,
     pub run_id: String,
     pub ingested_at: String,
 }
@@ -120,6 +123,7 @@ impl Manifest {
             .values()
             .map(|p| p.file.as_str())
             .chain(self.sources.values().filter_map(|s| s.rejects_file.as_deref()))
+            .chain(self.sources.values().filter_map(|s| s.reported_file.as_deref()))
     }
 }
 

@@ -43,6 +43,47 @@ pub static REJECTS: LazyLock<SchemaRef> = LazyLock::new(|| {
     ]))
 });
 
+/// `reported_counts`: counts hospitals reported (aggregates inputs), NULL where not reported.
+pub static REPORTED: LazyLock<SchemaRef> = LazyLock::new(|| {
+    let mut fields = vec![
+        Field::new("hospital_code", DataType::Utf8, false),
+        Field::new("period_kind", DataType::Utf8, false),
+        Field::new("period", DataType::Utf8, false),
+    ];
+    fields.extend(crate::regimes::Count::ALL.iter().map(|c| Field::new(c.name(), DataType::Int64, true)));
+    fields.push(Field::new("source_file", DataType::Utf8, false));
+    fields.push(Field::new("source_line", DataType::UInt64, false));
+    Arc::new(Schema::new(fields))
+});
+
+/// Reported rows as a batch of the `reported_counts` schema.
+pub fn reported_batch(rows: &[crate::ingest::ReportedRow], source_file: &str) -> RecordBatch {
+    use datafusion::arrow::array::Int64Builder;
+    let mut hospital = StringBuilder::new();
+    let mut kind = StringBuilder::new();
+    let mut period = StringBuilder::new();
+    let mut counts: Vec<Int64Builder> =
+        crate::regimes::Count::ALL.iter().map(|_| Int64Builder::new()).collect();
+    let mut source = StringBuilder::new();
+    let mut line = UInt64Builder::new();
+    for r in rows {
+        hospital.append_value(&r.hospital_code);
+        kind.append_value(r.period.kind());
+        period.append_value(r.period.label());
+        for (b, c) in counts.iter_mut().zip(crate::regimes::Count::ALL) {
+            b.append_option(r.counts.get(c.name()).map(|&v| v as i64));
+        }
+        source.append_value(source_file);
+        line.append_value(r.line);
+    }
+    let mut columns: Vec<ArrayRef> =
+        vec![Arc::new(hospital.finish()), Arc::new(kind.finish()), Arc::new(period.finish())];
+    columns.extend(counts.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef));
+    columns.push(Arc::new(source.finish()));
+    columns.push(Arc::new(line.finish()));
+    RecordBatch::try_new(REPORTED.clone(), columns).expect("columns match the reported schema")
+}
+
 /// `YYYY-MM` of a date.
 pub fn month_of(date: NaiveDate) -> String {
     format!("{:04}-{:02}", date.year(), date.month())

@@ -122,14 +122,17 @@ fn hand_computed_fixture_gives_exact_rates_and_verdicts() {
     let lines: Vec<String> = stdout(&out).lines().map(str::to_string).collect();
     assert_eq!(
         lines[0],
-        "hospital_code,month,first_visits,ambulance_first_visits,after_hours_first_visits,checkup_first_visits,initial_patients,referred_patients,reverse_referred_patients,return_visits,emergency_patients"
+        "hospital_code,month,first_visits,ambulance_first_visits,after_hours_first_visits,checkup_first_visits,initial_patients,referred_patients,reverse_referred_patients,return_visits,emergency_patients,note"
     );
     // 2025-04: 4 referred + related-letter + no-letter + ambulance + ambulance&night + checkup
     // = 9 first visits; 3 excluded → 6 initial; 5 reverse; 3 return visits.
-    assert_eq!(lines[1], "0110113719,2025-04,9,2,1,1,6,4,5,3,2");
+    assert_eq!(lines[1], "0110113719,2025-04,9,2,1,1,6,4,5,3,2,");
+    // 2025-05 to 2026-02 have no events: visible gaps, not zeros.
+    assert_eq!(lines[2], "0110113719,2025-05,,,,,,,,,,no data for 2025-05");
+    assert_eq!(lines.iter().filter(|l| l.starts_with("0110113719,") && l.contains("no data")).count(), 10);
     // 2026-03: 3 referred + 1 no-letter + 1 night → 5 first visits, 4 initial.
-    assert_eq!(lines[2], "0110113719,2026-03,5,0,1,0,4,3,0,0,0");
-    assert_eq!(lines[3], "0110113719,2026-04,1,0,0,0,1,1,0,0,0");
+    assert_eq!(lines[12], "0110113719,2026-03,5,0,1,0,4,3,0,0,0,");
+    assert_eq!(lines[13], "0110113719,2026-04,1,0,0,0,1,1,0,0,0,");
 }
 
 #[test]

@@ -26,6 +26,21 @@ impl Project {
         Project { dir }
     }
 
+    /// A project with a config written in full.
+    pub fn with_config(config: &str) -> Project {
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::create_dir_all(dir.path().join("inputs")).unwrap();
+        std::fs::write(dir.path().join("refrate.yaml"), config).unwrap();
+        Project { dir }
+    }
+
+    /// Writes a file below the project folder.
+    pub fn write(&self, rel: &str, content: &str) {
+        let path = self.path(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, content).unwrap();
+    }
+
     pub fn path(&self, rel: &str) -> PathBuf {
         self.dir.path().join(rel)
     }

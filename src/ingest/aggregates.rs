@@ -1,0 +1,278 @@
+//! Reported counts (`kind: aggregates`): what a hospital reported to its prefecture, one row
+//! per hospital and period, for prefecture staff who have no event logs.
+//!
+//! These files are small and typed by hand, so any bad row stops the file with its line and
+//! field instead of being set aside: a silently dropped row would change a hospital's verdict.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use super::code::parse_institution_code;
+use super::format::InputFormat;
+use super::lines::{LineError, LineReader};
+use super::split::Splitter;
+use super::text::normalize_value;
+
+/// The period a row reports.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ReportedPeriod {
+    /// `2025-04`
+    Month(String),
+    /// `FY2025` (2025-04..2026-03)
+    FiscalYear(i32),
+}
+
+impl ReportedPeriod {
+    /// Parses `2025-04`, `2025/04`, `FY2025`, `2025年度`.
+    pub fn parse(text: &str) -> Option<ReportedPeriod> {
+        let t = normalize_value(text);
+        let t = t.trim();
+        if let Some(y) = t.strip_prefix("FY").or_else(|| t.strip_suffix("年度")) {
+            return (y.len() == 4 && y.bytes().all(|b| b.is_ascii_digit()))
+                .then(|| ReportedPeriod::FiscalYear(y.parse().expect("digits")));
+        }
+        let (y, m) = t.split_once(['-', '/'])?;
+        let (y, m): (i32, u32) = (y.parse().ok()?, m.parse().ok()?);
+        (y >= 1900 && (1..=12).contains(&m) && t.len() <= 7)
+            .then(|| ReportedPeriod::Month(format!("{y:04}-{m:02}")))
+    }
+
+    /// `month` or `fiscal-year`, as in the engine's period kinds.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ReportedPeriod::Month(_) => "month",
+            ReportedPeriod::FiscalYear(_) => "fiscal-year",
+        }
+    }
+
+    /// `2025-04` or `2025`.
+    pub fn label(&self) -> String {
+        match self {
+            ReportedPeriod::Month(m) => m.clone(),
+            ReportedPeriod::FiscalYear(y) => y.to_string(),
+        }
+    }
+
+    /// The key used to detect overlaps: `H/2025-04` or `H/FY2025`.
+    pub fn key(&self, hospital: &str) -> String {
+        match self {
+            ReportedPeriod::Month(m) => format!("{hospital}/{m}"),
+            ReportedPeriod::FiscalYear(y) => format!("{hospital}/FY{y}"),
+        }
+    }
+}
+
+/// One reported row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReportedRow {
+    pub hospital_code: String,
+    pub period: ReportedPeriod,
+    /// Count name → value, only for the counts the file has a (non-empty) value for.
+    pub counts: BTreeMap<String, u64>,
+    pub line: u64,
+}
+
+/// Why a reported-counts file cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum AggregatesError {
+    #[error("cannot read {file}: {source}")]
+    Io { file: String, source: std::io::Error },
+    #[error("{file}: line {line}: {message}")]
+    Invalid { file: String, line: u64, message: String },
+}
+
+/// Reads a reported-counts file: a heading line with `hospital_code`, `period` and any of
+/// `known_counts` (headings may be mapped with the input's `columns:`), then one row per
+/// hospital and period. Counts may be written with thousands separators (`"9,811"`).
+pub fn read_aggregates(
+    path: &Path,
+    display_name: &str,
+    format: &InputFormat,
+    known_counts: &[&str],
+) -> Result<(Vec<ReportedRow>, String), AggregatesError> {
+    let file = display_name.to_string();
+    let invalid = |line: u64, message: String| AggregatesError::Invalid { file: file.clone(), line, message };
+    let f = std::fs::File::open(path).map_err(|source| AggregatesError::Io { file: file.clone(), source })?;
+    let mut lines = LineReader::new(f);
+    let mut splitter = Splitter::new(format.delimiter as u8);
+    let decoder = format.encoding.decoder();
+    let mut columns: Option<Vec<Option<String>>> = None;
+    let mut rows = Vec::new();
+    let mut seen: BTreeMap<String, u64> = BTreeMap::new();
+    loop {
+        let line = match lines.next_line() {
+            Ok(Some(line)) => line,
+            Ok(None) => break,
+            Err(LineError::Io(source)) => return Err(AggregatesError::Io { file: file.clone(), source }),
+            Err(LineError::TooLong(n)) => return Err(invalid(n, "line too long for a counts file".into())),
+        };
+        let number = line.number;
+        let text = match decoder {
+            None => std::str::from_utf8(line.bytes).map(str::to_string).ok(),
+            Some(enc) => {
+                enc.decode_without_bom_handling_and_without_replacement(line.bytes).map(|c| c.into_owned())
+            }
+        }
+        .ok_or_else(|| {
+            invalid(
+                number,
+                format!("not valid {}; set encoding: in the input's format", format.encoding.name()),
+            )
+        })?;
+        if text.trim().is_empty() {
+            continue;
+        }
+        splitter
+            .split(&text)
+            .map_err(|_| invalid(number, "a quote opened on this line is never closed".into()))?;
+        if splitter.all_empty() {
+            continue;
+        }
+        let Some(cols) = &columns else {
+            let mut names = Vec::new();
+            for i in 0..splitter.len() {
+                let heading = normalize_value(splitter.get(i)).trim().to_string();
+                let name = format.columns.get(&heading).cloned().unwrap_or(heading.clone());
+                let known =
+                    name == "hospital_code" || name == "period" || known_counts.contains(&name.as_str());
+                if !known && !heading.is_empty() {
+                    return Err(invalid(
+                        number,
+                        format!(
+                            "heading {heading:?} is not hospital_code, period or a count ({}); map it under columns: or remove the column",
+                            known_counts.join(", ")
+                        ),
+                    ));
+                }
+                names.push(known.then_some(name));
+            }
+            for required in ["hospital_code", "period"] {
+                if !names.iter().any(|n| n.as_deref() == Some(required)) {
+                    return Err(invalid(
+                        number,
+                        format!("required column {required} not found in the heading line"),
+                    ));
+                }
+            }
+            columns = Some(names);
+            continue;
+        };
+        if splitter.len() != cols.len() {
+            return Err(invalid(number, format!("expected {} fields, found {}", cols.len(), splitter.len())));
+        }
+        let mut hospital = None;
+        let mut period = None;
+        let mut counts = BTreeMap::new();
+        for (i, name) in cols.iter().enumerate() {
+            let Some(name) = name else { continue };
+            let value = normalize_value(splitter.get(i)).trim().to_string();
+            match name.as_str() {
+                "hospital_code" => {
+                    let code = parse_institution_code(&value, format.pad_codes).map_err(|e| {
+                        invalid(number, format!("field hospital_code: {value:?}: {}", e.detail()))
+                    })?;
+                    if format.strict_codes && !code.check_digit_ok {
+                        return Err(invalid(
+                            number,
+                            format!("field hospital_code: {value:?}: bad check digit"),
+                        ));
+                    }
+                    hospital = Some(code.code);
+                }
+                "period" => {
+                    period = Some(ReportedPeriod::parse(&value).ok_or_else(|| {
+                        invalid(number, format!("field period: {value:?} is neither a month (2025-04) nor a fiscal year (FY2025)"))
+                    })?);
+                }
+                count => {
+                    if value.is_empty() {
+                        continue;
+                    }
+                    let digits: String = value.chars().filter(|c| *c != ',').collect();
+                    let n: u64 = digits.parse().map_err(|_| {
+                        invalid(number, format!("field {count}: {value:?} is not a whole number ≥ 0"))
+                    })?;
+                    counts.insert(count.to_string(), n);
+                }
+            }
+        }
+        let (Some(hospital_code), Some(period)) = (hospital, period) else {
+            return Err(invalid(number, "hospital_code and period must not be empty".into()));
+        };
+        let key = period.key(&hospital_code);
+        if let Some(first) = seen.insert(key.clone(), number) {
+            return Err(invalid(
+                number,
+                format!("{key} is reported twice (first on line {first}); keep one row"),
+            ));
+        }
+        rows.push(ReportedRow { hospital_code, period, counts, line: number });
+    }
+    if columns.is_none() {
+        return Err(invalid(0, "the file is empty: no heading line".into()));
+    }
+    let sha = lines.finish().map_err(|source| AggregatesError::Io { file: file.clone(), source })?;
+    Ok((rows, sha))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KNOWN: [&str; 3] = ["initial_patients", "referred_patients", "return_visits"];
+
+    fn read(text: &[u8], format: &InputFormat) -> Result<Vec<ReportedRow>, AggregatesError> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("counts.csv");
+        std::fs::write(&path, text).unwrap();
+        read_aggregates(&path, "counts.csv", format, &KNOWN).map(|(rows, _)| rows)
+    }
+
+    #[test]
+    fn periods_parse() {
+        assert_eq!(ReportedPeriod::parse("2025-04"), Some(ReportedPeriod::Month("2025-04".into())));
+        assert_eq!(ReportedPeriod::parse("2025/4"), Some(ReportedPeriod::Month("2025-04".into())));
+        assert_eq!(ReportedPeriod::parse("FY2024"), Some(ReportedPeriod::FiscalYear(2024)));
+        assert_eq!(ReportedPeriod::parse("2024年度"), Some(ReportedPeriod::FiscalYear(2024)));
+        for bad in ["2025-13", "FY25", "April", ""] {
+            assert_eq!(ReportedPeriod::parse(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn rows_keep_only_the_counts_given() {
+        let rows = read(
+            "\u{feff}hospital_code,period,initial_patients,referred_patients,return_visits\r\n0110113719,FY2024,\"9,811\",9470,\r\n0110113719,2025-04,10,7,3\r\n".as_bytes(),
+            &InputFormat::default(),
+        )
+        .unwrap();
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[0].period, ReportedPeriod::FiscalYear(2024));
+        assert_eq!(rows[0].counts.get("initial_patients"), Some(&9811));
+        assert_eq!(rows[0].counts.get("return_visits"), None);
+        assert_eq!(rows[1].counts.get("return_visits"), Some(&3));
+        assert_eq!(rows[1].line, 3);
+    }
+
+    #[test]
+    fn bad_rows_stop_the_file_with_line_and_field() {
+        let f = InputFormat::default();
+        let cases: [(&str, &str); 5] = [
+            (
+                "hospital_code,period,initial_patients\n0110113719,FY2024,-3\n",
+                "line 2: field initial_patients",
+            ),
+            ("hospital_code,period,initial_patients\n110113719,FY2024,3\n", "line 2: field hospital_code"),
+            ("hospital_code,period,initial_patients\n0110113719,2024,3\n", "line 2: field period"),
+            ("hospital_code,period,beds\n", "heading \"beds\""),
+            (
+                "hospital_code,period,initial_patients\n0110113719,FY2024,3\n0110113719,FY2024,4\n",
+                "line 3: 0110113719/FY2024 is reported twice (first on line 2)",
+            ),
+        ];
+        for (text, expected) in cases {
+            let err = read(text.as_bytes(), &f).unwrap_err().to_string();
+            assert!(err.contains(expected) && err.contains("counts.csv"), "{err}");
+        }
+    }
+}
