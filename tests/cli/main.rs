@@ -5,3 +5,4 @@
 mod common;
 
 mod e2e_pipeline;
+mod e2e_reports;
