@@ -126,7 +126,7 @@ pub(crate) fn fixture_hospital_page() -> HospitalPage {
             },
         ],
         months: MONTHS.into_iter().map(month_row).collect(),
-        missing_months: vec!["2025-08".into(), "2026-03".into()],
+        missing_months: vec!["2025-08".into()],
         chart: ChartData {
             months: MONTHS.iter().map(|m| m.0.to_owned()).collect(),
             referral: MONTHS.iter().map(|m| m.2.map(|r| r.0)).collect(),

@@ -54,8 +54,10 @@ fn hospital_page_states_verdict_rates_gaps_and_regime() {
     assert!(html.contains("あと紹介患者 4,232 人"));
     assert!(html.contains("あと逆紹介 2,851 人"));
     assert!(html.contains("<code>chiiki-shien-2014</code>"));
-    assert_eq!(html.matches("データなし（0件ではなく欠測）").count(), 2);
-    assert!(html.contains("2025年8月、2026年3月"));
+    assert_eq!(html.matches("データなし（0件ではなく欠測）").count(), 1, "August is missing");
+    assert_eq!(html.matches("<td colspan=\"10\">これからの月</td>").count(), 1, "March is still to come");
+    assert!(html.contains("<dd>2025年8月</dd>"));
+    assert!(html.contains("残り1か月で月あたり 紹介 +4,232 人"));
     assert!(html.contains("172,881 行"));
     assert!(html.contains("ウェアハウス版 42"));
     assert!(html.contains("<svg class=\"chart\""), "the chart is inlined unescaped");
@@ -286,7 +288,7 @@ fn index_shows_change_against_previous_year() {
     let html = builtin().index(&fixture_index_page()).unwrap();
     assert!(html.contains(r#"<td class="change">+0.8&nbsp;pt</td>"#), "{html}");
     assert!(html.contains(r#"<td class="change">-1.2&nbsp;pt</td>"#));
-    assert!(html.contains(r#"<td class="change">±0.0&nbsp;‰pt</td>"#), "‰ points for a ‰ rate");
+    assert!(html.contains(r#"<td class="change">±0.0&nbsp;‰</td>"#), "a ‰ rate changes in ‰");
     assert!(html.contains(r#"<td class="change">—</td>"#), "no change without a rate");
 }
 
