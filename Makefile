@@ -6,7 +6,7 @@ DEMO_KEY ?= refrate-demo-key-not-for-real-data
 DEMO_DIR := target/demo
 BENCH_EVENTS ?= 10000000
 
-.PHONY: help build test lint demo bench sample-data clean
+.PHONY: help build test lint demo screenshots bench sample-data clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-12s %s\n", $$1, $$2}'
@@ -32,6 +32,9 @@ demo: ## Run the whole pipeline on sample_data/ and say where the reports are
 	  echo "Reports: $(CURDIR)/$(DEMO_DIR)/reports/index.html"; \
 	  echo "Rates:   ./target/release/refrate rates --config sample_data/refrate.yaml --period fiscal-year"; \
 	  test $$code -le 1
+
+screenshots: demo ## Screenshots of the demo reports into docs/ (needs Debian's chromium)
+	./docs/screenshots.sh $(DEMO_DIR)/reports docs
 
 bench: ## Generate ~10 million events and time `refrate run` on them (see docs/BENCHMARKS.md)
 	$(CARGO) build --locked --release

@@ -505,6 +505,147 @@ fn register_regimes(ctx: &SessionContext, regimes: &[&Regime]) -> Result<(), Eng
     Ok(())
 }
 
+// ---------------------------------------------------------------------------------------------
+// Breakdowns for the hospital page (by department, by partner institution).
+
+/// The breakdown SQL files, compiled into the binary.
+pub mod breakdown_sql {
+    pub const DEPARTMENT_BREAKDOWN: &str = include_str!("../queries/department_breakdown.sql");
+    pub const PARTNER_BREAKDOWN: &str = include_str!("../queries/partner_breakdown.sql");
+}
+
+/// Counts of one department of one hospital over one fiscal year.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DepartmentRow {
+    pub hospital_code: String,
+    pub fiscal_year: i32,
+    pub department: String,
+    pub first_visits: u64,
+    pub initial_patients: u64,
+    pub referred_patients: u64,
+    pub reverse_referred_patients: u64,
+}
+
+/// Referrals exchanged with one partner institution (not related to the founder) over one
+/// fiscal year.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartnerRow {
+    pub hospital_code: String,
+    pub fiscal_year: i32,
+    pub partner_code: String,
+    /// Referred patients from this partner over the whole fiscal year (as far as there is data).
+    pub referred_patients: u64,
+    /// Reverse referrals to this partner over the fiscal year.
+    pub reverse_referred_patients: u64,
+    /// Referred patients in the compared months of this fiscal year.
+    pub referred_compared: u64,
+    /// Referred patients in the same months twelve months earlier.
+    pub referred_previous: u64,
+    /// Months of this fiscal year with data in both years; 0 means no comparison is possible.
+    pub compared_months: u64,
+}
+
+impl Engine {
+    /// Registers `fiscal_months` (month, fiscal_year, same_month_prev_year) for every month
+    /// from twelve months before the first to the last of `months`.
+    fn register_fiscal_months(&self, months: &std::collections::BTreeSet<String>) -> Result<(), EngineError> {
+        let all = match (months.first(), months.last()) {
+            (Some(first), Some(last)) => crate::periods::month_range(&shift_year(first, -1), last),
+            _ => Vec::new(),
+        };
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("month", DataType::Utf8, false),
+            Field::new("fiscal_year", DataType::Int64, false),
+            Field::new("same_month_prev_year", DataType::Utf8, false),
+        ]));
+        let batch = RecordBatch::try_new(
+            schema.clone(),
+            vec![
+                Arc::new(StringArray::from_iter_values(all.iter())),
+                Arc::new(Int64Array::from_iter_values(
+                    all.iter().map(|m| i64::from(crate::periods::fiscal_year_of(m).unwrap_or(0))),
+                )),
+                Arc::new(StringArray::from_iter_values(all.iter().map(|m| shift_year(m, -1)))),
+            ],
+        )
+        .map_err(|e| EngineError::Register { table: "fiscal_months", source: e.into() })?;
+        self.register("fiscal_months", vec![batch], schema)
+    }
+
+    /// Counts per hospital, fiscal year and department (`queries/department_breakdown.sql`)
+    /// over the fiscal years of `months` (the months with data).
+    pub async fn department_breakdown(
+        &self,
+        months: &std::collections::BTreeSet<String>,
+    ) -> Result<Vec<DepartmentRow>, EngineError> {
+        const Q: &str = "department_breakdown.sql";
+        self.register_fiscal_months(months)?;
+        let mut rows = Vec::new();
+        for b in &self.run(Q, breakdown_sql::DEPARTMENT_BREAKDOWN).await? {
+            let (h, fy, d) =
+                (strings(b, Q, "hospital_code")?, ints(b, Q, "fiscal_year")?, strings(b, Q, "department")?);
+            let (first, initial) = (ints(b, Q, "first_visits")?, ints(b, Q, "initial_patients")?);
+            let (referred, reverse) =
+                (ints(b, Q, "referred_patients")?, ints(b, Q, "reverse_referred_patients")?);
+            for i in 0..b.num_rows() {
+                rows.push(DepartmentRow {
+                    hospital_code: h[i].clone(),
+                    fiscal_year: fy[i].unwrap_or(0) as i32,
+                    department: d[i].clone(),
+                    first_visits: to_u64(first[i]).unwrap_or(0),
+                    initial_patients: to_u64(initial[i]).unwrap_or(0),
+                    referred_patients: to_u64(referred[i]).unwrap_or(0),
+                    reverse_referred_patients: to_u64(reverse[i]).unwrap_or(0),
+                });
+            }
+        }
+        Ok(rows)
+    }
+
+    /// Referrals per hospital, fiscal year and partner (`queries/partner_breakdown.sql`), with
+    /// the same months of the previous fiscal year.
+    pub async fn partner_breakdown(
+        &self,
+        months: &std::collections::BTreeSet<String>,
+    ) -> Result<Vec<PartnerRow>, EngineError> {
+        const Q: &str = "partner_breakdown.sql";
+        self.register_fiscal_months(months)?;
+        let mut rows = Vec::new();
+        for b in &self.run(Q, breakdown_sql::PARTNER_BREAKDOWN).await? {
+            let (h, fy, p) =
+                (strings(b, Q, "hospital_code")?, ints(b, Q, "fiscal_year")?, strings(b, Q, "partner_code")?);
+            let (referred, reverse) =
+                (ints(b, Q, "referred_patients")?, ints(b, Q, "reverse_referred_patients")?);
+            let (compared, previous, n) = (
+                ints(b, Q, "referred_compared")?,
+                ints(b, Q, "referred_previous")?,
+                ints(b, Q, "compared_months")?,
+            );
+            for i in 0..b.num_rows() {
+                rows.push(PartnerRow {
+                    hospital_code: h[i].clone(),
+                    fiscal_year: fy[i].unwrap_or(0) as i32,
+                    partner_code: p[i].clone(),
+                    referred_patients: to_u64(referred[i]).unwrap_or(0),
+                    reverse_referred_patients: to_u64(reverse[i]).unwrap_or(0),
+                    referred_compared: to_u64(compared[i]).unwrap_or(0),
+                    referred_previous: to_u64(previous[i]).unwrap_or(0),
+                    compared_months: to_u64(n[i]).unwrap_or(0),
+                });
+            }
+        }
+        Ok(rows)
+    }
+}
+
+/// `"2025-04"`, −1 → `"2024-04"`; other shapes unchanged.
+fn shift_year(month: &str, years: i32) -> String {
+    match crate::periods::parse_month(month) {
+        Some((y, m)) => format!("{:04}-{m:02}", y + years),
+        None => month.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     //! Each regime's arithmetic through the real SQL, on hand-computed counts.

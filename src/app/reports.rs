@@ -6,13 +6,14 @@ use std::path::Path;
 
 use super::{AppError, Hospital};
 use crate::config::Config;
-use crate::engine::{Engine, MonthlyRow};
+use crate::engine::{DepartmentRow, Engine, MonthlyRow, PartnerRow};
 use crate::periods::{self, PeriodKind, PeriodMonth};
 use crate::rates::{RateRow, rate_rows};
 use crate::regimes::{Count, MetricKind, Ratio, Regime};
 use crate::report::model::{
-    ChartData, CriterionRow, HospitalInfo, HospitalPage, IndexPage, IndexRow, MonthRow, RateValue,
-    ReasonCount, RegimeResult, RejectSummary, RunInfo,
+    ChartData, CriterionRow, DepartmentLine, HospitalInfo, HospitalPage, IndexPage, IndexRow, MonthRow,
+    PartnerBreakdown, PartnerDecline, PartnerLine, RateValue, ReasonCount, RegimeFile, RegimeResult,
+    RejectSummary, RunInfo, SourceFile, YearProgress,
 };
 use crate::report::{self, Renderer};
 use crate::warehouse::{Manifest, Warehouse};
@@ -33,7 +34,8 @@ fn rate_value(ratio: Option<Ratio>, unit: &str) -> RateValue {
     }
 }
 
-fn regime_result(row: &RateRow, regime: &Regime) -> RegimeResult {
+fn regime_result(row: &RateRow, regime: &Regime, progress: Option<&YearProgress>) -> RegimeResult {
+    let pace = |gap: Option<u64>| progress.and_then(|p| gap.map(|g| pace_per_month(g, p.months_left)));
     let mut notes = regime.uncertain.clone();
     if !row.missing_counts.is_empty() {
         notes.insert(
@@ -64,6 +66,8 @@ fn regime_result(row: &RateRow, regime: &Regime) -> RegimeResult {
                 on_boundary: c.on_boundary,
                 referral_gap: c.referral_gap,
                 reverse_gap: c.reverse_gap,
+                referral_pace: pace(c.referral_gap),
+                reverse_pace: pace(c.reverse_gap),
             })
             .collect(),
         notes,
@@ -105,6 +109,142 @@ fn tenths_f64(r: Option<Ratio>) -> Option<f64> {
     r.and_then(|r| r.tenths()).map(|t| t as f64 / 10.0)
 }
 
+/// A gap spread over the months left, rounded up: 37 over 9 months → 5 a month.
+fn pace_per_month(gap: u64, months_left: u32) -> u64 {
+    gap.div_ceil(u64::from(months_left.max(1)))
+}
+
+/// How far the fiscal year `fy` has got when `latest` is the latest month with data; `None`
+/// when the year is over (its March has passed or has data) or has not started.
+fn year_progress(fy: i32, latest: Option<&str>) -> Option<YearProgress> {
+    let latest = latest?;
+    let months = periods::months_of_fiscal_year(fy);
+    let elapsed = months.iter().position(|m| m == latest)? + 1;
+    (elapsed < 12).then(|| YearProgress {
+        through_month: latest.to_string(),
+        months_elapsed: elapsed as u32,
+        months_left: (12 - elapsed) as u32,
+    })
+}
+
+/// `current − previous` in tenths of the unit, rounded half away from zero, as `"+3.2"`,
+/// `"-0.4"` or `"±0.0"`; `None` when either rate is missing.
+fn change_display(current: Option<Ratio>, previous: Option<Ratio>) -> Option<String> {
+    let (c, p) = (current?, previous?);
+    if c.denominator == 0 || p.denominator == 0 || c.scale != p.scale {
+        return None;
+    }
+    let num = 10
+        * i128::from(c.scale)
+        * (i128::from(c.numerator) * i128::from(p.denominator)
+            - i128::from(p.numerator) * i128::from(c.denominator));
+    let den = i128::from(c.denominator) * i128::from(p.denominator);
+    let tenths = (2 * num.abs() + den) / (2 * den);
+    let sign = match (tenths, num.signum()) {
+        (0, _) => "±",
+        (_, -1) => "-",
+        _ => "+",
+    };
+    Some(format!("{sign}{}.{}", tenths / 10, tenths % 10))
+}
+
+fn share(numerator: u64, denominator: u64) -> Option<String> {
+    Ratio { numerator, denominator, scale: 100 }.display()
+}
+
+/// The department lines of one hospital and fiscal year, largest first.
+fn department_lines(rows: &[DepartmentRow], code: &str, fy: i32) -> Vec<DepartmentLine> {
+    let mut lines: Vec<DepartmentLine> = rows
+        .iter()
+        .filter(|r| r.hospital_code == code && r.fiscal_year == fy)
+        .map(|r| DepartmentLine {
+            department: r.department.clone(),
+            first_visits: r.first_visits,
+            initial_patients: r.initial_patients,
+            referred_patients: r.referred_patients,
+            reverse_referred_patients: r.reverse_referred_patients,
+            referred_share: share(r.referred_patients, r.initial_patients),
+            reverse_share: share(r.reverse_referred_patients, r.initial_patients),
+        })
+        .collect();
+    lines.sort_by(|a, b| {
+        b.initial_patients.cmp(&a.initial_patients).then_with(|| a.department.cmp(&b.department))
+    });
+    lines
+}
+
+/// Top referrers, top reverse-referral destinations and the largest falls of one hospital and
+/// fiscal year. Ties are broken by partner code, so the lists are reproducible.
+fn partner_breakdown(
+    rows: &[PartnerRow],
+    code: &str,
+    fy: i32,
+    months_with_data: &BTreeSet<String>,
+    hospitals: &BTreeMap<String, Hospital>,
+) -> PartnerBreakdown {
+    let mine: Vec<&PartnerRow> =
+        rows.iter().filter(|r| r.hospital_code == code && r.fiscal_year == fy).collect();
+    let name = |partner: &str| hospitals.get(partner).and_then(|h| h.name.clone());
+    let top = |count: fn(&PartnerRow) -> u64| {
+        let mut lines: Vec<PartnerLine> = mine
+            .iter()
+            .filter(|r| count(r) > 0)
+            .map(|r| PartnerLine {
+                code: r.partner_code.clone(),
+                name: name(&r.partner_code),
+                count: count(r),
+            })
+            .collect();
+        lines.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.code.cmp(&b.code)));
+        lines.truncate(PartnerBreakdown::LIMIT);
+        lines
+    };
+    let mut declines: Vec<PartnerDecline> = mine
+        .iter()
+        .filter(|r| r.compared_months > 0 && r.referred_previous > r.referred_compared)
+        .map(|r| PartnerDecline {
+            code: r.partner_code.clone(),
+            name: name(&r.partner_code),
+            previous: r.referred_previous,
+            current: r.referred_compared,
+            fall: r.referred_previous - r.referred_compared,
+        })
+        .collect();
+    declines.sort_by(|a, b| b.fall.cmp(&a.fall).then_with(|| a.code.cmp(&b.code)));
+    declines.truncate(PartnerBreakdown::LIMIT);
+    let compared_months = periods::months_of_fiscal_year(fy)
+        .into_iter()
+        .zip(periods::months_of_fiscal_year(fy - 1))
+        .filter(|(m, previous)| months_with_data.contains(m) && months_with_data.contains(previous))
+        .map(|(m, _)| m)
+        .collect();
+    PartnerBreakdown {
+        top_referrers: top(|r| r.referred_patients),
+        top_reverse: top(|r| r.reverse_referred_patients),
+        declines,
+        compared_months,
+        partner_count: mine.iter().filter(|r| r.referred_patients + r.reverse_referred_patients > 0).count()
+            as u64,
+    }
+}
+
+/// The input files that contributed rows to this hospital in these months.
+fn source_files(manifest: &Manifest, code: &str, months: &[String]) -> Vec<SourceFile> {
+    let partitions: BTreeSet<String> = months.iter().map(|m| format!("{code}/{m}")).collect();
+    manifest
+        .sources
+        .iter()
+        .filter(|(_, s)| s.partitions.iter().any(|p| partitions.contains(p)))
+        .map(|(path, s)| SourceFile {
+            path: path.clone(),
+            sha256: s.sha256.clone(),
+            encoding: s.encoding.clone(),
+            rows_read: s.rows_read,
+            rows_rejected: s.rows_rejected,
+        })
+        .collect()
+}
+
 /// Renders every page into memory, then writes them; returns the verdicts of the latest
 /// fiscal year for the exit code.
 pub async fn render_all(
@@ -127,8 +267,13 @@ pub async fn render_all(
     );
     let mut calendar: Vec<PeriodMonth> = periods::calendar(PeriodKind::FiscalYear, &year_months);
     calendar.extend(periods::calendar(PeriodKind::Month, &months));
+    calendar.extend(periods::calendar(PeriodKind::Rolling12, &months));
     let results = engine.evaluate(&calendar).await?;
     let rows = rate_rows(&results, regimes);
+    let departments = engine.department_breakdown(&months).await?;
+    let partners = engine.partner_breakdown(&months).await?;
+    let regime_files: Vec<RegimeFile> =
+        regimes.iter().map(|r| RegimeFile { id: r.id.clone(), origin: r.origin.clone() }).collect();
 
     let run = RunInfo {
         refrate_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -156,12 +301,16 @@ pub async fn render_all(
     let mut index_pages = Vec::new();
     for &fy in &fiscal_years {
         let fy_label = fy.to_string();
+        let previous_label = (fy - 1).to_string();
         let fy_months = periods::months_of_fiscal_year(fy);
+        let progress = year_progress(fy, months.last().map(String::as_str));
         let mut index_rows = Vec::new();
         for &code in &hospital_codes {
             if !row_by.keys().any(|k| k.0 == code && k.1 == "fiscal-year" && k.2 == fy_label) {
                 continue;
             }
+            let hospital_months: BTreeSet<String> =
+                monthly.iter().filter(|m| m.hospital_code == code).map(|m| m.month.clone()).collect();
             let info = hospitals.get(code);
             let missing_months: Vec<String> = fy_months
                 .iter()
@@ -177,7 +326,9 @@ pub async fn render_all(
                 else {
                     continue;
                 };
-                regime_results.push(regime_result(row, regime));
+                regime_results.push(regime_result(row, regime, progress.as_ref()));
+                let previous =
+                    row_by.get(&(code, "fiscal-year", previous_label.as_str(), regime.id.as_str()));
                 index_rows.push(IndexRow {
                     code: code.to_string(),
                     name: info.and_then(|h| h.name.clone()),
@@ -188,6 +339,8 @@ pub async fn render_all(
                     verdict: row.verdict.clone(),
                     met_criteria: row.met_criteria.clone(),
                     on_boundary: row.on_boundary,
+                    referral_change: change_display(row.referral, previous.and_then(|p| p.referral)),
+                    reverse_change: change_display(row.reverse, previous.and_then(|p| p.reverse)),
                     missing_months: missing_months.len() as u32,
                     page: report::hospital_page_file(code, fy),
                 });
@@ -216,6 +369,19 @@ pub async fn render_all(
                     }
                 })
                 .collect();
+            // Rolling 12 months only where all twelve months have data: a shorter window would
+            // be a different rate under the same name.
+            let rolling = |metric: fn(&RateRow) -> Option<Ratio>| -> Vec<Option<f64>> {
+                fy_months
+                    .iter()
+                    .map(|m| {
+                        row_by
+                            .get(&(code, "rolling-12", m.as_str(), primary.id.as_str()))
+                            .filter(|r| r.counts.months_with_data == 12)
+                            .and_then(|r| tenths_f64(metric(r)))
+                    })
+                    .collect()
+            };
             let fy_row = row_by.get(&(code, "fiscal-year", fy_label.as_str(), primary.id.as_str())).copied();
             let (referral_threshold, reverse_threshold) = chart_thresholds(fy_row, primary);
             let chart = ChartData {
@@ -240,6 +406,8 @@ pub async fn render_all(
                         )
                     })
                     .collect(),
+                referral_rolling: rolling(|r| r.referral),
+                reverse_rolling: rolling(|r| r.reverse),
                 referral_threshold,
                 reverse_threshold,
                 referral_unit: primary.referral.unit.symbol().to_string(),
@@ -257,7 +425,12 @@ pub async fn render_all(
                 months: month_rows,
                 missing_months,
                 chart,
-                rejects: reject_summary(manifest, code),
+                progress: progress.clone(),
+                departments: department_lines(&departments, code, fy),
+                partners: partner_breakdown(&partners, code, fy, &hospital_months, hospitals),
+                rejects: reject_summary(manifest, code, &fy_months),
+                sources: source_files(manifest, code, &fy_months),
+                regime_files: regime_files.clone(),
                 run: run.clone(),
             };
             files.push((report::hospital_page_file(code, fy), renderer.hospital(&page)?));
@@ -318,12 +491,13 @@ pub fn checked_fiscal_years(latest_month: Option<&str>) -> Vec<i32> {
     if (4..=9).contains(&month) { vec![fy - 1, fy] } else { vec![fy] }
 }
 
-/// Rejected rows of the input files that fed this hospital.
-fn reject_summary(manifest: &Manifest, code: &str) -> RejectSummary {
-    let prefix = format!("{code}/");
+/// Rejected rows of the input files that fed this hospital in these months. A file may hold
+/// several hospitals: its counts are the whole file's.
+fn reject_summary(manifest: &Manifest, code: &str, months: &[String]) -> RejectSummary {
+    let partitions: BTreeSet<String> = months.iter().map(|m| format!("{code}/{m}")).collect();
     let mut by_reason: BTreeMap<String, u64> = BTreeMap::new();
     let (mut total, mut rows_read) = (0, 0);
-    for source in manifest.sources.values().filter(|s| s.partitions.iter().any(|p| p.starts_with(&prefix))) {
+    for source in manifest.sources.values().filter(|s| s.partitions.iter().any(|p| partitions.contains(p))) {
         total += source.rows_rejected;
         rows_read += source.rows_read;
         for (reason, n) in &source.rejects_by_reason {
@@ -410,7 +584,40 @@ fn write_all(dir: &Path, files: &[(String, String)]) -> Result<(), AppError> {
 
 #[cfg(test)]
 mod tests {
-    use super::checked_fiscal_years;
+    use super::*;
+
+    #[test]
+    fn pace_rounds_up() {
+        assert_eq!(pace_per_month(37, 9), 5);
+        assert_eq!(pace_per_month(36, 9), 4);
+        assert_eq!(pace_per_month(1, 9), 1);
+        assert_eq!(pace_per_month(0, 9), 0);
+        assert_eq!(pace_per_month(5, 0), 5, "no month left: all of it now");
+    }
+
+    #[test]
+    fn progress_of_the_current_year_only() {
+        let p = year_progress(2025, Some("2025-06")).unwrap();
+        assert_eq!((p.months_elapsed, p.months_left), (3, 9));
+        assert_eq!(year_progress(2025, Some("2026-02")).unwrap().months_left, 1);
+        assert!(year_progress(2025, Some("2026-03")).is_none(), "March has data: the year is over");
+        assert!(year_progress(2024, Some("2025-06")).is_none(), "an earlier year is over");
+        assert!(year_progress(2025, None).is_none());
+    }
+
+    #[test]
+    fn change_is_exact_then_rounded() {
+        let r = |n, d| Some(Ratio { numerator: n, denominator: d, scale: 100 });
+        // 70 % → 73.25 %: +3.25 → "+3.3" (half away from zero).
+        assert_eq!(change_display(r(293, 400), r(7, 10)).as_deref(), Some("+3.3"));
+        assert_eq!(change_display(r(7, 10), r(293, 400)).as_deref(), Some("-3.3"));
+        // 1/3 vs 33.3 %: −0.033… → "±0.0", not "-0.0".
+        assert_eq!(change_display(r(1, 3), r(333, 1000)).as_deref(), Some("±0.0"));
+        assert_eq!(change_display(r(1, 0), r(1, 2)), None);
+        assert_eq!(change_display(None, r(1, 2)), None);
+        let permille = Some(Ratio { numerator: 1, denominator: 2, scale: 1000 });
+        assert_eq!(change_display(r(1, 2), permille), None, "% and ‰ do not subtract");
+    }
 
     #[test]
     fn previous_year_is_checked_until_its_report_is_due() {

@@ -25,7 +25,17 @@ fn criterion(
     referral_gap: Option<u64>,
     reverse_gap: Option<u64>,
 ) -> CriterionRow {
-    CriterionRow { id: id.into(), label: label.into(), met, on_boundary: false, referral_gap, reverse_gap }
+    CriterionRow {
+        id: id.into(),
+        label: label.into(),
+        met,
+        on_boundary: false,
+        referral_gap,
+        reverse_gap,
+        // The fixture's year ends with 2026-02: one month left.
+        referral_pace: referral_gap,
+        reverse_pace: reverse_gap,
+    }
 }
 
 /// (month, first, ambulance, after-hours, checkup, initial, referred, reverse, return visits,
@@ -116,15 +126,78 @@ pub(crate) fn fixture_hospital_page() -> HospitalPage {
             },
         ],
         months: MONTHS.into_iter().map(month_row).collect(),
-        missing_months: vec!["2025-08".into(), "2026-03".into()],
+        missing_months: vec!["2025-08".into()],
         chart: ChartData {
             months: MONTHS.iter().map(|m| m.0.to_owned()).collect(),
             referral: MONTHS.iter().map(|m| m.2.map(|r| r.0)).collect(),
             reverse: MONTHS.iter().map(|m| m.2.map(|r| r.1)).collect(),
+            referral_rolling: [
+                None,
+                None,
+                None,
+                None,
+                None,
+                Some(71.2),
+                Some(71.5),
+                Some(71.3),
+                Some(71.6),
+                Some(71.4),
+                Some(71.4),
+                None,
+            ]
+            .to_vec(),
+            reverse_rolling: [
+                None,
+                None,
+                None,
+                None,
+                None,
+                Some(40.6),
+                Some(40.9),
+                Some(41.0),
+                Some(41.2),
+                Some(41.0),
+                Some(41.1),
+                None,
+            ]
+            .to_vec(),
             referral_threshold: Some(65.0),
             reverse_threshold: Some(40.0),
             referral_unit: "%".into(),
             reverse_unit: "%".into(),
+        },
+        progress: Some(YearProgress { through_month: "2026-02".into(), months_elapsed: 11, months_left: 1 }),
+        departments: vec![
+            department("内科", 4101, 3297, 2412, 1391),
+            department("外科", 2702, 2213, 1630, 964),
+            department("整形外科", 1905, 1512, 1088, 720),
+            department("小児科", 1342, 1015, 630, 401),
+            department("皮膚科", 1, 0, 0, 3),
+        ],
+        partners: PartnerBreakdown {
+            top_referrers: vec![
+                partner("0111234560", Some("みなと内科クリニック"), 412),
+                partner("0115550012", None, 288),
+                partner("0110000014", None, 2),
+            ],
+            top_reverse: vec![
+                partner("0111234560", Some("みなと内科クリニック"), 301),
+                partner("0119876546", None, 150),
+            ],
+            declines: vec![PartnerDecline {
+                code: "0115550012".into(),
+                name: None,
+                previous: 331,
+                current: 288,
+                fall: 43,
+            }],
+            compared_months: [
+                "2025-04", "2025-05", "2025-06", "2025-07", "2025-09", "2025-10", "2025-11", "2025-12",
+                "2026-01", "2026-02",
+            ]
+            .map(String::from)
+            .to_vec(),
+            partner_count: 4,
         },
         rejects: RejectSummary {
             total: 23,
@@ -140,8 +213,48 @@ pub(crate) fn fixture_hospital_page() -> HospitalPage {
                 },
             ],
         },
+        sources: vec![
+            SourceFile {
+                path: "inputs/2025-04.csv".into(),
+                sha256: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08".into(),
+                encoding: "UTF-8".into(),
+                rows_read: 15_802,
+                rows_rejected: 15,
+            },
+            SourceFile {
+                path: "inputs/2025-05.csv".into(),
+                sha256: "60303ae22b998861bce3b28f33eec1be758a213c86c93c076dbe9f558c11c752".into(),
+                encoding: "Shift_JIS".into(),
+                rows_read: 16_411,
+                rows_rejected: 8,
+            },
+        ],
+        regime_files: vec![
+            RegimeFile {
+                id: "chiiki-shien-2014".into(),
+                origin: "builtin:rules/chiiki-shien-2014.yaml".into(),
+            },
+            RegimeFile { id: "shinryo-2022".into(), origin: "builtin:rules/shinryo-2022.yaml".into() },
+        ],
         run: fixture_run(),
     }
+}
+
+fn department(name: &str, first: u64, initial: u64, referred: u64, reverse: u64) -> DepartmentLine {
+    let share = |n: u64| crate::regimes::Ratio { numerator: n, denominator: initial, scale: 100 }.display();
+    DepartmentLine {
+        department: name.into(),
+        first_visits: first,
+        initial_patients: initial,
+        referred_patients: referred,
+        reverse_referred_patients: reverse,
+        referred_share: share(referred),
+        reverse_share: share(reverse),
+    }
+}
+
+fn partner(code: &str, name: Option<&str>, count: u64) -> PartnerLine {
+    PartnerLine { code: code.into(), name: name.map(str::to_owned), count }
 }
 
 #[expect(clippy::too_many_arguments, reason = "one literal row per call reads best in a fixture")]
@@ -166,6 +279,9 @@ fn index_row(
         verdict: verdict.into(),
         met_criteria: met_criteria.iter().map(|c| (*c).to_owned()).collect(),
         on_boundary,
+        referral_change: (verdict != "no_data")
+            .then(|| if on_boundary { "-1.2".into() } else { "+0.8".into() }),
+        reverse_change: (verdict != "no_data").then(|| "±0.0".into()),
         missing_months,
         page: super::hospital_page_file(code, 2025),
     }

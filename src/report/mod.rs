@@ -36,6 +36,16 @@ const TEMPLATES: [(&str, &str); 4] = [
     ("_style.css.j2", include_str!("../../templates/_style.css.j2")),
 ];
 
+/// The overview's sort script. Not overridable: the page's CSP allows exactly this text, by hash.
+pub const SORT_SCRIPT: &str = include_str!("../../templates/sort.js");
+
+/// The CSP source hash of [`SORT_SCRIPT`]: base64 of its SHA-256.
+pub fn sort_script_hash() -> String {
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(SORT_SCRIPT.as_bytes()))
+}
+
 /// The template names an override folder may provide.
 pub const TEMPLATE_NAMES: [&str; 4] = [TEMPLATES[0].0, TEMPLATES[1].0, TEMPLATES[2].0, TEMPLATES[3].0];
 
@@ -132,7 +142,13 @@ impl Renderer {
     /// The overview of all hospitals of a fiscal year, one section per regime.
     pub fn index(&self, page: &IndexPage) -> Result<String, ReportError> {
         validate_index(page)?;
-        self.render("index.html.j2", context! { page => Value::from_serialize(page) })
+        // The script is refrate's own constant, never data; the CSP allows it by its hash.
+        let ctx = context! {
+            page => Value::from_serialize(page),
+            sort_script => Value::from_safe_string(SORT_SCRIPT.to_owned()),
+            script_hash => Value::from_safe_string(sort_script_hash()),
+        };
+        self.render("index.html.j2", ctx)
     }
 
     fn render(&self, name: &str, ctx: Value) -> Result<String, ReportError> {

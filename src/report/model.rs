@@ -48,6 +48,11 @@ pub struct CriterionRow {
     pub referral_gap: Option<u64>,
     /// Extra reverse referrals needed; `None` when met or not applicable.
     pub reverse_gap: Option<u64>,
+    /// For the current (incomplete) fiscal year: `referral_gap` spread over the months left,
+    /// rounded up; `None` otherwise.
+    pub referral_pace: Option<u64>,
+    /// Same for `reverse_gap`.
+    pub reverse_pace: Option<u64>,
 }
 
 /// The result of one regime for one hospital and period.
@@ -119,8 +124,101 @@ pub struct HospitalPage {
     /// `"2025-05"`, …
     pub missing_months: Vec<String>,
     pub chart: ChartData,
+    /// Set when the fiscal year is not over yet (the latest fiscal year of the data).
+    pub progress: Option<YearProgress>,
+    /// 診療科別, sorted by initial patients, largest first.
+    pub departments: Vec<DepartmentLine>,
+    pub partners: PartnerBreakdown,
     pub rejects: RejectSummary,
+    /// The input files that fed this hospital, with their checksums.
+    pub sources: Vec<SourceFile>,
+    /// The regime definitions used, with the file each came from.
+    pub regime_files: Vec<RegimeFile>,
     pub run: RunInfo,
+}
+
+/// How far an incomplete fiscal year has got.
+#[derive(Debug, Clone, Serialize)]
+pub struct YearProgress {
+    /// The latest month with data anywhere, `"2025-06"`.
+    pub through_month: String,
+    pub months_elapsed: u32,
+    /// Months after `through_month` until March; at least 1.
+    pub months_left: u32,
+}
+
+/// One department of the hospital over the fiscal year.
+#[derive(Debug, Clone, Serialize)]
+pub struct DepartmentLine {
+    /// As written in the input data.
+    pub department: String,
+    pub first_visits: u64,
+    pub initial_patients: u64,
+    pub referred_patients: u64,
+    pub reverse_referred_patients: u64,
+    /// referred ÷ initial in %, one decimal; `None` when there is no initial patient.
+    pub referred_share: Option<String>,
+    /// reverse ÷ initial in %, one decimal; `None` when there is no initial patient.
+    pub reverse_share: Option<String>,
+}
+
+/// One partner institution with one count.
+#[derive(Debug, Clone, Serialize)]
+pub struct PartnerLine {
+    /// 医療機関コード as written in the input data.
+    pub code: String,
+    /// From the hospitals list, when the partner is in it.
+    pub name: Option<String>,
+    pub count: u64,
+}
+
+/// A partner whose referrals fell against the same months of the previous fiscal year.
+#[derive(Debug, Clone, Serialize)]
+pub struct PartnerDecline {
+    pub code: String,
+    pub name: Option<String>,
+    pub previous: u64,
+    pub current: u64,
+    /// `previous − current`, > 0.
+    pub fall: u64,
+}
+
+/// 連携先別: who refers to the hospital, where it refers patients back, who sends fewer.
+#[derive(Debug, Clone, Serialize)]
+pub struct PartnerBreakdown {
+    /// Largest first, at most [`PartnerBreakdown::LIMIT`].
+    pub top_referrers: Vec<PartnerLine>,
+    pub top_reverse: Vec<PartnerLine>,
+    /// Largest fall first, at most [`PartnerBreakdown::LIMIT`].
+    pub declines: Vec<PartnerDecline>,
+    /// The months compared for `declines` (data in both years), `["2025-04", …]`; empty when
+    /// the previous fiscal year has no data for the same months.
+    pub compared_months: Vec<String>,
+    /// Partners with at least one referral or reverse referral this fiscal year.
+    pub partner_count: u64,
+}
+
+impl PartnerBreakdown {
+    /// Rows per partner list.
+    pub const LIMIT: usize = 10;
+}
+
+/// One input file of the warehouse.
+#[derive(Debug, Clone, Serialize)]
+pub struct SourceFile {
+    pub path: String,
+    pub sha256: String,
+    pub encoding: String,
+    pub rows_read: u64,
+    pub rows_rejected: u64,
+}
+
+/// Where a regime definition came from.
+#[derive(Debug, Clone, Serialize)]
+pub struct RegimeFile {
+    pub id: String,
+    /// `builtin:rules/x.yaml` or a user path.
+    pub origin: String,
 }
 
 /// Monthly series for the chart; `months`, `referral` and `reverse` have the same length.
@@ -130,6 +228,9 @@ pub struct ChartData {
     /// Display value per month; `None` = gap.
     pub referral: Vec<Option<f64>>,
     pub reverse: Vec<Option<f64>>,
+    /// The rate over the 12 months ending with each month; `None` unless all 12 have data.
+    pub referral_rolling: Vec<Option<f64>>,
+    pub reverse_rolling: Vec<Option<f64>>,
     pub referral_threshold: Option<f64>,
     pub reverse_threshold: Option<f64>,
     pub referral_unit: String,
@@ -149,6 +250,11 @@ pub struct IndexRow {
     pub verdict: String,
     pub met_criteria: Vec<String>,
     pub on_boundary: bool,
+    /// Against the previous fiscal year's rate of the same regime, in points of the rate's
+    /// unit, signed and rounded to one decimal (`"+3.2"`, `"-0.4"`, `"±0.0"`); `None` when
+    /// either year has no rate.
+    pub referral_change: Option<String>,
+    pub reverse_change: Option<String>,
     pub missing_months: u32,
     /// Relative file name of the hospital page, from [`hospital_page_file`](super::hospital_page_file).
     pub page: String,

@@ -19,6 +19,7 @@ const REFERRAL_COLOUR: &str = "#1f4e79";
 const REVERSE_COLOUR: &str = "#a34a00";
 const GRID_COLOUR: &str = "#d0d4da";
 const TEXT_COLOUR: &str = "#222";
+const ROLLING_WIDTH: f64 = 7.0;
 
 /// Escapes text for SVG/HTML character data and double-quoted attribute values.
 pub fn escape(text: &str) -> String {
@@ -111,8 +112,12 @@ pub fn chart_svg(chart: &ChartData) -> String {
     let value_at =
         |series: &[Option<f64>], i: usize| series.get(i).copied().flatten().filter(|v| v.is_finite());
 
-    let referral_values = (0..slots).filter_map(|i| value_at(&chart.referral, i));
-    let reverse_values = (0..slots).filter_map(|i| value_at(&chart.reverse, i));
+    let referral_values = (0..slots)
+        .filter_map(|i| value_at(&chart.referral, i))
+        .chain((0..slots).filter_map(|i| value_at(&chart.referral_rolling, i)));
+    let reverse_values = (0..slots)
+        .filter_map(|i| value_at(&chart.reverse, i))
+        .chain((0..slots).filter_map(|i| value_at(&chart.reverse_rolling, i)));
     let (referral_scale, reverse_scale) = if dual {
         (
             Scale::covering(referral_values.chain(chart.referral_threshold)),
@@ -231,6 +236,38 @@ pub fn chart_svg(chart: &ChartData) -> String {
         );
     }
 
+    // Rolling 12 months: wide pale bands under the monthly lines, no markers.
+    for (values, scale, colour) in [
+        (&chart.referral_rolling, referral_scale, REFERRAL_COLOUR),
+        (&chart.reverse_rolling, reverse_scale, REVERSE_COLOUR),
+    ] {
+        let points: Vec<Option<(f64, f64)>> =
+            (0..slots).map(|i| value_at(values, i).map(|v| (plot.x(i), plot.y(scale, v)))).collect();
+        for run in points.split(Option::is_none) {
+            let coords: Vec<String> = run.iter().flatten().map(|(x, y)| format!("{x:.1},{y:.1}")).collect();
+            match coords.len() {
+                0 => {}
+                // A single complete window still shows, as a short bar.
+                1 => {
+                    let (x, y) = run[0].expect("non-empty run");
+                    let _ = writeln!(
+                        s,
+                        r#"<line class="rolling" x1="{:.1}" y1="{y:.1}" x2="{:.1}" y2="{y:.1}" stroke="{colour}" stroke-width="{ROLLING_WIDTH}" stroke-opacity="0.35" stroke-linecap="round"/>"#,
+                        x - 8.0,
+                        x + 8.0
+                    );
+                }
+                _ => {
+                    let _ = writeln!(
+                        s,
+                        r#"<polyline class="rolling" points="{}" fill="none" stroke="{colour}" stroke-width="{ROLLING_WIDTH}" stroke-opacity="0.35" stroke-linejoin="round" stroke-linecap="round"/>"#,
+                        coords.join(" ")
+                    );
+                }
+            }
+        }
+    }
+
     // Series: referral with filled circles, reverse with hollow squares, so they differ in
     // greyscale too.
     let series = [
@@ -279,9 +316,29 @@ pub fn chart_svg(chart: &ChartData) -> String {
         legend_y - 4.0
     );
     let _ = writeln!(s, r#"<text x="{:.1}" y="{legend_y:.1}">基準線</text>"#, plot.left + 352.0);
+    let rolling_y = legend_y + 17.0;
+    for (offset, colour, label) in [(0.0, REFERRAL_COLOUR, "紹介率"), (156.0, REVERSE_COLOUR, "逆紹介率")]
+    {
+        let _ = writeln!(
+            s,
+            r#"<line x1="{:.1}" y1="{:.1}" x2="{:.1}" y2="{:.1}" stroke="{colour}" stroke-width="{ROLLING_WIDTH}" stroke-opacity="0.35" stroke-linecap="round"/>"#,
+            plot.left + offset,
+            rolling_y - 4.0,
+            plot.left + offset + 12.0,
+            rolling_y - 4.0
+        );
+        let _ = writeln!(
+            s,
+            r#"<text x="{:.1}" y="{rolling_y:.1}">{label}（直近12か月）</text>"#,
+            plot.left + offset + 16.0
+        );
+    }
 
-    let has_points =
-        (0..slots).any(|i| value_at(&chart.referral, i).is_some() || value_at(&chart.reverse, i).is_some());
+    let has_points = (0..slots).any(|i| {
+        [&chart.referral, &chart.reverse, &chart.referral_rolling, &chart.reverse_rolling]
+            .iter()
+            .any(|series| value_at(series, i).is_some())
+    });
     if !has_points {
         let _ = writeln!(
             s,
@@ -343,16 +400,20 @@ mod tests {
             months: ["2025-04", "2025-05", "2025-06", "2025-07", "2025-08"].map(String::from).to_vec(),
             referral: vec![Some(50.0), Some(60.0), None, Some(70.0), Some(75.0)],
             reverse: vec![None, Some(f64::NAN), None, None, Some(40.0)],
+            referral_rolling: vec![None, None, None, Some(66.0), Some(67.0)],
+            reverse_rolling: vec![None, None, None, None, Some(41.0)],
             referral_threshold: Some(65.0),
             reverse_threshold: None,
             referral_unit: "%".into(),
             reverse_unit: "%".into(),
         };
         let svg = chart_svg(&chart);
-        assert_eq!(svg.matches("<polyline").count(), 2, "one line each side of the gap");
+        assert_eq!(svg.matches("<polyline points").count(), 2, "one line each side of the gap");
         assert_eq!(svg.matches("<circle").count(), 4 + 1, "four points and the legend");
         assert_eq!(svg.matches("<rect").count(), 1 + 1, "one finite reverse point and the legend");
         assert_eq!(svg.matches(r#"class="threshold""#).count(), 1);
+        assert_eq!(svg.matches(r#"<polyline class="rolling""#).count(), 1, "two rolling referral points");
+        assert_eq!(svg.matches(r#"<line class="rolling""#).count(), 1, "one lone rolling reverse point");
         assert!(!svg.contains("NaN"));
     }
 
@@ -363,6 +424,8 @@ mod tests {
             months: vec![evil.into()],
             referral: vec![Some(1.0)],
             reverse: vec![None],
+            referral_rolling: vec![None],
+            reverse_rolling: vec![None],
             referral_threshold: Some(2.0),
             reverse_threshold: Some(3.0),
             referral_unit: evil.into(),
@@ -380,6 +443,8 @@ mod tests {
             months: vec![],
             referral: vec![],
             reverse: vec![],
+            referral_rolling: vec![],
+            reverse_rolling: vec![],
             referral_threshold: None,
             reverse_threshold: None,
             referral_unit: "%".into(),

@@ -54,8 +54,10 @@ fn hospital_page_states_verdict_rates_gaps_and_regime() {
     assert!(html.contains("あと紹介患者 4,232 人"));
     assert!(html.contains("あと逆紹介 2,851 人"));
     assert!(html.contains("<code>chiiki-shien-2014</code>"));
-    assert_eq!(html.matches("データなし（0件ではなく欠測）").count(), 2);
-    assert!(html.contains("2025年8月、2026年3月"));
+    assert_eq!(html.matches("データなし（0件ではなく欠測）").count(), 1, "August is missing");
+    assert_eq!(html.matches("<td colspan=\"10\">これからの月</td>").count(), 1, "March is still to come");
+    assert!(html.contains("<dd>2025年8月</dd>"));
+    assert!(html.contains("残り1か月で月あたり 紹介 +4,232 人"));
     assert!(html.contains("172,881 行"));
     assert!(html.contains("ウェアハウス版 42"));
     assert!(html.contains("<svg class=\"chart\""), "the chart is inlined unescaped");
@@ -167,6 +169,33 @@ fn hostile_hospital_page() -> HospitalPage {
     page.run.run_id = SCRIPT.into();
     page.run.refrate_version = IMG.into();
     page.run.generated_at = SCRIPT.into();
+    // Department names and partner codes come straight from the input data.
+    for d in &mut page.departments {
+        d.department = format!("{SCRIPT}{IMG}");
+        d.referred_share = Some(IMG.into());
+    }
+    for line in page.partners.top_referrers.iter_mut().chain(&mut page.partners.top_reverse) {
+        line.code = IMG.into();
+        line.name = Some(SCRIPT.into());
+    }
+    for d in &mut page.partners.declines {
+        d.code = SCRIPT.into();
+        d.name = Some(IMG.into());
+    }
+    page.partners.compared_months = vec![SCRIPT.into()];
+    for f in &mut page.sources {
+        f.path = format!("{SCRIPT}{IMG}");
+        f.sha256 = IMG.into();
+        f.encoding = SCRIPT.into();
+    }
+    for r in &mut page.regime_files {
+        r.id = SCRIPT.into();
+        r.origin = IMG.into();
+    }
+    if let Some(progress) = &mut page.progress {
+        progress.through_month = SCRIPT.into();
+    }
+    page.chart.months[1] = IMG.into();
     page
 }
 
@@ -179,6 +208,8 @@ fn hostile_index_page() -> IndexPage {
         row.met_criteria = vec![SCRIPT.into(), IMG.into()];
         row.referral.display = Some(SCRIPT.into());
         row.reverse.unit = IMG.into();
+        row.referral_change = Some(IMG.into());
+        row.reverse_change = Some(SCRIPT.into());
     }
     page.run.run_id = SCRIPT.into();
     page
@@ -203,10 +234,62 @@ fn hospital_page_escapes_every_text_field() {
 }
 
 #[test]
+fn hospital_page_shows_breakdowns_and_escapes_input_text() {
+    let html = builtin().hospital(&hostile_hospital_page()).unwrap();
+    // Each hostile department, partner and file appears, escaped, in its table.
+    let escaped_img = "&quot;&gt;&lt;img src=x onerror=alert(1)&gt;";
+    assert_eq!(
+        html.matches(&format!(
+            "<th scope=\"row\">&lt;script&gt;alert(1)&lt;&#x2f;script&gt;{escaped_img}</th>"
+        ))
+        .count(),
+        5
+    );
+    assert!(
+        html.contains(&format!("<code>{escaped_img}</code> <span class=\"partner-name\">&lt;script&gt;"))
+    );
+    assert!(html.contains(&format!("<code class=\"hash\">{escaped_img}</code>")));
+}
+
+#[test]
 fn index_page_escapes_every_text_field() {
     let html = builtin().index(&hostile_index_page()).unwrap();
+    // The page's own sort script is the one script element: take it out before looking.
+    let script = format!("<script>{SORT_SCRIPT}</script>");
+    assert_eq!(html.matches(&script).count(), 1);
+    let html = html.replace(&script, "");
     assert_no_raw_payload(&html);
     assert!(html.contains("&lt;script&gt;alert(1)&lt;&#x2f;script&gt;"));
+}
+
+#[test]
+fn index_script_is_allowed_by_hash_and_nothing_else() {
+    let html = builtin().index(&fixture_index_page()).unwrap();
+    let hash = sort_script_hash();
+    assert_eq!(hash.len(), 44, "base64 of 32 bytes");
+    assert!(html.contains(&format!("script-src 'sha256-{hash}';")), "CSP names the script's hash");
+    assert_eq!(html.matches("<script").count(), 1);
+    assert!(!SORT_SCRIPT.contains("</script"), "the script cannot close its own element");
+    assert!(!html.contains("'unsafe-inline'; script") && !html.contains("script-src 'unsafe"));
+    // The hospital page runs no script at all.
+    let hospital = builtin().hospital(&fixture_hospital_page()).unwrap();
+    assert!(!hospital.contains("<script") && !hospital.contains("script-src"));
+    // A known vector: SHA-256 of "abc".
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    assert_eq!(
+        base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(b"abc")),
+        "ungWv48Bz+pBQUDeXa4iI7ADYaOWF3qctBD/YfIAFa0="
+    );
+}
+
+#[test]
+fn index_shows_change_against_previous_year() {
+    let html = builtin().index(&fixture_index_page()).unwrap();
+    assert!(html.contains(r#"<td class="change">+0.8&nbsp;pt</td>"#), "{html}");
+    assert!(html.contains(r#"<td class="change">-1.2&nbsp;pt</td>"#));
+    assert!(html.contains(r#"<td class="change">±0.0&nbsp;‰</td>"#), "a ‰ rate changes in ‰");
+    assert!(html.contains(r#"<td class="change">—</td>"#), "no change without a rate");
 }
 
 /// Every URL-like reference an HTML page could use to load or send something.
@@ -235,6 +318,7 @@ fn pages_reference_nothing_external() {
     for html in [&hospital, &index] {
         assert_eq!(external_references(html), Vec::<String>::new());
         assert!(!html.contains("src="), "no element loads anything");
+        assert!(!html.contains("<link") && !html.contains("<iframe") && !html.contains("<object"));
         assert!(html.contains("default-src 'none'"));
     }
     // Every link in the index is one of the rows' relative page names.

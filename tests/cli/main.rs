@@ -6,3 +6,4 @@ mod common;
 
 mod e2e_pipeline;
 mod e2e_regimes;
+mod e2e_reports;
