@@ -48,6 +48,25 @@ pub enum Command {
         #[arg(long, short, env = "REFRATE_CONFIG", default_value = "refrate.yaml")]
         config: PathBuf,
     },
+    /// Check input files as `run` would read them, writing nothing. Exit 0 clean, 1 some rows
+    /// would be rejected, 2 a file cannot be used.
+    Validate {
+        #[arg(long, short, env = "REFRATE_CONFIG", default_value = "refrate.yaml")]
+        config: PathBuf,
+        /// Files to check with the config's events format; default: the config's inputs.
+        files: Vec<PathBuf>,
+    },
+    /// Write a commented starter config.
+    Init {
+        /// Where to write it (refused if it exists).
+        #[arg(default_value = "refrate.yaml")]
+        path: PathBuf,
+    },
+    /// Help with input mappings.
+    Mapping {
+        #[command(subcommand)]
+        command: MappingCommand,
+    },
     /// List the regimes (built-in and from the config's `regime_files`) with their formulas.
     Regimes {
         #[arg(long, short, env = "REFRATE_CONFIG")]
@@ -74,6 +93,13 @@ pub enum Command {
         #[arg(long, default_value_t = 1)]
         seed: u64,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MappingCommand {
+    /// Read a file's headings and first rows and print an input entry to start from (the
+    /// encoding is guessed and said).
+    Suggest { file: PathBuf },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

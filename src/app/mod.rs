@@ -5,8 +5,10 @@
 
 mod hospitals;
 mod ingest_run;
+mod mapping;
 mod output;
 mod reports;
+mod validate;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -82,6 +84,27 @@ pub async fn main(cli: Cli) -> Result<Outcome, AppError> {
         }
         Command::Status { config } => status(&Config::load(&config)?).await,
         Command::Regimes { config } => list_regimes(config.as_deref()),
+        Command::Validate { config, files } => validate::validate(&Config::load(&config)?, &files),
+        Command::Init { path } => {
+            use std::io::Write as _;
+            let mut f = std::fs::OpenOptions::new().write(true).create_new(true).open(&path).map_err(
+                AppError::io(format!("creating {} (an existing file is never overwritten)", path.display())),
+            )?;
+            f.write_all(mapping::STARTER_CONFIG.as_bytes())
+                .map_err(AppError::io(format!("writing {}", path.display())))?;
+            if !quiet {
+                eprintln!(
+                    "refrate: wrote {}; edit it, then `refrate validate --config {}`",
+                    path.display(),
+                    path.display()
+                );
+            }
+            Ok(Outcome::AllPass)
+        }
+        Command::Mapping { command: crate::cli::MappingCommand::Suggest { file } } => {
+            print!("{}", mapping::suggest(&file)?);
+            Ok(Outcome::AllPass)
+        }
         Command::Sample { out, events, hospitals, months, start, seed } => {
             let spec = crate::sample::SampleSpec { events, hospitals, months, start, seed };
             let written = crate::sample::write(&out, &spec)

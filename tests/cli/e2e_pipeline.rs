@@ -29,7 +29,7 @@ const RELATED: &str = "2711000105";
 /// H3, FY2025: 5 initial, 4 referred → exactly 80.0 % → A (≥ 80) met, on the line.
 /// H4, FY2025: 20 initial, 13 referred = 65.0 %, 9 reverse = 45.0 % → B needs > 65: not met;
 ///   C needs reverse > 70: not met → fail, on the line of B.
-fn fixture_rows() -> Vec<String> {
+pub(crate) fn fixture_rows() -> Vec<String> {
     let mut rows = Vec::new();
     let mut pid = 0u32;
     let mut next = || {

@@ -4,6 +4,7 @@
 
 mod common;
 
+mod e2e_input;
 mod e2e_pipeline;
 mod e2e_regimes;
 mod e2e_reports;

@@ -1,0 +1,248 @@
+//! `refrate mapping suggest` and `refrate init`: starting points for a config.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+use std::path::Path;
+
+use super::AppError;
+
+/// Headings seen in Japanese hospital exports, by canonical field.
+const HEADINGS: [(&str, &[&str]); 11] = [
+    ("hospital_code", &["医療機関コード", "病院コード", "施設コード", "hospital_code"]),
+    ("event_date", &["受診日", "来院日", "診療日", "日付", "年月日", "event_date"]),
+    ("event_type", &["区分", "初診/再診", "初再診", "初再診区分", "受診区分", "種別", "event_type"]),
+    ("patient_id", &["患者番号", "患者ID", "患者ＩＤ", "カルテ番号", "ID", "patient_id"]),
+    ("department", &["診療科", "診療科名", "科", "department"]),
+    ("referral_letter", &["紹介状", "紹介状有無", "紹介状の有無", "紹介", "referral_letter"]),
+    (
+        "partner_code",
+        &["紹介元医療機関コード", "紹介先医療機関コード", "連携先コード", "紹介元コード", "partner_code"],
+    ),
+    ("partner_related", &["関連施設", "開設者関連", "関連", "partner_related"]),
+    ("ambulance", &["救急車", "救急搬送", "救急自動車", "ambulance"]),
+    ("after_hours_emergency", &["時間外", "休日夜間", "休日・夜間", "夜間休日", "after_hours_emergency"]),
+    ("checkup_origin", &["健診", "健診後", "健診から", "checkup_origin"]),
+];
+
+const TRUE_WORDS: [&str; 8] = ["1", "○", "〇", "◯", "あり", "有", "有り", "Y"];
+const FALSE_WORDS: [&str; 7] = ["0", "", "なし", "無", "無し", "×", "N"];
+
+fn decode(bytes: &[u8]) -> (String, &'static str) {
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    match std::str::from_utf8(bytes) {
+        Ok(s) => (s.to_string(), "utf-8"),
+        // Cut at a line end so a partial multibyte character at the end of the sample does not
+        // decide the encoding.
+        Err(e) if e.error_len().is_none() => {
+            (String::from_utf8_lossy(&bytes[..e.valid_up_to()]).into_owned(), "utf-8")
+        }
+        Err(_) => {
+            let (text, _, _) = encoding_rs::SHIFT_JIS.decode(bytes);
+            (text.into_owned(), "shift_jis")
+        }
+    }
+}
+
+fn yaml_str(s: &str) -> String {
+    format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
+}
+
+/// Prints a starting mapping for `file`: encoding, delimiter, columns and value vocabularies,
+/// from its headings and first rows.
+pub fn suggest(file: &Path) -> Result<String, AppError> {
+    let mut buf = vec![0u8; 256 * 1024];
+    let n = {
+        use std::io::Read;
+        let mut f = std::fs::File::open(file).map_err(AppError::io(format!("opening {}", file.display())))?;
+        let mut total = 0;
+        while total < buf.len() {
+            let k = f.read(&mut buf[total..]).map_err(AppError::io(format!("reading {}", file.display())))?;
+            if k == 0 {
+                break;
+            }
+            total += k;
+        }
+        total
+    };
+    let (text, encoding) = decode(&buf[..n]);
+    let mut lines = text.lines().filter(|l| !l.trim().is_empty());
+    let header = lines.next().ok_or_else(|| AppError::Input(format!("{} is empty", file.display())))?;
+    let delimiter = [',', '\t', ';'].into_iter().max_by_key(|d| header.matches(*d).count()).unwrap_or(',');
+    let headings: Vec<String> =
+        header.split(delimiter).map(|h| h.trim().trim_matches('"').trim().to_string()).collect();
+    let rows: Vec<Vec<String>> = lines
+        .take(200)
+        .map(|l| l.split(delimiter).map(|v| v.trim().trim_matches('"').trim().to_string()).collect())
+        .collect();
+    let mut columns: BTreeMap<String, &str> = BTreeMap::new();
+    let mut unmapped = Vec::new();
+    for h in &headings {
+        match HEADINGS.iter().find(|(_, names)| names.contains(&h.as_str())) {
+            Some((field, _)) if !columns.values().any(|f| f == field) => {
+                columns.insert(h.clone(), field);
+            }
+            _ => unmapped.push(h.clone()),
+        }
+    }
+    let values_of = |field: &str| -> BTreeSet<String> {
+        let Some(i) = headings.iter().position(|h| columns.get(h) == Some(&field)) else {
+            return BTreeSet::new();
+        };
+        rows.iter().filter_map(|r| r.get(i).cloned()).collect()
+    };
+    let mut out = String::new();
+    let _ = writeln!(out, "# Suggested by `refrate mapping suggest {}`.", file.display());
+    let _ = writeln!(out, "# Encoding guessed from the bytes: {encoding}. Check every line before use.");
+    let _ = writeln!(out, "- path: {}", yaml_str(&file.display().to_string()));
+    let _ = writeln!(out, "  kind: events");
+    let _ = writeln!(out, "  format:");
+    let _ = writeln!(out, "    encoding: {encoding}");
+    if delimiter != ',' {
+        let _ = writeln!(out, "    delimiter: {}", yaml_str(&delimiter.to_string()));
+    }
+    let _ = writeln!(out, "    columns:");
+    for (heading, field) in &columns {
+        if heading != field {
+            let _ = writeln!(out, "      {}: {field}", yaml_str(heading));
+        }
+    }
+    for field in HEADINGS.iter().map(|(f, _)| *f) {
+        if !columns.values().any(|f| *f == field) {
+            let _ = writeln!(out, "      # ?: {field}   (no heading recognised)");
+        }
+    }
+    let types = values_of("event_type");
+    let known_types = ["first_visit", "return_visit", "referral_out"];
+    let _ = writeln!(out, "    values:");
+    let _ = writeln!(out, "      event_type:");
+    for t in &types {
+        let guess = if t.contains("初診") {
+            "first_visit"
+        } else if t.contains("再診") {
+            "return_visit"
+        } else if t.contains("逆紹介") || t.contains("紹介先") {
+            "referral_out"
+        } else {
+            "?"
+        };
+        if !known_types.contains(&t.as_str()) {
+            let _ = writeln!(out, "        {}: {guess}", yaml_str(t));
+        }
+    }
+    let mut flags = BTreeSet::new();
+    for f in ["referral_letter", "partner_related", "ambulance", "after_hours_emergency", "checkup_origin"] {
+        flags.extend(values_of(f));
+    }
+    let trues: Vec<String> =
+        flags.iter().filter(|v| TRUE_WORDS.contains(&v.as_str())).map(|v| yaml_str(v)).collect();
+    let falses: Vec<String> =
+        flags.iter().filter(|v| FALSE_WORDS.contains(&v.as_str())).map(|v| yaml_str(v)).collect();
+    let _ = writeln!(out, "      true_values: [{}]", trues.join(", "));
+    let _ = writeln!(out, "      false_values: [{}]", falses.join(", "));
+    let unknown: Vec<&String> = flags
+        .iter()
+        .filter(|v| !TRUE_WORDS.contains(&v.as_str()) && !FALSE_WORDS.contains(&v.as_str()))
+        .collect();
+    if !unknown.is_empty() {
+        let _ = writeln!(out, "      # flag values not recognised: {unknown:?}");
+    }
+    let dates: Vec<String> = values_of("event_date").into_iter().take(3).collect();
+    if !dates.is_empty() {
+        let _ = writeln!(
+            out,
+            "    # dates seen: {} (Gregorian and era dates are read as they are)",
+            dates.join(", ")
+        );
+    }
+    if !unmapped.is_empty() {
+        let _ = writeln!(out, "    # headings not used: {}", unmapped.join(", "));
+    }
+    Ok(out)
+}
+
+/// The commented starter config of `refrate init`.
+pub const STARTER_CONFIG: &str = r#"# refrate config. Relative paths are relative to this file. Unknown keys are errors.
+
+# Where the Parquet warehouse lives: a folder, or an object store URL.
+warehouse: warehouse
+# Where the HTML, CSV and JSON reports are written.
+reports: reports
+# Optional hospital master: hospital_code,name,prefecture,beds (UTF-8, 10-digit codes).
+# hospitals: hospitals.csv
+
+inputs:
+  # Event logs, one row per first visit, return visit or referral out.
+  - path: exports/*.csv
+    kind: events
+    # The layout of the export; leave out for the canonical UTF-8 format (see README).
+    # `refrate mapping suggest FILE` prints a starting point for a real export.
+    format:
+      encoding: utf-8          # or shift_jis / cp932
+      # delimiter: ","
+      # header: true
+      # columns:               # file heading: canonical field
+      #   医療機関コード: hospital_code
+      #   受診日: event_date
+      #   区分: event_type
+      #   患者番号: patient_id
+      # values:
+      #   event_type: { 初診: first_visit, 再診: return_visit, 逆紹介: referral_out }
+      #   true_values: ["1", "○", "あり"]
+      #   false_values: ["0", "", "なし"]
+      # pad_codes: false       # repair 9-digit codes that lost their leading zero
+      # strict_codes: false    # a bad check digit rejects the row instead of warning
+      # file_month: none       # from_name / first_row: reject rows outside the file's month
+  # Counts a hospital reported (prefecture staff): hospital_code, period, counts.
+  # - path: reported/*.csv
+  #   kind: aggregates
+
+# The rules to check, by id (`refrate regimes` lists them).
+regimes: [chiiki-shien-2014]
+# Your own or amended regimes (YAML files like rules/*.yaml).
+# regime_files: [my-prefecture.yaml]
+# Institutions related to each hospital's founder: hospital_code,related_code
+# related_institutions: related.csv
+# The pseudonymisation key: REFRATE_PSEUDONYM_KEY, or a file only you can read (chmod 600).
+# pseudonym_key_file: /etc/refrate/key
+# A file with more rejected rows than this share stops the run (exit 2).
+max_reject_ratio: 0.01
+"#;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suggests_a_mapping_for_a_shift_jis_export() {
+        let text = "医療機関コード,受診日,区分,患者番号,診療科,紹介状,紹介元医療機関コード,救急車,時間外,備考\r\n\
+                    0110113719,R7.4.1,初診,001,内科,○,1311009904,,,\r\n\
+                    0110113719,R7.4.2,再診,002,外科,,,○,,\r\n";
+        let (bytes, _, _) = encoding_rs::SHIFT_JIS.encode(text);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("export.csv");
+        std::fs::write(&path, &bytes).unwrap();
+        let out = suggest(&path).unwrap();
+        for expected in [
+            "encoding: shift_jis",
+            "\"医療機関コード\": hospital_code",
+            "\"受診日\": event_date",
+            "\"区分\": event_type",
+            "\"初診\": first_visit",
+            "\"再診\": return_visit",
+            "true_values: [\"○\"]",
+            "false_values: [\"\"]",
+            "# ?: checkup_origin",
+            "headings not used: 備考",
+        ] {
+            assert!(out.contains(expected), "missing {expected:?} in\n{out}");
+        }
+        // The suggestion is valid YAML for an input entry.
+        let parsed: serde_yaml::Value = serde_yaml::from_str(&out).unwrap();
+        assert!(parsed.as_sequence().is_some());
+    }
+
+    #[test]
+    fn starter_config_is_a_valid_config() {
+        crate::config::Config::from_yaml(STARTER_CONFIG, Path::new("/srv/refrate/refrate.yaml")).unwrap();
+    }
+}
