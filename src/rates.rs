@@ -13,6 +13,8 @@ use crate::regimes::{Count, MetricKind, Ratio, Regime};
 #[derive(Debug, Clone, PartialEq)]
 pub struct CriterionResult {
     pub id: String,
+    /// `基準B`, `目標値`: how reports name it.
+    pub name_ja: String,
     /// "紹介率 > 65 % かつ 逆紹介率 > 40 %"
     pub label: String,
     pub met: Option<bool>,
@@ -167,6 +169,7 @@ pub fn rate_rows(results: &Results, regimes: &[&Regime]) -> Vec<RateRow> {
                 .join(" かつ ");
             criteria.push(CriterionResult {
                 id: criterion.id.clone(),
+                name_ja: criterion.name_ja.clone(),
                 label,
                 met,
                 on_boundary: evaluated.iter().any(|c| c.on_line),

@@ -13,10 +13,22 @@ use crate::regimes::{Count, MetricKind, Ratio, Regime};
 use crate::report::model::{
     ChartData, CriterionRow, DepartmentLine, HospitalInfo, HospitalPage, IndexPage, IndexRow, MonthRow,
     PartnerBreakdown, PartnerDecline, PartnerLine, RateValue, ReasonCount, RegimeFile, RegimeResult,
-    RejectSummary, RunInfo, SourceFile, YearProgress,
+    RejectRow, RejectSummary, RunInfo, SourceFile, YearProgress,
 };
 use crate::report::{self, Renderer};
 use crate::warehouse::{Manifest, Warehouse};
+
+/// The printed names of criteria given by id.
+fn criterion_names(row: &RateRow, ids: &[String]) -> Vec<String> {
+    ids.iter()
+        .map(|id| {
+            row.criteria.iter().find(|c| &c.id == id).map(|c| c.name_ja.clone()).unwrap_or_else(|| id.clone())
+        })
+        .collect()
+}
+
+/// Rejected rows listed on a hospital page (all of them are in rejects.csv).
+const REJECT_ROWS_SHOWN: usize = 100;
 
 /// What the reports found for the exit code.
 pub struct Verdicts {
@@ -52,7 +64,8 @@ fn regime_result(row: &RateRow, regime: &Regime, progress: Option<&YearProgress>
         name_ja: regime.name_ja.clone(),
         name_en: regime.name_en.clone(),
         verdict: row.verdict.clone(),
-        met_criteria: row.met_criteria.clone(),
+        // Printed names (基準B); the machine outputs keep the ids.
+        met_criteria: criterion_names(row, &row.met_criteria),
         on_boundary: row.on_boundary,
         referral: rate_value(row.referral, row.referral_unit),
         reverse: rate_value(row.reverse, row.reverse_unit),
@@ -60,6 +73,7 @@ fn regime_result(row: &RateRow, regime: &Regime, progress: Option<&YearProgress>
             .criteria
             .iter()
             .map(|c| CriterionRow {
+                name_ja: c.name_ja.clone(),
                 id: c.id.clone(),
                 label: c.label.clone(),
                 met: c.met,
@@ -256,6 +270,7 @@ pub async fn render_all(
     renderer: &Renderer,
 ) -> Result<Verdicts, AppError> {
     let engine = Engine::open(warehouse, manifest, regimes).await?;
+    let rejects = load_rejects(warehouse, manifest).await?;
     let monthly = engine.monthly_counts().await?;
     let months: BTreeSet<String> = monthly.iter().map(|m| m.month.clone()).collect();
     let mut year_months = months.clone();
@@ -338,6 +353,7 @@ pub async fn render_all(
                     reverse: rate_value(row.reverse, row.reverse_unit),
                     verdict: row.verdict.clone(),
                     met_criteria: row.met_criteria.clone(),
+                    met_criteria_names: criterion_names(row, &row.met_criteria),
                     on_boundary: row.on_boundary,
                     referral_change: change_display(row.referral, previous.and_then(|p| p.referral)),
                     reverse_change: change_display(row.reverse, previous.and_then(|p| p.reverse)),
@@ -428,7 +444,7 @@ pub async fn render_all(
                 progress: progress.clone(),
                 departments: department_lines(&departments, code, fy),
                 partners: partner_breakdown(&partners, code, fy, &hospital_months, hospitals),
-                rejects: reject_summary(manifest, code, &fy_months),
+                rejects: reject_summary(manifest, code, &fy_months, &rejects),
                 sources: source_files(manifest, code, &fy_months),
                 regime_files: regime_files.clone(),
                 run: run.clone(),
@@ -459,7 +475,7 @@ pub async fn render_all(
     if let Some(latest) = index_pages.last() {
         files.push(("index.html".to_string(), renderer.index(latest)?));
     }
-    files.push(("rejects.csv".to_string(), rejects_csv(warehouse, manifest).await?));
+    files.push(("rejects.csv".to_string(), rejects_csv(&rejects)?));
     write_all(&cfg.reports, &files)?;
 
     let checked_years = checked_fiscal_years(year_months.last().map(String::as_str));
@@ -493,10 +509,27 @@ pub fn checked_fiscal_years(latest_month: Option<&str>) -> Vec<i32> {
 
 /// Rejected rows of the input files that fed this hospital in these months. A file may hold
 /// several hospitals: its counts are the whole file's.
-fn reject_summary(manifest: &Manifest, code: &str, months: &[String]) -> RejectSummary {
+fn reject_summary(
+    manifest: &Manifest,
+    code: &str,
+    months: &[String],
+    rejects: &[RejectRow],
+) -> RejectSummary {
     let partitions: BTreeSet<String> = months.iter().map(|m| format!("{code}/{m}")).collect();
     let mut by_reason: BTreeMap<String, u64> = BTreeMap::new();
     let (mut total, mut rows_read) = (0, 0);
+    let feeding: BTreeSet<&str> = manifest
+        .sources
+        .iter()
+        .filter(|(_, s)| s.partitions.iter().any(|p| partitions.contains(p)))
+        .map(|(name, _)| name.as_str())
+        .collect();
+    let rows: Vec<RejectRow> = rejects
+        .iter()
+        .filter(|r| feeding.contains(r.file.as_str()))
+        .take(REJECT_ROWS_SHOWN)
+        .cloned()
+        .collect();
     for source in manifest.sources.values().filter(|s| s.partitions.iter().any(|p| partitions.contains(p))) {
         total += source.rows_rejected;
         rows_read += source.rows_read;
@@ -507,6 +540,7 @@ fn reject_summary(manifest: &Manifest, code: &str, months: &[String]) -> RejectS
     RejectSummary {
         total,
         rows_read,
+        rows,
         by_reason: by_reason
             .into_iter()
             .map(|(code, count)| ReasonCount {
@@ -520,11 +554,9 @@ fn reject_summary(manifest: &Manifest, code: &str, months: &[String]) -> RejectS
     }
 }
 
-/// Every reject of the current sources, for people: file, line, field, value, reason.
-async fn rejects_csv(warehouse: &Warehouse, manifest: &Manifest) -> Result<String, AppError> {
-    let mut w = csv::Writer::from_writer(Vec::new());
-    let csv_err = |e: csv::Error| AppError::Input(format!("writing rejects.csv: {e}"));
-    w.write_record(["file", "line", "byte_offset", "field", "value", "reason", "detail"]).map_err(csv_err)?;
+/// Every reject of the current sources, read back from the warehouse.
+async fn load_rejects(warehouse: &Warehouse, manifest: &Manifest) -> Result<Vec<RejectRow>, AppError> {
+    let mut rows = Vec::new();
     for source in manifest.sources.values() {
         let Some(file) = &source.rejects_file else { continue };
         let bytes = warehouse.get(file).await?;
@@ -542,20 +574,44 @@ async fn rejects_csv(warehouse: &Warehouse, manifest: &Manifest) -> Result<Strin
             let (line, offset) = (u("line"), u("byte_offset"));
             for i in 0..batch.num_rows() {
                 let opt = |a: &datafusion::arrow::array::StringArray| {
-                    if a.is_null(i) { String::new() } else { report::neutralise_csv_cell(a.value(i)) }
+                    (!a.is_null(i)).then(|| a.value(i).to_string())
                 };
-                w.write_record([
-                    report::neutralise_csv_cell(f.value(i)),
-                    line.value(i).to_string(),
-                    offset.value(i).to_string(),
-                    opt(&field),
-                    opt(&value),
-                    reason.value(i).to_string(),
-                    report::neutralise_csv_cell(detail.value(i)),
-                ])
-                .map_err(csv_err)?;
+                let code = reason.value(i).to_string();
+                rows.push(RejectRow {
+                    file: f.value(i).to_string(),
+                    line: line.value(i),
+                    byte_offset: offset.value(i),
+                    field: opt(&field),
+                    value: opt(&value),
+                    reason_ja: crate::ingest::RejectReason::from_code(&code)
+                        .map(|r| r.message_ja().to_string())
+                        .unwrap_or_else(|| code.clone()),
+                    reason: code,
+                    detail: detail.value(i).to_string(),
+                });
             }
         }
+    }
+    Ok(rows)
+}
+
+/// Every reject, for people: file, line, field, value, reason.
+fn rejects_csv(rejects: &[RejectRow]) -> Result<String, AppError> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let csv_err = |e: csv::Error| AppError::Input(format!("writing rejects.csv: {e}"));
+    w.write_record(["file", "line", "byte_offset", "field", "value", "reason", "detail"]).map_err(csv_err)?;
+    for r in rejects {
+        let cell = |v: &Option<String>| v.as_deref().map(report::neutralise_csv_cell).unwrap_or_default();
+        w.write_record([
+            report::neutralise_csv_cell(&r.file),
+            r.line.to_string(),
+            r.byte_offset.to_string(),
+            cell(&r.field),
+            cell(&r.value),
+            r.reason.clone(),
+            report::neutralise_csv_cell(&r.detail),
+        ])
+        .map_err(csv_err)?;
     }
     let bytes = w.into_inner().map_err(|e| AppError::Input(format!("writing rejects.csv: {e}")))?;
     Ok(String::from_utf8(bytes).expect("CSV of UTF-8 strings"))

@@ -245,6 +245,8 @@ pub struct Condition {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Criterion {
     pub id: String,
+    /// How reports name it: `基準B`, `目標値`.
+    pub name_ja: String,
     pub conditions: Vec<Condition>,
 }
 
@@ -397,6 +399,8 @@ struct MetricFile {
 #[serde(deny_unknown_fields)]
 struct CriterionFile {
     id: String,
+    #[serde(default)]
+    name_ja: Option<String>,
     conditions: Vec<ConditionFile>,
 }
 
@@ -505,7 +509,8 @@ impl Regime {
                 })?;
                 conditions.push(Condition { metric, op, threshold });
             }
-            criteria.push(Criterion { id: c.id, conditions });
+            let name_ja = c.name_ja.unwrap_or_else(|| format!("基準{}", c.id));
+            criteria.push(Criterion { id: c.id, name_ja, conditions });
         }
         if let (Some(from), Some(to)) = (file.valid_from, file.valid_to)
             && to < from

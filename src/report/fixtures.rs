@@ -26,6 +26,7 @@ fn criterion(
     reverse_gap: Option<u64>,
 ) -> CriterionRow {
     CriterionRow {
+        name_ja: format!("基準{id}"),
         id: id.into(),
         label: label.into(),
         met,
@@ -95,7 +96,7 @@ pub(crate) fn fixture_hospital_page() -> HospitalPage {
                 name_ja: "地域医療支援病院".into(),
                 name_en: "Regional medical care support hospital (from FY2014)".into(),
                 verdict: "pass".into(),
-                met_criteria: vec!["B".into()],
+                met_criteria: vec!["基準B".into()],
                 on_boundary: false,
                 referral: rate(Some("71.4"), "%", 7044, 9863),
                 reverse: rate(Some("41.1"), "%", 4054, 9863),
@@ -212,6 +213,16 @@ pub(crate) fn fixture_hospital_page() -> HospitalPage {
                     count: 8,
                 },
             ],
+            rows: vec![RejectRow {
+                file: "inputs/2025-04.csv".into(),
+                line: 17,
+                byte_offset: 1532,
+                field: Some("event_date".into()),
+                value: Some("2025-02-30".into()),
+                reason: "bad_date".into(),
+                reason_ja: "日付が読めません".into(),
+                detail: "no such day: 2025-02-30".into(),
+            }],
         },
         sources: vec![
             SourceFile {
@@ -278,6 +289,7 @@ fn index_row(
         reverse,
         verdict: verdict.into(),
         met_criteria: met_criteria.iter().map(|c| (*c).to_owned()).collect(),
+        met_criteria_names: met_criteria.iter().map(|c| format!("基準{c}")).collect(),
         on_boundary,
         referral_change: (verdict != "no_data")
             .then(|| if on_boundary { "-1.2".into() } else { "+0.8".into() }),

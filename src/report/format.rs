@@ -61,7 +61,7 @@ pub fn verdict_sentence_ja(name_ja: &str, verdict: &str, met_criteria: &[String]
             format!("{name_ja}の紹介率・逆紹介率要件を満たしています")
         }
         "pass" => {
-            format!("{name_ja}の紹介率・逆紹介率要件を満たしています（基準{}）", met_criteria.join("・"))
+            format!("{name_ja}の紹介率・逆紹介率要件を満たしています（{}）", met_criteria.join("・"))
         }
         "fail" => format!("{name_ja}の紹介率・逆紹介率要件を満たしていません"),
         "no_data" => format!("{name_ja}の要件を判定するデータがありません"),
@@ -138,15 +138,16 @@ mod tests {
 
     #[test]
     fn verdict_sentence_names_regime_and_criteria() {
-        let b = vec!["B".to_owned()];
+        let b = vec!["基準B".to_owned()];
         assert_eq!(
             verdict_sentence_ja("地域医療支援病院", "pass", &b).unwrap(),
             "地域医療支援病院の紹介率・逆紹介率要件を満たしています（基準B）"
         );
-        let ab = vec!["A".to_owned(), "B".to_owned()];
+        let ab = vec!["基準A".to_owned(), "基準B".to_owned()];
+        // Names come from the regime data: a single criterion may be called 目標値.
         assert_eq!(
             verdict_sentence_ja("地域医療支援病院", "pass", &ab).unwrap(),
-            "地域医療支援病院の紹介率・逆紹介率要件を満たしています（基準A・B）"
+            "地域医療支援病院の紹介率・逆紹介率要件を満たしています（基準A・基準B）"
         );
         assert_eq!(
             verdict_sentence_ja("地域医療支援病院", "fail", &[]).unwrap(),

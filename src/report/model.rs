@@ -39,6 +39,8 @@ pub struct RateValue {
 pub struct CriterionRow {
     /// `"A"`, `"B"`, …
     pub id: String,
+    /// `"基準B"`, `"目標値"`: the name printed.
+    pub name_ja: String,
     /// e.g. `"紹介率 ≥ 80 %"`.
     pub label: String,
     /// `None` = no data.
@@ -64,7 +66,7 @@ pub struct RegimeResult {
     pub name_en: String,
     /// One of [`VERDICTS`](super::VERDICTS): `"pass"`, `"fail"`, `"no_data"`, `"not_computable"`.
     pub verdict: String,
-    /// Criteria met, e.g. `["B"]`.
+    /// Criteria met, as printed, e.g. `["基準B"]`.
     pub met_criteria: Vec<String>,
     pub on_boundary: bool,
     pub referral: RateValue,
@@ -102,6 +104,25 @@ pub struct RejectSummary {
     pub total: u64,
     pub rows_read: u64,
     pub by_reason: Vec<ReasonCount>,
+    /// The first rejected rows of the input files that fed this hospital (all are in
+    /// rejects.csv).
+    pub rows: Vec<RejectRow>,
+}
+
+/// One rejected input row. Never a patient number: ingest masks it.
+#[derive(Debug, Clone, Serialize)]
+pub struct RejectRow {
+    pub file: String,
+    /// Physical line (header = 1).
+    pub line: u64,
+    pub byte_offset: u64,
+    pub field: Option<String>,
+    pub value: Option<String>,
+    /// Reason code, e.g. `bad_date`.
+    pub reason: String,
+    pub reason_ja: String,
+    /// English detail, e.g. "no such day: 2025-02-30".
+    pub detail: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -249,6 +270,8 @@ pub struct IndexRow {
     pub reverse: RateValue,
     pub verdict: String,
     pub met_criteria: Vec<String>,
+    /// The same criteria as printed (`基準B`).
+    pub met_criteria_names: Vec<String>,
     pub on_boundary: bool,
     /// Against the previous fiscal year's rate of the same regime, in points of the rate's
     /// unit, signed and rounded to one decimal (`"+3.2"`, `"-0.4"`, `"±0.0"`); `None` when

@@ -206,6 +206,7 @@ fn hostile_index_page() -> IndexPage {
         row.name = Some(format!("{SCRIPT}{IMG}"));
         row.code = IMG.into();
         row.met_criteria = vec![SCRIPT.into(), IMG.into()];
+        row.met_criteria_names = vec![SCRIPT.into(), IMG.into()];
         row.referral.display = Some(SCRIPT.into());
         row.reverse.unit = IMG.into();
         row.referral_change = Some(IMG.into());

@@ -223,6 +223,10 @@ fn bad_rows_are_rejected_with_their_lines_and_good_rows_still_count() {
         rejects.lines().all(|l| l.starts_with("file,") || l.starts_with("inputs/june.csv,")),
         "{rejects}"
     );
+    // The hospital page lists them too, in Japanese (patient numbers: see the privacy test).
+    let page = std::fs::read_to_string(p.path("reports/2711000105_FY2025.html")).unwrap();
+    assert!(page.contains("除外した行") && page.contains("日付が読めません"), "reject section missing");
+    assert!(page.contains("<td class=\"num\">3</td>") && page.contains("2025-02-30"));
     // Good rows: lines 2, 4, 10 → 3 initial, 2 referred: 66.7 %, no reverse referral, so
     // neither B (reverse > 40) nor A (≥ 80) nor C (reverse > 70) is met.
     let csv = stdout(&p.rates("fiscal-year", &[]));
