@@ -95,30 +95,6 @@ struct Ingested {
     partition_sources: BTreeMap<String, BTreeSet<String>>,
 }
 
-/// A 128-bit fingerprint of everything that makes two events the same record.
-fn fingerprint(e: &Event) -> u128 {
-    let mut h = xxhash_rust::xxh3::Xxh3::new();
-    for part in [
-        e.hospital_code.as_str(),
-        &e.event_date.to_string(),
-        e.event_type.as_str(),
-        &e.patient_key,
-        &e.department,
-        e.partner_code.as_deref().unwrap_or("\u{0}"),
-    ] {
-        h.update(part.as_bytes());
-        h.update(&[0x1f]);
-    }
-    h.update(&[
-        e.referral_letter as u8,
-        e.partner_related as u8,
-        e.ambulance as u8,
-        e.after_hours_emergency as u8,
-        e.checkup_origin as u8,
-    ]);
-    h.digest128()
-}
-
 /// Skips files already in the manifest (same name and content), ingests the others, and
 /// publishes a new manifest version if anything changed.
 pub async fn ingest_and_publish(
@@ -389,7 +365,8 @@ fn new_run_id() -> String {
 }
 
 /// Rebuilds the hospital-months a run touches: rows of the changed files plus the rows other
-/// sources contributed earlier, with exact duplicates rejected across all of them.
+/// sources contributed earlier. Exact duplicates across all of them are dropped when the
+/// partitions are finished (see [`PartitionSink::finish`]).
 struct Rebuild<'a> {
     handle: &'a tokio::runtime::Handle,
     warehouse: &'a Warehouse,
@@ -397,34 +374,20 @@ struct Rebuild<'a> {
     changed_names: BTreeSet<&'a str>,
     sink: PartitionSink,
     partition_sources: BTreeMap<String, BTreeSet<String>>,
-    /// Per partition: fingerprint → (source name index, line) of the first occurrence.
-    seen: HashMap<String, HashMap<u128, (u32, u64)>>,
-    names: Vec<String>,
-    name_index: HashMap<String, u32>,
 }
 
 impl Rebuild<'_> {
-    fn intern(&mut self, name: &str) -> u32 {
-        if let Some(&i) = self.name_index.get(name) {
-            return i;
-        }
-        self.names.push(name.to_string());
-        let i = (self.names.len() - 1) as u32;
-        self.name_index.insert(name.to_string(), i);
-        i
-    }
-
     fn staging(key: &str) -> impl FnOnce(datafusion::parquet::errors::ParquetError) -> AppError + '_ {
         move |e| AppError::Input(format!("staging partition {key}: {e}"))
     }
 
-    /// Opens a partition, carrying over the rows of sources that are not being replaced.
+    /// Opens a partition, carrying over the rows of sources that are not being replaced. They
+    /// come first, so a new row identical to one of them is the one dropped as a duplicate.
     fn open_partition(&mut self, key: &str) -> Result<(), AppError> {
         if self.sink.contains(key) {
             return Ok(());
         }
         self.sink.open(key).map_err(Self::staging(key))?;
-        self.seen.entry(key.to_string()).or_default();
         self.partition_sources.entry(key.to_string()).or_default();
         let Some(entry) = self.current.partitions.get(key) else {
             return Ok(());
@@ -440,8 +403,6 @@ impl Rebuild<'_> {
                 if self.changed_names.contains(source.as_str()) {
                     continue;
                 }
-                let idx = self.intern(&source);
-                self.seen.get_mut(key).expect("opened above").insert(fingerprint(&event), (idx, event.line));
                 self.sink.push(key, &event, &source).map_err(Self::staging(key))?;
                 self.partition_sources.get_mut(key).expect("opened above").insert(source);
             }
@@ -449,32 +410,13 @@ impl Rebuild<'_> {
         Ok(())
     }
 
-    /// Adds a valid event of `file`; returns a reject if it duplicates an earlier row.
-    fn add(&mut self, event: &Event, file_idx: u32, file: &str) -> Result<Option<Reject>, AppError> {
+    /// Adds a valid event of `file`.
+    fn add(&mut self, event: &Event, file: &str) -> Result<String, AppError> {
         let key = Manifest::partition_key(&event.hospital_code, &month_of(event.event_date));
         self.open_partition(&key)?;
-        let fp = fingerprint(event);
-        let fingerprints = self.seen.get_mut(&key).expect("opened with the partition");
-        if let Some(&(src, line)) = fingerprints.get(&fp) {
-            let first = if src == file_idx {
-                format!("line {line}")
-            } else {
-                format!("{}:{line}", self.names[src as usize])
-            };
-            return Ok(Some(Reject {
-                file: file.to_string(),
-                line: event.line,
-                byte_offset: event.byte_offset,
-                field: None,
-                value: None,
-                reason: RejectReason::Duplicate,
-                detail: format!("exact duplicate of {first}"),
-            }));
-        }
-        fingerprints.insert(fp, (file_idx, event.line));
         self.sink.push(&key, event, file).map_err(Self::staging(&key))?;
         self.partition_sources.get_mut(&key).expect("opened above").insert(file.to_string());
-        Ok(None)
+        Ok(key)
     }
 }
 
@@ -497,14 +439,9 @@ fn ingest_files(
         changed_names: changed.iter().map(|(f, _)| f.name.as_str()).collect(),
         sink: PartitionSink::new(),
         partition_sources: BTreeMap::new(),
-        seen: HashMap::new(),
-        names: Vec::new(),
-        name_index: HashMap::new(),
     };
     let mut results = Vec::new();
     for (file_index, (file, sha)) in changed.iter().enumerate() {
-        let file_idx = rebuild.intern(&file.name);
-        let mut duplicates: Vec<Reject> = Vec::new();
         let mut rejects: Vec<Reject> = Vec::new();
         let mut partitions = BTreeSet::new();
         let mut ctx = ingest::IngestContext::new(pseudonymizer, related, file_index);
@@ -514,50 +451,18 @@ fn ingest_files(
             &file.input.format,
             &mut ctx,
             |event: Event| -> Result<(), AppError> {
-                match rebuild.add(&event, file_idx, &file.name)? {
-                    Some(dup) => duplicates.push(dup),
-                    None => {
-                        partitions.insert(Manifest::partition_key(
-                            &event.hospital_code,
-                            &month_of(event.event_date),
-                        ));
-                    }
-                }
+                partitions.insert(rebuild.add(&event, &file.name)?);
                 Ok(())
             },
             |reject| rejects.push(reject),
         );
-        let mut stats = match stats {
+        let stats = match stats {
             Ok(stats) => stats,
             Err(ingest::ReadError::Stopped(app)) => return Err(app),
             Err(ingest::ReadError::Ingest(source)) => {
                 return Err(AppError::Ingest { file: file.name.clone(), source: Box::new(source) });
             }
         };
-        stats.rows_valid -= duplicates.len() as u64;
-        stats.rows_rejected += duplicates.len() as u64;
-        rejects.extend(duplicates);
-        rejects.sort_by_key(|r| r.line);
-        if stats.rows_read > 0 {
-            let ratio = stats.rows_rejected as f64 / stats.rows_read as f64;
-            if ratio > max_reject_ratio {
-                return Err(AppError::Input(format!(
-                    "{}: {} of {} rows rejected ({:.1} %), more than max_reject_ratio {:.1} %; nothing was published. \
-                     First rejects: {}. Fix the file or raise max_reject_ratio in the config",
-                    file.name,
-                    stats.rows_rejected,
-                    stats.rows_read,
-                    ratio * 100.0,
-                    max_reject_ratio * 100.0,
-                    rejects
-                        .iter()
-                        .take(3)
-                        .map(|r| format!("line {} {} ({})", r.line, r.reason.code(), r.detail))
-                        .collect::<Vec<_>>()
-                        .join("; ")
-                )));
-            }
-        }
         results.push(FileResult { name: file.name.clone(), sha256: sha.clone(), stats, rejects, partitions });
     }
     // Partitions a changed file used to feed but feeds no longer are rebuilt without it.
@@ -569,6 +474,60 @@ fn ingest_files(
         }
     }
     let Rebuild { sink, partition_sources, .. } = rebuild;
-    let partitions = sink.finish().map_err(|e| AppError::Input(format!("finishing partition files: {e}")))?;
+    let (partitions, duplicates) =
+        sink.finish().map_err(|e| AppError::Input(format!("finishing partition files: {e}")))?;
+    for d in duplicates {
+        let Some(result) = results.iter_mut().find(|r| r.name == d.source_file) else {
+            // Carried-over rows come first and were unique when they were published.
+            continue;
+        };
+        let first = if d.first_source_file == d.source_file {
+            format!("line {}", d.first_line)
+        } else {
+            format!("{}:{}", d.first_source_file, d.first_line)
+        };
+        result.stats.rows_valid -= 1;
+        result.stats.rows_rejected += 1;
+        result.rejects.push(Reject {
+            file: d.source_file.clone(),
+            line: d.line,
+            byte_offset: d.byte_offset,
+            field: None,
+            value: None,
+            reason: RejectReason::Duplicate,
+            detail: format!("exact duplicate of {first}"),
+        });
+    }
+    for r in &mut results {
+        r.rejects.sort_by_key(|x| x.line);
+        check_reject_ratio(r, max_reject_ratio)?;
+    }
     Ok(Ingested { files: results, partitions, partition_sources })
+}
+
+/// A file with too many rejects stops the run: something is wrong with the export as a whole.
+fn check_reject_ratio(r: &FileResult, max_reject_ratio: f64) -> Result<(), AppError> {
+    let stats = &r.stats;
+    if stats.rows_read == 0 {
+        return Ok(());
+    }
+    let ratio = stats.rows_rejected as f64 / stats.rows_read as f64;
+    if ratio <= max_reject_ratio {
+        return Ok(());
+    }
+    Err(AppError::Input(format!(
+        "{}: {} of {} rows rejected ({:.1} %), more than max_reject_ratio {:.1} %; nothing was published. \
+         First rejects: {}. Fix the file or raise max_reject_ratio in the config",
+        r.name,
+        stats.rows_rejected,
+        stats.rows_read,
+        ratio * 100.0,
+        max_reject_ratio * 100.0,
+        r.rejects
+            .iter()
+            .take(3)
+            .map(|x| format!("line {} {} ({})", x.line, x.reason.code(), x.detail))
+            .collect::<Vec<_>>()
+            .join("; ")
+    )))
 }

@@ -19,7 +19,7 @@ use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload}
 use url::Url;
 
 pub use manifest::{FORMAT, Manifest, PartitionEntry, RunEntry, SourceEntry};
-pub use writer::{PartitionSink, WrittenFile, read_parquet_bytes, write_batches};
+pub use writer::{Duplicate, PartitionSink, WrittenFile, read_parquet_bytes, write_batches};
 
 /// A warehouse problem; the message names the location.
 #[derive(Debug, thiserror::Error)]

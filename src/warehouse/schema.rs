@@ -27,6 +27,7 @@ pub static EVENTS: LazyLock<SchemaRef> = LazyLock::new(|| {
         Field::new("checkup_origin", DataType::Boolean, false),
         Field::new("source_file", DataType::Utf8, false),
         Field::new("source_line", DataType::UInt64, false),
+        Field::new("source_offset", DataType::UInt64, false),
     ]))
 });
 
@@ -110,6 +111,7 @@ pub struct EventBatchBuilder {
     checkup_origin: BooleanBuilder,
     source_file: StringBuilder,
     source_line: UInt64Builder,
+    source_offset: UInt64Builder,
     len: usize,
 }
 
@@ -136,6 +138,7 @@ impl EventBatchBuilder {
             checkup_origin: BooleanBuilder::new(),
             source_file: StringBuilder::new(),
             source_line: UInt64Builder::new(),
+            source_offset: UInt64Builder::new(),
             len: 0,
         }
     }
@@ -163,6 +166,7 @@ impl EventBatchBuilder {
         self.checkup_origin.append_value(e.checkup_origin);
         self.source_file.append_value(source_file);
         self.source_line.append_value(e.line);
+        self.source_offset.append_value(e.byte_offset);
         self.len += 1;
     }
 
@@ -183,10 +187,36 @@ impl EventBatchBuilder {
             Arc::new(self.checkup_origin.finish()),
             Arc::new(self.source_file.finish()),
             Arc::new(self.source_line.finish()),
+            Arc::new(self.source_offset.finish()),
         ];
         self.len = 0;
         RecordBatch::try_new(EVENTS.clone(), columns).expect("columns match the events schema")
     }
+}
+
+/// A 128-bit fingerprint of everything that makes two events the same record (not where it
+/// came from): two rows with equal fingerprints are exact duplicates.
+pub fn fingerprint(e: &Event) -> u128 {
+    let mut h = xxhash_rust::xxh3::Xxh3::new();
+    for part in [
+        e.hospital_code.as_str(),
+        &e.event_date.to_string(),
+        e.event_type.as_str(),
+        &e.patient_key,
+        &e.department,
+        e.partner_code.as_deref().unwrap_or("\u{0}"),
+    ] {
+        h.update(part.as_bytes());
+        h.update(&[0x1f]);
+    }
+    h.update(&[
+        e.referral_letter as u8,
+        e.partner_related as u8,
+        e.ambulance as u8,
+        e.after_hours_emergency as u8,
+        e.checkup_origin as u8,
+    ]);
+    h.digest128()
 }
 
 /// Reads events back from a batch of the events schema (used when a partition is rebuilt).
@@ -207,6 +237,8 @@ pub fn events_from_batch(batch: &RecordBatch) -> Vec<(Event, String)> {
         batch.column_by_name("event_date").expect("events column").as_primitive::<Date32Type>().clone();
     let lines =
         batch.column_by_name("source_line").expect("events column").as_primitive::<UInt64Type>().clone();
+    let offsets =
+        batch.column_by_name("source_offset").expect("events column").as_primitive::<UInt64Type>().clone();
     let (letter, related, amb, after, checkup) = (
         b("referral_letter"),
         b("partner_related"),
@@ -230,7 +262,7 @@ pub fn events_from_batch(batch: &RecordBatch) -> Vec<(Event, String)> {
                 after_hours_emergency: after.value(i),
                 checkup_origin: checkup.value(i),
                 line: lines.value(i),
-                byte_offset: 0,
+                byte_offset: offsets.value(i),
             };
             (event, source.value(i).to_string())
         })

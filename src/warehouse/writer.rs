@@ -13,7 +13,10 @@ use datafusion::parquet::errors::ParquetError;
 use datafusion::parquet::file::properties::WriterProperties;
 use sha2::{Digest, Sha256};
 
-use super::schema::{EVENTS, EventBatchBuilder};
+use datafusion::arrow::array::BooleanArray;
+use datafusion::arrow::compute::filter_record_batch;
+
+use super::schema::{self, EVENTS, EventBatchBuilder};
 use crate::ingest::Event;
 
 /// Rows buffered per partition before they are encoded.
@@ -134,20 +137,91 @@ impl PartitionSink {
         Ok(())
     }
 
-    /// Closes every partition and returns its finished file, by key.
-    pub fn finish(self) -> Result<BTreeMap<String, WrittenFile>, ParquetError> {
+    /// Closes every partition, drops exact duplicate rows (the first occurrence stays, in the
+    /// order rows arrived) and returns the finished files by key, with the duplicates found.
+    ///
+    /// Duplicates are found per partition after writing, by reading the partition back: two
+    /// rows can only be duplicates within one hospital-month, so memory is bounded by the
+    /// largest partition rather than by the whole input.
+    pub fn finish(self) -> Result<(BTreeMap<String, WrittenFile>, Vec<Duplicate>), ParquetError> {
         let mut done = BTreeMap::new();
+        let mut duplicates = Vec::new();
         for (key, mut part) in self.open {
             if !part.buffer.is_empty() {
                 let batch = part.buffer.finish();
                 part.writer.write(&batch)?;
             }
             let file = part.writer.into_inner()?;
-            let written = finish_file(file, part.rows).map_err(|e| ParquetError::External(Box::new(e)))?;
+            let (file, rows, found) = drop_duplicates(file, &key, part.rows)?;
+            duplicates.extend(found);
+            let written = finish_file(file, rows).map_err(|e| ParquetError::External(Box::new(e)))?;
             done.insert(key, written);
         }
-        Ok(done)
+        Ok((done, duplicates))
     }
+}
+
+/// A row dropped because an identical row came first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Duplicate {
+    pub partition: String,
+    pub source_file: String,
+    pub line: u64,
+    pub byte_offset: u64,
+    pub first_source_file: String,
+    pub first_line: u64,
+}
+
+fn reader(file: &File) -> Result<impl Iterator<Item = Result<RecordBatch, ParquetError>>, ParquetError> {
+    let file = file.try_clone().map_err(|e| ParquetError::External(Box::new(e)))?;
+    let reader = ParquetRecordBatchReaderBuilder::try_new(file)?.with_batch_size(8192).build()?;
+    Ok(reader.map(|b| b.map_err(|e| ParquetError::External(Box::new(e)))))
+}
+
+/// Reads a partition file back; if it has exact duplicates, rewrites it without them.
+fn drop_duplicates(file: File, key: &str, rows: u64) -> Result<(File, u64, Vec<Duplicate>), ParquetError> {
+    let mut first: std::collections::HashMap<u128, (String, u64)> = std::collections::HashMap::new();
+    let mut dropped: std::collections::HashSet<u64> = std::collections::HashSet::new();
+    let mut found = Vec::new();
+    let mut row_number = 0u64;
+    for batch in reader(&file)? {
+        for (event, source) in schema::events_from_batch(&batch?) {
+            let fp = schema::fingerprint(&event);
+            match first.get(&fp) {
+                Some((first_source, first_line)) => {
+                    dropped.insert(row_number);
+                    found.push(Duplicate {
+                        partition: key.to_string(),
+                        source_file: source,
+                        line: event.line,
+                        byte_offset: event.byte_offset,
+                        first_source_file: first_source.clone(),
+                        first_line: *first_line,
+                    });
+                }
+                None => {
+                    first.insert(fp, (source, event.line));
+                }
+            }
+            row_number += 1;
+        }
+    }
+    if dropped.is_empty() {
+        return Ok((file, rows, found));
+    }
+    let out = tempfile::tempfile().map_err(|e| ParquetError::External(Box::new(e)))?;
+    let mut writer = ArrowWriter::try_new(out, EVENTS.clone(), Some(writer_properties()))?;
+    let mut row_number = 0u64;
+    for batch in reader(&file)? {
+        let batch = batch?;
+        let keep: BooleanArray =
+            (0..batch.num_rows() as u64).map(|i| Some(!dropped.contains(&(row_number + i)))).collect();
+        row_number += batch.num_rows() as u64;
+        let kept = filter_record_batch(&batch, &keep).map_err(|e| ParquetError::External(Box::new(e)))?;
+        writer.write(&kept)?;
+    }
+    let out = writer.into_inner()?;
+    Ok((out, rows - dropped.len() as u64, found))
 }
 
 /// Writes whole batches into one Parquet file in memory.

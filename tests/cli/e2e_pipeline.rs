@@ -435,3 +435,23 @@ fn sample_data_demo_runs_and_flags_the_failing_and_boundary_hospitals() {
         ]
     );
 }
+
+#[test]
+fn an_overlapping_later_export_does_not_count_a_row_twice() {
+    // max_reject_ratio is raised: half of the second file repeats the first on purpose.
+    let p = Project::new("max_reject_ratio: 0.9\n");
+    let shared = row(H3, "2025-06-01", "first_visit", "A1", PARTNER, [1, 0, 0, 0, 0]);
+    p.input("a.csv", &[shared.clone()]);
+    p.run();
+    // A later export overlaps the first: its first row is the same record.
+    p.input("b.csv", &[shared, row(H3, "2025-06-02", "first_visit", "A2", "", [0, 0, 0, 0, 0])]);
+    p.run();
+    let months = stdout(&p.rates("month", &[]));
+    // Two initial patients (A1 once, A2), one referred.
+    assert_eq!(first_columns(&months, 8)[1], "2711000105,2025-06,2,0,0,0,2,1");
+    let rejects = std::fs::read_to_string(p.path("reports/rejects.csv")).unwrap();
+    assert!(
+        rejects.contains("inputs/b.csv,2,") && rejects.contains("exact duplicate of inputs/a.csv:2"),
+        "{rejects}"
+    );
+}
