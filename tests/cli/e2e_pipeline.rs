@@ -441,7 +441,7 @@ fn an_overlapping_later_export_does_not_count_a_row_twice() {
     // max_reject_ratio is raised: half of the second file repeats the first on purpose.
     let p = Project::new("max_reject_ratio: 0.9\n");
     let shared = row(H3, "2025-06-01", "first_visit", "A1", PARTNER, [1, 0, 0, 0, 0]);
-    p.input("a.csv", &[shared.clone()]);
+    p.input("a.csv", std::slice::from_ref(&shared));
     p.run();
     // A later export overlaps the first: its first row is the same record.
     p.input("b.csv", &[shared, row(H3, "2025-06-02", "first_visit", "A2", "", [0, 0, 0, 0, 0])]);
