@@ -12,17 +12,6 @@ use crate::rates::RateRow;
 use crate::regimes::{Count, RegimeSet};
 use crate::warehouse::{Manifest, Warehouse};
 
-const MONTH_COUNTS: [Count; 8] = [
-    Count::FirstVisits,
-    Count::AmbulanceFirstVisits,
-    Count::AfterHoursFirstVisits,
-    Count::CheckupFirstVisits,
-    Count::InitialPatients,
-    Count::ReferredPatients,
-    Count::ReverseReferredPatients,
-    Count::ReturnVisits,
-];
-
 /// `rates --period month`: the monthly counts. A month without data between a hospital's first
 /// month and the latest month of the warehouse is a row with empty counts and a note, never a
 /// silent zero.
@@ -45,7 +34,8 @@ pub fn write_monthly(
             table.push((hospital.to_string(), m, row));
         }
     }
-    let counts: Vec<Count> = MONTH_COUNTS.iter().copied().chain([Count::EmergencyPatients]).collect();
+    // The contract's column order is the order of Count::ALL.
+    let counts = Count::ALL;
     match format {
         OutputFormat::Csv => {
             let mut w = csv::Writer::from_writer(out);
