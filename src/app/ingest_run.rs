@@ -12,7 +12,7 @@ use crate::config::{Config, Input};
 use crate::ingest::{self, Event, FileStats, Pseudonymizer, Reject, RejectReason, RelatedInstitutions};
 use crate::warehouse::schema::{self, month_of};
 use crate::warehouse::{
-    Manifest, PartitionEntry, PartitionSink, RunEntry, SourceEntry, Warehouse, WrittenFile,
+    Manifest, PartitionEntry, PartitionSink, RunEntry, SourceEntry, Warehouse, WriterLock, WrittenFile,
 };
 
 /// One input file matched by a config glob.
@@ -76,6 +76,17 @@ pub struct IngestOutcome {
     pub rows_read: u64,
     pub rows_rejected: u64,
     pub partitions_written: usize,
+    /// Hospital-months that had data and now have none (an emptied file, `--allow-empty`).
+    pub partitions_cleared: Vec<String>,
+}
+
+/// How `run` ingests.
+pub struct IngestOptions<'a> {
+    pub run_id: &'a str,
+    /// Checked just before publishing: a run whose lock was taken over must not publish.
+    pub lock: &'a WriterLock,
+    pub allow_empty: bool,
+    pub progress: indicatif::ProgressBar,
 }
 
 struct FileResult {
@@ -121,6 +132,7 @@ fn fingerprint(e: &Event) -> u128 {
 pub async fn ingest_and_publish(
     cfg: &Config,
     warehouse: &Warehouse,
+    options: IngestOptions<'_>,
     current: Manifest,
     files: Vec<SourceFile>,
     pseudonymizer: Pseudonymizer,
@@ -152,6 +164,7 @@ pub async fn ingest_and_publish(
             rows_read: 0,
             rows_rejected: 0,
             partitions_written: 0,
+            partitions_cleared: Vec::new(),
         });
     }
 
@@ -159,14 +172,18 @@ pub async fn ingest_and_publish(
     let wh = warehouse.clone();
     let base = current.clone();
     let max_ratio = cfg.max_reject_ratio;
+    let allow_empty = options.allow_empty;
+    let progress = options.progress.clone();
+    progress.set_length(changed.len() as u64);
     let ingested = tokio::task::spawn_blocking(move || {
-        ingest_files(&handle, &wh, &base, &changed, &pseudonymizer, related.as_ref(), max_ratio)
+        let limits = Limits { max_reject_ratio: max_ratio, allow_empty };
+        ingest_files(&handle, &wh, &base, &changed, &pseudonymizer, related.as_ref(), limits, &progress)
     })
     .await
     .map_err(|e| AppError::Input(format!("ingest stopped unexpectedly: {e}")))??;
 
     // Upload data files under fresh names; none is visible until the manifest names it.
-    let run_id = new_run_id();
+    let run_id = options.run_id.to_string();
     let now = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
     let mut next = current.clone();
     next.version = current.version + 1;
@@ -174,15 +191,18 @@ pub async fn ingest_and_publish(
     next.refrate_version = env!("CARGO_PKG_VERSION").to_string();
     next.pseudonym_key_id = Some(key_id);
     let mut partitions_written = 0;
+    let mut partitions_cleared = Vec::new();
+    options.progress.set_message("uploading");
     for (key, mut written) in ingested.partitions {
         if written.rows == 0 {
-            next.partitions.remove(&key);
+            if next.partitions.remove(&key).is_some() {
+                partitions_cleared.push(key);
+            }
             continue;
         }
         let (hospital, month) = key.split_once('/').expect("partition keys are hospital/month");
         let file = format!("events/hospital={hospital}/month={month}/part-{run_id}.parquet");
-        let bytes = written.read_all().map_err(AppError::io("reading a staged Parquet file"))?;
-        warehouse.put(&file, bytes).await?;
+        warehouse.put_file(&file, &mut written).await?;
         partitions_written += 1;
         next.partitions.insert(
             key.clone(),
@@ -252,6 +272,8 @@ pub async fn ingest_and_publish(
         let excess = next.runs.len() - 50;
         next.runs.drain(..excess);
     }
+    // A run that lost its lock while silent must not publish over the run that took it over.
+    options.lock.check()?;
     warehouse.publish(&next).await?;
     Ok(IngestOutcome {
         manifest: next,
@@ -261,13 +283,22 @@ pub async fn ingest_and_publish(
         rows_read,
         rows_rejected,
         partitions_written,
+        partitions_cleared,
     })
 }
 
-fn new_run_id() -> String {
+/// A fresh run id: time, pid and a random nonce, so data files of two runs never collide.
+pub fn new_run_id() -> String {
     let now = chrono::Utc::now();
     let nonce: u32 = rand::random();
     format!("{}-{}-{nonce:08x}", now.format("%Y%m%dT%H%M%SZ"), std::process::id())
+}
+
+/// What stops an ingest.
+#[derive(Debug, Clone, Copy)]
+struct Limits {
+    max_reject_ratio: f64,
+    allow_empty: bool,
 }
 
 /// Rebuilds the hospital-months a run touches: rows of the changed files plus the rows other
@@ -363,6 +394,7 @@ impl Rebuild<'_> {
 /// Reads the changed files on a blocking thread. For each hospital-month they touch, the rows
 /// of other sources already in the warehouse are carried over, so the partition is rebuilt
 /// whole: a corrected file replaces its own earlier rows and nothing else.
+#[allow(clippy::too_many_arguments)]
 fn ingest_files(
     handle: &tokio::runtime::Handle,
     warehouse: &Warehouse,
@@ -370,8 +402,10 @@ fn ingest_files(
     changed: &[(SourceFile, String)],
     pseudonymizer: &Pseudonymizer,
     related: Option<&RelatedInstitutions>,
-    max_reject_ratio: f64,
+    limits: Limits,
+    progress: &indicatif::ProgressBar,
 ) -> Result<Ingested, AppError> {
+    let Limits { max_reject_ratio, allow_empty } = limits;
     let mut rebuild = Rebuild {
         handle,
         warehouse,
@@ -385,6 +419,7 @@ fn ingest_files(
     };
     let mut results = Vec::new();
     for (file_index, (file, sha)) in changed.iter().enumerate() {
+        progress.set_message(file.name.clone());
         let file_idx = rebuild.intern(&file.name);
         let mut duplicates: Vec<Reject> = Vec::new();
         let mut rejects: Vec<Reject> = Vec::new();
@@ -440,7 +475,22 @@ fn ingest_files(
                 )));
             }
         }
+        if partitions.is_empty()
+            && !allow_empty
+            && let Some(old) = current.sources.get(&file.name).filter(|old| !old.partitions.is_empty())
+        {
+            return Err(AppError::Input(format!(
+                "{}: this changed file holds no valid row ({} read), but it fed {} hospital-month(s) ({}); \
+                 nothing was published. An empty export is usually a failed one: check it. If those months \
+                 really have no events, run again with --allow-empty to clear them",
+                file.name,
+                stats.rows_read,
+                old.partitions.len(),
+                old.partitions.join(", ")
+            )));
+        }
         results.push(FileResult { name: file.name.clone(), sha256: sha.clone(), stats, rejects, partitions });
+        progress.inc(1);
     }
     // Partitions a changed file used to feed but feeds no longer are rebuilt without it.
     for (file, _) in changed {
