@@ -4,4 +4,7 @@
 
 mod common;
 
+mod e2e_cron;
+mod e2e_kill;
 mod e2e_pipeline;
+mod e2e_s3;
