@@ -280,6 +280,63 @@ mod tests {
         }
     }
 
+    fn memory_warehouse() -> Warehouse {
+        let store = Arc::new(object_store::memory::InMemory::new());
+        Warehouse::with_store(store, "wh".into(), url::Url::parse("memory:///").unwrap(), "memory")
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn of_many_runs_taking_over_one_stale_lock_exactly_one_wins() {
+        for round in 0..20 {
+            let wh = memory_warehouse();
+            let stale = serde_json::to_vec(&holder("elsewhere", 1, 3600)).unwrap();
+            wh.put(LOCK_OBJECT, stale).await.unwrap();
+            let tasks: Vec<_> = (0..4)
+                .map(|i| {
+                    let wh = wh.clone();
+                    tokio::spawn(
+                        async move { wh.lock(&format!("run-{i}"), "run", LockPolicy::default()).await },
+                    )
+                })
+                .collect();
+            let mut winners = Vec::new();
+            for t in tasks {
+                match t.await.unwrap() {
+                    Ok(lock) => winners.push(lock),
+                    Err(WarehouseError::Locked { .. }) => {}
+                    Err(e) => panic!("round {round}: {e}"),
+                }
+            }
+            assert_eq!(winners.len(), 1, "round {round}");
+            let winner = winners.pop().unwrap();
+            assert_eq!(wh.lock_holder().await.unwrap().unwrap().run_id, winner.holder().run_id);
+            // One run removed the stale lock (the winner, or a run that then lost the race
+            // to create the new one); the marker says who.
+            assert!(wh.get(&format!("{TAKEOVER_PREFIX}r1")).await.is_ok(), "round {round}");
+            winner.release().await.unwrap();
+            assert_eq!(wh.lock_holder().await.unwrap(), None);
+            // Free again: the next run takes it without a takeover.
+            let next = wh.lock("run-next", "run", LockPolicy::default()).await.unwrap();
+            assert!(next.takeover.is_none());
+        }
+    }
+
+    #[tokio::test]
+    async fn a_run_whose_lock_was_taken_over_notices_it() {
+        let wh = memory_warehouse();
+        let policy =
+            LockPolicy { stale_after: Duration::from_secs(600), heartbeat_every: Duration::from_millis(20) };
+        let lock = wh.lock("slow-run", "run", policy).await.unwrap();
+        lock.check().unwrap();
+        // Another run decided this one was dead and replaced its lock.
+        wh.put(LOCK_OBJECT, serde_json::to_vec(&holder("elsewhere", 1, 0)).unwrap()).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(matches!(lock.check(), Err(WarehouseError::Locked { .. })));
+        // Releasing does not delete the other run's lock.
+        lock.release().await.unwrap();
+        assert_eq!(wh.lock_holder().await.unwrap().unwrap().run_id, "r1");
+    }
+
     #[test]
     fn a_live_holder_is_not_stale_and_a_dead_or_silent_one_is() {
         let policy = LockPolicy::default();
