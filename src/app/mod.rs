@@ -176,10 +176,18 @@ pub(crate) async fn run_with(
         }
         Err(e) => Err(e.into()),
     };
-    let released = lock.release().await;
-    let outcome = result?;
-    released?;
-    Ok(outcome)
+    release(lock, quiet).await;
+    result
+}
+
+/// Releases the lock. A failure is only reported: once this process has ended, its lock is
+/// stale and the next run takes it over.
+async fn release(lock: crate::warehouse::WriterLock, quiet: bool) {
+    if let Err(e) = lock.release().await
+        && !quiet
+    {
+        eprintln!("refrate: warning: could not release the warehouse lock (the next run takes it over): {e}");
+    }
 }
 
 /// Wraps the error of a run that stopped half-way with what a reader now sees.
@@ -192,7 +200,7 @@ async fn stopped(cfg: &Config, warehouse: &Warehouse, before: u64, error: AppErr
         )
     } else {
         format!(
-            "run stopped after publishing warehouse version {now}; the reports in {} are still those of version {before}: run again to render them",
+            "run stopped; the warehouse is now at version {now} (was {before}) but the reports in {} were not rewritten: run again to render them",
             cfg.reports.display()
         )
     };
@@ -312,9 +320,8 @@ pub async fn vacuum(cfg: &Config, quiet: bool) -> Result<Outcome, AppError> {
         eprintln!("refrate: note: took over the stale lock of {} ({})", t.previous, t.reason);
     }
     let result = warehouse.sweep(cfg.sweep, chrono::Utc::now()).await;
-    let released = lock.release().await;
+    release(lock, quiet).await;
     let report = result?;
-    released?;
     if !quiet {
         eprintln!(
             "refrate: vacuum: deleted {} file(s) ({} bytes); {} unreferenced file(s) younger than the retention ({}) kept; files of the newest {} version(s) kept",

@@ -108,7 +108,9 @@ async fn failed_puts_and_completions_leave_the_manifest_unchanged_and_a_rerun_co
         } else {
             assert!(puts >= 6 && completes == 0, "lock, 4 partitions, manifest: {puts} puts");
         }
-        for faults in (1..=puts)
+        // The last put releases the lock after the publish: its failure is only a warning
+        // (the lock is then stale as soon as this process ends), so it is not looped over.
+        for faults in (1..puts)
             .map(|n| Faults { put: Some(n), complete: None })
             .chain((1..=completes).map(|n| Faults { put: None, complete: Some(n) }))
         {

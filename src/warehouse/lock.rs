@@ -1,29 +1,38 @@
 //! The writer lock: at most one `refrate run` or `refrate vacuum` works on a warehouse at a time.
 //!
-//! The lock is one object, `_lock/writer.json`, created with `PutMode::Create` and naming its
-//! holder (host, pid, run id, start, heartbeat). The holder rewrites the heartbeat while it
-//! works and deletes the object at the end. A lock whose holder is gone — its pid is dead on
-//! this host, or its heartbeat is older than [`LockPolicy::stale_after`] — is taken over.
+//! The lock is a sequence of generations, `_lock/v<N>.json`, each created with
+//! `PutMode::Create` exactly once, like manifest versions. The highest generation is the lock.
+//! It names its holder (host, pid, run id, start, heartbeat); the holder rewrites the
+//! heartbeat while it works and marks the generation released at the end. To take the lock,
+//! a run reads the highest generation `N`: if it is released, or stale — its pid is dead on
+//! this host, or its heartbeat is older than [`LockPolicy::stale_after`] — the run creates
+//! `N+1`. Of several runs doing so at once, exactly one creates it; the others see a live
+//! holder. The newest generation is never deleted (a new holder deletes only older ones), so
+//! numbers are never reused by a run that looked earlier: such a run would create an older
+//! number, find a newer one above it and stop. A run killed at any step leaves at worst a
+//! generation with a dead holder, which the next run supersedes.
 //!
-//! Two runs may find the same stale lock at once. Only the one that creates the create-only
-//! marker `_lock/takeover-<stale run id>` may delete it; the other sees the marker (or the
-//! winner's new lock) and stops. Correctness of the data never depends on the lock: manifest
-//! versions are published create-only. The lock gives a clear message and avoids wasted work.
+//! Correctness of the data never depends on the lock: manifest versions are published
+//! create-only. The lock gives a clear message and avoids wasted work.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use futures::TryStreamExt;
 use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
 use serde::{Deserialize, Serialize};
 
-use super::{Warehouse, WarehouseError};
+use super::{Manifest, Warehouse, WarehouseError};
 
-/// The lock object, relative to the warehouse root.
-pub const LOCK_OBJECT: &str = "_lock/writer.json";
-/// Prefix of the create-only takeover markers.
-pub(crate) const TAKEOVER_PREFIX: &str = "_lock/takeover-";
+/// The folder of lock generations, relative to the warehouse root.
+pub const LOCK_DIR: &str = "_lock";
+
+/// Object name of lock generation `n` (zero-padded, so names sort by generation).
+pub fn lock_object_name(n: u64) -> String {
+    format!("{LOCK_DIR}/v{n:020}.json")
+}
 
 /// Who holds the lock.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -34,6 +43,9 @@ pub struct LockInfo {
     pub command: String,
     pub started_at: DateTime<Utc>,
     pub heartbeat_at: DateTime<Utc>,
+    /// Set when the holder finished: the generation no longer holds the lock.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub released_at: Option<DateTime<Utc>>,
 }
 
 impl std::fmt::Display for LockInfo {
@@ -66,7 +78,7 @@ impl Default for LockPolicy {
     }
 }
 
-/// Why a stale lock was taken over.
+/// Why a stale lock was superseded.
 #[derive(Debug, Clone)]
 pub struct Takeover {
     pub previous: LockInfo,
@@ -78,6 +90,7 @@ pub struct Takeover {
 #[derive(Debug)]
 pub struct WriterLock {
     warehouse: Warehouse,
+    generation: u64,
     info: LockInfo,
     lost: Arc<AtomicBool>,
     heartbeat: tokio::task::JoinHandle<()>,
@@ -127,21 +140,35 @@ pub fn stale_reason(holder: &LockInfo, policy: &LockPolicy, now: DateTime<Utc>) 
 }
 
 impl Warehouse {
-    /// The current lock holder, if any.
+    /// The highest lock generation and its content (0 and `None` if there is none).
+    async fn lock_head(&self) -> Result<(u64, Option<LockInfo>), WarehouseError> {
+        let objects: Vec<_> =
+            self.store.list(Some(&self.path(LOCK_DIR))).try_collect().await.map_err(self.store_err())?;
+        let Some(n) = objects.iter().filter_map(|o| Manifest::version_of(o.location.as_ref())).max() else {
+            return Ok((0, None));
+        };
+        let name = lock_object_name(n);
+        let bytes = match self.store.get(&self.path(&name)).await {
+            Ok(result) => result.bytes().await.map_err(self.store_err())?,
+            // Swept or never fully there: treat as no holder, the create-only put decides.
+            Err(object_store::Error::NotFound { .. }) => return Ok((n, None)),
+            Err(source) => return Err(WarehouseError::Store { location: self.location.clone(), source }),
+        };
+        let info = serde_json::from_slice(&bytes).map_err(|e| WarehouseError::Invalid {
+            location: self.location.clone(),
+            message: format!("{name} is not a readable lock ({e}); if no refrate is running, delete it"),
+        })?;
+        Ok((n, Some(info)))
+    }
+
+    /// The current lock holder, if the lock is held (possibly by a stale holder).
     pub async fn lock_holder(&self) -> Result<Option<LockInfo>, WarehouseError> {
-        match self.store.get(&self.path(LOCK_OBJECT)).await {
-            Ok(result) => {
-                let bytes = result.bytes().await.map_err(self.store_err())?;
-                serde_json::from_slice(&bytes).map(Some).map_err(|e| WarehouseError::Invalid {
-                    location: self.location.clone(),
-                    message: format!(
-                        "{LOCK_OBJECT} is not a readable lock ({e}); if no refrate is running, delete it"
-                    ),
-                })
-            }
-            Err(object_store::Error::NotFound { .. }) => Ok(None),
-            Err(source) => Err(WarehouseError::Store { location: self.location.clone(), source }),
-        }
+        Ok(self.lock_head().await?.1.filter(|h| h.released_at.is_none()))
+    }
+
+    /// The newest lock generation (0 if the lock was never taken).
+    pub(crate) async fn lock_generation(&self) -> Result<u64, WarehouseError> {
+        Ok(self.lock_head().await?.0)
     }
 
     async fn create_only(&self, relative: &str, body: Vec<u8>) -> Result<bool, WarehouseError> {
@@ -153,7 +180,7 @@ impl Warehouse {
         }
     }
 
-    /// Takes the writer lock for `run_id`, taking over a stale one. Fails with
+    /// Takes the writer lock for `run_id`, superseding a stale holder. Fails with
     /// [`WarehouseError::Locked`] naming the holder if another run is alive.
     pub async fn lock(
         &self,
@@ -169,45 +196,66 @@ impl Warehouse {
             command: command.to_string(),
             started_at: now,
             heartbeat_at: now,
+            released_at: None,
         };
         let body = serde_json::to_vec_pretty(&info).expect("lock serialises");
-        let mut takeover = None;
-        let mut last_holder = None;
-        for attempt in 0..5 {
-            if attempt > 0 {
-                tokio::time::sleep(Duration::from_millis(50 * attempt)).await;
-            }
-            if self.create_only(LOCK_OBJECT, body.clone()).await? {
-                let lost = Arc::new(AtomicBool::new(false));
-                let heartbeat = tokio::spawn(heartbeat(self.clone(), info.clone(), policy, lost.clone()));
-                return Ok(WriterLock { warehouse: self.clone(), info, lost, heartbeat, takeover });
-            }
-            let Some(holder) = self.lock_holder().await? else {
-                continue; // released between our create and our read
-            };
-            let Some(reason) = stale_reason(&holder, &policy, Utc::now()) else {
-                return Err(WarehouseError::Locked {
-                    location: self.location.clone(),
-                    holder: holder.to_string(),
-                });
-            };
-            // Only the run that creates the marker for this stale holder may remove its lock.
-            let marker = format!("{TAKEOVER_PREFIX}{}", holder.run_id);
-            if self.create_only(&marker, body.clone()).await? {
-                if self.lock_holder().await?.is_some_and(|h| h.run_id == holder.run_id) {
-                    self.delete(LOCK_OBJECT).await?;
+        for _ in 0..5 {
+            let (n, head) = self.lock_head().await?;
+            let mut takeover = None;
+            if let Some(holder) = head.filter(|h| h.released_at.is_none()) {
+                match stale_reason(&holder, &policy, Utc::now()) {
+                    None => {
+                        return Err(WarehouseError::Locked {
+                            location: self.location.clone(),
+                            holder: holder.to_string(),
+                        });
+                    }
+                    Some(reason) => takeover = Some(Takeover { previous: holder, reason }),
                 }
-                takeover = Some(Takeover { previous: holder.clone(), reason });
             }
-            last_holder = Some(holder);
+            if self.create_only(&lock_object_name(n + 1), body.clone()).await? {
+                // A run delayed since its read could create a generation that was already
+                // superseded and swept: only the newest generation is the lock.
+                let (newest, holder) = self.lock_head().await?;
+                if newest != n + 1 {
+                    return Err(WarehouseError::Locked {
+                        location: self.location.clone(),
+                        holder: holder.map(|h| h.to_string()).unwrap_or_else(|| "another run".into()),
+                    });
+                }
+                self.delete_lock_generations_below(n + 1).await;
+                let lost = Arc::new(AtomicBool::new(false));
+                let heartbeat =
+                    tokio::spawn(heartbeat(self.clone(), n + 1, info.clone(), policy, lost.clone()));
+                return Ok(WriterLock {
+                    warehouse: self.clone(),
+                    generation: n + 1,
+                    info,
+                    lost,
+                    heartbeat,
+                    takeover,
+                });
+            }
+            // Another run created generation n + 1 first: look at it.
         }
         Err(WarehouseError::Locked {
             location: self.location.clone(),
-            holder: match last_holder {
-                Some(h) => format!("{h}, whose stale lock another run is taking over"),
-                None => "another run".to_string(),
-            },
+            holder: "other runs that keep taking the lock at the same moment".to_string(),
         })
+    }
+
+    /// Deletes superseded generations, so `_lock/` holds one object. Best effort: the sweep
+    /// removes any left. Safe because the newest generation is never deleted, and a run that
+    /// re-creates a deleted number finds a newer one and stops.
+    async fn delete_lock_generations_below(&self, generation: u64) {
+        let Ok(objects) = self.store.list(Some(&self.path(LOCK_DIR))).try_collect::<Vec<_>>().await else {
+            return;
+        };
+        for o in objects {
+            if Manifest::version_of(o.location.as_ref()).is_some_and(|n| n < generation) {
+                let _ = self.store.delete(&o.location).await;
+            }
+        }
     }
 
     /// Deletes an object; a missing one is fine.
@@ -219,12 +267,18 @@ impl Warehouse {
     }
 }
 
-/// Rewrites the heartbeat while the lock is ours; notes it if another run took it over.
-async fn heartbeat(warehouse: Warehouse, mut info: LockInfo, policy: LockPolicy, lost: Arc<AtomicBool>) {
+/// Rewrites the heartbeat while the lock is ours; notes it if another run superseded it.
+async fn heartbeat(
+    warehouse: Warehouse,
+    generation: u64,
+    mut info: LockInfo,
+    policy: LockPolicy,
+    lost: Arc<AtomicBool>,
+) {
     loop {
         tokio::time::sleep(policy.heartbeat_every).await;
-        match warehouse.lock_holder().await {
-            Ok(Some(holder)) if holder.run_id == info.run_id => {}
+        match warehouse.lock_generation().await {
+            Ok(n) if n == generation => {}
             Ok(_) => {
                 lost.store(true, Ordering::SeqCst);
                 return;
@@ -234,7 +288,8 @@ async fn heartbeat(warehouse: Warehouse, mut info: LockInfo, policy: LockPolicy,
         }
         info.heartbeat_at = Utc::now();
         let body = serde_json::to_vec_pretty(&info).expect("lock serialises");
-        let _ = warehouse.store.put(&warehouse.path(LOCK_OBJECT), PutPayload::from(body)).await;
+        let path = warehouse.path(&lock_object_name(generation));
+        let _ = warehouse.store.put(&path, PutPayload::from(body)).await;
     }
 }
 
@@ -243,7 +298,7 @@ impl WriterLock {
         &self.info
     }
 
-    /// Fails if another run has taken the lock over (this run was thought dead).
+    /// Fails if another run has superseded this run's lock (this run was thought dead).
     pub fn check(&self) -> Result<(), WarehouseError> {
         if self.lost.load(Ordering::SeqCst) {
             return Err(WarehouseError::Locked {
@@ -254,13 +309,13 @@ impl WriterLock {
         Ok(())
     }
 
-    /// Stops the heartbeat and deletes the lock if it is still ours.
-    pub async fn release(self) -> Result<(), WarehouseError> {
+    /// Stops the heartbeat and marks the generation released. Rewriting a generation that
+    /// another run has superseded is harmless: only the highest one counts.
+    pub async fn release(mut self) -> Result<(), WarehouseError> {
         self.heartbeat.abort();
-        if self.warehouse.lock_holder().await?.is_some_and(|h| h.run_id == self.info.run_id) {
-            self.warehouse.delete(LOCK_OBJECT).await?;
-        }
-        Ok(())
+        self.info.released_at = Some(Utc::now());
+        let body = serde_json::to_vec_pretty(&self.info).expect("lock serialises");
+        self.warehouse.put(&lock_object_name(self.generation), body).await
     }
 }
 
@@ -277,6 +332,7 @@ mod tests {
             command: "run".into(),
             started_at: now,
             heartbeat_at: now - chrono::Duration::seconds(heartbeat_age),
+            released_at: None,
         }
     }
 
@@ -290,7 +346,7 @@ mod tests {
         for round in 0..20 {
             let wh = memory_warehouse();
             let stale = serde_json::to_vec(&holder("elsewhere", 1, 3600)).unwrap();
-            wh.put(LOCK_OBJECT, stale).await.unwrap();
+            wh.put(&lock_object_name(1), stale).await.unwrap();
             let tasks: Vec<_> = (0..4)
                 .map(|i| {
                     let wh = wh.clone();
@@ -310,29 +366,27 @@ mod tests {
             assert_eq!(winners.len(), 1, "round {round}");
             let winner = winners.pop().unwrap();
             assert_eq!(wh.lock_holder().await.unwrap().unwrap().run_id, winner.holder().run_id);
-            // One run removed the stale lock (the winner, or a run that then lost the race
-            // to create the new one); the marker says who.
-            assert!(wh.get(&format!("{TAKEOVER_PREFIX}r1")).await.is_ok(), "round {round}");
+            assert!(winner.takeover.as_ref().is_some_and(|t| t.previous.run_id == "r1"), "round {round}");
             winner.release().await.unwrap();
             assert_eq!(wh.lock_holder().await.unwrap(), None);
-            // Free again: the next run takes it without a takeover.
+            // Free again: the next run takes it without a takeover, as generation 3.
             let next = wh.lock("run-next", "run", LockPolicy::default()).await.unwrap();
             assert!(next.takeover.is_none());
+            assert_eq!(wh.lock_generation().await.unwrap(), 3);
         }
     }
 
     #[tokio::test]
-    async fn a_run_whose_lock_was_taken_over_notices_it() {
+    async fn a_run_whose_lock_was_superseded_notices_it_and_leaves_the_new_lock_alone() {
         let wh = memory_warehouse();
         let policy =
             LockPolicy { stale_after: Duration::from_secs(600), heartbeat_every: Duration::from_millis(20) };
         let lock = wh.lock("slow-run", "run", policy).await.unwrap();
         lock.check().unwrap();
-        // Another run decided this one was dead and replaced its lock.
-        wh.put(LOCK_OBJECT, serde_json::to_vec(&holder("elsewhere", 1, 0)).unwrap()).await.unwrap();
+        // Another run decided this one was dead and took generation 2.
+        wh.put(&lock_object_name(2), serde_json::to_vec(&holder("elsewhere", 1, 0)).unwrap()).await.unwrap();
         tokio::time::sleep(Duration::from_millis(100)).await;
         assert!(matches!(lock.check(), Err(WarehouseError::Locked { .. })));
-        // Releasing does not delete the other run's lock.
         lock.release().await.unwrap();
         assert_eq!(wh.lock_holder().await.unwrap().unwrap().run_id, "r1");
     }

@@ -22,7 +22,9 @@ use object_store::path::Path as StorePath;
 use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
 use url::Url;
 
-pub use lock::{LOCK_OBJECT, LockInfo, LockPolicy, Takeover, WriterLock, host_name, stale_reason};
+pub use lock::{
+    LOCK_DIR, LockInfo, LockPolicy, Takeover, WriterLock, host_name, lock_object_name, stale_reason,
+};
 pub use manifest::{FORMAT, Manifest, PartitionEntry, RunEntry, SourceEntry};
 pub use sweep::{SweepPolicy, SweepReport};
 pub use writer::{PartitionSink, WrittenFile, read_parquet_bytes, write_batches};

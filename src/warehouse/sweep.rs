@@ -9,7 +9,7 @@
 //!   uploaded and is about to publish is never touched.
 //!
 //! It also removes `LocalFileSystem` staging files (`name#<n>`) of interrupted writes and old
-//! takeover markers of the writer lock. Run it only while holding the writer lock.
+//! lock generations of the writer lock (never the newest). Run it only while holding the writer lock.
 
 use std::collections::BTreeSet;
 use std::time::{Duration, SystemTime};
@@ -18,7 +18,7 @@ use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
 use object_store::ObjectStore;
 
-use super::lock::TAKEOVER_PREFIX;
+use super::lock::{LOCK_DIR, lock_object_name};
 use super::{Warehouse, WarehouseError};
 
 /// What the sweep may delete.
@@ -79,17 +79,16 @@ impl Warehouse {
         let live = self.live_files(policy.keep_versions).await?;
         let mut report = SweepReport::default();
         let root = self.root.as_ref();
-        for prefix in ["events", "rejects", "_lock"] {
+        // Superseded lock generations go too; the newest is the lock and always stays.
+        let newest_lock = lock_object_name(self.lock_generation().await?);
+        for prefix in ["events", "rejects", LOCK_DIR] {
             let objects: Vec<_> =
                 self.store.list(Some(&self.path(prefix))).try_collect().await.map_err(self.store_err())?;
             for object in objects {
                 let full = object.location.as_ref();
                 let relative = full.strip_prefix(root).unwrap_or(full).trim_start_matches('/').to_string();
-                let candidate = if prefix == "_lock" {
-                    relative.starts_with(TAKEOVER_PREFIX)
-                } else {
-                    !live.contains(&relative)
-                };
+                let candidate =
+                    if prefix == LOCK_DIR { relative != newest_lock } else { !live.contains(&relative) };
                 if !candidate {
                     continue;
                 }

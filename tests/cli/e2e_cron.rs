@@ -12,6 +12,15 @@ const H3: &str = "2711000105";
 const H4: &str = "4011000207";
 const PARTNER: &str = "1311009904";
 
+/// The first lock generation.
+const LOCK1: &str = "warehouse/_lock/v00000000000000000001.json";
+
+/// Whether `status` says the lock is free.
+fn lock_is_free(p: &Project) -> bool {
+    let config = p.config();
+    stdout(&p.refrate(&["status", "--config", config.to_str().unwrap()])).contains("lock: free")
+}
+
 /// The run ran (0: all pass, 1: some hospital needs review — the fixture has one).
 #[track_caller]
 fn assert_ran(out: &std::process::Output) {
@@ -51,7 +60,7 @@ fn a_live_lock_stops_the_run_with_exit_2_naming_the_holder() {
     std::fs::create_dir_all(p.path("warehouse/_lock")).unwrap();
     // This test process is alive on this host: its lock is not stale.
     let lock = lock_json(&refrate::warehouse::host_name(), std::process::id(), "holder-run-42", 5);
-    std::fs::write(p.path("warehouse/_lock/writer.json"), &lock).unwrap();
+    std::fs::write(p.path(LOCK1), &lock).unwrap();
     let out = p.run();
     assert_code(&out, 2);
     let err = stderr(&out);
@@ -60,7 +69,8 @@ fn a_live_lock_stops_the_run_with_exit_2_naming_the_holder() {
     assert!(p.files_under("warehouse/_manifest").is_empty(), "the locked-out run published");
     assert!(!p.path("reports").exists(), "the locked-out run wrote reports");
     // The holder's lock is untouched.
-    assert_eq!(std::fs::read_to_string(p.path("warehouse/_lock/writer.json")).unwrap(), lock);
+    assert_eq!(std::fs::read_to_string(p.path(LOCK1)).unwrap(), lock);
+    assert_eq!(files_in(&p.path("warehouse/_lock")).len(), 1);
     // status names the holder.
     let config = p.config();
     let status = p.refrate(&["status", "--config", config.to_str().unwrap()]);
@@ -81,20 +91,24 @@ fn a_stale_lock_is_taken_over_with_a_message() {
         let p = Project::new("");
         three_months(&p);
         std::fs::create_dir_all(p.path("warehouse/_lock")).unwrap();
-        std::fs::write(p.path("warehouse/_lock/writer.json"), &lock).unwrap();
+        std::fs::write(p.path(LOCK1), &lock).unwrap();
         let out = p.run();
         assert_ran(&out);
         let err = stderr(&out);
         assert!(err.contains("took over the stale lock") && err.contains(reason), "{err}");
-        assert!(!p.path("warehouse/_lock/writer.json").exists(), "the lock was not released");
+        assert!(lock_is_free(&p), "the lock was not released");
+        let generation2: serde_json::Value = serde_json::from_slice(
+            &std::fs::read(p.path("warehouse/_lock/v00000000000000000002.json")).unwrap(),
+        )
+        .unwrap();
+        assert!(generation2["released_at"].is_string(), "{generation2}");
         assert!(p.path("warehouse/_manifest/v00000000000000000001.json").exists());
     }
     // Another host with a fresh heartbeat is assumed alive.
     let p = Project::new("");
     three_months(&p);
     std::fs::create_dir_all(p.path("warehouse/_lock")).unwrap();
-    std::fs::write(p.path("warehouse/_lock/writer.json"), lock_json("another-host", 1, "busy-run", 5))
-        .unwrap();
+    std::fs::write(p.path(LOCK1), lock_json("another-host", 1, "busy-run", 5)).unwrap();
     assert_code(&p.run(), 2);
 }
 
@@ -126,7 +140,7 @@ fn concurrent_runs_one_publishes_the_other_exits_2() {
     };
     let first = spawn();
     // Start the second run once the first holds the lock.
-    let lock = dir.path().join("data/warehouse/_lock/writer.json");
+    let lock = dir.path().join("data").join(LOCK1);
     let deadline = Instant::now() + Duration::from_secs(60);
     while !lock.exists() {
         assert!(Instant::now() < deadline, "the first run never took the lock");
@@ -146,12 +160,12 @@ fn same_input_rerun_writes_no_file_and_keeps_the_version() {
     let p = Project::new("");
     three_months(&p);
     assert_ran(&p.run());
-    let before = checksums(&p.path("warehouse"));
+    let before = warehouse_checksums(&p.path("warehouse"));
     let again = p.run();
     assert_ran(&again);
     assert!(stderr(&again).contains("0 new, 3 skipped as already ingested"), "{}", stderr(&again));
     assert!(stderr(&again).contains("warehouse version 1 (unchanged)"), "{}", stderr(&again));
-    assert_eq!(checksums(&p.path("warehouse")), before);
+    assert_eq!(warehouse_checksums(&p.path("warehouse")), before);
 }
 
 #[test]
@@ -192,7 +206,7 @@ fn an_emptied_file_is_refused_unless_allow_empty_and_then_its_months_are_cleared
     let p = Project::new("");
     three_months(&p);
     assert_ran(&p.run());
-    let before = checksums(&p.path("warehouse"));
+    let before = warehouse_checksums(&p.path("warehouse"));
     p.input("april.csv", &[]);
     let out = p.run();
     assert_code(&out, 2);
@@ -200,7 +214,7 @@ fn an_emptied_file_is_refused_unless_allow_empty_and_then_its_months_are_cleared
     assert!(err.contains("inputs/april.csv") && err.contains("--allow-empty"), "{err}");
     assert!(err.contains(&format!("{H3}/2025-04")) && err.contains(&format!("{H4}/2025-04")), "{err}");
     assert!(err.contains("nothing was published"), "{err}");
-    assert_eq!(checksums(&p.path("warehouse")), before, "a refused run changed the warehouse");
+    assert_eq!(warehouse_checksums(&p.path("warehouse")), before, "a refused run changed the warehouse");
 
     let config = p.config();
     let out = p.refrate(&["run", "--allow-empty", "--config", config.to_str().unwrap()]);
@@ -320,5 +334,5 @@ fn a_failed_run_keeps_the_last_good_reports_and_says_so() {
     assert!(err.contains("are those of the last good run"), "{err}");
     assert!(err.contains("caused by:") && err.contains("max_reject_ratio"), "{err}");
     reports_unchanged(&p.path("reports"), &before);
-    assert!(!p.path("warehouse/_lock/writer.json").exists(), "the lock was not released after an error");
+    assert!(lock_is_free(&p), "the lock was not released after an error");
 }

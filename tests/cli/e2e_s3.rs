@@ -165,22 +165,36 @@ fn warehouse_in_s3_publishes_reads_locks_and_sweeps() {
     });
     let manifests: Vec<&String> = listed.iter().filter(|l| l.starts_with("wh/_manifest/")).collect();
     assert_eq!(manifests.len(), 2, "{listed:?}");
-    assert!(!listed.iter().any(|l| l.starts_with("wh/_lock/writer")), "lock left: {listed:?}");
+    // retention 0s: superseded lock generations are swept; the newest one stays, released.
+    let locks: Vec<&String> = listed.iter().filter(|l| l.starts_with("wh/_lock/")).collect();
+    assert_eq!(locks.len(), 1, "{listed:?}");
+    let newest =
+        rt.block_on(async { store.get(&locks[0].as_str().into()).await.unwrap().bytes().await.unwrap() });
+    assert!(String::from_utf8_lossy(&newest).contains("released_at"), "{}", String::from_utf8_lossy(&newest));
 
     // A live holder's lock in S3 stops a run: PutMode::Create (If-None-Match: *) works here.
     let lock = serde_json::json!({
         "host": refrate::warehouse::host_name(), "pid": std::process::id(), "run_id": "s3-holder",
         "command": "run", "started_at": chrono::Utc::now().to_rfc3339(), "heartbeat_at": chrono::Utc::now().to_rfc3339(),
     });
-    rt.block_on(store.put(&"wh/_lock/writer.json".into(), PutPayload::from(lock.to_string().into_bytes())))
-        .unwrap();
+    // The next lock generation after those the runs created.
+    let generation = listed
+        .iter()
+        .filter_map(|l| l.strip_prefix("wh/_lock/v"))
+        .filter_map(|v| v[..20].parse::<u64>().ok())
+        .max()
+        .unwrap_or(0)
+        + 1;
+    let held: object_store::path::Path =
+        format!("wh/{}", refrate::warehouse::lock_object_name(generation)).into();
+    rt.block_on(store.put(&held, PutPayload::from(lock.to_string().into_bytes()))).unwrap();
     p.input("may.csv", &[row(H3, "2025-05-01", "first_visit", "A2", PARTNER, [1, 0, 0, 0, 0])]);
     let out = refrate_s3(dir, &moto.endpoint, &["run"]);
     assert_code(&out, 2);
     assert!(stderr(&out).contains("locked by") && stderr(&out).contains("s3-holder"), "{}", stderr(&out));
     let status = stdout(&refrate_s3(dir, &moto.endpoint, &["status"]));
     assert!(status.contains("version: 2") && status.contains("s3-holder"), "{status}");
-    rt.block_on(store.delete(&"wh/_lock/writer.json".into())).unwrap();
+    rt.block_on(store.delete(&held)).unwrap();
     let out = refrate_s3(dir, &moto.endpoint, &["run"]);
     assert!(out.status.code().is_some_and(|c| c <= 1), "{}", stderr(&out));
     assert!(stderr(&out).contains("warehouse version 3 (published)"), "{}", stderr(&out));

@@ -217,3 +217,9 @@ pub fn patient_ids_of_csvs(dir: &Path) -> std::collections::BTreeSet<String> {
         .filter(|id| !id.is_empty())
         .collect()
 }
+
+/// Checksums of a local warehouse's data and manifests: everything but the writer lock, whose
+/// generation object every run replaces.
+pub fn warehouse_checksums(warehouse: &Path) -> std::collections::BTreeMap<PathBuf, String> {
+    checksums(warehouse).into_iter().filter(|(f, _)| !f.starts_with(warehouse.join("_lock"))).collect()
+}
