@@ -28,6 +28,18 @@ pub enum Command {
         /// The YAML config.
         #[arg(long, short, env = "REFRATE_CONFIG", default_value = "refrate.yaml")]
         config: PathBuf,
+        /// Accept a changed input file that now holds no valid row: the hospital-months it fed
+        /// are cleared. Without it such a file stops the run (exit 2), since an empty export
+        /// is more often a failed export than an empty month.
+        #[arg(long)]
+        allow_empty: bool,
+    },
+    /// Delete warehouse files that no recent manifest names and that are older than the
+    /// config's `retention` (leftovers of killed runs, replaced partitions). `run` does this
+    /// too at its end.
+    Vacuum {
+        #[arg(long, short, env = "REFRATE_CONFIG", default_value = "refrate.yaml")]
+        config: PathBuf,
     },
     /// Print rates or counts from the warehouse as CSV or JSON on stdout.
     Rates {

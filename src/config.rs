@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::ingest::InputFormat;
+use crate::warehouse::SweepPolicy;
 
 /// What an input holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -48,6 +49,12 @@ struct ConfigFile {
     templates: Option<String>,
     #[serde(default = "default_max_reject_ratio")]
     max_reject_ratio: f64,
+    /// Minimum age of an unreferenced warehouse file before the sweep deletes it (`24h`, `7d`).
+    #[serde(default)]
+    retention: Option<String>,
+    /// How many of the newest manifest versions keep their files readable.
+    #[serde(default)]
+    keep_versions: Option<u64>,
 }
 
 fn default_regimes() -> Vec<String> {
@@ -86,6 +93,8 @@ pub struct Config {
     pub pseudonym_key_file: Option<PathBuf>,
     pub templates: Option<PathBuf>,
     pub max_reject_ratio: f64,
+    /// What `run` and `vacuum` may sweep from the warehouse.
+    pub sweep: SweepPolicy,
 }
 
 /// A config that cannot be used; the message names the file and the key.
@@ -145,6 +154,17 @@ impl Config {
                 file.max_reject_ratio
             )));
         }
+        let mut sweep = SweepPolicy::default();
+        if let Some(text) = &file.retention {
+            sweep.retention = humantime::parse_duration(text)
+                .map_err(|e| invalid(format!("retention: {text:?} is not a duration like 24h or 7d: {e}")))?;
+        }
+        if let Some(n) = file.keep_versions {
+            if n == 0 {
+                return Err(invalid("keep_versions: must be at least 1 (the current version)".into()));
+            }
+            sweep.keep_versions = n;
+        }
         let warehouse = if file.warehouse.contains("://") {
             file.warehouse
         } else {
@@ -163,6 +183,7 @@ impl Config {
             pseudonym_key_file: file.pseudonym_key_file.as_deref().map(resolve),
             templates: file.templates.as_deref().map(resolve),
             max_reject_ratio: file.max_reject_ratio,
+            sweep,
         })
     }
 
@@ -214,6 +235,13 @@ mod tests {
         assert_eq!(up.warehouse, "/etc/wh");
         assert_eq!(up.reports, PathBuf::from("/etc/refrate/out"));
         assert_eq!(cfg.max_reject_ratio, 0.01);
+        assert_eq!(cfg.sweep.retention, std::time::Duration::from_secs(24 * 3600));
+        let short = Config::from_yaml(
+            "warehouse: wh\nreports: out\ninputs:\n  - { path: 'a.csv', kind: events }\nretention: 90m\nkeep_versions: 2\n",
+            Path::new("c.yaml"),
+        )
+        .unwrap();
+        assert_eq!((short.sweep.retention.as_secs(), short.sweep.keep_versions), (5400, 2));
     }
 
     #[test]
@@ -224,6 +252,8 @@ mod tests {
             (base.replace("events", "visits"), "unknown variant `visits`"),
             (format!("{base}max_reject_ratio: 5\n"), "max_reject_ratio"),
             (format!("{base}regimes: []\n"), "regimes"),
+            (format!("{base}retention: soon\n"), "retention"),
+            (format!("{base}keep_versions: 0\n"), "keep_versions"),
             ("warehouse: wh\nreports: out\ninputs: []\n".to_string(), "at least one input"),
         ];
         for (text, expected) in cases {

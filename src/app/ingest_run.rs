@@ -15,7 +15,7 @@ use crate::ingest::{
 use crate::regimes::Count;
 use crate::warehouse::schema::{self, month_of};
 use crate::warehouse::{
-    Manifest, PartitionEntry, PartitionSink, RunEntry, SourceEntry, Warehouse, WrittenFile,
+    Manifest, PartitionEntry, PartitionSink, RunEntry, SourceEntry, Warehouse, WriterLock, WrittenFile,
 };
 
 /// One input file matched by a config glob.
@@ -79,6 +79,17 @@ pub struct IngestOutcome {
     pub rows_read: u64,
     pub rows_rejected: u64,
     pub partitions_written: usize,
+    /// Hospital-months that had data and now have none (an emptied file, `--allow-empty`).
+    pub partitions_cleared: Vec<String>,
+}
+
+/// How `run` ingests.
+pub struct IngestOptions<'a> {
+    pub run_id: &'a str,
+    /// Checked just before publishing: a run whose lock was taken over must not publish.
+    pub lock: &'a WriterLock,
+    pub allow_empty: bool,
+    pub progress: indicatif::ProgressBar,
 }
 
 struct FileResult {
@@ -100,6 +111,7 @@ struct Ingested {
 pub async fn ingest_and_publish(
     cfg: &Config,
     warehouse: &Warehouse,
+    options: IngestOptions<'_>,
     current: Manifest,
     files: Vec<SourceFile>,
     pseudonymizer: Option<Pseudonymizer>,
@@ -131,6 +143,7 @@ pub async fn ingest_and_publish(
             rows_read: 0,
             rows_rejected: 0,
             partitions_written: 0,
+            partitions_cleared: Vec::new(),
         });
     }
 
@@ -141,6 +154,9 @@ pub async fn ingest_and_publish(
     let wh = warehouse.clone();
     let base = current.clone();
     let max_ratio = cfg.max_reject_ratio;
+    let allow_empty = options.allow_empty;
+    let progress = options.progress.clone();
+    progress.set_length(changed.len() as u64);
     let ingested = if changed.is_empty() {
         Ingested { files: Vec::new(), partitions: BTreeMap::new(), partition_sources: BTreeMap::new() }
     } else {
@@ -148,14 +164,15 @@ pub async fn ingest_and_publish(
             AppError::Input("events inputs need a pseudonymisation key (REFRATE_PSEUDONYM_KEY)".into())
         })?;
         tokio::task::spawn_blocking(move || {
-            ingest_files(&handle, &wh, &base, &changed, &pseudonymizer, related.as_ref(), max_ratio)
+            let limits = Limits { max_reject_ratio: max_ratio, allow_empty };
+            ingest_files(&handle, &wh, &base, &changed, &pseudonymizer, related.as_ref(), limits, &progress)
         })
         .await
         .map_err(|e| AppError::Input(format!("ingest stopped unexpectedly: {e}")))??
     };
 
     // Upload data files under fresh names; none is visible until the manifest names it.
-    let run_id = new_run_id();
+    let run_id = options.run_id.to_string();
     let now = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
     let mut next = current.clone();
     next.version = current.version + 1;
@@ -163,15 +180,18 @@ pub async fn ingest_and_publish(
     next.refrate_version = env!("CARGO_PKG_VERSION").to_string();
     next.pseudonym_key_id = next.pseudonym_key_id.or(key_id);
     let mut partitions_written = 0;
+    let mut partitions_cleared = Vec::new();
+    options.progress.set_message("uploading");
     for (key, mut written) in ingested.partitions {
         if written.rows == 0 {
-            next.partitions.remove(&key);
+            if next.partitions.remove(&key).is_some() {
+                partitions_cleared.push(key);
+            }
             continue;
         }
         let (hospital, month) = key.split_once('/').expect("partition keys are hospital/month");
         let file = format!("events/hospital={hospital}/month={month}/part-{run_id}.parquet");
-        let bytes = written.read_all().map_err(AppError::io("reading a staged Parquet file"))?;
-        warehouse.put(&file, bytes).await?;
+        warehouse.put_file(&file, &mut written).await?;
         partitions_written += 1;
         next.partitions.insert(
             key.clone(),
@@ -278,6 +298,8 @@ pub async fn ingest_and_publish(
         let excess = next.runs.len() - 50;
         next.runs.drain(..excess);
     }
+    // A run that lost its lock while silent must not publish over the run that took it over.
+    options.lock.check()?;
     warehouse.publish(&next).await?;
     Ok(IngestOutcome {
         manifest: next,
@@ -287,6 +309,7 @@ pub async fn ingest_and_publish(
         rows_read,
         rows_rejected,
         partitions_written,
+        partitions_cleared,
     })
 }
 
@@ -358,10 +381,18 @@ fn check_one_source_per_period(
     Ok(())
 }
 
-fn new_run_id() -> String {
+/// A fresh run id: time, pid and a random nonce, so data files of two runs never collide.
+pub fn new_run_id() -> String {
     let now = chrono::Utc::now();
     let nonce: u32 = rand::random();
     format!("{}-{}-{nonce:08x}", now.format("%Y%m%dT%H%M%SZ"), std::process::id())
+}
+
+/// What stops an ingest.
+#[derive(Debug, Clone, Copy)]
+struct Limits {
+    max_reject_ratio: f64,
+    allow_empty: bool,
 }
 
 /// Rebuilds the hospital-months a run touches: rows of the changed files plus the rows other
@@ -423,6 +454,7 @@ impl Rebuild<'_> {
 /// Reads the changed files on a blocking thread. For each hospital-month they touch, the rows
 /// of other sources already in the warehouse are carried over, so the partition is rebuilt
 /// whole: a corrected file replaces its own earlier rows and nothing else.
+#[allow(clippy::too_many_arguments)]
 fn ingest_files(
     handle: &tokio::runtime::Handle,
     warehouse: &Warehouse,
@@ -430,8 +462,10 @@ fn ingest_files(
     changed: &[(SourceFile, String)],
     pseudonymizer: &Pseudonymizer,
     related: Option<&RelatedInstitutions>,
-    max_reject_ratio: f64,
+    limits: Limits,
+    progress: &indicatif::ProgressBar,
 ) -> Result<Ingested, AppError> {
+    let Limits { max_reject_ratio, allow_empty } = limits;
     let mut rebuild = Rebuild {
         handle,
         warehouse,
@@ -442,6 +476,7 @@ fn ingest_files(
     };
     let mut results = Vec::new();
     for (file_index, (file, sha)) in changed.iter().enumerate() {
+        progress.set_message(file.name.clone());
         let mut rejects: Vec<Reject> = Vec::new();
         let mut partitions = BTreeSet::new();
         let mut ctx = ingest::IngestContext::new(pseudonymizer, related, file_index);
@@ -463,7 +498,24 @@ fn ingest_files(
                 return Err(AppError::Ingest { file: file.name.clone(), source: Box::new(source) });
             }
         };
+        rejects.sort_by_key(|r| r.line);
+        check_reject_ratio(&file.name, &stats, &rejects, max_reject_ratio)?;
+        if partitions.is_empty()
+            && !allow_empty
+            && let Some(old) = current.sources.get(&file.name).filter(|old| !old.partitions.is_empty())
+        {
+            return Err(AppError::Input(format!(
+                "{}: this changed file holds no valid row ({} read), but it fed {} hospital-month(s) ({}); \
+                 nothing was published. An empty export is usually a failed one: check it. If those months \
+                 really have no events, run again with --allow-empty to clear them",
+                file.name,
+                stats.rows_read,
+                old.partitions.len(),
+                old.partitions.join(", ")
+            )));
+        }
         results.push(FileResult { name: file.name.clone(), sha256: sha.clone(), stats, rejects, partitions });
+        progress.inc(1);
     }
     // Partitions a changed file used to feed but feeds no longer are rebuilt without it.
     for (file, _) in changed {
@@ -500,14 +552,19 @@ fn ingest_files(
     }
     for r in &mut results {
         r.rejects.sort_by_key(|x| x.line);
-        check_reject_ratio(r, max_reject_ratio)?;
+        // Again, now that duplicates across files are known.
+        check_reject_ratio(&r.name, &r.stats, &r.rejects, max_reject_ratio)?;
     }
     Ok(Ingested { files: results, partitions, partition_sources })
 }
 
 /// A file with too many rejects stops the run: something is wrong with the export as a whole.
-fn check_reject_ratio(r: &FileResult, max_reject_ratio: f64) -> Result<(), AppError> {
-    let stats = &r.stats;
+fn check_reject_ratio(
+    name: &str,
+    stats: &FileStats,
+    rejects: &[Reject],
+    max_reject_ratio: f64,
+) -> Result<(), AppError> {
     if stats.rows_read == 0 {
         return Ok(());
     }
@@ -518,12 +575,12 @@ fn check_reject_ratio(r: &FileResult, max_reject_ratio: f64) -> Result<(), AppEr
     Err(AppError::Input(format!(
         "{}: {} of {} rows rejected ({:.1} %), more than max_reject_ratio {:.1} %; nothing was published. \
          First rejects: {}. Fix the file or raise max_reject_ratio in the config",
-        r.name,
+        name,
         stats.rows_rejected,
         stats.rows_read,
         ratio * 100.0,
         max_reject_ratio * 100.0,
-        r.rejects
+        rejects
             .iter()
             .take(3)
             .map(|x| format!("line {} {} ({})", x.line, x.reason.code(), x.detail))

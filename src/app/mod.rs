@@ -11,6 +11,7 @@ mod reports;
 mod validate;
 
 use std::collections::BTreeSet;
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -22,7 +23,7 @@ use crate::periods::{self, PeriodKind};
 use crate::rates::rate_rows;
 use crate::regimes::{Regime, RegimeError, RegimeSet};
 use crate::report::ReportError;
-use crate::warehouse::{Manifest, Warehouse, WarehouseError};
+use crate::warehouse::{LockPolicy, Manifest, Warehouse, WarehouseError};
 
 pub use hospitals::{Hospital, load_hospitals};
 
@@ -65,6 +66,9 @@ pub enum AppError {
     Input(String),
     #[error("{context}: {source}")]
     Io { context: String, source: std::io::Error },
+    /// A run that stopped after taking the lock; says what the warehouse and reports hold now.
+    #[error("{state}")]
+    RunStopped { state: String, source: Box<AppError> },
 }
 
 impl AppError {
@@ -78,7 +82,10 @@ impl AppError {
 pub async fn main(cli: Cli) -> Result<Outcome, AppError> {
     let quiet = cli.quiet;
     match cli.command {
-        Command::Run { config } => run(&Config::load(&config)?, quiet).await,
+        Command::Run { config, allow_empty } => {
+            run(&Config::load(&config)?, RunOptions { quiet, allow_empty }).await
+        }
+        Command::Vacuum { config } => vacuum(&Config::load(&config)?, quiet).await,
         Command::Rates { config, period, regimes, format } => {
             rates(&Config::load(&config)?, period, &regimes, format).await
         }
@@ -134,9 +141,28 @@ fn selected_regimes<'a>(set: &'a RegimeSet, ids: &[String]) -> Result<Vec<&'a Re
     Ok(out)
 }
 
+/// How `refrate run` behaves beyond its config.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RunOptions {
+    /// Print nothing but errors.
+    pub quiet: bool,
+    /// Accept changed input files that became empty (their hospital-months are cleared).
+    pub allow_empty: bool,
+}
+
 /// `refrate run`: ingest, publish, compute, render.
-pub async fn run(cfg: &Config, quiet: bool) -> Result<Outcome, AppError> {
+pub async fn run(cfg: &Config, options: RunOptions) -> Result<Outcome, AppError> {
+    run_with(cfg, options, |cfg| Warehouse::open(&cfg.warehouse)).await
+}
+
+/// `run` on a warehouse opened by `open_warehouse` (tests inject a faulty store here).
+pub(crate) async fn run_with(
+    cfg: &Config,
+    options: RunOptions,
+    open_warehouse: impl FnOnce(&Config) -> Result<Warehouse, WarehouseError>,
+) -> Result<Outcome, AppError> {
     let started = Instant::now();
+    let quiet = options.quiet;
     // Everything that can be checked without touching the warehouse is checked first, so a bad
     // config or a missing key writes nothing.
     let regime_set = RegimeSet::load(&cfg.regime_files)?;
@@ -157,35 +183,183 @@ pub async fn run(cfg: &Config, quiet: bool) -> Result<Outcome, AppError> {
     let hospitals = load_hospitals(cfg.hospitals.as_deref())?;
     let renderer = crate::report::Renderer::new(cfg.templates.as_deref())?;
 
-    let warehouse = Warehouse::open(&cfg.warehouse)?;
-    let current = warehouse.current().await?;
-    let outcome =
-        ingest_run::ingest_and_publish(cfg, &warehouse, current, files, pseudonymizer, related).await?;
-    let manifest = outcome.manifest;
+    let warehouse = open_warehouse(cfg)?;
+    let run_id = ingest_run::new_run_id();
+    let lock = warehouse.lock(&run_id, "run", LockPolicy::default()).await?;
+    if let Some(t) = &lock.takeover
+        && !quiet
+    {
+        eprintln!("refrate: note: took over the stale lock of {} ({})", t.previous, t.reason);
+    }
+    let before = warehouse.current().await;
+    let result = match before {
+        Ok(current) => {
+            let before_version = current.version;
+            let job = RunJob { cfg, options, warehouse: &warehouse, lock: &lock, run_id: &run_id, started };
+            match job.run(current, files, pseudonymizer, related, &regimes, &hospitals, &renderer).await {
+                Ok(outcome) => Ok(outcome),
+                Err(e) => Err(stopped(cfg, &warehouse, before_version, e).await),
+            }
+        }
+        Err(e) => Err(e.into()),
+    };
+    release(lock, quiet).await;
+    result
+}
 
-    let verdict = reports::render_all(cfg, &warehouse, &manifest, &regimes, &hospitals, &renderer).await?;
+/// Releases the lock. A failure is only reported: once this process has ended, its lock is
+/// stale and the next run takes it over.
+async fn release(lock: crate::warehouse::WriterLock, quiet: bool) {
+    if let Err(e) = lock.release().await
+        && !quiet
+    {
+        eprintln!("refrate: warning: could not release the warehouse lock (the next run takes it over): {e}");
+    }
+}
+
+/// Wraps the error of a run that stopped half-way with what a reader now sees.
+async fn stopped(cfg: &Config, warehouse: &Warehouse, before: u64, error: AppError) -> AppError {
+    let now = warehouse.latest_version().await.unwrap_or(before);
+    let state = if now == before {
+        format!(
+            "run stopped; nothing was published (the warehouse stays at version {before}) and the reports in {} are those of the last good run",
+            cfg.reports.display()
+        )
+    } else {
+        format!(
+            "run stopped; the warehouse is now at version {now} (was {before}) but the reports in {} were not rewritten: run again to render them",
+            cfg.reports.display()
+        )
+    };
+    AppError::RunStopped { state, source: Box::new(error) }
+}
+
+/// The part of `run` done while holding the writer lock.
+struct RunJob<'a> {
+    cfg: &'a Config,
+    options: RunOptions,
+    warehouse: &'a Warehouse,
+    lock: &'a crate::warehouse::WriterLock,
+    run_id: &'a str,
+    started: Instant,
+}
+
+impl RunJob<'_> {
+    #[allow(clippy::too_many_arguments)]
+    async fn run(
+        self,
+        current: Manifest,
+        files: Vec<ingest_run::SourceFile>,
+        pseudonymizer: Option<ingest::Pseudonymizer>,
+        related: Option<ingest::RelatedInstitutions>,
+        regimes: &[&Regime],
+        hospitals: &std::collections::BTreeMap<String, Hospital>,
+        renderer: &crate::report::Renderer,
+    ) -> Result<Outcome, AppError> {
+        let RunJob { cfg, options, warehouse, lock, run_id, started } = self;
+        let progress = progress_bar(options.quiet);
+        let ingest_options = ingest_run::IngestOptions {
+            run_id,
+            lock,
+            allow_empty: options.allow_empty,
+            progress: progress.clone(),
+        };
+        let outcome = ingest_run::ingest_and_publish(
+            cfg,
+            warehouse,
+            ingest_options,
+            current,
+            files,
+            pseudonymizer,
+            related,
+        )
+        .await;
+        progress.finish_and_clear();
+        let outcome = outcome?;
+        let manifest = &outcome.manifest;
+        let verdict = reports::render_all(cfg, warehouse, manifest, regimes, hospitals, renderer).await?;
+        // Sweeping is housekeeping: a failure is reported but does not fail the run.
+        let swept = match warehouse.sweep(cfg.sweep, chrono::Utc::now()).await {
+            Ok(report) => report.deleted.len().to_string(),
+            Err(e) => {
+                eprintln!("refrate: warning: sweeping old files failed (run `refrate vacuum` later): {e}");
+                "failed".to_string()
+            }
+        };
+        if !options.quiet {
+            let cleared = if outcome.partitions_cleared.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    ", {} month(s) CLEARED ({})",
+                    outcome.partitions_cleared.len(),
+                    outcome.partitions_cleared.join(" ")
+                )
+            };
+            eprintln!(
+                "refrate: {} file(s) read ({} new, {} skipped as already ingested), {} rows, {} rejected, {} month(s) published{cleared}, warehouse version {}{}, {swept} old file(s) swept, {} hospital(s) checked for {}: {} need attention; reports in {} ({:.1}s)",
+                outcome.files_seen,
+                outcome.files_ingested,
+                outcome.files_seen - outcome.files_ingested,
+                outcome.rows_read,
+                outcome.rows_rejected,
+                outcome.partitions_written,
+                manifest.version,
+                if outcome.published { " (published)" } else { " (unchanged)" },
+                verdict.hospitals_checked,
+                if verdict.fiscal_years.is_empty() {
+                    "no fiscal year".to_string()
+                } else {
+                    verdict.fiscal_years.iter().map(|y| format!("FY{y}")).collect::<Vec<_>>().join(" and ")
+                },
+                verdict.needing_attention,
+                cfg.reports.display(),
+                started.elapsed().as_secs_f64()
+            );
+        }
+        Ok(if verdict.needing_attention > 0 { Outcome::Attention } else { Outcome::AllPass })
+    }
+}
+
+/// A progress bar on a terminal only: cron mail and logs get the summary line instead.
+fn progress_bar(quiet: bool) -> indicatif::ProgressBar {
+    if quiet || !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(0);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} file(s) {wide_msg}",
+        )
+        .expect("static template"),
+    );
+    bar.enable_steady_tick(std::time::Duration::from_millis(200));
+    bar
+}
+
+/// `refrate vacuum`: sweep under the writer lock.
+pub async fn vacuum(cfg: &Config, quiet: bool) -> Result<Outcome, AppError> {
+    let warehouse = Warehouse::open_existing(&cfg.warehouse)?;
+    let lock = warehouse.lock(&ingest_run::new_run_id(), "vacuum", LockPolicy::default()).await?;
+    if let Some(t) = &lock.takeover
+        && !quiet
+    {
+        eprintln!("refrate: note: took over the stale lock of {} ({})", t.previous, t.reason);
+    }
+    let result = warehouse.sweep(cfg.sweep, chrono::Utc::now()).await;
+    release(lock, quiet).await;
+    let report = result?;
     if !quiet {
         eprintln!(
-            "refrate: {} file(s) read ({} new), {} rows, {} rejected, {} partition(s) written, warehouse version {}{}, {} hospital(s) checked for {}: {} need attention; reports in {} ({:.1}s)",
-            outcome.files_seen,
-            outcome.files_ingested,
-            outcome.rows_read,
-            outcome.rows_rejected,
-            outcome.partitions_written,
-            manifest.version,
-            if outcome.published { " (published)" } else { " (unchanged)" },
-            verdict.hospitals_checked,
-            if verdict.fiscal_years.is_empty() {
-                "no fiscal year".to_string()
-            } else {
-                verdict.fiscal_years.iter().map(|y| format!("FY{y}")).collect::<Vec<_>>().join(" and ")
-            },
-            verdict.needing_attention,
-            cfg.reports.display(),
-            started.elapsed().as_secs_f64()
+            "refrate: vacuum: deleted {} file(s) ({} bytes); {} unreferenced file(s) younger than the retention ({}) kept; files of the newest {} version(s) kept",
+            report.deleted.len(),
+            report.bytes_freed,
+            report.kept_young,
+            humantime::format_duration(cfg.sweep.retention),
+            cfg.sweep.keep_versions
         );
     }
-    Ok(if verdict.needing_attention > 0 { Outcome::Attention } else { Outcome::AllPass })
+    Ok(Outcome::AllPass)
 }
 
 /// `refrate rates`: the numbers for scripts.
@@ -236,7 +410,8 @@ pub async fn rates(
 pub async fn status(cfg: &Config) -> Result<Outcome, AppError> {
     let warehouse = Warehouse::open_existing(&cfg.warehouse)?;
     let manifest = warehouse.current().await?;
-    print!("{}", output::status_text(&warehouse, &manifest));
+    let holder = warehouse.lock_holder().await?;
+    print!("{}", output::status_text(&warehouse, &manifest, holder.as_ref()));
     Ok(Outcome::AllPass)
 }
 
@@ -254,3 +429,6 @@ fn list_regimes(config: Option<&Path>) -> Result<Outcome, AppError> {
 pub async fn current_manifest(cfg: &Config) -> Result<Manifest, AppError> {
     Ok(Warehouse::open_existing(&cfg.warehouse)?.current().await?)
 }
+
+#[cfg(test)]
+mod tests;

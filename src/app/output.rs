@@ -10,7 +10,7 @@ use crate::engine::MonthlyRow;
 use crate::periods::PeriodKind;
 use crate::rates::RateRow;
 use crate::regimes::{Count, RegimeSet};
-use crate::warehouse::{Manifest, Warehouse};
+use crate::warehouse::{LockInfo, LockPolicy, Manifest, Warehouse, stale_reason};
 
 /// `rates --period month`: the monthly counts. A month without data between a hospital's first
 /// month and the latest month of the warehouse is a row with empty counts and a note, never a
@@ -186,9 +186,21 @@ fn period_ja(kind: &str, period: &str) -> String {
 }
 
 /// `refrate status`.
-pub fn status_text(warehouse: &Warehouse, m: &Manifest) -> String {
+pub fn status_text(warehouse: &Warehouse, m: &Manifest, holder: Option<&LockInfo>) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "warehouse: {}", warehouse.location());
+    match holder {
+        None => {
+            let _ = writeln!(s, "lock: free");
+        }
+        Some(h) => {
+            let state = match stale_reason(h, &LockPolicy::default(), chrono::Utc::now()) {
+                Some(reason) => format!(" — stale ({reason}); the next run takes it over"),
+                None => String::new(),
+            };
+            let _ = writeln!(s, "lock: held by {h}{state}");
+        }
+    }
     if m.version == 0 {
         let _ = writeln!(s, "version: none (nothing published yet)");
         return s;
@@ -208,7 +220,7 @@ pub fn status_text(warehouse: &Warehouse, m: &Manifest) -> String {
         let _ = writeln!(s, "  {h}  {first}..{last}  {} month(s)  {rows} rows", months.len());
     }
     let _ = writeln!(s, "last runs:");
-    for r in m.runs.iter().rev().take(5) {
+    for r in m.runs.iter().rev().take(10) {
         let _ = writeln!(
             s,
             "  v{} {} run {}: {} file(s), {} rows, {} rejected, {} partition(s)",

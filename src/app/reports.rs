@@ -617,15 +617,28 @@ fn rejects_csv(rejects: &[RejectRow]) -> Result<String, AppError> {
     Ok(String::from_utf8(bytes).expect("CSV of UTF-8 strings"))
 }
 
+/// Prefix of the temporary files pages are written to before their rename.
+const TEMP_PREFIX: &str = ".refrate-";
+
 /// Writes each file next to its destination and renames it into place, so a reader never
 /// sees a half-written page.
+///
+/// Temporary files of a run killed while writing are removed first: `run` holds the writer
+/// lock, so no other run is writing here.
 fn write_all(dir: &Path, files: &[(String, String)]) -> Result<(), AppError> {
     std::fs::create_dir_all(dir)
         .map_err(AppError::io(format!("creating the reports folder {}", dir.display())))?;
+    let entries = std::fs::read_dir(dir)
+        .map_err(AppError::io(format!("reading the reports folder {}", dir.display())))?;
+    for entry in entries.flatten() {
+        if entry.file_name().to_string_lossy().starts_with(TEMP_PREFIX) {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
     for (name, content) in files {
         let target = dir.join(name);
         let mut tmp = tempfile::Builder::new()
-            .prefix(".refrate-")
+            .prefix(TEMP_PREFIX)
             .tempfile_in(dir)
             .map_err(AppError::io(format!("writing {}", target.display())))?;
         std::io::Write::write_all(&mut tmp, content.as_bytes())

@@ -6,8 +6,12 @@
 //! new one, never a mix, and two writers cannot both publish the same version. This module
 //! does not parse input files or compute rates.
 
+mod lock;
 mod manifest;
 pub mod schema;
+mod sweep;
+#[cfg(test)]
+pub(crate) mod testing;
 mod writer;
 
 use std::sync::Arc;
@@ -18,7 +22,11 @@ use object_store::path::Path as StorePath;
 use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
 use url::Url;
 
+pub use lock::{
+    LOCK_DIR, LockInfo, LockPolicy, Takeover, WriterLock, host_name, lock_object_name, stale_reason,
+};
 pub use manifest::{FORMAT, Manifest, PartitionEntry, RunEntry, SourceEntry};
+pub use sweep::{SweepPolicy, SweepReport};
 pub use writer::{Duplicate, PartitionSink, WrittenFile, read_parquet_bytes, write_batches};
 
 /// A warehouse problem; the message names the location.
@@ -32,6 +40,10 @@ pub enum WarehouseError {
         "warehouse {location}: version {version} was published by another run while this one was working; nothing of this run was published — run again"
     )]
     Conflict { location: String, version: u64 },
+    #[error(
+        "warehouse {location} is locked by {holder}; this run did nothing. Try again when it has finished (a lock whose process is gone is taken over automatically)"
+    )]
+    Locked { location: String, holder: String },
     #[error("warehouse {location}: cannot write Parquet {file}: {source}")]
     Parquet { location: String, file: String, source: datafusion::parquet::errors::ParquetError },
     #[error("warehouse {location}: {context}: {source}")]
@@ -48,6 +60,19 @@ pub struct Warehouse {
     store_url: Url,
     /// How users wrote it, for messages.
     location: String,
+    /// The folder, for a local warehouse (its staging files are swept directly).
+    local_folder: Option<std::path::PathBuf>,
+    /// Files larger than this are uploaded in parts of this size.
+    part_size: usize,
+}
+
+/// Part size of multipart uploads (S3 needs at least 5 MiB per part but the last).
+const PART_SIZE: usize = 16 * 1024 * 1024;
+
+/// Only the `AWS_*` variables configure an S3 store: a stray `REGION` or `BUCKET` in the
+/// environment of a cron job must not.
+fn store_options_from_env() -> impl Iterator<Item = (String, String)> {
+    std::env::vars().filter(|(k, _)| k.starts_with("AWS_"))
 }
 
 impl Warehouse {
@@ -56,16 +81,11 @@ impl Warehouse {
         let invalid = |message: String| WarehouseError::Invalid { location: location.to_string(), message };
         if location.contains("://") && !location.starts_with("file://") {
             let url = Url::parse(location).map_err(|e| invalid(format!("not a URL: {e}")))?;
-            let (store, root) = object_store::parse_url_opts(&url, std::env::vars())
+            let (store, root) = object_store::parse_url_opts(&url, store_options_from_env())
                 .map_err(|source| WarehouseError::Store { location: location.to_string(), source })?;
             let mut store_url = url.clone();
             store_url.set_path("/");
-            return Ok(Warehouse {
-                store: Arc::from(store),
-                root,
-                store_url,
-                location: location.to_string(),
-            });
+            return Ok(Warehouse::with_store(Arc::from(store), root, store_url, location));
         }
         let folder = match location.strip_prefix("file://") {
             Some(path) => std::path::PathBuf::from(path),
@@ -83,12 +103,39 @@ impl Warehouse {
         })?;
         let root = StorePath::from_absolute_path(&folder)
             .map_err(|e| invalid(format!("not a usable folder path: {e}")))?;
-        Ok(Warehouse {
-            store: Arc::new(LocalFileSystem::new()),
+        let store = Arc::new(LocalFileSystem::new());
+        let mut warehouse = Warehouse::with_store(
+            store,
             root,
-            store_url: Url::parse("file:///").expect("static URL"),
-            location: folder.display().to_string(),
-        })
+            Url::parse("file:///").expect("static URL"),
+            &folder.display().to_string(),
+        );
+        warehouse.local_folder = Some(folder);
+        Ok(warehouse)
+    }
+
+    /// A warehouse at `root` inside a store built by the caller (an embedding program, or a
+    /// test wrapping a real store). `store_url` is where DataFusion finds `store`.
+    pub fn with_store(
+        store: Arc<dyn ObjectStore>,
+        root: StorePath,
+        store_url: Url,
+        location: &str,
+    ) -> Warehouse {
+        Warehouse {
+            store,
+            root,
+            store_url,
+            location: location.to_string(),
+            local_folder: None,
+            part_size: PART_SIZE,
+        }
+    }
+
+    /// Sets the multipart part size (tests use a small one to exercise multipart uploads).
+    pub fn with_part_size(mut self, bytes: usize) -> Warehouse {
+        self.part_size = bytes.max(1);
+        self
     }
 
     /// Opens a warehouse for reading: a missing local folder is an error, not created.
@@ -181,6 +228,42 @@ impl Warehouse {
     pub async fn put(&self, relative: &str, bytes: Vec<u8>) -> Result<(), WarehouseError> {
         self.store.put(&self.path(relative), PutPayload::from(bytes)).await.map_err(self.store_err())?;
         Ok(())
+    }
+
+    /// Uploads a staged local file: in one put if small, else in parts. A failed multipart
+    /// upload is aborted, since object stores cannot clean one up by themselves.
+    pub async fn put_file(&self, relative: &str, file: &mut WrittenFile) -> Result<(), WarehouseError> {
+        use std::io::{Read, Seek, SeekFrom};
+        let io_err = |source: std::io::Error| WarehouseError::Io {
+            location: self.location.clone(),
+            context: format!("reading the staged file for {relative}"),
+            source,
+        };
+        if file.bytes as usize <= self.part_size {
+            let bytes = file.read_all().map_err(io_err)?;
+            return self.put(relative, bytes).await;
+        }
+        let path = self.path(relative);
+        let mut upload = self.store.put_multipart(&path).await.map_err(self.store_err())?;
+        let result: Result<(), WarehouseError> = async {
+            file.file.seek(SeekFrom::Start(0)).map_err(io_err)?;
+            loop {
+                let mut part = Vec::with_capacity(self.part_size);
+                (&mut file.file).take(self.part_size as u64).read_to_end(&mut part).map_err(io_err)?;
+                if part.is_empty() {
+                    break;
+                }
+                upload.put_part(PutPayload::from(part)).await.map_err(self.store_err())?;
+            }
+            upload.complete().await.map_err(self.store_err())?;
+            Ok(())
+        }
+        .await;
+        if result.is_err() {
+            // Best effort: the upload's parts are invisible either way, the abort frees them.
+            let _ = upload.abort().await;
+        }
+        result
     }
 
     /// Publishes `manifest` as its version, which must be the next one. Fails with

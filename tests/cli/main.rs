@@ -4,7 +4,10 @@
 
 mod common;
 
+mod e2e_cron;
 mod e2e_input;
+mod e2e_kill;
 mod e2e_pipeline;
 mod e2e_regimes;
 mod e2e_reports;
+mod e2e_s3;

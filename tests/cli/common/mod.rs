@@ -101,8 +101,16 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
+/// The binary under test: cargo's, or `REFRATE_TEST_BIN` (e.g. a release build, or a private
+/// copy when several worktrees share one target folder and overwrite `target/debug/refrate`).
+pub fn refrate_bin() -> PathBuf {
+    std::env::var_os("REFRATE_TEST_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_refrate")))
+}
+
 pub fn refrate_in(dir: &Path, args: &[&str], key: Option<&str>) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_refrate"));
+    let mut cmd = Command::new(refrate_bin());
     cmd.current_dir(dir).args(args).env_remove("REFRATE_PSEUDONYM_KEY").env_remove("REFRATE_CONFIG");
     if let Some(k) = key {
         cmd.env("REFRATE_PSEUDONYM_KEY", k);
@@ -133,4 +141,100 @@ pub fn row(hospital: &str, date: &str, kind: &str, patient: &str, partner: &str,
 /// The first `n` columns of each CSV line (the contract columns of `rates`).
 pub fn first_columns(csv: &str, n: usize) -> Vec<String> {
     csv.lines().map(|l| l.split(',').take(n).collect::<Vec<_>>().join(",")).collect()
+}
+
+/// SHA-256 of a file, hex.
+pub fn sha256_of(path: &Path) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(Sha256::digest(std::fs::read(path).unwrap()))
+}
+
+/// Every file below `dir` with its checksum.
+pub fn checksums(dir: &Path) -> std::collections::BTreeMap<PathBuf, String> {
+    let mut files = Vec::new();
+    walk(dir, &mut files);
+    files.into_iter().map(|f| (f.clone(), sha256_of(&f))).collect()
+}
+
+/// Every file below `dir`, recursively (sorted).
+pub fn files_in(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    walk(dir, &mut out);
+    out.sort();
+    out
+}
+
+/// Makes a file look `secs` seconds old (its modification time).
+pub fn age_file(path: &Path, secs: u64) {
+    let when = std::time::SystemTime::now() - std::time::Duration::from_secs(secs);
+    std::fs::File::options().write(true).open(path).unwrap().set_modified(when).unwrap();
+}
+
+/// The newest manifest of a local warehouse folder, parsed.
+pub fn latest_manifest(warehouse: &Path) -> serde_json::Value {
+    let newest = files_in(&warehouse.join("_manifest"))
+        .into_iter()
+        .filter(|f| f.extension().is_some_and(|e| e == "json"))
+        .max()
+        .expect("a published manifest");
+    serde_json::from_slice(&std::fs::read(newest).unwrap()).unwrap()
+}
+
+/// The text of every file, Parquet decoded value by value (its pages are compressed), as
+/// (file, text) pairs.
+pub fn decoded_texts(files: &[PathBuf]) -> Vec<(String, String)> {
+    use datafusion::arrow::array::AsArray;
+    use datafusion::arrow::datatypes::DataType;
+    let mut texts = Vec::new();
+    for f in files {
+        let bytes = std::fs::read(f).unwrap();
+        if f.extension().is_some_and(|e| e == "parquet") {
+            for batch in refrate::warehouse::read_parquet_bytes(bytes.into()).unwrap() {
+                for col in batch.columns() {
+                    let strings = datafusion::arrow::compute::cast(col, &DataType::Utf8).unwrap();
+                    for v in strings.as_string::<i32>().iter().flatten() {
+                        texts.push((f.display().to_string(), v.to_string()));
+                    }
+                }
+            }
+        } else {
+            texts.push((f.display().to_string(), String::from_utf8_lossy(&bytes).into_owned()));
+        }
+    }
+    texts
+}
+
+/// Asserts that no text holds any of `ids` as a whole token (ids are compared as words, so an
+/// 8-digit number is not "found" inside an unrelated hex digest by chance).
+#[track_caller]
+pub fn assert_no_raw_ids(texts: &[(String, String)], ids: &std::collections::BTreeSet<String>) {
+    assert!(!ids.is_empty() && !texts.is_empty(), "the check must look at real content");
+    for (file, text) in texts {
+        for token in text.split(|c: char| !c.is_ascii_alphanumeric()) {
+            assert!(!ids.contains(token), "raw patient number {token} found in {file}");
+        }
+    }
+}
+
+/// The patient numbers (4th column) of every CSV under `dir`.
+pub fn patient_ids_of_csvs(dir: &Path) -> std::collections::BTreeSet<String> {
+    files_in(dir)
+        .into_iter()
+        .filter(|f| f.extension().is_some_and(|e| e == "csv"))
+        .flat_map(|f| {
+            std::fs::read_to_string(&f)
+                .unwrap()
+                .lines()
+                .skip(1)
+                .filter_map(|l| l.split(',').nth(3).map(str::to_string))
+                .collect::<Vec<_>>()
+        })
+        .filter(|id| !id.is_empty())
+        .collect()
+}
+
+/// Checksums of a local warehouse's data and manifests: everything but the writer lock, whose
+/// generation object every run replaces.
+pub fn warehouse_checksums(warehouse: &Path) -> std::collections::BTreeMap<PathBuf, String> {
+    checksums(warehouse).into_iter().filter(|(f, _)| !f.starts_with(warehouse.join("_lock"))).collect()
 }

@@ -1,0 +1,175 @@
+//! `run` through a fault-injecting object store: every failed put or multipart completion
+//! stops the run with an error (exit 2 in the binary) and leaves the manifest as it was; a
+//! later clean run converges to the state of a run that never failed.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use object_store::ObjectStore;
+use object_store::local::LocalFileSystem;
+use object_store::path::Path as StorePath;
+
+use super::{RunOptions, run_with};
+use crate::config::Config;
+use crate::warehouse::testing::{Faults, FaultyStore};
+use crate::warehouse::{Manifest, Warehouse};
+
+/// A sample data set of three monthly files with a key file, and its config.
+fn project(dir: &Path) -> Config {
+    let spec = crate::sample::SampleSpec {
+        events: 1500,
+        hospitals: 2,
+        months: 3,
+        start: "2025-04".into(),
+        seed: 11,
+    };
+    crate::sample::write(dir, &spec).unwrap();
+    let key = dir.join("key");
+    std::fs::write(&key, "fault-test-key-0123456789").unwrap();
+    std::fs::set_permissions(&key, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let mut yaml = std::fs::read_to_string(dir.join("refrate.yaml")).unwrap();
+    yaml.push_str("pseudonym_key_file: key\nretention: 0s\n");
+    std::fs::write(dir.join("refrate.yaml"), yaml).unwrap();
+    Config::load(&dir.join("refrate.yaml")).unwrap()
+}
+
+/// The warehouse of `cfg` through a faulty store; `part_size` decides which files go through
+/// multipart uploads.
+fn faulty(cfg: &Config, faults: Faults, part_size: usize) -> (Warehouse, FaultyStore) {
+    std::fs::create_dir_all(&cfg.warehouse).unwrap();
+    let folder = std::fs::canonicalize(&cfg.warehouse).unwrap();
+    let store = FaultyStore::new(Arc::new(LocalFileSystem::new()) as Arc<dyn ObjectStore>, faults);
+    let root = StorePath::from_absolute_path(&folder).unwrap();
+    let url = url::Url::parse("file:///").unwrap();
+    let wh = Warehouse::with_store(Arc::new(store.clone()), root, url, &folder.display().to_string())
+        .with_part_size(part_size);
+    (wh, store)
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap().flatten() {
+        let target = to.join(entry.file_name());
+        if entry.path().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+/// The content of a state: per partition its rows and checksum, per source its checksum.
+fn state(m: &Manifest) -> (BTreeMap<String, (u64, String)>, BTreeMap<String, String>) {
+    (
+        m.partitions.iter().map(|(k, p)| (k.clone(), (p.rows, p.sha256.clone()))).collect(),
+        m.sources.iter().map(|(k, s)| (k.clone(), s.sha256.clone())).collect(),
+    )
+}
+
+const QUIET: RunOptions = RunOptions { quiet: true, allow_empty: false };
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_puts_and_completions_leave_the_manifest_unchanged_and_a_rerun_converges() {
+    // The state a run that never failed reaches.
+    let clean_dir = tempfile::tempdir().unwrap();
+    let clean_cfg = project(clean_dir.path());
+    run_with(&clean_cfg, QUIET, |c| Warehouse::open(&c.warehouse)).await.unwrap();
+    let clean = Warehouse::open(&clean_cfg.warehouse).unwrap().current().await.unwrap();
+
+    // Version 1 holds the first month only; the faults hit the run adding the other two.
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = project(dir.path());
+    let later = dir.path().join("later");
+    std::fs::create_dir_all(&later).unwrap();
+    for m in ["2025-05.csv", "2025-06.csv"] {
+        std::fs::rename(dir.path().join("events").join(m), later.join(m)).unwrap();
+    }
+    run_with(&cfg, QUIET, |c| Warehouse::open(&c.warehouse)).await.unwrap();
+    for m in ["2025-05.csv", "2025-06.csv"] {
+        std::fs::rename(later.join(m), dir.path().join("events").join(m)).unwrap();
+    }
+    let reports_before = std::fs::read(cfg.reports.join("index.html")).unwrap();
+
+    // Small parts: data files go up as multipart uploads. Large parts: as single puts.
+    for part_size in [2048, 1 << 30] {
+        // Count the operations of the run on a copy, to fail each one in turn.
+        let (puts, completes) = {
+            let probe_dir = tempfile::tempdir().unwrap();
+            copy_dir(dir.path(), probe_dir.path());
+            let probe_cfg = Config::load(&probe_dir.path().join("refrate.yaml")).unwrap();
+            let (wh, store) = faulty(&probe_cfg, Faults::default(), part_size);
+            run_with(&probe_cfg, QUIET, |_| Ok(wh)).await.unwrap();
+            assert_eq!(store.aborts(), 0);
+            (store.puts(), store.completes())
+        };
+        if part_size == 2048 {
+            assert!(completes >= 4, "every new partition goes through multipart ({completes})");
+        } else {
+            assert!(puts >= 6 && completes == 0, "lock, 4 partitions, manifest: {puts} puts");
+        }
+        // The last put releases the lock after the publish: its failure is only a warning
+        // (the lock is then stale as soon as this process ends), so it is not looped over.
+        for faults in (1..puts)
+            .map(|n| Faults { put: Some(n), complete: None })
+            .chain((1..=completes).map(|n| Faults { put: None, complete: Some(n) }))
+        {
+            let (wh, store) = faulty(&cfg, faults, part_size);
+            let reader = wh.clone();
+            let err = match run_with(&cfg, QUIET, |_| Ok(wh)).await {
+                Ok(_) => panic!("{faults:?}: the run succeeded"),
+                Err(e) => e.to_string(),
+            };
+            assert!(err.contains("nothing was published") || faults.put == Some(1), "{faults:?}: {err}");
+            assert_eq!(reader.latest_version().await.unwrap(), 1, "{faults:?}: the manifest moved ({err})");
+            assert_eq!(reader.lock_holder().await.unwrap(), None, "{faults:?}: the lock was left behind");
+            if faults.complete.is_some() {
+                assert_eq!(store.aborts(), 1, "{faults:?}: the failed multipart upload was not aborted");
+            }
+            assert_eq!(std::fs::read(cfg.reports.join("index.html")).unwrap(), reports_before, "{faults:?}");
+        }
+    }
+
+    // A clean rerun converges to the never-failed state.
+    run_with(&cfg, QUIET, |c| Warehouse::open(&c.warehouse)).await.unwrap();
+    let wh = Warehouse::open(&cfg.warehouse).unwrap();
+    let after = wh.current().await.unwrap();
+    assert_eq!(after.version, 2);
+    assert_eq!(state(&after), state(&clean));
+    // Leftovers of the failed runs were swept (retention 0s); only live files remain.
+    let live = wh.live_files(1).await.unwrap();
+    let mut on_disk = Vec::new();
+    for sub in ["events", "rejects"] {
+        let base = Path::new(&cfg.warehouse).join(sub);
+        for entry in walk(&base) {
+            on_disk.push(
+                entry
+                    .strip_prefix(&cfg.warehouse)
+                    .unwrap()
+                    .to_string_lossy()
+                    .trim_start_matches('/')
+                    .to_string(),
+            );
+        }
+    }
+    let version1 = wh.manifest(1).await.unwrap();
+    let kept: std::collections::BTreeSet<String> =
+        live.iter().cloned().chain(version1.live_files().map(str::to_string)).collect();
+    on_disk.sort();
+    assert_eq!(on_disk, kept.into_iter().collect::<Vec<_>>());
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                out.extend(walk(&p));
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
