@@ -150,8 +150,13 @@ pub fn write(out: &Path, spec: &SampleSpec) -> std::io::Result<Written> {
             // profiles stay exact every month.
             let swing = 100 + ((m as i64 * 7 + h as i64 * 3) % 21) as u64 - 10;
             let initial = ((base_initial * swing / 100) / 10 * 10).max(10);
-            let referred = initial * p.referral_pm / 1000;
-            let reverse = initial * p.reverse_pm / 1000;
+            // Rates drift a little from one fiscal year to the next (the exact-rate profile
+            // excepted), so year-on-year changes show.
+            let fy = if m >= 4 { y } else { y - 1 };
+            let years = u64::try_from(fy - sy).unwrap_or(0);
+            let drift = |pm: u64, step: u64| if p.referral_pm == 800 { pm } else { pm.saturating_sub(step * years) };
+            let referred = initial * drift(p.referral_pm, 20) / 1000;
+            let reverse = initial * drift(p.reverse_pm, 15) / 1000;
             let date = |rng: &mut ChaCha8Rng| first + chrono::Days::new(rng.random_range(0..days) as u64);
             let mut push = |rng: &mut ChaCha8Rng,
                             kind: &str,

@@ -81,7 +81,7 @@ impl Warehouse {
         let root = self.root.as_ref();
         // Superseded lock generations go too; the newest is the lock and always stays.
         let newest_lock = lock_object_name(self.lock_generation().await?);
-        for prefix in ["events", "rejects", LOCK_DIR] {
+        for prefix in ["events", "rejects", "reported", LOCK_DIR] {
             let objects: Vec<_> =
                 self.store.list(Some(&self.path(prefix))).try_collect().await.map_err(self.store_err())?;
             for object in objects {

@@ -139,3 +139,40 @@ fn six_consecutive_months_show_when_the_fee_schedule_standard_is_met() {
     // Later windows run past the data and say so.
     assert_eq!(field(&out, "0110113719,2025-06..2025-11,", "months_with_data"), "5");
 }
+
+#[test]
+fn a_users_regime_file_changes_the_operator_without_touching_rust() {
+    // Exactly 65.0 % and 45.0 %: criterion B fails under the built-in ">" and passes under a
+    // prefecture's "≥" reading, given as a YAML file of the user's own.
+    let p = Project::with_config(
+        "warehouse: warehouse\nreports: reports\ninputs:\n  - path: counts/*.csv\n    kind: aggregates\n\
+         regimes: [chiiki-shien-2014, chiiki-shien-2014-ge]\nregime_files: [my-prefecture.yaml]\n",
+    );
+    p.write(
+        "my-prefecture.yaml",
+        "id: chiiki-shien-2014-ge\nname_ja: 地域医療支援病院（B・Cを以上で判定）\nname_en: B and C as ≥\n\
+         metrics:\n  referral: { name_ja: 紹介率, numerator: [referred_patients], denominator: [initial_patients], unit: \"%\" }\n\
+         \x20 reverse: { name_ja: 逆紹介率, numerator: [reverse_referred_patients], denominator: [initial_patients], unit: \"%\" }\n\
+         criteria:\n  - { id: A, conditions: [ { metric: referral, op: \">=\", threshold: 80 } ] }\n\
+         \x20 - { id: B, conditions: [ { metric: referral, op: \">=\", threshold: 65 }, { metric: reverse, op: \">=\", threshold: 40 } ] }\n",
+    );
+    p.write("counts/c.csv", "hospital_code,period,initial_patients,referred_patients,reverse_referred_patients\n4011000207,FY2025,20,13,9\n");
+    let run = p.run();
+    assert_code(&run, 1);
+    let csv = stdout(&p.rates("fiscal-year", &[]));
+    let builtin = "4011000207,2025,chiiki-shien-2014,";
+    let mine = "4011000207,2025,chiiki-shien-2014-ge,";
+    assert_eq!((field(&csv, builtin, "verdict"), field(&csv, builtin, "met_criteria")), ("fail", ""));
+    assert_eq!((field(&csv, mine, "verdict"), field(&csv, mine, "met_criteria")), ("pass", "B"));
+    assert_eq!(field(&csv, mine, "on_boundary"), "true");
+
+    // A bad regime file stops the run and names the file and the problem.
+    p.write("my-prefecture.yaml", "id: x\nname_ja: x\nname_en: x\nmetrics:\n  referral: { name_ja: a, numerator: [referred], denominator: [initial_patients], unit: \"%\" }\n  reverse: { name_ja: b, numerator: [reverse_referred_patients], denominator: [initial_patients], unit: \"%\" }\ncriteria: []\n");
+    let out = p.run();
+    assert_code(&out, 2);
+    assert!(
+        stderr(&out).contains("my-prefecture.yaml") && stderr(&out).contains("unknown count \"referred\""),
+        "{}",
+        stderr(&out)
+    );
+}
