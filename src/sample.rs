@@ -154,7 +154,8 @@ pub fn write(out: &Path, spec: &SampleSpec) -> std::io::Result<Written> {
             // excepted), so year-on-year changes show.
             let fy = if m >= 4 { y } else { y - 1 };
             let years = u64::try_from(fy - sy).unwrap_or(0);
-            let drift = |pm: u64, step: u64| if p.referral_pm == 800 { pm } else { pm.saturating_sub(step * years) };
+            let drift =
+                |pm: u64, step: u64| if p.referral_pm == 800 { pm } else { pm.saturating_sub(step * years) };
             let referred = initial * drift(p.referral_pm, 20) / 1000;
             let reverse = initial * drift(p.reverse_pm, 15) / 1000;
             let date = |rng: &mut ChaCha8Rng| first + chrono::Days::new(rng.random_range(0..days) as u64);
