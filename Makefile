@@ -26,7 +26,7 @@ demo: ## Run the whole pipeline on sample_data/ and say where the reports are
 	$(CARGO) build --locked --release
 	rm -rf $(DEMO_DIR)
 	@echo "Using the DEMO pseudonymisation key (REFRATE_PSEUDONYM_KEY=$(DEMO_KEY)); never use it for real data."
-	REFRATE_PSEUDONYM_KEY=$(DEMO_KEY) ./target/release/refrate run --config sample_data/refrate.yaml; \
+	@REFRATE_PSEUDONYM_KEY=$(DEMO_KEY) ./target/release/refrate run --config sample_data/refrate.yaml; \
 	  code=$$?; \
 	  echo; \
 	  echo "Exit code $$code (0 all pass, 1 some hospital fails or sits on a threshold, 2 could not run)."; \
