@@ -194,31 +194,6 @@ impl EventBatchBuilder {
     }
 }
 
-/// A 128-bit fingerprint of everything that makes two events the same record (not where it
-/// came from): two rows with equal fingerprints are exact duplicates.
-pub fn fingerprint(e: &Event) -> u128 {
-    let mut h = xxhash_rust::xxh3::Xxh3::new();
-    for part in [
-        e.hospital_code.as_str(),
-        &e.event_date.to_string(),
-        e.event_type.as_str(),
-        &e.patient_key,
-        &e.department,
-        e.partner_code.as_deref().unwrap_or("\u{0}"),
-    ] {
-        h.update(part.as_bytes());
-        h.update(&[0x1f]);
-    }
-    h.update(&[
-        e.referral_letter as u8,
-        e.partner_related as u8,
-        e.ambulance as u8,
-        e.after_hours_emergency as u8,
-        e.checkup_origin as u8,
-    ]);
-    h.digest128()
-}
-
 /// Reads events back from a batch of the events schema (used when a partition is rebuilt).
 pub fn events_from_batch(batch: &RecordBatch) -> Vec<(Event, String)> {
     use datafusion::arrow::array::{Array, AsArray};

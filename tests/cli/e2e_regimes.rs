@@ -176,3 +176,34 @@ fn a_users_regime_file_changes_the_operator_without_touching_rust() {
         stderr(&out)
     );
 }
+
+#[test]
+fn gaps_and_monthly_pace_for_the_year_under_way() {
+    let p = Project::with_config(AGGREGATES_CONFIG);
+    let mut csv =
+        String::from("hospital_code,period,initial_patients,referred_patients,reverse_referred_patients\n");
+    for m in 4..=6 {
+        csv.push_str(&format!("0110113719,2025-{m:02},100,40,10\n"));
+    }
+    p.write("counts/q1.csv", &csv);
+    p.run();
+    let out = stdout(&p.rates("fiscal-year", &[]));
+    let row = "0110113719,2025,chiiki-shien-2014,";
+    // 120 / 300 = 40.0 %, 30 / 300 = 10.0 % → fail. Nearest criterion:
+    //   A: (120 + x)/(300 + x) ≥ 0.8 ⇔ 0.2x ≥ 120 → 600;
+    //   B: 0.35x > 75 → 215, then reverse > 0.4 × 515 = 206 → 207 − 30 = 177: 392 in all;
+    //   C: 0.5x > 30 → 61, then reverse > 0.7 × 361 = 252.7 → 253 − 30 = 223: 284 in all.
+    assert_eq!((field(&out, row, "referral_rate"), field(&out, row, "verdict")), ("40.0", "fail"));
+    assert_eq!((field(&out, row, "referral_gap"), field(&out, row, "reverse_referral_gap")), ("61", "223"));
+    // Three months of data, nine left: ⌈61 / 9⌉ = 7 and ⌈223 / 9⌉ = 25 a month.
+    assert_eq!(field(&out, row, "months_left"), "9");
+    assert_eq!(
+        (field(&out, row, "referral_gap_per_month"), field(&out, row, "reverse_referral_gap_per_month")),
+        ("7", "25")
+    );
+    assert_eq!(field(&out, row, "period_ja"), "令和7年度");
+    // Year to date: April to June.
+    let ytd = stdout(&p.rates("ytd", &[]));
+    let row = "0110113719,2025:2025-06,chiiki-shien-2014,";
+    assert_eq!((field(&ytd, row, "referral_rate"), field(&ytd, row, "months_with_data")), ("40.0", "3"));
+}
