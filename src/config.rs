@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::ingest::InputFormat;
+use crate::ingest::{DateWindow, InputFormat};
 use crate::warehouse::SweepPolicy;
 
 /// What an input holds.
@@ -27,6 +27,9 @@ struct InputFile {
     kind: InputKind,
     #[serde(default)]
     format: InputFormat,
+    /// A glob that may match no file (e.g. a source that delivers only some months).
+    #[serde(default)]
+    optional: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -55,6 +58,27 @@ struct ConfigFile {
     /// How many of the newest manifest versions keep their files readable.
     #[serde(default)]
     keep_versions: Option<u64>,
+    /// The plausible dates of input rows.
+    #[serde(default)]
+    dates: DatesFile,
+    /// Read inputs that are symbolic links (off: a link can point anywhere, e.g. at a system
+    /// file whose first line would end up in an error message).
+    #[serde(default)]
+    follow_symlinks: bool,
+}
+
+/// `dates:` in the config.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DatesFile {
+    /// Rows dated before this are rejects (default 2000-01-01).
+    earliest: Option<chrono::NaiveDate>,
+    /// Rows dated after this are rejects (default: the run date). Only for re-running a past
+    /// report as of that day; a date in the future is refused.
+    latest: Option<chrono::NaiveDate>,
+    /// A run may not add a month more than this many months after the latest month already
+    /// stored (default 3): a far-off month is usually a mistyped year.
+    max_jump_months: Option<u32>,
 }
 
 fn default_regimes() -> Vec<String> {
@@ -74,6 +98,8 @@ pub struct Input {
     pub pattern_as_written: String,
     pub kind: InputKind,
     pub format: InputFormat,
+    /// Whether matching no file is fine; otherwise it stops `run` and `validate` (exit 2).
+    pub optional: bool,
 }
 
 /// A validated config.
@@ -95,7 +121,16 @@ pub struct Config {
     pub max_reject_ratio: f64,
     /// What `run` and `vacuum` may sweep from the warehouse.
     pub sweep: SweepPolicy,
+    /// The dates input rows may have (also in every input's `format.date_window`).
+    pub dates: DateWindow,
+    /// How many months past the latest stored month a run may add (`dates.max_jump_months`).
+    pub max_jump_months: u32,
+    /// Whether inputs may be symbolic links.
+    pub follow_symlinks: bool,
 }
+
+/// The default of `dates.max_jump_months`.
+pub const DEFAULT_MAX_JUMP_MONTHS: u32 = 3;
 
 /// A config that cannot be used; the message names the file and the key.
 #[derive(Debug, thiserror::Error)]
@@ -132,9 +167,22 @@ impl Config {
         if file.inputs.is_empty() {
             return Err(invalid("inputs: at least one input is needed".into()));
         }
+        let today = DateWindow::until_today();
+        let dates = DateWindow {
+            earliest: file.dates.earliest.unwrap_or(today.earliest),
+            latest: file.dates.latest.unwrap_or(today.latest),
+        };
+        if dates.latest > today.latest || dates.earliest > dates.latest {
+            return Err(invalid(format!(
+                "dates: earliest {} and latest {} must be in order and latest not after today ({})",
+                dates.earliest, dates.latest, today.latest
+            )));
+        }
+        let max_jump_months = file.dates.max_jump_months.unwrap_or(DEFAULT_MAX_JUMP_MONTHS);
         let mut inputs = Vec::new();
-        for (i, input) in file.inputs.into_iter().enumerate() {
+        for (i, mut input) in file.inputs.into_iter().enumerate() {
             input.format.validate().map_err(|e| invalid(format!("inputs[{i}].format: {e}")))?;
+            input.format.date_window = dates;
             let pattern = resolve(&input.path).to_string_lossy().into_owned();
             glob::Pattern::new(&pattern)
                 .map_err(|e| invalid(format!("inputs[{i}].path {:?}: {e}", input.path)))?;
@@ -143,6 +191,7 @@ impl Config {
                 pattern_as_written: input.path,
                 kind: input.kind,
                 format: input.format,
+                optional: input.optional,
             });
         }
         if file.regimes.is_empty() {
@@ -165,16 +214,19 @@ impl Config {
             }
             sweep.keep_versions = n;
         }
-        let warehouse = if file.warehouse.contains("://") {
+        let warehouse = if file.warehouse.contains("://") && !file.warehouse.starts_with("file://") {
             file.warehouse
         } else {
-            resolve(&file.warehouse).to_string_lossy().into_owned()
+            let folder = file.warehouse.strip_prefix("file://").unwrap_or(&file.warehouse);
+            resolve(folder).to_string_lossy().into_owned()
         };
+        let reports = resolve(&file.reports);
+        check_overlaps(&warehouse, &reports, &inputs).map_err(invalid)?;
         Ok(Config {
             path: path.to_path_buf(),
             base_dir: base_dir.clone(),
             warehouse,
-            reports: resolve(&file.reports),
+            reports,
             inputs,
             hospitals: file.hospitals.as_deref().map(resolve),
             related_institutions: file.related_institutions.as_deref().map(resolve),
@@ -184,13 +236,86 @@ impl Config {
             templates: file.templates.as_deref().map(resolve),
             max_reject_ratio: file.max_reject_ratio,
             sweep,
+            dates,
+            max_jump_months,
+            follow_symlinks: file.follow_symlinks,
         })
     }
 
-    /// A path as users should see it: relative to the config folder when inside it.
+    /// A path as users should see it: relative to the config folder when inside it, with
+    /// control characters escaped (a file name holding a line break must not forge a line in
+    /// the cron mail or in a CSV).
     pub fn display_path(&self, path: &Path) -> String {
-        path.strip_prefix(&self.base_dir).unwrap_or(path).to_string_lossy().into_owned()
+        escape_controls(&path.strip_prefix(&self.base_dir).unwrap_or(path).to_string_lossy())
     }
+}
+
+/// Refuses a warehouse, reports folder and input globs that overlap. The sweep and the report
+/// writer own their folders: an input inside one of them could be deleted or overwritten, and
+/// a glob reaching into them would read refrate's own output as input.
+fn check_overlaps(warehouse: &str, reports: &Path, inputs: &[Input]) -> Result<(), String> {
+    let mut owned: Vec<(&str, PathBuf)> = vec![("reports", reports.to_path_buf())];
+    if !warehouse.contains("://") {
+        owned.push(("warehouse", PathBuf::from(warehouse)));
+    }
+    let inside = |a: &Path, b: &Path| a.starts_with(b) || b.starts_with(a);
+    if let [(_, reports), (_, warehouse)] = owned.as_slice()
+        && inside(reports, warehouse)
+    {
+        return Err(format!(
+            "the warehouse {} and the reports folder {} overlap (one is inside the other); give each its own folder",
+            warehouse.display(),
+            reports.display()
+        ));
+    }
+    for (i, input) in inputs.iter().enumerate() {
+        for (what, folder) in &owned {
+            if glob_reaches(&input.pattern, folder) {
+                return Err(format!(
+                    "inputs[{i}].path {:?} ({}) can match files inside the {what} folder {}, which refrate \
+                     writes and cleans up; keep the inputs in a folder of their own, outside the {what}",
+                    input.pattern_as_written,
+                    input.pattern,
+                    folder.display()
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Whether the absolute glob `pattern` can match a file inside `folder` (or `folder` itself).
+fn glob_reaches(pattern: &str, folder: &Path) -> bool {
+    use std::path::Component;
+    let parts: Vec<&str> = pattern.split('/').filter(|p| !p.is_empty()).collect();
+    let folder: Vec<String> = folder
+        .components()
+        .filter_map(|c| match c {
+            Component::Normal(n) => Some(n.to_string_lossy().into_owned()),
+            _ => None,
+        })
+        .collect();
+    for (i, name) in folder.iter().enumerate() {
+        let Some(part) = parts.get(i) else { return false };
+        if part.contains("**") {
+            return true;
+        }
+        let matches = glob::Pattern::new(part).map(|p| p.matches(name)).unwrap_or(part == name);
+        if !matches {
+            return false;
+        }
+    }
+    parts.len() >= folder.len()
+}
+
+/// `text` with every control character written as an escape (`\n`, `\u{1b}`).
+pub fn escape_controls(text: &str) -> String {
+    if !text.chars().any(char::is_control) {
+        return text.to_string();
+    }
+    text.chars()
+        .map(|c| if c.is_control() { c.escape_default().to_string() } else { c.to_string() })
+        .collect()
 }
 
 /// Removes `.` and `..` components lexically, so messages show `/srv/target/x` rather than
@@ -259,6 +384,30 @@ mod tests {
         for (text, expected) in cases {
             let err = Config::from_yaml(&text, Path::new("c.yaml")).unwrap_err().to_string();
             assert!(err.contains(expected) && err.contains("c.yaml"), "{err}");
+        }
+    }
+
+    #[test]
+    fn overlapping_warehouse_reports_and_inputs_are_refused() {
+        let refused = [
+            ("warehouse: .\nreports: reports\ninputs:\n  - { path: 'events/*.csv', kind: events }\n", "warehouse"),
+            ("warehouse: wh\nreports: wh/reports\ninputs:\n  - { path: 'in/*.csv', kind: events }\n", "overlap"),
+            ("warehouse: wh\nreports: out\ninputs:\n  - { path: 'out/*.csv', kind: events }\n", "reports"),
+            ("warehouse: wh\nreports: out\ninputs:\n  - { path: '**/*.csv', kind: events }\n", "can match"),
+            ("warehouse: wh\nreports: out\ninputs:\n  - { path: '*/x.csv', kind: events }\n", "can match"),
+            ("warehouse: 'file:///srv/r'\nreports: out\ninputs:\n  - { path: '/srv/r/in/*.csv', kind: events }\n", "warehouse"),
+        ];
+        for (text, expected) in refused {
+            let err = Config::from_yaml(text, Path::new("/srv/r/c.yaml")).unwrap_err().to_string();
+            assert!(err.contains(expected) && err.contains("/srv/r"), "{text}: {err}");
+        }
+        // Side by side is fine, and so is a glob in the config folder that does not descend.
+        for text in [
+            "warehouse: wh\nreports: out\ninputs:\n  - { path: 'in/*.csv', kind: events }\n",
+            "warehouse: wh\nreports: out\ninputs:\n  - { path: '*.csv', kind: events }\n",
+            "warehouse: s3://b/p\nreports: out\ninputs:\n  - { path: '**/*.csv', kind: events }\n",
+        ] {
+            Config::from_yaml(text, Path::new("/srv/r/c.yaml")).unwrap();
         }
     }
 

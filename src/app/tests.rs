@@ -137,7 +137,7 @@ async fn failed_puts_and_completions_leave_the_manifest_unchanged_and_a_rerun_co
     assert_eq!(after.version, 2);
     assert_eq!(state(&after), state(&clean));
     // Leftovers of the failed runs were swept (retention 0s); only live files remain.
-    let live = wh.live_files(1).await.unwrap();
+    let (live, _) = wh.live_files(1).await.unwrap();
     let mut on_disk = Vec::new();
     for sub in ["events", "rejects"] {
         let base = Path::new(&cfg.warehouse).join(sub);

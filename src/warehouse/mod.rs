@@ -6,6 +6,7 @@
 //! new one, never a mix, and two writers cannot both publish the same version. This module
 //! does not parse input files or compute rates.
 
+pub mod layout;
 mod lock;
 mod manifest;
 pub mod schema;

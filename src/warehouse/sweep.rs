@@ -10,6 +10,11 @@
 //!
 //! It also removes `LocalFileSystem` staging files (`name#<n>`) of interrupted writes and old
 //! lock generations of the writer lock (never the newest). Run it only while holding the writer lock.
+//!
+//! It deletes **only names refrate generates** ([`super::layout`]): a user's file below the
+//! warehouse (an overlapping input folder, a note, a copy) is never a candidate, whatever its
+//! age or name. A damaged older manifest is reported, not fatal: the files it named are
+//! unknown, but no reader can use that version anyway.
 
 use std::collections::BTreeSet;
 use std::time::{Duration, SystemTime};
@@ -18,6 +23,7 @@ use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
 use object_store::ObjectStore;
 
+use super::layout::{DATA_DIRS, is_own_data_file, is_own_meta_file, is_own_staging_file};
 use super::lock::{LOCK_DIR, lock_object_name};
 use super::{Warehouse, WarehouseError};
 
@@ -44,28 +50,33 @@ pub struct SweepReport {
     pub bytes_freed: u64,
     /// Unreferenced files left alone because they are younger than the retention.
     pub kept_young: usize,
+    /// Older manifest versions that could not be read (named, with why), ignored by the sweep.
+    pub damaged_manifests: Vec<String>,
 }
 
 fn old_enough(modified: DateTime<Utc>, now: DateTime<Utc>, retention: Duration) -> bool {
     now.signed_duration_since(modified).to_std().is_ok_and(|age| age >= retention)
 }
 
-/// Whether a file name is a `LocalFileSystem` staging file (`<name>#<digits>`).
-fn is_staging(name: &str) -> bool {
-    name.rsplit_once('#').is_some_and(|(_, n)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
-}
-
 impl Warehouse {
-    /// The files named by the newest `keep_versions` manifests (the live set).
-    pub async fn live_files(&self, keep_versions: u64) -> Result<BTreeSet<String>, WarehouseError> {
+    /// The files named by the newest `keep_versions` manifests (the live set), and the older
+    /// versions among them that could not be read. The newest version must read.
+    pub async fn live_files(
+        &self,
+        keep_versions: u64,
+    ) -> Result<(BTreeSet<String>, Vec<String>), WarehouseError> {
         let latest = self.latest_version().await?;
         let first = latest.saturating_sub(keep_versions.max(1) - 1).max(1);
         let mut live = BTreeSet::new();
+        let mut damaged = Vec::new();
         for version in first..=latest {
-            let manifest = self.manifest(version).await?;
-            live.extend(manifest.live_files().map(str::to_string));
+            match self.manifest(version).await {
+                Ok(manifest) => live.extend(manifest.live_files().map(str::to_string)),
+                Err(e) if version < latest => damaged.push(e.to_string()),
+                Err(e) => return Err(e),
+            }
         }
-        Ok(live)
+        Ok((live, damaged))
     }
 
     /// Deletes unreferenced data files older than the retention (see the module comment).
@@ -76,19 +87,22 @@ impl Warehouse {
     ) -> Result<SweepReport, WarehouseError> {
         // The live set is read first: a manifest published after this point can only name
         // files younger than the retention (a writer publishes what it has just uploaded).
-        let live = self.live_files(policy.keep_versions).await?;
-        let mut report = SweepReport::default();
+        let (live, damaged_manifests) = self.live_files(policy.keep_versions).await?;
+        let mut report = SweepReport { damaged_manifests, ..SweepReport::default() };
         let root = self.root.as_ref();
         // Superseded lock generations go too; the newest is the lock and always stays.
         let newest_lock = lock_object_name(self.lock_generation().await?);
-        for prefix in ["events", "rejects", "reported", LOCK_DIR] {
+        for prefix in DATA_DIRS.into_iter().chain([LOCK_DIR]) {
             let objects: Vec<_> =
                 self.store.list(Some(&self.path(prefix))).try_collect().await.map_err(self.store_err())?;
             for object in objects {
                 let full = object.location.as_ref();
                 let relative = full.strip_prefix(root).unwrap_or(full).trim_start_matches('/').to_string();
-                let candidate =
-                    if prefix == LOCK_DIR { relative != newest_lock } else { !live.contains(&relative) };
+                let candidate = if prefix == LOCK_DIR {
+                    is_own_meta_file(&relative) && relative != newest_lock
+                } else {
+                    is_own_data_file(&relative) && !live.contains(&relative)
+                };
                 if !candidate {
                     continue;
                 }
@@ -102,13 +116,19 @@ impl Warehouse {
             }
         }
         if let Some(folder) = &self.local_folder {
-            sweep_staging(folder, folder, now, policy.retention, &mut report).map_err(|source| {
-                WarehouseError::Io {
-                    location: self.location.clone(),
-                    context: "sweeping staging files".into(),
-                    source,
+            for dir in DATA_DIRS.into_iter().chain(["_manifest", LOCK_DIR]) {
+                let dir = folder.join(dir);
+                if !dir.is_dir() {
+                    continue;
                 }
-            })?;
+                sweep_staging(folder, &dir, now, policy.retention, &mut report).map_err(|source| {
+                    WarehouseError::Io {
+                        location: self.location.clone(),
+                        context: "sweeping staging files".into(),
+                        source,
+                    }
+                })?;
+            }
         }
         report.deleted.sort();
         Ok(report)
@@ -125,13 +145,16 @@ fn sweep_staging(
 ) -> std::io::Result<()> {
     for entry in std::fs::read_dir(dir)? {
         let entry = entry?;
-        let meta = entry.metadata()?;
+        // Symbolic links are neither followed nor deleted: refrate never makes one.
+        let meta = std::fs::symlink_metadata(entry.path())?;
         let path = entry.path();
         if meta.is_dir() {
             sweep_staging(root, &path, now, retention, report)?;
             continue;
         }
-        if !is_staging(&entry.file_name().to_string_lossy()) {
+        let Ok(relative) = path.strip_prefix(root) else { continue };
+        let Some(relative) = relative.to_str() else { continue };
+        if !meta.is_file() || !is_own_staging_file(relative) {
             continue;
         }
         let modified: DateTime<Utc> = meta.modified().unwrap_or(SystemTime::now()).into();
@@ -145,21 +168,7 @@ fn sweep_staging(
             Err(e) => return Err(e),
         }
         report.bytes_freed += meta.len();
-        report.deleted.push(path.strip_prefix(root).unwrap_or(&path).to_string_lossy().into_owned());
+        report.deleted.push(relative.to_string());
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn staging_names_are_recognised() {
-        assert!(is_staging("part-x.parquet#1"));
-        assert!(is_staging("v00000000000000000003.json#27"));
-        assert!(!is_staging("part-x.parquet"));
-        assert!(!is_staging("odd#name.parquet"));
-        assert!(!is_staging("trailing#"));
-    }
 }

@@ -1,0 +1,131 @@
+//! The names refrate gives to warehouse objects, and the test that a name is one of them.
+//!
+//! Every data object is written under a name built here, with the run id of the run that
+//! wrote it. The sweep deletes only objects whose names [`is_own_data_file`] recognises, so a
+//! user's file that happens to sit below the warehouse (an input folder that overlaps it, a
+//! note, a backup) is never deleted, whatever its age.
+
+/// Folders of data objects, relative to the warehouse root.
+pub const DATA_DIRS: [&str; 3] = ["events", "rejects", "reported"];
+
+/// The Parquet file of one hospital-month written by `run_id`.
+pub fn event_file(hospital: &str, month: &str, run_id: &str) -> String {
+    format!("events/hospital={hospital}/month={month}/part-{run_id}.parquet")
+}
+
+/// The rejects table of the `index`-th source of a run.
+pub fn rejects_file(run_id: &str, index: usize) -> String {
+    format!("rejects/run={run_id}/source-{index:04}.parquet")
+}
+
+/// The reported-counts table of the `index`-th aggregates source of a run.
+pub fn reported_file(run_id: &str, index: usize) -> String {
+    format!("reported/run={run_id}/source-{index:04}.parquet")
+}
+
+/// Whether `id` has the shape of [`new_run_id`]'s output: `YYYYMMDDTHHMMSSZ-<pid>-<8 hex>`.
+pub fn is_run_id(id: &str) -> bool {
+    let mut parts = id.splitn(3, '-');
+    let (Some(time), Some(pid), Some(nonce)) = (parts.next(), parts.next(), parts.next()) else {
+        return false;
+    };
+    let time = time.as_bytes();
+    time.len() == 16
+        && time[..8].iter().all(u8::is_ascii_digit)
+        && time[8] == b'T'
+        && time[9..15].iter().all(u8::is_ascii_digit)
+        && time[15] == b'Z'
+        && !pid.is_empty()
+        && pid.bytes().all(|b| b.is_ascii_digit())
+        && nonce.len() == 8
+        && nonce.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+/// A fresh run id: time, pid and a random nonce, so data files of two runs never collide.
+pub fn new_run_id() -> String {
+    let now = chrono::Utc::now();
+    let nonce: u32 = rand::random();
+    format!("{}-{}-{nonce:08x}", now.format("%Y%m%dT%H%M%SZ"), std::process::id())
+}
+
+fn is_digits(s: &str, len: usize) -> bool {
+    s.len() == len && s.bytes().all(|b| b.is_ascii_digit())
+}
+
+fn is_month(s: &str) -> bool {
+    s.len() == 7 && is_digits(&s[..4], 4) && &s[4..5] == "-" && is_digits(&s[5..], 2)
+}
+
+/// Whether `relative` (a path below the warehouse root) is a data object refrate writes:
+/// exactly one of the shapes built by [`event_file`], [`rejects_file`], [`reported_file`].
+pub fn is_own_data_file(relative: &str) -> bool {
+    let parts: Vec<&str> = relative.split('/').collect();
+    let source_of_run = |run: &str, file: &str| {
+        run.strip_prefix("run=").is_some_and(is_run_id)
+            && file
+                .strip_prefix("source-")
+                .and_then(|f| f.strip_suffix(".parquet"))
+                .is_some_and(|n| is_digits(n, 4))
+    };
+    match parts.as_slice() {
+        ["events", hospital, month, file] => {
+            hospital.strip_prefix("hospital=").is_some_and(|h| is_digits(h, 10))
+                && month.strip_prefix("month=").is_some_and(is_month)
+                && file.strip_prefix("part-").and_then(|f| f.strip_suffix(".parquet")).is_some_and(is_run_id)
+        }
+        ["rejects", run, file] | ["reported", run, file] => source_of_run(run, file),
+        _ => false,
+    }
+}
+
+/// Whether `relative` is a manifest version or a lock generation (`_manifest/v<20 digits>.json`,
+/// `_lock/v<20 digits>.json`).
+pub fn is_own_meta_file(relative: &str) -> bool {
+    let Some((dir, file)) = relative.split_once('/') else { return false };
+    matches!(dir, "_manifest" | "_lock")
+        && file.strip_prefix('v').and_then(|f| f.strip_suffix(".json")).is_some_and(|n| is_digits(n, 20))
+}
+
+/// Whether `relative` is a `LocalFileSystem` staging file (`<name>#<digits>`) of an object
+/// refrate writes: the staging file of an interrupted write of one of its own names.
+pub fn is_own_staging_file(relative: &str) -> bool {
+    relative.rsplit_once('#').is_some_and(|(name, n)| {
+        !n.is_empty()
+            && n.bytes().all(|b| b.is_ascii_digit())
+            && (is_own_data_file(name) || is_own_meta_file(name))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_refrate_writes_are_recognised_and_nothing_else() {
+        let run = new_run_id();
+        assert!(is_run_id(&run), "{run}");
+        assert!(is_own_data_file(&event_file("0110113719", "2025-04", &run)));
+        assert!(is_own_data_file(&rejects_file(&run, 3)));
+        assert!(is_own_data_file(&reported_file(&run, 0)));
+        for foreign in [
+            "events/2025-04.csv",
+            "events/hospital=0110113719/month=2025-04/part-killed.parquet",
+            "events/hospital=0110113719/month=2025-04/notes.txt",
+            "events/hospital=011011371/month=2025-04/part-20250101T000000Z-1-0a0b0c0d.parquet",
+            "rejects/run=killed/source-0000.parquet",
+            "rejects/run=20250101T000000Z-1-0a0b0c0d/source-0000.csv",
+            "reported/x.parquet",
+            "backup/events/hospital=0110113719/month=2025-04/part-20250101T000000Z-1-0a0b0c0d.parquet",
+        ] {
+            assert!(!is_own_data_file(foreign), "{foreign}");
+        }
+        assert!(is_own_meta_file("_manifest/v00000000000000000007.json"));
+        assert!(is_own_meta_file("_lock/v00000000000000000012.json"));
+        assert!(!is_own_meta_file("_manifest/notes.json"));
+        assert!(is_own_staging_file(&format!("{}#12", event_file("0110113719", "2025-04", &run))));
+        assert!(is_own_staging_file("_manifest/v00000000000000000007.json#3"));
+        assert!(!is_own_staging_file("events/2025-04.csv#3"));
+        assert!(!is_own_staging_file("report#2024"));
+        assert!(!is_own_staging_file("_manifest/v00000000000000000007.json#"));
+    }
+}
