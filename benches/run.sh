@@ -13,6 +13,7 @@ MONTHS=${3:-24}
 BIN=${REFRATE_BIN:-target/release/refrate}
 WORK=${BENCH_DIR:-target/bench}
 export REFRATE_PSEUDONYM_KEY=refrate-bench-key-not-for-real-data
+export REFRATE_DEMO=1  # the bench key is public: accepted only with this
 
 # Runs a command with its stdout to $WORK/out.txt and prints "seconds peak-RSS-KiB" (GNU time).
 # Exit codes 0 and 1 both mean "ran" for refrate.

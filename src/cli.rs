@@ -41,6 +41,15 @@ pub enum Command {
         #[arg(long, short, env = "REFRATE_CONFIG", default_value = "refrate.yaml")]
         config: PathBuf,
     },
+    /// Release a writer lock left by a run that can no longer release it (a crashed host, a
+    /// wrong clock). Asks for confirmation when the holder may still be alive.
+    Unlock {
+        #[arg(long, short, env = "REFRATE_CONFIG", default_value = "refrate.yaml")]
+        config: PathBuf,
+        /// Do not ask.
+        #[arg(long)]
+        force: bool,
+    },
     /// Print rates or counts from the warehouse as CSV or JSON on stdout.
     Rates {
         #[arg(long, short, env = "REFRATE_CONFIG", default_value = "refrate.yaml")]

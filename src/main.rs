@@ -16,10 +16,13 @@ fn main() -> ExitCode {
     match runtime.block_on(refrate::app::main(cli)) {
         Ok(outcome) => ExitCode::from(outcome.exit_code()),
         Err(err) => {
-            eprintln!("refrate: error: {err}");
+            // Messages quote file names and values from the input: no control character of
+            // theirs reaches the terminal or the cron mail as such.
+            let escape = |e: &dyn std::fmt::Display| refrate::config::escape_controls(&e.to_string());
+            eprintln!("refrate: error: {}", escape(&err));
             let mut source = std::error::Error::source(&err);
             while let Some(cause) = source {
-                eprintln!("  caused by: {cause}");
+                eprintln!("  caused by: {}", escape(cause));
                 source = cause.source();
             }
             ExitCode::from(2)

@@ -40,7 +40,15 @@ pub fn load_hospitals(path: Option<&Path>) -> Result<BTreeMap<String, Hospital>,
         }
         h.name = h.name.filter(|n| !n.is_empty());
         h.prefecture = h.prefecture.filter(|n| !n.is_empty());
-        out.insert(h.hospital_code.clone(), h);
+        let code = h.hospital_code.clone();
+        if let Some((first, _)) = out.get(&code) {
+            return Err(AppError::Input(format!(
+                "hospitals {} line {line}, field hospital_code: {code} is listed twice (also on line {first}); \
+                 keep one row per hospital so the name and beds shown are the ones you mean",
+                path.display()
+            )));
+        }
+        out.insert(code, (line, h));
     }
-    Ok(out)
+    Ok(out.into_iter().map(|(code, (_, h))| (code, h)).collect())
 }

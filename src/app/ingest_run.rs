@@ -15,7 +15,7 @@ use crate::ingest::{
 use crate::regimes::Count;
 use crate::warehouse::schema::{self, month_of};
 use crate::warehouse::{
-    Manifest, PartitionEntry, PartitionSink, RunEntry, SourceEntry, Warehouse, WriterLock, WrittenFile,
+    layout, Manifest, PartitionEntry, PartitionSink, RunEntry, SourceEntry, Warehouse, WriterLock, WrittenFile,
 };
 
 /// One input file matched by a config glob.
@@ -27,8 +27,9 @@ pub struct SourceFile {
     pub input: Input,
 }
 
-/// Expands the config's globs, in a stable order. A glob that matches nothing is reported
-/// (it is normal for cron runs before the month's export arrives) but is not an error.
+/// Expands the config's globs, in a stable order. A glob that matches nothing stops the
+/// command (a moved folder or a typo would otherwise give a green run on no new data),
+/// unless the input is marked `optional: true`, which is only noted.
 pub fn expand_inputs(cfg: &Config, quiet: bool) -> Result<Vec<SourceFile>, AppError> {
     let mut seen = BTreeSet::new();
     let mut files = Vec::new();
@@ -39,13 +40,31 @@ pub fn expand_inputs(cfg: &Config, quiet: bool) -> Result<Vec<SourceFile>, AppEr
         for entry in paths {
             let path =
                 entry.map_err(|e| AppError::Input(format!("inputs: {:?}: {e}", input.pattern_as_written)))?;
+            if path.is_symlink() && !cfg.follow_symlinks {
+                return Err(AppError::Input(format!(
+                    "inputs: {} is a symbolic link; refrate reads only regular files unless the config says \
+                     follow_symlinks: true (copy the export instead, or allow links if they are yours)",
+                    cfg.display_path(&path)
+                )));
+            }
             if path.is_file() {
                 matched.push(path);
             }
         }
         matched.sort();
-        if matched.is_empty() && !quiet {
-            eprintln!("refrate: note: input {:?} matches no file", input.pattern_as_written);
+        if matched.is_empty() {
+            if !input.optional {
+                return Err(AppError::Input(format!(
+                    "config {}: inputs: {:?} matches no file (looked for {}); check the path, which is relative to \
+                     the config's folder, or mark the input optional: true if it may be absent",
+                    cfg.path.display(),
+                    input.pattern_as_written,
+                    input.pattern
+                )));
+            }
+            if !quiet {
+                eprintln!("refrate: note: optional input {:?} matches no file", input.pattern_as_written);
+            }
         }
         for path in matched {
             if seen.insert(path.clone()) {
@@ -171,6 +190,8 @@ pub async fn ingest_and_publish(
         .map_err(|e| AppError::Input(format!("ingest stopped unexpectedly: {e}")))??
     };
 
+    check_month_jump(&current, &ingested.files, cfg.max_jump_months)?;
+
     // Upload data files under fresh names; none is visible until the manifest names it.
     let run_id = options.run_id.to_string();
     let now = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
@@ -190,7 +211,7 @@ pub async fn ingest_and_publish(
             continue;
         }
         let (hospital, month) = key.split_once('/').expect("partition keys are hospital/month");
-        let file = format!("events/hospital={hospital}/month={month}/part-{run_id}.parquet");
+        let file = layout::event_file(hospital, month, &run_id);
         warehouse.put_file(&file, &mut written).await?;
         partitions_written += 1;
         next.partitions.insert(
@@ -217,7 +238,7 @@ pub async fn ingest_and_publish(
         let rejects_file = if f.rejects.is_empty() {
             None
         } else {
-            let name = format!("rejects/run={run_id}/source-{i:04}.parquet");
+            let name = layout::rejects_file(&run_id, i);
             let bytes = crate::warehouse::write_batches(
                 schema::REJECTS.clone(),
                 &[schema::rejects_batch(&f.rejects)],
@@ -250,7 +271,7 @@ pub async fn ingest_and_publish(
         );
     }
     for (i, (file, sha, rows)) in reported.iter().enumerate() {
-        let name = format!("reported/run={run_id}/source-{i:04}.parquet");
+        let name = layout::reported_file(&run_id, i);
         let bytes = crate::warehouse::write_batches(
             schema::REPORTED.clone(),
             &[schema::reported_batch(rows, &file.name)],
@@ -298,7 +319,9 @@ pub async fn ingest_and_publish(
         let excess = next.runs.len() - 50;
         next.runs.drain(..excess);
     }
-    // A run that lost its lock while silent must not publish over the run that took it over.
+    // A run that lost its lock while silent must not publish over the run that took it over,
+    // and nothing is published after SIGTERM/SIGINT.
+    super::interrupt::check()?;
     options.lock.check()?;
     warehouse.publish(&next).await?;
     Ok(IngestOutcome {
@@ -311,6 +334,33 @@ pub async fn ingest_and_publish(
         partitions_written,
         partitions_cleared,
     })
+}
+
+/// Refuses a new month far after the latest month already stored: one mistyped year (`R8.5.2`
+/// for `R7.5.2`, still before today) must not become the latest month and move the fiscal year
+/// that is checked. A first run has nothing to compare with (the date window still applies).
+fn check_month_jump(current: &Manifest, files: &[FileResult], max_jump: u32) -> Result<(), AppError> {
+    let index = |m: &str| crate::periods::parse_month(m).map(|(y, mo)| i64::from(y) * 12 + i64::from(mo) - 1);
+    let Some(stored) = current.partitions.values().filter_map(|p| index(&p.month)).max() else {
+        return Ok(());
+    };
+    let month = |i: i64| format!("{:04}-{:02}", i.div_euclid(12), i.rem_euclid(12) + 1);
+    for f in files {
+        let Some(latest) = f.stats.months.iter().filter_map(|m| index(m)).max() else { continue };
+        if latest - stored > i64::from(max_jump) {
+            return Err(AppError::Input(format!(
+                "{} has rows in {}, {} months after the latest month stored ({}); a month so far ahead is \
+                 usually a mistyped year, so nothing was published. Check that file's dates (`refrate validate` \
+                 lists the months of each file); if the gap is real, raise dates.max_jump_months (now {max_jump}) \
+                 in the config",
+                f.name,
+                month(latest),
+                latest - stored,
+                month(stored)
+            )));
+        }
+    }
+    Ok(())
 }
 
 type Reported = Vec<(SourceFile, String, Vec<ReportedRow>)>;
@@ -381,12 +431,7 @@ fn check_one_source_per_period(
     Ok(())
 }
 
-/// A fresh run id: time, pid and a random nonce, so data files of two runs never collide.
-pub fn new_run_id() -> String {
-    let now = chrono::Utc::now();
-    let nonce: u32 = rand::random();
-    format!("{}-{}-{nonce:08x}", now.format("%Y%m%dT%H%M%SZ"), std::process::id())
-}
+pub use crate::warehouse::layout::new_run_id;
 
 /// What stops an ingest.
 #[derive(Debug, Clone, Copy)]
@@ -430,7 +475,9 @@ impl Rebuild<'_> {
         let batches = crate::warehouse::read_parquet_bytes(bytes)
             .map_err(|e| AppError::Input(format!("reading partition {key} ({}): {e}", entry.file)))?;
         for batch in &batches {
-            for (event, source) in schema::events_from_batch(batch) {
+            let events = schema::events_from_batch(batch)
+                .map_err(|e| AppError::Input(format!("reading partition {key} ({}): {e}", entry.file)))?;
+            for (event, source) in events {
                 if self.changed_names.contains(source.as_str()) {
                     continue;
                 }
@@ -486,6 +533,7 @@ fn ingest_files(
             &file.input.format,
             &mut ctx,
             |event: Event| -> Result<(), AppError> {
+                super::interrupt::check()?;
                 partitions.insert(rebuild.add(&event, &file.name)?);
                 Ok(())
             },

@@ -5,6 +5,7 @@
 
 mod hospitals;
 mod ingest_run;
+mod interrupt;
 mod mapping;
 mod output;
 mod reports;
@@ -66,6 +67,8 @@ pub enum AppError {
     Input(String),
     #[error("{context}: {source}")]
     Io { context: String, source: std::io::Error },
+    #[error("stopped by a signal (SIGTERM or SIGINT) before finishing")]
+    Interrupted,
     /// A run that stopped after taking the lock; says what the warehouse and reports hold now.
     #[error("{state}")]
     RunStopped { state: String, source: Box<AppError> },
@@ -86,6 +89,7 @@ pub async fn main(cli: Cli) -> Result<Outcome, AppError> {
             run(&Config::load(&config)?, RunOptions { quiet, allow_empty }).await
         }
         Command::Vacuum { config } => vacuum(&Config::load(&config)?, quiet).await,
+        Command::Unlock { config, force } => unlock(&Config::load(&config)?, force, quiet).await,
         Command::Rates { config, period, regimes, format } => {
             rates(&Config::load(&config)?, period, &regimes, format).await
         }
@@ -170,7 +174,13 @@ pub(crate) async fn run_with(
     let files = ingest_run::expand_inputs(cfg, quiet)?;
     // Patient numbers exist only in event logs; reported counts need no key.
     let pseudonymizer = if cfg.inputs.iter().any(|i| i.kind == crate::config::InputKind::Events) {
-        Some(ingest::load_key(std::env::var(ingest::KEY_ENV_VAR).ok(), cfg.pseudonym_key_file.as_deref())?)
+        let key = ingest::load_key(std::env::var(ingest::KEY_ENV_VAR).ok(), cfg.pseudonym_key_file.as_deref())?;
+        if let Some(warning) = key.weakness()
+            && !quiet
+        {
+            eprintln!("refrate: warning: {warning}");
+        }
+        Some(key)
     } else {
         None
     };
@@ -182,7 +192,9 @@ pub(crate) async fn run_with(
     };
     let hospitals = load_hospitals(cfg.hospitals.as_deref())?;
     let renderer = crate::report::Renderer::new(cfg.templates.as_deref())?;
+    reports::check_reports_folder(&cfg.reports)?;
 
+    interrupt::install();
     let warehouse = open_warehouse(cfg)?;
     let run_id = ingest_run::new_run_id();
     let lock = warehouse.lock(&run_id, "run", LockPolicy::default()).await?;
@@ -276,11 +288,24 @@ impl RunJob<'_> {
         .await;
         progress.finish_and_clear();
         let outcome = outcome?;
+        interrupt::check()?;
         let manifest = &outcome.manifest;
         let verdict = reports::render_all(cfg, warehouse, manifest, regimes, hospitals, renderer).await?;
+        if !options.quiet && !verdict.not_in_master.is_empty() {
+            eprintln!(
+                "refrate: warning: {} hospital(s) with data are not in the hospital master {}: {} (their pages have no name; add them)",
+                verdict.not_in_master.len(),
+                cfg.hospitals.as_deref().map(|p| cfg.display_path(p)).unwrap_or_default(),
+                verdict.not_in_master.join(", ")
+            );
+        }
         // Sweeping is housekeeping: a failure is reported but does not fail the run.
+        interrupt::check()?;
         let swept = match warehouse.sweep(cfg.sweep, chrono::Utc::now()).await {
-            Ok(report) => report.deleted.len().to_string(),
+            Ok(report) => {
+                warn_damaged_manifests(&report);
+                report.deleted.len().to_string()
+            }
             Err(e) => {
                 eprintln!("refrate: warning: sweeping old files failed (run `refrate vacuum` later): {e}");
                 "failed".to_string()
@@ -317,6 +342,10 @@ impl RunJob<'_> {
                 started.elapsed().as_secs_f64()
             );
         }
+        // Printed even with --quiet: this is what the cron mail is for.
+        for line in &verdict.attention {
+            eprintln!("refrate: needs review: {line}");
+        }
         Ok(if verdict.needing_attention > 0 { Outcome::Attention } else { Outcome::AllPass })
     }
 }
@@ -337,8 +366,20 @@ fn progress_bar(quiet: bool) -> indicatif::ProgressBar {
     bar
 }
 
+/// Older manifests the sweep could not read: worth a look, but no reason to stop (even
+/// `--quiet` says it, since a damaged file in the warehouse needs a person).
+fn warn_damaged_manifests(report: &crate::warehouse::SweepReport) {
+    for damaged in &report.damaged_manifests {
+        eprintln!(
+            "refrate: warning: an older manifest version cannot be read and was ignored by the sweep \
+             (restore it from a backup or delete it; the current version is fine): {damaged}"
+        );
+    }
+}
+
 /// `refrate vacuum`: sweep under the writer lock.
 pub async fn vacuum(cfg: &Config, quiet: bool) -> Result<Outcome, AppError> {
+    interrupt::install();
     let warehouse = Warehouse::open_existing(&cfg.warehouse)?;
     let lock = warehouse.lock(&ingest_run::new_run_id(), "vacuum", LockPolicy::default()).await?;
     if let Some(t) = &lock.takeover
@@ -346,9 +387,13 @@ pub async fn vacuum(cfg: &Config, quiet: bool) -> Result<Outcome, AppError> {
     {
         eprintln!("refrate: note: took over the stale lock of {} ({})", t.previous, t.reason);
     }
-    let result = warehouse.sweep(cfg.sweep, chrono::Utc::now()).await;
+    let result = match interrupt::check() {
+        Ok(()) => warehouse.sweep(cfg.sweep, chrono::Utc::now()).await.map_err(AppError::from),
+        Err(e) => Err(e),
+    };
     release(lock, quiet).await;
     let report = result?;
+    warn_damaged_manifests(&report);
     if !quiet {
         eprintln!(
             "refrate: vacuum: deleted {} file(s) ({} bytes); {} unreferenced file(s) younger than the retention ({}) kept; files of the newest {} version(s) kept",
@@ -358,6 +403,38 @@ pub async fn vacuum(cfg: &Config, quiet: bool) -> Result<Outcome, AppError> {
             humantime::format_duration(cfg.sweep.retention),
             cfg.sweep.keep_versions
         );
+    }
+    Ok(Outcome::AllPass)
+}
+
+/// `refrate unlock`: releases a stuck lock, after confirmation unless `force` or the holder
+/// is provably gone.
+pub async fn unlock(cfg: &Config, force: bool, quiet: bool) -> Result<Outcome, AppError> {
+    use std::io::BufRead as _;
+    let warehouse = Warehouse::open_existing(&cfg.warehouse)?;
+    let Some(holder) = warehouse.lock_holder().await? else {
+        if !quiet {
+            eprintln!("refrate: the lock is free; nothing to do");
+        }
+        return Ok(Outcome::AllPass);
+    };
+    let stale = crate::warehouse::stale_reason(&holder, &LockPolicy::default(), chrono::Utc::now());
+    if !force && stale.is_none() {
+        eprintln!(
+            "refrate: the lock is held by {holder}, which may still be running. Releasing it lets another run \
+             start while it works (it would then publish nothing). Type `unlock` to release it:"
+        );
+        let mut answer = String::new();
+        std::io::stdin().lock().read_line(&mut answer).map_err(AppError::io("reading the confirmation"))?;
+        if answer.trim() != "unlock" {
+            return Err(AppError::Input(
+                "not confirmed; the lock is unchanged (use --force to release it without asking)".into(),
+            ));
+        }
+    }
+    let ended = warehouse.unlock().await?;
+    if !quiet && let Some(h) = ended {
+        eprintln!("refrate: released the lock of {h}");
     }
     Ok(Outcome::AllPass)
 }

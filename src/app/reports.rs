@@ -35,6 +35,33 @@ pub struct Verdicts {
     pub fiscal_years: Vec<i32>,
     pub hospitals_checked: usize,
     pub needing_attention: usize,
+    /// One line per checked hospital, fiscal year and regime that needs review, for the cron
+    /// mail: `code name FY regime: why`.
+    pub attention: Vec<String>,
+    /// Hospitals with data but no entry in the hospital master.
+    pub not_in_master: Vec<String>,
+}
+
+/// Why a row needs review, in a few words a liaison office reads in a mail.
+fn attention_reason(row: &RateRow) -> String {
+    let rate = |ratio: Option<Ratio>, unit: &str| {
+        ratio.and_then(|r| r.display()).map(|d| format!("{d} {unit}")).unwrap_or_else(|| "-".into())
+    };
+    let rates = format!(
+        "紹介率 {}, 逆紹介率 {}",
+        rate(row.referral, row.referral_unit),
+        rate(row.reverse, row.reverse_unit)
+    );
+    if row.verdict == "fail" {
+        let gaps = [("referred", row.referral_gap), ("reverse-referred", row.reverse_gap)]
+            .into_iter()
+            .filter_map(|(what, gap)| gap.filter(|g| *g > 0).map(|g| format!("{g} more {what}")))
+            .collect::<Vec<_>>();
+        let gaps = if gaps.is_empty() { String::new() } else { format!("; nearest criterion needs {}", gaps.join(" and ")) };
+        format!("fails ({rates}{gaps})")
+    } else {
+        format!("{} but sits exactly on a threshold, review it ({rates})", row.verdict)
+    }
 }
 
 fn rate_value(ratio: Option<Ratio>, unit: &str) -> RateValue {
@@ -476,23 +503,44 @@ pub async fn render_all(
         files.push(("index.html".to_string(), renderer.index(latest)?));
     }
     files.push(("rejects.csv".to_string(), rejects_csv(&rejects)?));
+    super::interrupt::check()?;
     write_all(&cfg.reports, &files)?;
 
     let checked_years = checked_fiscal_years(year_months.last().map(String::as_str));
     let mut checked = BTreeSet::new();
     let mut attention = BTreeSet::new();
+    let mut lines = Vec::new();
     for r in rows.iter().filter(|r| r.period_kind == "fiscal-year") {
         if checked_years.iter().any(|fy| r.period == fy.to_string()) {
             checked.insert(r.hospital_code.clone());
             if r.needs_attention() {
                 attention.insert(r.hospital_code.clone());
+                let name = hospitals
+                    .get(&r.hospital_code)
+                    .and_then(|h| h.name.as_deref())
+                    .unwrap_or("(no name in the hospital master)");
+                lines.push(format!(
+                    "{} {} FY{} {}: {}",
+                    r.hospital_code,
+                    name,
+                    r.period,
+                    r.regime_id,
+                    attention_reason(r)
+                ));
             }
         }
     }
+    let not_in_master = if hospitals.is_empty() {
+        Vec::new()
+    } else {
+        hospital_codes.iter().filter(|c| !hospitals.contains_key(**c)).map(|c| c.to_string()).collect()
+    };
     Ok(Verdicts {
         fiscal_years: checked_years,
         hospitals_checked: checked.len(),
         needing_attention: attention.len(),
+        attention: lines,
+        not_in_master,
     })
 }
 
@@ -617,6 +665,18 @@ fn rejects_csv(rejects: &[RejectRow]) -> Result<String, AppError> {
     Ok(String::from_utf8(bytes).expect("CSV of UTF-8 strings"))
 }
 
+/// Checks, before the warehouse is touched, that the reports folder can be created and written:
+/// a run must not publish and then find it cannot write its reports.
+pub fn check_reports_folder(dir: &Path) -> Result<(), AppError> {
+    std::fs::create_dir_all(dir)
+        .map_err(AppError::io(format!("creating the reports folder {}", dir.display())))?;
+    tempfile::Builder::new()
+        .prefix(TEMP_PREFIX)
+        .tempfile_in(dir)
+        .map(drop)
+        .map_err(AppError::io(format!("the reports folder {} is not writable", dir.display())))
+}
+
 /// Prefix of the temporary files pages are written to before their rename.
 const TEMP_PREFIX: &str = ".refrate-";
 
@@ -624,7 +684,9 @@ const TEMP_PREFIX: &str = ".refrate-";
 /// sees a half-written page.
 ///
 /// Temporary files of a run killed while writing are removed first: `run` holds the writer
-/// lock, so no other run is writing here.
+/// lock, so no other run is writing here. Pages of fiscal years no longer in the data (a
+/// corrected typo that had made a year appear) are removed after the new ones are in place;
+/// files refrate does not name are never touched. Files get the mode the umask gives.
 fn write_all(dir: &Path, files: &[(String, String)]) -> Result<(), AppError> {
     std::fs::create_dir_all(dir)
         .map_err(AppError::io(format!("creating the reports folder {}", dir.display())))?;
@@ -643,12 +705,39 @@ fn write_all(dir: &Path, files: &[(String, String)]) -> Result<(), AppError> {
             .map_err(AppError::io(format!("writing {}", target.display())))?;
         std::io::Write::write_all(&mut tmp, content.as_bytes())
             .map_err(AppError::io(format!("writing {}", target.display())))?;
+        set_mode_from_umask(tmp.as_file())
+            .map_err(AppError::io(format!("setting the permissions of {}", target.display())))?;
         tmp.persist(&target).map_err(|e| AppError::Io {
             context: format!("writing {}", target.display()),
             source: e.error,
         })?;
     }
+    let written: BTreeSet<&str> = files.iter().map(|(name, _)| name.as_str()).collect();
+    let entries = std::fs::read_dir(dir)
+        .map_err(AppError::io(format!("reading the reports folder {}", dir.display())))?;
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        if report::is_fiscal_year_report(name) && !written.contains(name) && entry.path().is_file() {
+            std::fs::remove_file(entry.path())
+                .map_err(AppError::io(format!("removing the outdated report {}", entry.path().display())))?;
+        }
+    }
     Ok(())
+}
+
+/// `tempfile` creates files readable by the owner only; reports are shared, so they get what
+/// a plain `create` would give (0666 less the umask).
+fn set_mode_from_umask(file: &std::fs::File) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    static UMASK: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    let umask = *UMASK.get_or_init(|| {
+        // SAFETY: umask only swaps the process's file-creation mask; it is restored at once.
+        let old = unsafe { libc::umask(0o022) };
+        unsafe { libc::umask(old) };
+        u32::from(old)
+    });
+    file.set_permissions(std::fs::Permissions::from_mode(0o666 & !umask))
 }
 
 #[cfg(test)]

@@ -22,7 +22,51 @@ pub enum ReportedPeriod {
     FiscalYear(i32),
 }
 
+/// The largest count a hospital can report for a period: far above any hospital's year, far
+/// below what could overflow the exact arithmetic of the verdicts (`threshold × count`).
+pub const MAX_COUNT: u64 = 1_000_000_000;
+
+/// A count as people type it: `9811` or `9,811` (commas only between groups of three digits),
+/// at most [`MAX_COUNT`]. `1,2,3` and `98,11` are not numbers.
+pub fn parse_count(text: &str) -> Option<u64> {
+    let mut groups = text.split(',');
+    let first = groups.next()?;
+    let digits = |g: &str| !g.is_empty() && g.bytes().all(|b| b.is_ascii_digit());
+    if !digits(first) || (text.contains(',') && first.len() > 3) {
+        return None;
+    }
+    let mut joined = first.to_string();
+    for g in groups {
+        if g.len() != 3 || !digits(g) {
+            return None;
+        }
+        joined.push_str(g);
+    }
+    if joined.len() > 10 {
+        return None;
+    }
+    joined.parse::<u64>().ok().filter(|n| *n <= MAX_COUNT)
+}
+
 impl ReportedPeriod {
+    /// Whether any day of the period lies in `window`.
+    pub fn overlaps(&self, window: &super::format::DateWindow) -> bool {
+        use chrono::NaiveDate;
+        let (first, last) = match self {
+            ReportedPeriod::Month(m) => {
+                let Some((y, mo)) = crate::periods::parse_month(m) else { return false };
+                (NaiveDate::from_ymd_opt(y, mo, 1), NaiveDate::from_ymd_opt(y, mo, 28))
+            }
+            ReportedPeriod::FiscalYear(y) => {
+                (NaiveDate::from_ymd_opt(*y, 4, 1), NaiveDate::from_ymd_opt(y + 1, 3, 31))
+            }
+        };
+        match (first, last) {
+            (Some(first), Some(last)) => first <= window.latest && last >= window.earliest,
+            _ => false,
+        }
+    }
+
     /// Parses `2025-04`, `2025/04`, `FY2025`, `2025年度`.
     pub fn parse(text: &str) -> Option<ReportedPeriod> {
         let t = normalize_value(text);
@@ -180,17 +224,33 @@ pub fn read_aggregates(
                     hospital = Some(code.code);
                 }
                 "period" => {
-                    period = Some(ReportedPeriod::parse(&value).ok_or_else(|| {
+                    let p = ReportedPeriod::parse(&value).ok_or_else(|| {
                         invalid(number, format!("field period: {value:?} is neither a month (2025-04) nor a fiscal year (FY2025)"))
-                    })?);
+                    })?;
+                    let window = &format.date_window;
+                    if !p.overlaps(window) {
+                        return Err(invalid(
+                            number,
+                            format!(
+                                "field period: {value:?} is outside the plausible dates {}..{} (dates: in the config)",
+                                window.earliest, window.latest
+                            ),
+                        ));
+                    }
+                    period = Some(p);
                 }
                 count => {
                     if value.is_empty() {
                         continue;
                     }
-                    let digits: String = value.chars().filter(|c| *c != ',').collect();
-                    let n: u64 = digits.parse().map_err(|_| {
-                        invalid(number, format!("field {count}: {value:?} is not a whole number ≥ 0"))
+                    let n = parse_count(&value).ok_or_else(|| {
+                        invalid(
+                            number,
+                            format!(
+                                "field {count}: {value:?} is not a whole number from 0 to {MAX_COUNT} \
+                                 (digits, thousands separated by commas in groups of three: 9,811)"
+                            ),
+                        )
                     })?;
                     counts.insert(count.to_string(), n);
                 }
@@ -226,6 +286,40 @@ mod tests {
         let path = dir.path().join("counts.csv");
         std::fs::write(&path, text).unwrap();
         read_aggregates(&path, "counts.csv", format, &KNOWN).map(|(rows, _)| rows)
+    }
+
+    #[test]
+    fn counts_are_strict_and_bounded() {
+        for (text, expected) in [
+            ("0", Some(0)),
+            ("9811", Some(9811)),
+            ("9,811", Some(9811)),
+            ("1,000,000,000", Some(MAX_COUNT)),
+            ("1,000,000,001", None),
+            ("115292150460684698", None),
+            ("18446744073709551615", None),
+            ("1,2,3", None),
+            ("98,11", None),
+            ("1234,567", None),
+            (",123", None),
+            ("12,", None),
+            ("-3", None),
+            ("1.5", None),
+            ("", None),
+        ] {
+            assert_eq!(parse_count(text), expected, "{text}");
+        }
+    }
+
+    #[test]
+    fn periods_outside_the_window_are_implausible() {
+        let window = crate::ingest::DateWindow {
+            earliest: chrono::NaiveDate::from_ymd_opt(2000, 1, 1).unwrap(),
+            latest: chrono::NaiveDate::from_ymd_opt(2026, 12, 1).unwrap(),
+        };
+        for (p, ok) in [("FY0000", false), ("FY9999", false), ("FY1999", true), ("FY2026", true), ("FY2027", false), ("2026-12", true), ("2027-01", false), ("1999-12", false)] {
+            assert_eq!(ReportedPeriod::parse(p).unwrap().overlaps(&window), ok, "{p}");
+        }
     }
 
     #[test]

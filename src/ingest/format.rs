@@ -31,6 +31,43 @@ pub struct InputFormat {
     pub strict_codes: bool,
     /// Whether every row must fall in one month, and how that month is known.
     pub file_month: FileMonth,
+    /// Count columns this export really lacks, read as 0/empty (e.g. `[checkup_origin]` for a
+    /// hospital without health checkups). Any other column the counts use must be mapped:
+    /// an unmapped 紹介状 column read as 0 would turn a passing hospital into a failing one.
+    /// `department` is always optional (it only feeds the breakdown by department).
+    pub optional_columns: Vec<String>,
+    /// The plausible dates; set from the config's `dates:` for every input, not per input.
+    #[serde(skip)]
+    pub date_window: DateWindow,
+}
+
+/// The dates a row may have: from `earliest` (default 2000-01-01) to `latest` (default the
+/// run date). A row outside is a reject with its line: a typo such as `R17.5.2` for `R7.5.2`
+/// must not become a month of 2035 that hides the real latest fiscal year.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DateWindow {
+    pub earliest: chrono::NaiveDate,
+    pub latest: chrono::NaiveDate,
+}
+
+impl DateWindow {
+    /// The default earliest date: before it no 地域医療支援病院 data in this form exists.
+    pub const DEFAULT_EARLIEST: chrono::NaiveDate = chrono::NaiveDate::from_ymd_opt(2000, 1, 1).unwrap();
+
+    /// 2000-01-01 to today (the machine's local date).
+    pub fn until_today() -> DateWindow {
+        DateWindow { earliest: Self::DEFAULT_EARLIEST, latest: chrono::Local::now().date_naive() }
+    }
+
+    pub fn contains(&self, date: chrono::NaiveDate) -> bool {
+        (self.earliest..=self.latest).contains(&date)
+    }
+}
+
+impl Default for DateWindow {
+    fn default() -> Self {
+        DateWindow::until_today()
+    }
 }
 
 impl Default for InputFormat {
@@ -44,6 +81,8 @@ impl Default for InputFormat {
             pad_codes: false,
             strict_codes: false,
             file_month: FileMonth::None,
+            optional_columns: Vec::new(),
+            date_window: DateWindow::default(),
         }
     }
 }
@@ -129,6 +168,12 @@ fn canonical_names() -> String {
 }
 
 impl InputFormat {
+    /// Whether a file may lack `field` (read as 0/empty): `department`, or a column listed in
+    /// `optional_columns`.
+    pub fn may_lack(&self, field: Field) -> bool {
+        field == Field::Department || self.optional_columns.iter().any(|c| c == field.name())
+    }
+
     /// Checks what serde cannot: the delimiter, the `columns:` mapping and the vocabularies.
     pub fn validate(&self) -> Result<(), FormatError> {
         let d = self.delimiter;
@@ -163,6 +208,22 @@ impl InputFormat {
                     "columns: with header: false the keys are column numbers starting at 1, \
                      but {heading:?} maps to {field}"
                 )));
+            }
+        }
+        for name in &self.optional_columns {
+            match Field::from_name(name) {
+                Some(f) if f.is_required() => {
+                    return Err(FormatError(format!(
+                        "optional_columns: {name} cannot be optional: no row can be counted without it"
+                    )));
+                }
+                Some(_) => {}
+                None => {
+                    return Err(FormatError(format!(
+                        "optional_columns: unknown field {name:?}; expected one of {}",
+                        canonical_names()
+                    )));
+                }
             }
         }
         if !self.header && !self.columns.is_empty() {

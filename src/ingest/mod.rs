@@ -36,8 +36,11 @@ pub use code::{CodeError, InstitutionCode, luhn_check_digit, parse_institution_c
 pub use date::{DateError, Era, parse_date};
 pub use dedup::{Deduplicator, DuplicateOf};
 pub use event::{Event, EventType, Field};
-pub use format::{FileMonth, FormatError, InputEncoding, InputFormat, ValueMaps};
-pub use pseudonym::{KEY_ENV_VAR, KEY_FILE_OPTION, KeyError, MIN_KEY_BYTES, Pseudonymizer, load_key};
+pub use format::{DateWindow, FileMonth, FormatError, InputEncoding, InputFormat, ValueMaps};
+pub use pseudonym::{
+    DEMO_ENV_VAR, KEY_ENV_VAR, KEY_FILE_OPTION, KeyError, MIN_KEY_BYTES, PUBLIC_KEY_SUFFIX, Pseudonymizer, load_key,
+    weak_key_warning,
+};
 pub use read::{FileStats, IngestContext, IngestError, ReadError, read_file};
 pub use reject::{Reject, RejectReason};
 pub use related::RelatedInstitutions;

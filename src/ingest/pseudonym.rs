@@ -40,6 +40,36 @@ pub enum KeyError {
     Unreadable { path: PathBuf, source: std::io::Error },
     #[error("the pseudonymisation key file {} (pseudonym_key_file) can be accessed by group or others (mode {mode:04o}); run `chmod 600 {}`", path.display(), path.display())]
     Permissions { path: PathBuf, mode: u32 },
+    #[error(
+        "the pseudonymisation key in {source_name} is a published demo or benchmark key (it ends in \"{PUBLIC_KEY_SUFFIX}\"); anyone could reverse its pseudonyms. It works only under `make demo` and `make bench`; {HOW_TO_SET}"
+    )]
+    PublicKey { source_name: String },
+}
+
+/// How the keys published in this repository end (`make demo`, `make bench`).
+pub const PUBLIC_KEY_SUFFIX: &str = "-not-for-real-data";
+
+/// Set to `1` by `make demo` and `make bench`, the only places a public key is accepted.
+pub const DEMO_ENV_VAR: &str = "REFRATE_DEMO";
+
+/// A warning for a key that looks like fewer than 128 random bits: hex of fewer than 32
+/// digits, or base64 of fewer than 22 characters. (A passphrase is not judged: its strength
+/// cannot be read off its characters.)
+pub fn weak_key_warning(key: &[u8]) -> Option<String> {
+    let hex = key.iter().all(u8::is_ascii_hexdigit);
+    let base64 = key.iter().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'-' | b'_' | b'='));
+    let bits = if hex {
+        key.len() * 4
+    } else if base64 {
+        key.iter().filter(|b| **b != b'=').count() * 6
+    } else {
+        return None;
+    };
+    (bits < 128).then(|| {
+        format!(
+            "the pseudonymisation key looks like about {bits} random bits, less than 128: make one with `openssl rand -hex 32`"
+        )
+    })
 }
 
 /// Replaces patient numbers by HMAC-SHA256 pseudonyms. `Debug` shows the key id only.
@@ -48,6 +78,8 @@ pub struct Pseudonymizer {
     /// HMAC state with the key already absorbed; cloned per number.
     mac: Hmac<Sha256>,
     key_id: String,
+    /// Why the key looks weak, if it does ([`weak_key_warning`]).
+    weakness: Option<String>,
 }
 
 impl fmt::Debug for Pseudonymizer {
@@ -71,7 +103,12 @@ impl Pseudonymizer {
         h.update(KEY_ID_DOMAIN);
         h.update(key);
         let key_id = hex::encode(h.finalize())[..16].to_owned();
-        Ok(Pseudonymizer { mac, key_id })
+        Ok(Pseudonymizer { mac, key_id, weakness: weak_key_warning(key) })
+    }
+
+    /// A warning to show when the key looks like fewer than 128 random bits.
+    pub fn weakness(&self) -> Option<&str> {
+        self.weakness.as_deref()
     }
 
     /// 16 hex chars identifying the key without revealing it: the first 64 bits of
@@ -101,6 +138,7 @@ impl Pseudonymizer {
 /// can access is refused.
 pub fn load_key(env_value: Option<String>, key_file: Option<&Path>) -> Result<Pseudonymizer, KeyError> {
     if let Some(v) = env_value.as_deref().map(str::trim).filter(|v| !v.is_empty()) {
+        refuse_public_key(v.as_bytes(), KEY_ENV_VAR)?;
         return Pseudonymizer::with_source(v.as_bytes(), KEY_ENV_VAR);
     }
     let Some(path) = key_file else {
@@ -111,7 +149,19 @@ pub fn load_key(env_value: Option<String>, key_file: Option<&Path>) -> Result<Ps
     check_permissions(path, &meta)?;
     let content = std::fs::read(path).map_err(unreadable)?;
     let key = content.trim_ascii();
-    Pseudonymizer::with_source(key, &format!("{} ({KEY_FILE_OPTION})", path.display()))
+    let source_name = format!("{} ({KEY_FILE_OPTION})", path.display());
+    refuse_public_key(key, &source_name)?;
+    Pseudonymizer::with_source(key, &source_name)
+}
+
+/// The demo and benchmark keys are in the repository: real data under them would be
+/// pseudonymised with a key everyone has.
+fn refuse_public_key(key: &[u8], source_name: &str) -> Result<(), KeyError> {
+    let public = key.ends_with(PUBLIC_KEY_SUFFIX.as_bytes());
+    if public && std::env::var(DEMO_ENV_VAR).as_deref() != Ok("1") {
+        return Err(KeyError::PublicKey { source_name: source_name.to_owned() });
+    }
+    Ok(())
 }
 
 #[cfg(unix)]
@@ -132,6 +182,14 @@ fn check_permissions(_: &Path, _: &std::fs::Metadata) -> Result<(), KeyError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn weak_keys_are_recognised() {
+        assert!(weak_key_warning(b"0123456789abcdef").is_some_and(|w| w.contains("64 random bits")));
+        assert!(weak_key_warning(b"0123456789abcdef0123456789abcdef").is_none());
+        assert!(weak_key_warning(b"c2hvcnQga2V5IDEyMw==").is_some());
+        assert!(weak_key_warning(b"a long passphrase, with spaces").is_none());
+    }
 
     const KEY: &[u8] = b"0123456789abcdef0123456789abcdef";
 

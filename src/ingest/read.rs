@@ -136,6 +136,10 @@ pub enum IngestError {
     )]
     MissingColumn { file: String, line: u64, field: String, found: String },
     #[error(
+        "{file}: column {field} is not in the file (or its heading is not mapped), and the counts use it: read as 0 it would change the rates; map its heading under columns: in the input's config, or, if this export really has no such column, list it under optional_columns: to read it as 0"
+    )]
+    UnmappedColumn { file: String, field: String },
+    #[error(
         "{file}: headings {first:?} and {second:?} (line {line}) both map to field {field}; remove one column or change columns: in the config"
     )]
     DuplicateColumn { file: String, line: u64, field: String, first: String, second: String },
@@ -199,6 +203,11 @@ pub fn read_file<E>(
         },
     };
     let mut layout = if format.header { r.read_header(format)? } else { Layout::without_header(format) };
+    if let Some(field) =
+        Field::ALL.into_iter().find(|f| layout.slots[f.index()].is_none() && !format.may_lack(*f))
+    {
+        return Err(IngestError::UnmappedColumn { file: file.clone(), field: field.name().to_owned() }.into());
+    }
     r.stats.absent_columns = layout.absent.clone();
     r.stats.ignored_columns = layout.ignored.clone();
     let mut month = name_month.map(|m| (m, MonthSource::Name));
@@ -531,6 +540,7 @@ struct Notes {
 
 /// The value rules of one input format, prepared for fast lookup.
 struct Rules {
+    dates: super::format::DateWindow,
     pad_codes: bool,
     strict_codes: bool,
     event_types: Vec<(String, EventType)>,
@@ -569,6 +579,7 @@ impl Rules {
         let mut type_names: Vec<String> = format.values.event_type.keys().cloned().collect();
         type_names.extend(EventType::ALL.map(|t| t.as_str().to_owned()));
         Rules {
+            dates: format.date_window,
             pad_codes: format.pad_codes,
             strict_codes: format.strict_codes,
             event_types_help: format!("expected one of {}", type_names.join(", ")),
@@ -665,14 +676,25 @@ impl Rules {
     }
 
     fn date(&self, raw: &str) -> Result<NaiveDate, RowError> {
-        parse_date(raw).map_err(|e| RowError {
+        let date = parse_date(raw).map_err(|e| RowError {
             field: Field::EventDate,
             reason: match e {
                 DateError::OutsideEra { .. } => RejectReason::EraOutOfRange,
                 _ => RejectReason::BadDate,
             },
             detail: e.to_string(),
-        })
+        })?;
+        if !self.dates.contains(date) {
+            return Err(RowError {
+                field: Field::EventDate,
+                reason: RejectReason::DateOutOfRange,
+                detail: format!(
+                    "{date} is outside {}..{} (dates: earliest/latest in the config; a later date is in the future)",
+                    self.dates.earliest, self.dates.latest
+                ),
+            });
+        }
+        Ok(date)
     }
 
     fn event_type(&self, raw: &str) -> Result<EventType, RowError> {

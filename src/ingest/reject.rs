@@ -86,11 +86,12 @@ pub enum RejectReason {
     Duplicate,
     OutsideFileMonth,
     InvalidEncoding,
+    DateOutOfRange,
 }
 
 impl RejectReason {
     /// All reasons, in a fixed order for reports.
-    pub const ALL: [RejectReason; 12] = [
+    pub const ALL: [RejectReason; 13] = [
         RejectReason::FieldCount,
         RejectReason::BadDate,
         RejectReason::EraOutOfRange,
@@ -103,6 +104,7 @@ impl RejectReason {
         RejectReason::Duplicate,
         RejectReason::OutsideFileMonth,
         RejectReason::InvalidEncoding,
+        RejectReason::DateOutOfRange,
     ];
 
     /// Stable snake_case id.
@@ -120,6 +122,7 @@ impl RejectReason {
             RejectReason::Duplicate => "duplicate",
             RejectReason::OutsideFileMonth => "outside_file_month",
             RejectReason::InvalidEncoding => "invalid_encoding",
+            RejectReason::DateOutOfRange => "date_out_of_range",
         }
     }
 
@@ -143,6 +146,7 @@ impl RejectReason {
             RejectReason::Duplicate => "exact duplicate of an earlier record",
             RejectReason::OutsideFileMonth => "date outside the file's month",
             RejectReason::InvalidEncoding => "characters invalid in the file's encoding",
+            RejectReason::DateOutOfRange => "date outside the plausible window (in the future or too old)",
         }
     }
 
@@ -161,6 +165,7 @@ impl RejectReason {
             RejectReason::Duplicate => "重複したレコードです",
             RejectReason::OutsideFileMonth => "ファイルの対象月以外の日付です",
             RejectReason::InvalidEncoding => "文字コードが不正です",
+            RejectReason::DateOutOfRange => "ありえない日付です（未来の日付、または古すぎる日付）",
         }
     }
 }

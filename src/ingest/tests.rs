@@ -528,7 +528,14 @@ fn optional_columns_may_be_absent_and_extra_ones_are_ignored() {
         "memo,hospital_code,event_date,event_type,patient_id,ambulance\n\
          note,{H},2025-04-01,first_visit,1,1\n"
     );
-    let out = read("a.csv", bytes.as_bytes(), &InputFormat::default()).unwrap();
+    let e = read("a.csv", bytes.as_bytes(), &InputFormat::default()).err().unwrap();
+    assert!(matches!(&e, IngestError::UnmappedColumn { field, .. } if field == "referral_letter"), "{e:?}");
+    let optional = ["referral_letter", "partner_code", "partner_related", "after_hours_emergency", "checkup_origin"];
+    let format = InputFormat {
+        optional_columns: optional.iter().map(|s| s.to_string()).collect(),
+        ..InputFormat::default()
+    };
+    let out = read("a.csv", bytes.as_bytes(), &format).unwrap();
     assert_eq!(out.stats.ignored_columns, ["memo"]);
     assert_eq!(
         out.stats.absent_columns,

@@ -184,6 +184,23 @@ pub fn hospital_page_file(code: &str, fiscal_year: i32) -> String {
     format!("{code}_FY{fiscal_year}.html")
 }
 
+/// Whether `name` is a per-fiscal-year file `run` writes into the reports folder
+/// (`<code>_FY<year>.html`, `index_FY<year>.html`, `overview_FY<year>.csv|json`). A run removes
+/// those of fiscal years no longer in the data, and nothing else.
+pub fn is_fiscal_year_report(name: &str) -> bool {
+    let year = |y: &str| y.len() == 4 && y.bytes().all(|b| b.is_ascii_digit());
+    let Some((stem, ext)) = name.rsplit_once('.') else { return false };
+    let Some((prefix, fy)) = stem.rsplit_once("_FY") else { return false };
+    if !year(fy) {
+        return false;
+    }
+    match ext {
+        "html" => prefix == "index" || (prefix.len() == 10 && prefix.bytes().all(|b| b.is_ascii_digit())),
+        "csv" | "json" => prefix == "overview",
+        _ => false,
+    }
+}
+
 /// The path of template `name` inside `dir` if such a file exists there.
 ///
 /// Refuses names that are empty, absolute, contain `..`, `.`-prefixed segments, backslashes or

@@ -135,6 +135,11 @@ pub fn stale_reason(holder: &LockInfo, policy: &LockPolicy, now: DateTime<Utc>) 
     }
     let silent = now.signed_duration_since(holder.heartbeat_at);
     let limit = chrono::Duration::from_std(policy.stale_after).unwrap_or(chrono::Duration::MAX);
+    // A heartbeat from the future (a host with a wrong clock, or a forged lock) would block
+    // every run for good: far enough ahead, it proves nothing.
+    if -silent > limit {
+        return Some(format!("its heartbeat is {} s in the future (a wrong clock?)", -silent.num_seconds()));
+    }
     (silent > limit)
         .then(|| format!("no heartbeat for {} s (limit {} s)", silent.num_seconds(), limit.num_seconds()))
 }
@@ -242,6 +247,36 @@ impl Warehouse {
             location: self.location.clone(),
             holder: "other runs that keep taking the lock at the same moment".to_string(),
         })
+    }
+
+    /// `refrate unlock`: ends the current holder's lock by publishing a released generation
+    /// after it. Returns the holder it ended (`None`: the lock was free). Only for a lock the
+    /// operator knows is abandoned: the run holding it notices at its next heartbeat and
+    /// publishes nothing.
+    pub async fn unlock(&self) -> Result<Option<LockInfo>, WarehouseError> {
+        let (n, head) = self.lock_head().await?;
+        let Some(holder) = head.filter(|h| h.released_at.is_none()) else {
+            return Ok(None);
+        };
+        let now = Utc::now();
+        let released = LockInfo {
+            host: host_name(),
+            pid: std::process::id(),
+            run_id: "unlock".to_string(),
+            command: "unlock".to_string(),
+            started_at: now,
+            heartbeat_at: now,
+            released_at: Some(now),
+        };
+        let body = serde_json::to_vec_pretty(&released).expect("lock serialises");
+        if !self.create_only(&lock_object_name(n + 1), body).await? {
+            return Err(WarehouseError::Locked {
+                location: self.location.clone(),
+                holder: "a run that took the lock just now".to_string(),
+            });
+        }
+        self.delete_lock_generations_below(n + 1).await;
+        Ok(Some(holder))
     }
 
     /// Deletes superseded generations, so `_lock/` holds one object. Best effort: the sweep

@@ -90,9 +90,11 @@ pub fn month_of(date: NaiveDate) -> String {
     format!("{:04}-{:02}", date.year(), date.month())
 }
 
+/// Days since 1970-01-01 (negative before it), as Date32 stores them. Input dates are bounded
+/// by the date window, so the value always fits.
 fn days_since_epoch(date: NaiveDate) -> i32 {
     let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid date");
-    (date - epoch).num_days() as i32
+    i32::try_from((date - epoch).num_days()).unwrap_or(if date < epoch { i32::MIN } else { i32::MAX })
 }
 
 /// Accumulates events into Arrow columns.
@@ -195,8 +197,22 @@ impl EventBatchBuilder {
 }
 
 /// Reads events back from a batch of the events schema (used when a partition is rebuilt).
-pub fn events_from_batch(batch: &RecordBatch) -> Vec<(Event, String)> {
+/// A batch of another schema, a date Date32 cannot hold as a calendar day or an unknown event
+/// type is an error (a foreign or damaged file), never a panic.
+pub fn events_from_batch(batch: &RecordBatch) -> Result<Vec<(Event, String)>, String> {
     use datafusion::arrow::array::{Array, AsArray};
+    for field in EVENTS.fields() {
+        match batch.schema().field_with_name(field.name()) {
+            Ok(found) if found.data_type() == field.data_type() => {}
+            _ => {
+                return Err(format!(
+                    "not a refrate events file: column {} ({}) is missing or of another type",
+                    field.name(),
+                    field.data_type()
+                ));
+            }
+        }
+    }
     use datafusion::arrow::datatypes::{Date32Type, UInt64Type};
     let s = |name: &str| batch.column_by_name(name).expect("events column").as_string::<i32>().clone();
     let b = |name: &str| batch.column_by_name(name).expect("events column").as_boolean().clone();
@@ -224,10 +240,16 @@ pub fn events_from_batch(batch: &RecordBatch) -> Vec<(Event, String)> {
     let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid date");
     (0..batch.num_rows())
         .map(|i| {
+            let days = dates.value(i);
+            let event_date = epoch
+                .checked_add_signed(chrono::TimeDelta::days(i64::from(days)))
+                .ok_or_else(|| format!("row {i}: event_date {days} days from 1970-01-01 is no calendar date"))?;
+            let event_type = EventType::parse(event_type.value(i))
+                .ok_or_else(|| format!("row {i}: unknown event_type {:?}", event_type.value(i)))?;
             let event = Event {
                 hospital_code: hospital.value(i).to_string(),
-                event_date: epoch + chrono::Days::new(dates.value(i) as u64),
-                event_type: EventType::parse(event_type.value(i)).expect("stored event types are valid"),
+                event_date,
+                event_type,
                 patient_key: key.value(i).to_string(),
                 department: dept.value(i).to_string(),
                 referral_letter: letter.value(i),
@@ -239,7 +261,7 @@ pub fn events_from_batch(batch: &RecordBatch) -> Vec<(Event, String)> {
                 line: lines.value(i),
                 byte_offset: offsets.value(i),
             };
-            (event, source.value(i).to_string())
+            Ok((event, source.value(i).to_string()))
         })
         .collect()
 }

@@ -185,7 +185,7 @@ fn drop_duplicates(file: File, key: &str, rows: u64) -> Result<(File, u64, Vec<D
     let mut found = Vec::new();
     let mut row_number = 0u64;
     for batch in reader(&file)? {
-        for (event, source) in schema::events_from_batch(&batch?) {
+        for (event, source) in schema::events_from_batch(&batch?).map_err(ParquetError::General)? {
             // The same definition of "the same record" as ingest's duplicate check.
             let fp = crate::ingest::Deduplicator::fingerprint(&event);
             match first.get(&fp) {

@@ -1,0 +1,325 @@
+//! Regression tests of the real binary, each named after what broke (issues "Data safety" and
+//! "Never a silent green"). Each failed on the code before its fix.
+
+use std::os::unix::fs::PermissionsExt;
+
+use crate::common::*;
+
+const PASSING: &str = "2711000105";
+const FAILING: &str = "4011000207";
+const PARTNER: &str = "1311009904";
+
+/// `n` first visits of `hospital` on `date`, the first `referred` of them with a letter from
+/// an unrelated partner (so the referral rate is referred / n under chiiki-shien-2014).
+fn first_visits(hospital: &str, date: &str, n: usize, referred: usize, tag: &str) -> Vec<String> {
+    (0..n)
+        .map(|i| {
+            let letter = u8::from(i < referred);
+            row(hospital, date, "first_visit", &format!("{tag}{i}"), PARTNER, [letter, 0, 0, 0, 0])
+        })
+        .collect()
+}
+
+/// A passing hospital (10 of 10 referred) and a failing one (5 of 10) in April 2025.
+fn april(p: &Project) {
+    let mut rows = first_visits(PASSING, "2025-04-10", 10, 10, "P");
+    rows.extend(first_visits(FAILING, "2025-04-11", 10, 5, "F"));
+    p.input("april.csv", &rows);
+}
+
+fn config_arg(p: &Project) -> String {
+    p.config().to_str().unwrap().to_string()
+}
+
+#[test]
+fn warehouse_overlapping_the_input_folder_is_refused_and_inputs_survive() {
+    // The sample's own layout with `warehouse: .`: the sweep used to delete every input CSV.
+    let p = Project::with_config(
+        "warehouse: .\nreports: reports\nretention: 0s\ninputs:\n  - path: inputs/*.csv\n    kind: events\n",
+    );
+    april(&p);
+    age_file(&p.path("inputs/april.csv"), 48 * 3600);
+    let before = sha256_of(&p.path("inputs/april.csv"));
+    for args in [vec!["run", "--config"], vec!["validate", "--config"], vec!["vacuum", "--config"]] {
+        let mut args = args.clone();
+        let config = config_arg(&p);
+        args.push(&config);
+        let out = p.refrate(&args);
+        assert_code(&out, 2);
+        let err = stderr(&out);
+        assert!(err.contains("overlap") && err.contains(&p.dir.path().display().to_string()), "{err}");
+    }
+    assert_eq!(sha256_of(&p.path("inputs/april.csv")), before);
+    assert!(!p.path("_manifest").exists(), "nothing may be written");
+
+    // Inputs kept inside the warehouse folder.
+    let p = Project::with_config(
+        "warehouse: data\nreports: reports\ninputs:\n  - path: data/events/*.csv\n    kind: events\n",
+    );
+    p.write("data/events/april.csv", &format!("{HEADER}\n{}\n", first_visits(PASSING, "2025-04-10", 3, 3, "P").join("\n")));
+    let out = p.run();
+    assert_code(&out, 2);
+    let err = stderr(&out);
+    assert!(err.contains("\"data/events/*.csv\"") && err.contains("inside the warehouse folder"), "{err}");
+    assert!(!p.path("data/_manifest").exists());
+
+    let p = Project::with_config(
+        "warehouse: wh\nreports: wh/reports\ninputs:\n  - path: inputs/*.csv\n    kind: events\n",
+    );
+    april(&p);
+    let out = p.run();
+    assert_code(&out, 2);
+    assert!(stderr(&out).contains("overlap"), "{}", stderr(&out));
+}
+
+#[test]
+fn sweep_deletes_only_names_refrate_generated() {
+    let p = Project::new("retention: 0s\n");
+    april(&p);
+    assert_code(&p.run(), 1);
+    let part = "warehouse/events/hospital=2711000105/month=2025-04";
+    // A user's files below the warehouse, with names an older sweep deleted.
+    let theirs = [
+        format!("{part}/backup.parquet"),
+        format!("{part}/part-killed.parquet"),
+        "warehouse/events/2025-04.csv".to_string(),
+        "warehouse/notes#2024".to_string(),
+        "warehouse/events/export.csv#1".to_string(),
+        "warehouse/rejects/run=mine/source-0000.parquet".to_string(),
+    ];
+    // Leftovers of a killed run, named as refrate names them.
+    let ours = [
+        format!("{part}/part-20250101T000000Z-4242-0badcafe.parquet"),
+        format!("{part}/part-20250101T000000Z-4242-0badcafe.parquet#7"),
+        "warehouse/rejects/run=20250101T000000Z-4242-0badcafe/source-0000.parquet".to_string(),
+        "warehouse/_manifest/v00000000000000000009.json#3".to_string(),
+    ];
+    for f in theirs.iter().chain(&ours) {
+        p.write(f, "x");
+        age_file(&p.path(f), 48 * 3600);
+    }
+    let out = p.refrate(&["vacuum", "--config", &config_arg(&p)]);
+    assert_code(&out, 0);
+    assert!(stderr(&out).contains("deleted 4 file(s)"), "{}", stderr(&out));
+    for f in &theirs {
+        assert!(p.path(f).exists(), "{f} was deleted");
+    }
+    for f in &ours {
+        assert!(!p.path(f).exists(), "{f} was kept");
+    }
+    // The published state reads as before.
+    assert_code(&p.rates("fiscal-year", &[]), 1);
+}
+
+#[test]
+fn damaged_older_manifest_does_not_break_the_sweep() {
+    let p = Project::new("retention: 0s\n");
+    april(&p);
+    assert_code(&p.run(), 1);
+    p.input("may.csv", &first_visits(PASSING, "2025-05-10", 3, 3, "M"));
+    assert_code(&p.run(), 1);
+    std::fs::write(p.path("warehouse/_manifest/v00000000000000000001.json"), b"{ garbage").unwrap();
+    let out = p.refrate(&["vacuum", "--config", &config_arg(&p)]);
+    assert_code(&out, 0);
+    let err = stderr(&out);
+    assert!(err.contains("warning") && err.contains("v00000000000000000001.json"), "{err}");
+    p.input("june.csv", &first_visits(PASSING, "2025-06-10", 3, 3, "J"));
+    let out = p.run();
+    assert_code(&out, 1);
+    assert!(stderr(&out).contains("v00000000000000000001.json"), "{}", stderr(&out));
+}
+
+#[test]
+fn date_before_1970_is_a_reject_not_a_panic() {
+    let p = Project::new("max_reject_ratio: 0.5\n");
+    let mut rows = first_visits(PASSING, "2025-04-10", 10, 10, "P");
+    rows.push(row(PASSING, "1969-12-31", "first_visit", "OLD1", PARTNER, [1, 0, 0, 0, 0]));
+    rows.push(row(PASSING, "S44.1.1", "first_visit", "OLD2", PARTNER, [1, 0, 0, 0, 0]));
+    rows.push(row(PASSING, "1999-12-31", "first_visit", "OLD3", PARTNER, [1, 0, 0, 0, 0]));
+    p.input("april.csv", &rows);
+    let out = p.refrate(&["validate", "--config", &config_arg(&p)]);
+    assert_code(&out, 1);
+    assert!(stdout(&out).contains("date_out_of_range") && stdout(&out).contains("line 12"), "{}", stdout(&out));
+    let out = p.run();
+    assert_code(&out, 0);
+    assert!(!stderr(&out).contains("panicked"), "{}", stderr(&out));
+    let rejects = std::fs::read_to_string(p.path("reports/rejects.csv")).unwrap();
+    assert_eq!(rejects.matches("date_out_of_range").count(), 3, "{rejects}");
+    let rates = stdout(&p.rates("fiscal-year", &[]));
+    assert_eq!(first_columns(&rates, 5)[1], format!("{PASSING},2025,chiiki-shien-2014,10,10"));
+}
+
+#[test]
+fn mistyped_future_year_does_not_turn_a_failing_year_green() {
+    let p = Project::new("");
+    let mut rows = first_visits(FAILING, "2025-04-11", 200, 100, "F");
+    // R17.5.2 for R7.5.2: 2035-05.
+    rows.push(row(FAILING, "R17.5.2", "first_visit", "T1", PARTNER, [1, 0, 0, 0, 0]));
+    p.input("april.csv", &rows);
+    let out = p.refrate(&["validate", "--config", &config_arg(&p)]);
+    assert_code(&out, 1);
+    assert!(stdout(&out).contains("date_out_of_range") && stdout(&out).contains("months 2025-04..2025-04"));
+    let out = p.run();
+    assert_code(&out, 1);
+    let err = stderr(&out);
+    assert!(err.contains("checked for FY2024 and FY2025: 1 need attention"), "{err}");
+    assert!(!p.path("reports/index_FY2035.html").exists());
+    assert!(p.path(&format!("reports/{FAILING}_FY2025.html")).exists());
+}
+
+#[test]
+fn a_month_far_after_the_stored_data_is_refused() {
+    let p = Project::new("");
+    april(&p);
+    assert_code(&p.run(), 1);
+    // 2026-05 (a mistyped year, still before today) is 13 months after 2025-04.
+    p.input("may.csv", &first_visits(PASSING, "2026-05-10", 3, 3, "M"));
+    let out = p.run();
+    assert_code(&out, 2);
+    let err = stderr(&out);
+    assert!(err.contains("inputs/may.csv has rows in 2026-05, 13 months after the latest month stored (2025-04)"), "{err}");
+    assert!(err.contains("dates.max_jump_months"), "{err}");
+    // Allowed on purpose: the run goes through.
+    let config = std::fs::read_to_string(p.config()).unwrap() + "dates:\n  max_jump_months: 24\n";
+    std::fs::write(p.config(), config).unwrap();
+    assert_code(&p.run(), 1);
+}
+
+#[test]
+fn pages_of_a_fiscal_year_no_longer_in_the_data_are_removed() {
+    let p = Project::new("");
+    let mut rows = first_visits(PASSING, "2025-03-10", 4, 4, "Y");
+    rows.extend(first_visits(PASSING, "2025-04-10", 4, 4, "P"));
+    p.input("a.csv", &rows);
+    assert_code(&p.run(), 0);
+    for f in ["2711000105_FY2024.html", "index_FY2024.html", "overview_FY2024.csv", "overview_FY2024.json"] {
+        assert!(p.path(&format!("reports/{f}")).exists(), "{f}");
+    }
+    p.write("reports/notes_FY2024.html", "mine");
+    p.write("reports/README.txt", "mine");
+    // The March rows were a mistake: the corrected export has April only.
+    p.input("a.csv", &first_visits(PASSING, "2025-04-10", 4, 4, "P"));
+    assert_code(&p.run(), 0);
+    for f in ["2711000105_FY2024.html", "index_FY2024.html", "overview_FY2024.csv", "overview_FY2024.json"] {
+        assert!(!p.path(&format!("reports/{f}")).exists(), "{f} stayed");
+    }
+    for f in ["2711000105_FY2025.html", "index_FY2025.html", "index.html", "notes_FY2024.html", "README.txt"] {
+        assert!(p.path(&format!("reports/{f}")).exists(), "{f} is gone");
+    }
+}
+
+#[test]
+fn an_input_glob_matching_nothing_is_exit_2() {
+    let p = Project::with_config(
+        "warehouse: warehouse\nreports: reports\ninputs:\n  - path: exports/*.csv\n    kind: events\n",
+    );
+    april(&p);
+    for command in ["run", "validate"] {
+        let out = p.refrate(&[command, "--quiet", "--config", &config_arg(&p)]);
+        assert_code(&out, 2);
+        let err = stderr(&out);
+        assert!(err.contains("\"exports/*.csv\" matches no file") && err.contains("/exports/*.csv"), "{err}");
+    }
+    // Marked optional, an empty glob is only a note.
+    let p = Project::new("  - path: later/*.csv\n    kind: events\n    optional: true\n");
+    april(&p);
+    let out = p.run();
+    assert_code(&out, 1);
+    assert!(stderr(&out).contains("optional input \"later/*.csv\" matches no file"), "{}", stderr(&out));
+}
+
+#[test]
+fn an_unmapped_referral_letter_column_is_an_error_not_zero() {
+    let p = Project::new("");
+    let header = "hospital_code,event_date,event_type,patient_id,department,partner_code,partner_related,ambulance,after_hours_emergency,checkup_origin";
+    let rows: Vec<String> = (0..10).map(|i| format!("{PASSING},2025-04-10,first_visit,P{i},内科,{PARTNER},0,0,0,0")).collect();
+    p.write("inputs/april.csv", &format!("{header}\n{}\n", rows.join("\n")));
+    for command in ["validate", "run"] {
+        let out = p.refrate(&[command, "--config", &config_arg(&p)]);
+        assert_code(&out, 2);
+        let err = stderr(&out) + &stdout(&out);
+        assert!(err.contains("column referral_letter is not in the file") && err.contains("optional_columns"), "{err}");
+    }
+    assert!(!p.path("reports/index.html").exists() && !p.path("warehouse/_manifest").exists());
+    // Declared absent on purpose, it reads as 0 (and the rate says so).
+    let p2 = Project::new("    format:\n      optional_columns: [referral_letter]\n");
+    p2.write("inputs/april.csv", &format!("{header}\n{}\n", rows.join("\n")));
+    assert_code(&p2.run(), 1);
+    let rates = stdout(&p2.rates("fiscal-year", &[]));
+    assert_eq!(first_columns(&rates, 6)[1], format!("{PASSING},2025,chiiki-shien-2014,10,0,0"));
+}
+
+#[test]
+fn absurd_reported_counts_are_refused_not_a_pass() {
+    let cases = [
+        ("FY2024,115292150460684698,10,0", "line 2: field initial_patients"),
+        ("FY2024,18446744073709551615,10,0", "line 2: field initial_patients"),
+        ("FY2024,\"1,2,3\",10,0", "line 2: field initial_patients"),
+        ("FY0000,100,90,80", "line 2: field period"),
+        ("FY9999,100,90,80", "line 2: field period"),
+    ];
+    for (row, expected) in cases {
+        let p = Project::with_config(
+            "warehouse: warehouse\nreports: reports\ninputs:\n  - path: inputs/*.csv\n    kind: aggregates\n",
+        );
+        p.write(
+            "inputs/reported.csv",
+            &format!("hospital_code,period,initial_patients,referred_patients,reverse_referred_patients\n{FAILING},{row}\n"),
+        );
+        let out = p.run();
+        assert_code(&out, 2);
+        assert!(stderr(&out).contains(expected), "{row}: {}", stderr(&out));
+    }
+}
+
+#[test]
+fn a_quiet_run_that_needs_review_names_the_hospital_for_the_cron_mail() {
+    let p = Project::new("hospitals: hospitals.csv\n");
+    p.write("hospitals.csv", &format!("hospital_code,name,prefecture,beds\n{FAILING},北九州中央病院,福岡県,400\n"));
+    april(&p);
+    let out = p.refrate(&["run", "--quiet", "--config", &config_arg(&p)]);
+    assert_code(&out, 1);
+    let err = stderr(&out);
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 1, "{err}");
+    assert!(
+        lines[0].starts_with(&format!("refrate: needs review: {FAILING} 北九州中央病院 FY2025 chiiki-shien-2014: fails (紹介率 50.0 %, 逆紹介率 0.0 %")),
+        "{err}"
+    );
+    // Not quiet: the hospital missing from the master is named too.
+    let out = p.run();
+    assert!(stderr(&out).contains(&format!("not in the hospital master")) && stderr(&out).contains(PASSING), "{}", stderr(&out));
+}
+
+#[test]
+fn a_duplicate_hospital_master_row_is_an_error() {
+    let p = Project::new("hospitals: hospitals.csv\n");
+    p.write(
+        "hospitals.csv",
+        &format!("hospital_code,name,prefecture,beds\n{FAILING},北九州中央病院,福岡県,400\n{FAILING},別の病院,福岡県,100\n"),
+    );
+    april(&p);
+    let out = p.run();
+    assert_code(&out, 2);
+    assert!(stderr(&out).contains("line 3") && stderr(&out).contains("also on line 2"), "{}", stderr(&out));
+}
+
+#[test]
+fn reports_are_readable_as_the_umask_allows() {
+    let p = Project::new("");
+    april(&p);
+    let mut cmd = std::process::Command::new(refrate_bin());
+    cmd.args(["run", "--config", &config_arg(&p)]).env("REFRATE_PSEUDONYM_KEY", TEST_KEY);
+    // SAFETY: umask is async-signal-safe; it only sets the child's file-creation mask.
+    unsafe {
+        std::os::unix::process::CommandExt::pre_exec(&mut cmd, || {
+            libc::umask(0o022);
+            Ok(())
+        });
+    }
+    assert_code(&cmd.output().unwrap(), 1);
+    for f in ["index.html", "rejects.csv", "overview_FY2025.csv"] {
+        let mode = std::fs::metadata(p.path(&format!("reports/{f}"))).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o644, "{f}");
+    }
+}
