@@ -31,6 +31,10 @@ pub struct InputFormat {
     pub strict_codes: bool,
     /// Whether every row must fall in one month, and how that month is known.
     pub file_month: FileMonth,
+    /// A regular expression matching this input's patient numbers (anywhere in a value; anchor
+    /// it with `^…$` for whole values). A reject value it matches is shown as "***", whatever
+    /// field it landed in. Without it, values shaped like the file's own patient numbers are.
+    pub patient_id_pattern: Option<String>,
 }
 
 impl Default for InputFormat {
@@ -44,6 +48,7 @@ impl Default for InputFormat {
             pad_codes: false,
             strict_codes: false,
             file_month: FileMonth::None,
+            patient_id_pattern: None,
         }
     }
 }
@@ -193,6 +198,9 @@ impl InputFormat {
         }
         if trues.iter().any(|t| t == "0") {
             return Err(FormatError("values.true_values: \"0\" always means false".into()));
+        }
+        if let Some(p) = &self.patient_id_pattern {
+            super::privacy::compile(p)?;
         }
         Ok(())
     }
