@@ -144,7 +144,7 @@ fn swapped_headings_in_the_file_stop_the_run() {
 
 #[test]
 fn patient_id_pattern_masks_matching_values_of_any_shape() {
-    let p = Project::new("    format:\n      patient_id_pattern: 'K[0-9]+'\n");
+    let p = Project::new("    format:\n      patient_id_pattern: 'K[0-9]+'\nmax_reject_ratio: 0.5\n");
     // Valid numbers have seven digits; the misplaced one has three, a shape not learned, and
     // its row looks unshifted (a patient number in place): only the pattern can tell.
     let mut rows: Vec<String> = (0..20)
