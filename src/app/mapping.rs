@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use super::AppError;
+use crate::ingest::{self, IdentifierColumn, PatientNumbers, RowPatient};
 
 /// Headings seen in Japanese hospital exports, by canonical field.
 const HEADINGS: [(&str, &[&str]); 11] = [
@@ -84,15 +85,64 @@ pub fn suggest(file: &Path) -> Result<String, AppError> {
             _ => unmapped.push(h.clone()),
         }
     }
+    let column_of = |field: &str| headings.iter().position(|h| columns.get(h) == Some(&field));
+    // The values shown below go through ingest's rule: none that may be a patient number.
+    let default_types = ingest::ValueMaps::default().event_type;
+    let is_type = |v: &str| default_types.contains_key(v) || ingest::EventType::parse(v).is_some();
+    let patient_col = column_of("patient_id");
+    let row_patients: Vec<RowPatient<'_>> = rows
+        .iter()
+        .map(|r| RowPatient::new(patient_col.and_then(|i| r.get(i)).map(String::as_str), is_type))
+        .collect();
+    let mut numbers = PatientNumbers::default();
+    for (r, patient) in rows.iter().zip(&row_patients) {
+        // A shifted row's patient column holds another field's value, not a number.
+        if let Some(p) = patient_col.and_then(|i| r.get(i))
+            && !patient.is_shifted()
+        {
+            numbers.learn(p);
+        }
+    }
+    let mut departments = IdentifierColumn::new();
+    if let Some(i) = column_of("department") {
+        rows.iter().filter_map(|r| r.get(i)).for_each(|v| departments.observe(v));
+        if departments.verdict().is_some() {
+            // The patient numbers are probably there.
+            rows.iter().filter_map(|r| r.get(i)).for_each(|v| numbers.learn(v));
+        }
+    }
     let values_of = |field: &str| -> BTreeSet<String> {
-        let Some(i) = headings.iter().position(|h| columns.get(h) == Some(&field)) else {
+        let Some(i) = column_of(field) else {
             return BTreeSet::new();
         };
-        rows.iter().filter_map(|r| r.get(i).cloned()).collect()
+        rows.iter()
+            .zip(&row_patients)
+            .filter_map(|(r, patient)| {
+                let v = r.get(i)?;
+                Some(if numbers.must_hide(v, patient) { ingest::MASK.to_string() } else { v.clone() })
+            })
+            .collect()
     };
     let mut out = String::new();
     let _ = writeln!(out, "# Suggested by `refrate mapping suggest {}`.", file.display());
     let _ = writeln!(out, "# Encoding guessed from the bytes: {encoding}. Check every line before use.");
+    if let (Some(e), Some(i)) = (departments.verdict(), column_of("department")) {
+        let _ = writeln!(
+            out,
+            "# WARNING: column {:?} looks like identifiers, not department names ({} % of {} values mostly \
+             digits, {} % distinct): is it the patient number? `refrate run` would stop on it.",
+            headings[i], e.identifier_like_percent, e.values, e.distinct_percent
+        );
+    }
+    let shifted = row_patients.iter().filter(|p| p.is_shifted()).count();
+    if shifted > 0 {
+        let _ = writeln!(
+            out,
+            "# {shifted} sampled row(s) hold a visit type or a date in the patient-number column \
+             (shifted columns?); their values are shown as {}.",
+            ingest::MASK
+        );
+    }
     let _ = writeln!(out, "- path: {}", yaml_str(&file.display().to_string()));
     let _ = writeln!(out, "  kind: events");
     let _ = writeln!(out, "  format:");
@@ -192,6 +242,8 @@ inputs:
       # pad_codes: false       # repair 9-digit codes that lost their leading zero
       # strict_codes: false    # a bad check digit rejects the row instead of warning
       # file_month: none       # from_name / first_row: reject rows outside the file's month
+      # patient_id_pattern: '^[0-9]{8}$'   # reject values it matches show as ***
+      #                        # (default: values shaped like the file's own patient numbers)
   # Counts a hospital reported (prefecture staff): hospital_code, period, counts.
   # - path: reported/*.csv
   #   kind: aggregates
@@ -239,6 +291,31 @@ mod tests {
         // The suggestion is valid YAML for an input entry.
         let parsed: serde_yaml::Value = serde_yaml::from_str(&out).unwrap();
         assert!(parsed.as_sequence().is_some());
+    }
+
+    #[test]
+    fn suggestion_shows_no_value_that_may_be_a_patient_number() {
+        let mut text = String::from("医療機関コード,受診日,区分,患者番号,診療科,紹介状\n");
+        for i in 0..12 {
+            text += &format!("0110113719,R7.4.1,初診,{:08},内科,○\n", 99_000_001 + i);
+        }
+        // Shifted: the number where the visit type belongs; a number of the same shape as a flag.
+        text += "0110113719,R7.4.2,99100001,初診,内科,○\n";
+        text += "0110113719,R7.4.3,再診,99000002,外科,99100002\n";
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("export.csv");
+        std::fs::write(&path, &text).unwrap();
+        let out = suggest(&path).unwrap();
+        assert!(!out.contains("99100001") && !out.contains("99100002"), "{out}");
+        assert!(out.contains("\"***\": ?") && out.contains("\"初診\": first_visit"), "{out}");
+        assert!(!out.contains("WARNING"), "{out}");
+
+        // Swapped headings: the department column holds the numbers.
+        let swapped = text.replacen("患者番号,診療科", "診療科,患者番号", 1);
+        std::fs::write(&path, &swapped).unwrap();
+        let out = suggest(&path).unwrap();
+        assert!(out.contains("# WARNING: column \"診療科\" looks like identifiers"), "{out}");
+        assert!(!out.contains("99000001") && !out.contains("99100002"), "{out}");
     }
 
     #[test]

@@ -36,6 +36,10 @@ pub struct InputFormat {
     /// an unmapped 紹介状 column read as 0 would turn a passing hospital into a failing one.
     /// `department` is always optional (it only feeds the breakdown by department).
     pub optional_columns: Vec<String>,
+    /// A regular expression matching this input's patient numbers (anywhere in a value; anchor
+    /// it with `^…$` for whole values). A reject value it matches is shown as "***", whatever
+    /// field it landed in. Without it, values shaped like the file's own patient numbers are.
+    pub patient_id_pattern: Option<String>,
     /// The plausible dates; set from the config's `dates:` for every input, not per input.
     #[serde(skip)]
     pub date_window: DateWindow,
@@ -83,6 +87,7 @@ impl Default for InputFormat {
             file_month: FileMonth::None,
             optional_columns: Vec::new(),
             date_window: DateWindow::default(),
+            patient_id_pattern: None,
         }
     }
 }
@@ -254,6 +259,9 @@ impl InputFormat {
         }
         if trues.iter().any(|t| t == "0") {
             return Err(FormatError("values.true_values: \"0\" always means false".into()));
+        }
+        if let Some(p) = &self.patient_id_pattern {
+            super::privacy::compile(p)?;
         }
         Ok(())
     }

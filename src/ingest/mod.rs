@@ -11,7 +11,9 @@
 //! - validating each row and recording why a row was rejected ([`Reject`], [`RejectReason`]);
 //! - exact-duplicate detection across the files of one run ([`Deduplicator`]);
 //! - the related-institution list ([`RelatedInstitutions`]);
-//! - pseudonymising patient numbers with HMAC-SHA256 ([`Pseudonymizer`]).
+//! - pseudonymising patient numbers with HMAC-SHA256 ([`Pseudonymizer`]);
+//! - keeping raw patient numbers out of reject values even when columns are shifted, and
+//!   flagging a text column that holds identifiers ([`PatientNumbers`], [`IdentifierColumn`]).
 //!
 //! It must not write files, know about Parquet or Arrow, or keep a raw patient number anywhere
 //! once its row is processed: the number is hashed as soon as the row is split, and never put
@@ -24,6 +26,7 @@ mod dedup;
 mod event;
 mod format;
 mod lines;
+mod privacy;
 mod pseudonym;
 mod read;
 mod reject;
@@ -37,12 +40,13 @@ pub use date::{DateError, Era, parse_date};
 pub use dedup::{Deduplicator, DuplicateOf};
 pub use event::{Event, EventType, Field};
 pub use format::{DateWindow, FileMonth, FormatError, InputEncoding, InputFormat, ValueMaps};
+pub use privacy::{IdentifierColumn, IdentifierEvidence, PatientNumbers, RowPatient, shape};
 pub use pseudonym::{
     DEMO_ENV_VAR, KEY_ENV_VAR, KEY_FILE_OPTION, KeyError, MIN_KEY_BYTES, PUBLIC_KEY_SUFFIX, Pseudonymizer, load_key,
     weak_key_warning,
 };
 pub use read::{FileStats, IngestContext, IngestError, ReadError, read_file};
-pub use reject::{Reject, RejectReason};
+pub use reject::{MASK, Reject, RejectReason};
 pub use related::RelatedInstitutions;
 
 #[cfg(test)]

@@ -13,6 +13,7 @@ use super::dedup::Deduplicator;
 use super::event::{Event, EventType, Field};
 use super::format::{FileMonth, FormatError, InputFormat};
 use super::lines::{LineError, LineReader, MAX_LINE_BYTES};
+use super::privacy::{self, IdentifierColumn, PatientNumbers, RowPatient};
 use super::pseudonym::Pseudonymizer;
 use super::reject::{Reject, RejectReason};
 use super::related::RelatedInstitutions;
@@ -153,22 +154,61 @@ pub enum IngestError {
     NoMonthInName { file: String },
     #[error("{file}, line {line}: {detail}; fix the related-institution list")]
     RelatedList { file: String, line: u64, detail: String },
+    #[error(
+        "{file}: column {column:?} (field {field:?}) looks like identifiers, not {field} names: {identifier_like} % of its {values} values are mostly digits and {distinct} % are distinct, as patient numbers are; nothing was stored. Check the input's columns: mapping in the config and the file's heading line: are the patient-number and {field} columns swapped, or the columns shifted?"
+    )]
+    IdentifierColumn {
+        file: String,
+        column: String,
+        field: String,
+        values: u64,
+        identifier_like: u64,
+        distinct: u64,
+    },
 }
 
-/// Streams one file: every valid row goes to `on_event`, every bad row to `on_reject`, and the
-/// statistics come back. Memory does not grow with the file (the [`Deduplicator`] in `ctx`
-/// aside).
+/// Streams one file: every valid row goes to `on_event` as it is read, every bad row to
+/// `on_reject` when the file ends, and the statistics come back. Memory does not grow with the
+/// file's valid rows (the [`Deduplicator`] in `ctx` aside); its rejects are kept until the end,
+/// because only then is it known which values may be patient numbers (see `privacy`): a
+/// reject's value is shown as "***" when it may be one, wherever it landed.
 ///
 /// `on_event` may stop the read by returning an error, which comes back as
 /// [`ReadError::Stopped`]; file-level problems come back as [`ReadError::Ingest`]. Either way the
-/// rows delivered before stay delivered: the caller decides what to keep.
+/// rows delivered before stay delivered, rejects included: the caller decides what to keep.
+/// A department column that looks like patient numbers stops the read at the end of the file
+/// ([`IngestError::IdentifierColumn`]): the caller must not store what it received.
 pub fn read_file<E>(
+    path: &Path,
+    display_name: &str,
+    format: &InputFormat,
+    ctx: &mut IngestContext<'_>,
+    on_event: impl FnMut(Event) -> Result<(), E>,
+    mut on_reject: impl FnMut(Reject),
+) -> Result<FileStats, ReadError<E>> {
+    let mut numbers = PatientNumbers::new(format.patient_id_pattern.as_deref())
+        .map_err(|source| IngestError::Format { file: display_name.to_owned(), source })?;
+    let mut rejects = Vec::new();
+    let result = read_rows(path, display_name, format, ctx, on_event, |r| rejects.push(r), &mut numbers);
+    if let Err(ReadError::Ingest(IngestError::IdentifierColumn { .. })) = &result {
+        // Patient numbers sit in another column: their shapes were not learned.
+        numbers.hide_every_value();
+    }
+    for mut r in rejects {
+        numbers.mask(&mut r);
+        on_reject(r);
+    }
+    result
+}
+
+fn read_rows<E>(
     path: &Path,
     display_name: &str,
     format: &InputFormat,
     ctx: &mut IngestContext<'_>,
     mut on_event: impl FnMut(Event) -> Result<(), E>,
     mut on_reject: impl FnMut(Reject),
+    numbers: &mut PatientNumbers,
 ) -> Result<FileStats, ReadError<E>> {
     let file = display_name.to_owned();
     format.validate().map_err(|source| IngestError::Format { file: file.clone(), source })?;
@@ -212,6 +252,7 @@ pub fn read_file<E>(
     r.stats.ignored_columns = layout.ignored.clone();
     let mut month = name_month.map(|m| (m, MonthSource::Name));
     let mut last_month = None;
+    let mut departments = IdentifierColumn::new();
 
     loop {
         let line = match r.lines.next_line() {
@@ -266,15 +307,21 @@ pub fn read_file<E>(
         }
 
         let cols = Cols { split: &r.split, slots: &layout.slots };
+        let patient = RowPatient::new(cols.get(Field::PatientId), |v| r.rules.is_event_type(v));
         let (event, notes) = match r.rules.row(&cols, ctx, (number, offset)) {
             Ok(ok) => ok,
             Err(e) => {
                 let value = cols.get(e.field);
-                let rej = Reject::new(&file, number, offset, Some(e.field), value, e.reason, e.detail);
+                let mut rej = Reject::new(&file, number, offset, Some(e.field), value, e.reason, e.detail);
+                if value.is_some_and(|v| patient.hides(v)) && e.field != Field::PatientId {
+                    privacy::hide(&mut rej);
+                }
                 r.reject(rej, &mut on_reject);
                 continue;
             }
         };
+        numbers.learn(cols.get(Field::PatientId).unwrap_or(""));
+        departments.observe(&event.department);
 
         let row_month = (event.event_date.year(), event.event_date.month());
         if let Some((m, source)) = month
@@ -287,7 +334,7 @@ pub fn read_file<E>(
                 event.event_date
             );
             let value = cols.get(Field::EventDate);
-            let rej = Reject::new(
+            let mut rej = Reject::new(
                 &file,
                 number,
                 offset,
@@ -296,6 +343,9 @@ pub fn read_file<E>(
                 RejectReason::OutsideFileMonth,
                 detail,
             );
+            if value.is_some_and(|v| patient.hides(v)) {
+                privacy::hide(&mut rej);
+            }
             r.reject(rej, &mut on_reject);
             continue;
         }
@@ -328,6 +378,17 @@ pub fn read_file<E>(
         on_event(event).map_err(ReadError::Stopped)?;
     }
 
+    if let Some(e) = departments.verdict() {
+        return Err(IngestError::IdentifierColumn {
+            file,
+            column: layout.column_name(Field::Department),
+            field: Field::Department.name().to_owned(),
+            values: e.values,
+            identifier_like: e.identifier_like_percent,
+            distinct: e.distinct_percent,
+        }
+        .into());
+    }
     r.stats.file_month = month.map(|(m, _)| month_str(m));
     r.stats.bom = r.lines.had_bom();
     let last = r.stats.rows_read;
@@ -397,6 +458,8 @@ struct Layout {
     max_slot: usize,
     absent: Vec<String>,
     ignored: Vec<String>,
+    /// The heading line's headings, empty without one.
+    headings: Vec<String>,
 }
 
 impl Layout {
@@ -424,7 +487,15 @@ impl Layout {
             .map(|f| f.name().to_owned())
             .collect();
         let max_slot = slots.iter().flatten().copied().max().unwrap_or(0);
-        Layout { slots, width, max_slot, absent, ignored }
+        Layout { slots, width, max_slot, absent, ignored, headings: Vec::new() }
+    }
+
+    /// How the file names a field's column: its heading, else "column N".
+    fn column_name(&self, f: Field) -> String {
+        match self.slots[f.index()] {
+            Some(i) => self.headings.get(i).cloned().unwrap_or_else(|| format!("column {}", i + 1)),
+            None => f.name().to_owned(),
+        }
     }
 
     /// Without a heading line, the first row sets the width.
@@ -697,6 +768,12 @@ impl Rules {
         Ok(date)
     }
 
+    /// Whether `raw` is a visit type of this input's vocabulary.
+    fn is_event_type(&self, raw: &str) -> bool {
+        let v = normalize_value(raw);
+        self.event_types.iter().any(|(k, _)| *k == *v)
+    }
+
     fn event_type(&self, raw: &str) -> Result<EventType, RowError> {
         let v = normalize_value(raw);
         self.event_types.iter().find(|(k, _)| *k == *v).map(|(_, t)| *t).ok_or_else(|| RowError {
@@ -844,7 +921,9 @@ impl<R: std::io::Read> Reader<R> {
                 found: headings.iter().map(|h| format!("{h:?}")).collect::<Vec<_>>().join(", "),
             });
         }
-        Ok(Layout::finish(slots, Some(headings.len()), ignored))
+        let mut layout = Layout::finish(slots, Some(headings.len()), ignored);
+        layout.headings = headings.iter().map(|h| (*h).to_owned()).collect();
+        Ok(layout)
     }
 }
 

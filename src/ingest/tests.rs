@@ -793,6 +793,78 @@ fn raw_patient_numbers_never_leak() {
     assert!(rejects.iter().all(|r| r.field.as_deref() != Some("patient_id") || r.value.is_none()));
 }
 
+/// A shifted row puts a number in another field; its reject shows "***" even when the row
+/// comes before any valid row (masking happens when the file ends).
+#[test]
+fn shifted_rows_do_not_show_patient_numbers_whatever_their_order() {
+    let mut text = format!(
+        "{CANONICAL_HEADER}\n\
+         {H},2025-04-10,99100001,first_visit,内科,1,,0,0,0,0\n\
+         99100002,2025-04-10,first_visit,X1,内科,1,,0,0,0,0\n\
+         {H},2025-04-10,first_visit,99100003,内科,1,99100003,0,0,0,0\n\
+         {H},2025-04-10,紹介,A-1,内科,1,,0,0,0,0\n"
+    );
+    for i in 0..5 {
+        text += &format!("{H},2025-04-11,first_visit,{:08},内科,1,,0,0,0,0\n", 99_000_001 + i);
+    }
+    let out = read("shift.csv", text.as_bytes(), &InputFormat::default()).unwrap();
+    let values: Vec<Option<&str>> = out.rejects.iter().map(|r| r.value.as_deref()).collect();
+    // The type where the number belongs (shifted row), a number shaped like the file's own
+    // (learned after it), the row's own number repeated; a plain typo stays visible.
+    assert_eq!(values, [Some("***"), Some("***"), Some("***"), Some("紹介")]);
+    assert!(out.rejects[0].detail.contains("may be a patient number"), "{}", out.rejects[0].detail);
+    assert_eq!(out.events.len(), 5);
+
+    // A pattern catches what no shape does.
+    let text = format!(
+        "{CANONICAL_HEADER}\n{H},2025-04-10,K12,K0000001,内科,1,,0,0,0,0\n\
+         {H},2025-04-10,first_visit,K0000002,内科,1,,0,0,0,0\n"
+    );
+    let plain = read("k.csv", text.as_bytes(), &InputFormat::default()).unwrap();
+    assert_eq!(plain.rejects[0].value.as_deref(), Some("K12"));
+    let format = InputFormat { patient_id_pattern: Some("^K[0-9]+$".into()), ..InputFormat::default() };
+    let with = read("k.csv", text.as_bytes(), &format).unwrap();
+    assert_eq!(with.rejects[0].value.as_deref(), Some("***"));
+    let bad = InputFormat { patient_id_pattern: Some("(".into()), ..InputFormat::default() };
+    assert!(matches!(read("k.csv", text.as_bytes(), &bad), Err(IngestError::Format { .. })));
+}
+
+/// Patient numbers read as departments stop the file at its end, naming the column; the
+/// rejects delivered all hide their values (the numbers' shapes were never learned).
+#[test]
+fn a_department_column_of_identifiers_stops_the_file() {
+    let mut text = String::from(
+        "hospital_code,event_date,event_type,department,patient_id,referral_letter,partner_code,\
+         partner_related,ambulance,after_hours_emergency,checkup_origin\n",
+    );
+    text += &format!("{H},2025-04-10,first_visit,99100001,内科,7,,0,0,0,0\n");
+    for i in 0..12 {
+        text += &format!("{H},2025-04-11,first_visit,{:08},内科,1,,0,0,0,0\n", 99_000_001 + i);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (res, events, rejects) =
+        read_in(&mut Run::new(), dir.path(), "swap.csv", text.as_bytes(), &InputFormat::default());
+    let err = res.unwrap_err();
+    let msg = err.to_string();
+    assert!(matches!(err, IngestError::IdentifierColumn { values: 12, identifier_like: 100, .. }), "{err:?}");
+    assert!(msg.starts_with("swap.csv: column \"department\" (field \"department\")"), "{msg}");
+    assert!(!msg.contains("99000001"), "{msg}");
+    assert_eq!(events.len(), 12, "delivered; the caller must not store them");
+    assert_eq!(rejects.len(), 1);
+    assert_eq!(rejects[0].value.as_deref(), Some("***"), "the flag 7 is hidden too");
+
+    // Without a heading line the column is named by its number.
+    let no_header = text.split_once('\n').unwrap().1;
+    let mut format = InputFormat { header: false, ..InputFormat::default() };
+    for (i, f) in ["hospital_code", "event_date", "event_type", "department", "patient_id"].iter().enumerate()
+    {
+        format.columns.insert((i + 1).to_string(), (*f).to_string());
+    }
+    let (res, _, _) = read_in(&mut Run::new(), dir.path(), "nh.csv", no_header.as_bytes(), &format);
+    let msg = res.unwrap_err().to_string();
+    assert!(msg.starts_with("nh.csv: column \"column 4\" (field \"department\")"), "{msg}");
+}
+
 /// `cargo test --release -- --ignored --nocapture throughput`
 #[test]
 #[ignore = "benchmark; run in release"]

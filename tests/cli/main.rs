@@ -12,3 +12,4 @@ mod e2e_regimes;
 mod e2e_reports;
 mod e2e_s3;
 mod regression;
+mod regression_privacy;
