@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::ingest::InputFormat;
+use crate::ingest::{InputFormat, OverlapPolicy};
 use crate::warehouse::SweepPolicy;
 
 /// What an input holds.
@@ -55,6 +55,9 @@ struct ConfigFile {
     /// How many of the newest manifest versions keep their files readable.
     #[serde(default)]
     keep_versions: Option<u64>,
+    /// A newer file whose rows for a hospital-month differ from those stored: refuse | replace.
+    #[serde(default)]
+    overlap: OverlapPolicy,
 }
 
 fn default_regimes() -> Vec<String> {
@@ -95,6 +98,8 @@ pub struct Config {
     pub max_reject_ratio: f64,
     /// What `run` and `vacuum` may sweep from the warehouse.
     pub sweep: SweepPolicy,
+    /// A newer file whose rows for a hospital-month differ from those stored from another file.
+    pub overlap: OverlapPolicy,
 }
 
 /// A config that cannot be used; the message names the file and the key.
@@ -184,6 +189,7 @@ impl Config {
             templates: file.templates.as_deref().map(resolve),
             max_reject_ratio: file.max_reject_ratio,
             sweep,
+            overlap: file.overlap,
         })
     }
 
@@ -235,6 +241,7 @@ mod tests {
         assert_eq!(up.warehouse, "/etc/wh");
         assert_eq!(up.reports, PathBuf::from("/etc/refrate/out"));
         assert_eq!(cfg.max_reject_ratio, 0.01);
+        assert_eq!(cfg.overlap, OverlapPolicy::Refuse, "the safer default");
         assert_eq!(cfg.sweep.retention, std::time::Duration::from_secs(24 * 3600));
         let short = Config::from_yaml(
             "warehouse: wh\nreports: out\ninputs:\n  - { path: 'a.csv', kind: events }\nretention: 90m\nkeep_versions: 2\n",
@@ -254,6 +261,7 @@ mod tests {
             (format!("{base}regimes: []\n"), "regimes"),
             (format!("{base}retention: soon\n"), "retention"),
             (format!("{base}keep_versions: 0\n"), "keep_versions"),
+            (format!("{base}overlap: union\n"), "unknown variant `union`"),
             ("warehouse: wh\nreports: out\ninputs: []\n".to_string(), "at least one input"),
         ];
         for (text, expected) in cases {

@@ -91,7 +91,7 @@ pub async fn main(cli: Cli) -> Result<Outcome, AppError> {
         }
         Command::Status { config } => status(&Config::load(&config)?).await,
         Command::Regimes { config } => list_regimes(config.as_deref()),
-        Command::Validate { config, files } => validate::validate(&Config::load(&config)?, &files),
+        Command::Validate { config, files } => validate::validate(&Config::load(&config)?, &files).await,
         Command::Init { path } => {
             use std::io::Write as _;
             let mut f = std::fs::OpenOptions::new().write(true).create_new(true).open(&path).map_err(
@@ -261,6 +261,7 @@ impl RunJob<'_> {
         let ingest_options = ingest_run::IngestOptions {
             run_id,
             lock,
+            overlap: cfg.overlap,
             allow_empty: options.allow_empty,
             progress: progress.clone(),
         };
@@ -276,6 +277,11 @@ impl RunJob<'_> {
         .await;
         progress.finish_and_clear();
         let outcome = outcome?;
+        if !options.quiet {
+            for note in &outcome.notes {
+                eprintln!("refrate: note: {note}");
+            }
+        }
         let manifest = &outcome.manifest;
         let verdict = reports::render_all(cfg, warehouse, manifest, regimes, hospitals, renderer).await?;
         // Sweeping is housekeeping: a failure is reported but does not fail the run.
@@ -297,12 +303,13 @@ impl RunJob<'_> {
                 )
             };
             eprintln!(
-                "refrate: {} file(s) read ({} new, {} skipped as already ingested), {} rows, {} rejected, {} month(s) published{cleared}, warehouse version {}{}, {swept} old file(s) swept, {} hospital(s) checked for {}: {} need attention; reports in {} ({:.1}s)",
+                "refrate: {} file(s) read ({} new, {} skipped as already ingested), {} rows, {} rejected, {} already present, {} month(s) published{cleared}, warehouse version {}{}, {swept} old file(s) swept, {} hospital(s) checked for {}: {} need attention; reports in {} ({:.1}s)",
                 outcome.files_seen,
                 outcome.files_ingested,
                 outcome.files_seen - outcome.files_ingested,
                 outcome.rows_read,
                 outcome.rows_rejected,
+                outcome.rows_already_present,
                 outcome.partitions_written,
                 manifest.version,
                 if outcome.published { " (published)" } else { " (unchanged)" },

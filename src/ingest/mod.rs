@@ -10,6 +10,8 @@
 //! - checking 医療機関コード (10 digits, Luhn check digit) ([`parse_institution_code`]);
 //! - validating each row and recording why a row was rejected ([`Reject`], [`RejectReason`]);
 //! - exact-duplicate detection across the files of one run ([`Deduplicator`]);
+//! - what a delivery means for a hospital-month: already present, duplicate, overlap
+//!   ([`judge_month`]);
 //! - the related-institution list ([`RelatedInstitutions`]);
 //! - pseudonymising patient numbers with HMAC-SHA256 ([`Pseudonymizer`]).
 //!
@@ -21,6 +23,7 @@ mod aggregates;
 mod code;
 mod date;
 mod dedup;
+mod delivery;
 mod event;
 mod format;
 mod lines;
@@ -35,6 +38,7 @@ pub use aggregates::{AggregatesError, ReportedPeriod, ReportedRow, read_aggregat
 pub use code::{CodeError, InstitutionCode, luhn_check_digit, parse_institution_code};
 pub use date::{DateError, Era, parse_date};
 pub use dedup::{Deduplicator, DuplicateOf};
+pub use delivery::{Fate, MonthJudgement, MonthRow, Overlap, OverlapOutcome, OverlapPolicy, judge_month};
 pub use event::{Event, EventType, Field};
 pub use format::{FileMonth, FormatError, InputEncoding, InputFormat, ValueMaps};
 pub use pseudonym::{KEY_ENV_VAR, KEY_FILE_OPTION, KeyError, MIN_KEY_BYTES, Pseudonymizer, load_key};

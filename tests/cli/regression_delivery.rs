@@ -64,7 +64,9 @@ fn same_export_under_another_name_is_skipped_not_rejected() {
 #[test]
 fn moved_export_folder_is_skipped() {
     let config = |folder: &str| {
-        format!("warehouse: warehouse\nreports: reports\ninputs:\n  - path: {folder}/*.csv\n    kind: events\n")
+        format!(
+            "warehouse: warehouse\nreports: reports\ninputs:\n  - path: {folder}/*.csv\n    kind: events\n"
+        )
     };
     let p = Project::with_config(&config("exports"));
     p.write("exports/2025-04.csv", &format!("{HEADER}\n{}\n", month("A", "2025-04-01", 10).join("\n")));
@@ -167,7 +169,12 @@ fn rows_repeated_by_another_file_of_the_same_run_are_already_present() {
     let checked = validate(&p);
     assert_code(&checked, 0);
     let report = stdout(&checked);
-    assert!(report.contains("inputs/b.csv: 12 rows read, 12 valid (10 already present in inputs/a.csv), 0 rejected"), "{report}");
+    assert!(
+        report.contains(
+            "inputs/b.csv: 12 rows read, 12 valid (10 already present in inputs/a.csv), 0 rejected"
+        ),
+        "{report}"
+    );
 
     let out = p.run();
     assert_code(&out, 0);
@@ -246,14 +253,17 @@ fn overlap_replace_replaces_the_hospital_month() {
     assert_code(&out, 0);
     let err = stderr(&out);
     assert!(
-        err.contains("inputs/2025-04_corrected.csv replaces 2711000105/2025-04 (was inputs/2025-04.csv)"),
+        err.contains("inputs/2025-04_corrected.csv replaces 2711000105/2025-04 (was inputs/2025-04.csv; overlap: replace)"),
         "{err}"
     );
     // April is the corrected file alone: 10 first visits, 9 referred; May is untouched.
     assert_eq!(months(&p), ["2711000105,2025-04,10,0,0,0,10,9", "2711000105,2025-05,3,0,0,0,3,3"]);
     assert_eq!(checksums(&p.path("warehouse/events/hospital=2711000105/month=2025-05")), may);
     let m = latest_manifest(&p.path("warehouse"));
-    assert_eq!(m["partitions"]["2711000105/2025-04"]["sources"], serde_json::json!(["inputs/2025-04_corrected.csv"]));
+    assert_eq!(
+        m["partitions"]["2711000105/2025-04"]["sources"],
+        serde_json::json!(["inputs/2025-04_corrected.csv"])
+    );
     assert_eq!(
         m["sources"]["inputs/2025-04_corrected.csv"]["replaced"]["2711000105/2025-04"],
         serde_json::json!(["inputs/2025-04.csv"])
@@ -270,12 +280,17 @@ fn two_differing_exports_of_a_month_in_one_run_are_refused_even_with_replace() {
     p.input("2025-04_corrected.csv", &corrected);
     let checked = validate(&p);
     assert_code(&checked, 2);
-    assert!(stdout(&checked).contains("inputs/2025-04_corrected.csv") && stdout(&checked).contains("inputs/2025-04.csv"));
+    assert!(
+        stdout(&checked).contains("inputs/2025-04_corrected.csv")
+            && stdout(&checked).contains("inputs/2025-04.csv")
+    );
     let out = p.run();
     assert_code(&out, 2);
     let err = stderr(&out);
     assert!(
-        err.contains("inputs/2025-04_corrected.csv") && err.contains("inputs/2025-04.csv") && err.contains("same run"),
+        err.contains("inputs/2025-04_corrected.csv")
+            && err.contains("inputs/2025-04.csv")
+            && err.contains("same run"),
         "{err}"
     );
 }
