@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::ingest::{DateWindow, InputFormat};
+use crate::ingest::{DateWindow, InputFormat, OverlapPolicy};
 use crate::warehouse::SweepPolicy;
 
 /// What an input holds.
@@ -65,6 +65,9 @@ struct ConfigFile {
     /// file whose first line would end up in an error message).
     #[serde(default)]
     follow_symlinks: bool,
+    /// A newer file whose rows for a hospital-month differ from those stored: refuse | replace.
+    #[serde(default)]
+    overlap: OverlapPolicy,
 }
 
 /// `dates:` in the config.
@@ -127,6 +130,8 @@ pub struct Config {
     pub max_jump_months: u32,
     /// Whether inputs may be symbolic links.
     pub follow_symlinks: bool,
+    /// A newer file whose rows for a hospital-month differ from those stored from another file.
+    pub overlap: OverlapPolicy,
 }
 
 /// The default of `dates.max_jump_months`.
@@ -239,6 +244,7 @@ impl Config {
             dates,
             max_jump_months,
             follow_symlinks: file.follow_symlinks,
+            overlap: file.overlap,
         })
     }
 
@@ -360,6 +366,7 @@ mod tests {
         assert_eq!(up.warehouse, "/etc/wh");
         assert_eq!(up.reports, PathBuf::from("/etc/refrate/out"));
         assert_eq!(cfg.max_reject_ratio, 0.01);
+        assert_eq!(cfg.overlap, OverlapPolicy::Refuse, "the safer default");
         assert_eq!(cfg.sweep.retention, std::time::Duration::from_secs(24 * 3600));
         let short = Config::from_yaml(
             "warehouse: wh\nreports: out\ninputs:\n  - { path: 'a.csv', kind: events }\nretention: 90m\nkeep_versions: 2\n",
@@ -379,6 +386,7 @@ mod tests {
             (format!("{base}regimes: []\n"), "regimes"),
             (format!("{base}retention: soon\n"), "retention"),
             (format!("{base}keep_versions: 0\n"), "keep_versions"),
+            (format!("{base}overlap: union\n"), "unknown variant `union`"),
             ("warehouse: wh\nreports: out\ninputs: []\n".to_string(), "at least one input"),
         ];
         for (text, expected) in cases {
@@ -390,12 +398,21 @@ mod tests {
     #[test]
     fn overlapping_warehouse_reports_and_inputs_are_refused() {
         let refused = [
-            ("warehouse: .\nreports: reports\ninputs:\n  - { path: 'events/*.csv', kind: events }\n", "warehouse"),
-            ("warehouse: wh\nreports: wh/reports\ninputs:\n  - { path: 'in/*.csv', kind: events }\n", "overlap"),
+            (
+                "warehouse: .\nreports: reports\ninputs:\n  - { path: 'events/*.csv', kind: events }\n",
+                "warehouse",
+            ),
+            (
+                "warehouse: wh\nreports: wh/reports\ninputs:\n  - { path: 'in/*.csv', kind: events }\n",
+                "overlap",
+            ),
             ("warehouse: wh\nreports: out\ninputs:\n  - { path: 'out/*.csv', kind: events }\n", "reports"),
             ("warehouse: wh\nreports: out\ninputs:\n  - { path: '**/*.csv', kind: events }\n", "can match"),
             ("warehouse: wh\nreports: out\ninputs:\n  - { path: '*/x.csv', kind: events }\n", "can match"),
-            ("warehouse: 'file:///srv/r'\nreports: out\ninputs:\n  - { path: '/srv/r/in/*.csv', kind: events }\n", "warehouse"),
+            (
+                "warehouse: 'file:///srv/r'\nreports: out\ninputs:\n  - { path: '/srv/r/in/*.csv', kind: events }\n",
+                "warehouse",
+            ),
         ];
         for (text, expected) in refused {
             let err = Config::from_yaml(text, Path::new("/srv/r/c.yaml")).unwrap_err().to_string();
@@ -405,7 +422,7 @@ mod tests {
         for text in [
             "warehouse: wh\nreports: out\ninputs:\n  - { path: 'in/*.csv', kind: events }\n",
             "warehouse: wh\nreports: out\ninputs:\n  - { path: '*.csv', kind: events }\n",
-            "warehouse: s3://b/p\nreports: out\ninputs:\n  - { path: '**/*.csv', kind: events }\n",
+            "warehouse: s3://b/p\nreports: out\ninputs:\n  - { path: 'in/**/*.csv', kind: events }\n",
         ] {
             Config::from_yaml(text, Path::new("/srv/r/c.yaml")).unwrap();
         }

@@ -10,12 +10,14 @@ use sha2::{Digest, Sha256};
 use super::AppError;
 use crate::config::{Config, Input, InputKind};
 use crate::ingest::{
-    self, Event, FileStats, Pseudonymizer, Reject, RejectReason, RelatedInstitutions, ReportedRow,
+    self, Event, FileStats, OverlapOutcome, OverlapPolicy, Pseudonymizer, Reject, RejectReason,
+    RelatedInstitutions, ReportedRow,
 };
 use crate::regimes::Count;
 use crate::warehouse::schema::{self, month_of};
 use crate::warehouse::{
-    layout, Manifest, PartitionEntry, PartitionSink, RunEntry, SourceEntry, Warehouse, WriterLock, WrittenFile,
+    FinishedPartition, Manifest, PartitionEntry, PartitionSink, RunEntry, SourceEntry, Warehouse, WriterLock,
+    layout,
 };
 
 /// One input file matched by a config glob.
@@ -75,7 +77,7 @@ pub fn expand_inputs(cfg: &Config, quiet: bool) -> Result<Vec<SourceFile>, AppEr
     Ok(files)
 }
 
-fn sha256_file(path: &std::path::Path) -> std::io::Result<String> {
+pub(super) fn sha256_file(path: &std::path::Path) -> std::io::Result<String> {
     let mut file = std::fs::File::open(path)?;
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 1 << 16];
@@ -89,6 +91,70 @@ fn sha256_file(path: &std::path::Path) -> std::io::Result<String> {
     Ok(hex::encode(hasher.finalize()))
 }
 
+/// What a matched file is to the warehouse.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Delivery {
+    /// Ingested under this name with this content: skipped silently (`(unchanged)`).
+    Unchanged,
+    /// A new name whose content was ingested under another name (a copy such as `x (1).csv`,
+    /// a moved folder) or comes twice in this run: skipped, with this note naming the earlier
+    /// file.
+    Copy(String),
+    /// New or changed content: ingested.
+    New,
+}
+
+/// Classifies the matched files, with their SHA-256. A changed file (known name, other
+/// content) is ingested even if its content equals another source's: its own earlier rows
+/// must go.
+pub fn classify(
+    current: &Manifest,
+    files: Vec<SourceFile>,
+) -> Result<Vec<(SourceFile, String, Delivery)>, AppError> {
+    let stored: HashMap<&str, &str> =
+        current.sources.iter().map(|(name, s)| (s.sha256.as_str(), name.as_str())).collect();
+    let mut this_run: HashMap<String, String> = HashMap::new();
+    let mut out = Vec::new();
+    for f in files {
+        let sha = sha256_file(&f.path).map_err(AppError::io(format!("reading {}", f.name)))?;
+        let delivery = match current.sources.get(&f.name) {
+            Some(s) if s.sha256 == sha => Delivery::Unchanged,
+            Some(_) => Delivery::New,
+            None => match (stored.get(sha.as_str()), this_run.get(&sha)) {
+                (Some(earlier), _) => {
+                    Delivery::Copy(format!("{}: same content as {earlier} (already ingested)", f.name))
+                }
+                (None, Some(earlier)) => {
+                    Delivery::Copy(format!("{}: same content as {earlier} (delivered in this run)", f.name))
+                }
+                (None, None) => Delivery::New,
+            },
+        };
+        if delivery == Delivery::New {
+            this_run.insert(sha.clone(), f.name.clone());
+        }
+        out.push((f, sha, delivery));
+    }
+    Ok(out)
+}
+
+/// The files whose content is not in the warehouse yet (see [`classify`]); copies get a note.
+fn new_content(
+    current: &Manifest,
+    files: Vec<SourceFile>,
+    notes: &mut Vec<String>,
+) -> Result<Vec<(SourceFile, String)>, AppError> {
+    let mut changed = Vec::new();
+    for (f, sha, delivery) in classify(current, files)? {
+        match delivery {
+            Delivery::Unchanged => {}
+            Delivery::Copy(note) => notes.push(format!("{note}: skipped")),
+            Delivery::New => changed.push((f, sha)),
+        }
+    }
+    Ok(changed)
+}
+
 /// What the ingest half did.
 pub struct IngestOutcome {
     pub manifest: Manifest,
@@ -97,9 +163,14 @@ pub struct IngestOutcome {
     pub files_ingested: usize,
     pub rows_read: u64,
     pub rows_rejected: u64,
+    /// Valid rows not stored again: identical rows of another file were there already.
+    pub rows_already_present: u64,
     pub partitions_written: usize,
     /// Hospital-months that had data and now have none (an emptied file, `--allow-empty`).
     pub partitions_cleared: Vec<String>,
+    /// What a user should know about the delivery (files skipped as copies, months replaced
+    /// or completed by another file), one line each.
+    pub notes: Vec<String>,
 }
 
 /// How `run` ingests.
@@ -107,6 +178,7 @@ pub struct IngestOptions<'a> {
     pub run_id: &'a str,
     /// Checked just before publishing: a run whose lock was taken over must not publish.
     pub lock: &'a WriterLock,
+    pub overlap: OverlapPolicy,
     pub allow_empty: bool,
     pub progress: indicatif::ProgressBar,
 }
@@ -116,13 +188,18 @@ struct FileResult {
     sha256: String,
     stats: FileStats,
     rejects: Vec<Reject>,
+    /// The partitions holding rows of this file.
     partitions: BTreeSet<String>,
+    /// Rows already present, by the file that had them first.
+    already_present_in: BTreeMap<String, u64>,
+    /// Partitions this file replaced, with the sources it replaced.
+    replaced: BTreeMap<String, Vec<String>>,
 }
 
 struct Ingested {
     files: Vec<FileResult>,
-    partitions: BTreeMap<String, WrittenFile>,
-    partition_sources: BTreeMap<String, BTreeSet<String>>,
+    partitions: BTreeMap<String, FinishedPartition>,
+    notes: Vec<String>,
 }
 
 /// Skips files already in the manifest (same name and content), ingests the others, and
@@ -146,13 +223,8 @@ pub async fn ingest_and_publish(
         )));
     }
     let files_seen = files.len();
-    let mut changed = Vec::new();
-    for f in files {
-        let sha = sha256_file(&f.path).map_err(AppError::io(format!("reading {}", f.name)))?;
-        if current.sources.get(&f.name).map(|s| s.sha256.as_str()) != Some(sha.as_str()) {
-            changed.push((f, sha));
-        }
-    }
+    let mut notes = Vec::new();
+    let changed = new_content(&current, files, &mut notes)?;
     if changed.is_empty() {
         return Ok(IngestOutcome {
             manifest: current,
@@ -161,8 +233,10 @@ pub async fn ingest_and_publish(
             files_ingested: 0,
             rows_read: 0,
             rows_rejected: 0,
+            rows_already_present: 0,
             partitions_written: 0,
             partitions_cleared: Vec::new(),
+            notes,
         });
     }
 
@@ -174,16 +248,17 @@ pub async fn ingest_and_publish(
     let base = current.clone();
     let max_ratio = cfg.max_reject_ratio;
     let allow_empty = options.allow_empty;
+    let overlap = options.overlap;
     let progress = options.progress.clone();
     progress.set_length(changed.len() as u64);
     let ingested = if changed.is_empty() {
-        Ingested { files: Vec::new(), partitions: BTreeMap::new(), partition_sources: BTreeMap::new() }
+        Ingested { files: Vec::new(), partitions: BTreeMap::new(), notes: Vec::new() }
     } else {
         let pseudonymizer = pseudonymizer.ok_or_else(|| {
             AppError::Input("events inputs need a pseudonymisation key (REFRATE_PSEUDONYM_KEY)".into())
         })?;
         tokio::task::spawn_blocking(move || {
-            let limits = Limits { max_reject_ratio: max_ratio, allow_empty };
+            let limits = Limits { max_reject_ratio: max_ratio, allow_empty, overlap };
             ingest_files(&handle, &wh, &base, &changed, &pseudonymizer, related.as_ref(), limits, &progress)
         })
         .await
@@ -203,7 +278,18 @@ pub async fn ingest_and_publish(
     let mut partitions_written = 0;
     let mut partitions_cleared = Vec::new();
     options.progress.set_message("uploading");
-    for (key, mut written) in ingested.partitions {
+    notes.extend(ingested.notes);
+    for (key, finished) in ingested.partitions {
+        let FinishedPartition { file: mut written, sources, new_rows } = finished;
+        // Rebuilt with nothing new and nothing removed (a cumulative export repeating what is
+        // stored): the partition keeps its file, byte for byte.
+        if new_rows == 0
+            && let Some(entry) = next.partitions.get(&key)
+            && entry.sources.iter().all(|s| sources.contains(s))
+            && entry.rows == written.rows
+        {
+            continue;
+        }
         if written.rows == 0 {
             if next.partitions.remove(&key).is_some() {
                 partitions_cleared.push(key);
@@ -222,19 +308,24 @@ pub async fn ingest_and_publish(
                 file,
                 rows: written.rows,
                 sha256: written.sha256,
-                sources: ingested
-                    .partition_sources
-                    .get(&key)
-                    .map(|s| s.iter().cloned().collect())
-                    .unwrap_or_default(),
+                sources: sources.into_iter().collect(),
             },
         );
     }
-    let (mut rows_read, mut rows_rejected, mut rows_valid) = (0, 0, 0);
+    let (mut rows_read, mut rows_rejected, mut rows_valid, mut rows_already_present) = (0, 0, 0, 0);
     for (i, f) in ingested.files.iter().enumerate() {
         rows_read += f.stats.rows_read;
         rows_rejected += f.stats.rows_rejected;
         rows_valid += f.stats.rows_valid;
+        rows_already_present += f.stats.rows_already_present;
+        // A replaced source no longer feeds the hospital-months it lost.
+        for (key, others) in &f.replaced {
+            for other in others {
+                if let Some(entry) = next.sources.get_mut(other) {
+                    entry.partitions.retain(|p| p != key);
+                }
+            }
+        }
         let rejects_file = if f.rejects.is_empty() {
             None
         } else {
@@ -260,6 +351,9 @@ pub async fn ingest_and_publish(
                 rows_read: f.stats.rows_read,
                 rows_valid: f.stats.rows_valid,
                 rows_rejected: f.stats.rows_rejected,
+                rows_already_present: f.stats.rows_already_present,
+                already_present_in: f.already_present_in.clone(),
+                replaced: f.replaced.clone(),
                 check_digit_warnings: f.stats.check_digit_warnings,
                 rejects_by_reason: by_reason,
                 partitions: f.partitions.iter().cloned().collect(),
@@ -289,6 +383,9 @@ pub async fn ingest_and_publish(
                 rows_read: rows.len() as u64,
                 rows_valid: rows.len() as u64,
                 rows_rejected: 0,
+                rows_already_present: 0,
+                already_present_in: BTreeMap::new(),
+                replaced: BTreeMap::new(),
                 check_digit_warnings: 0,
                 rejects_by_reason: BTreeMap::new(),
                 partitions: rows.iter().map(|r| r.period.key(&r.hospital_code)).collect(),
@@ -331,8 +428,10 @@ pub async fn ingest_and_publish(
         files_ingested: ingested.files.len() + reported.len(),
         rows_read,
         rows_rejected,
+        rows_already_present,
         partitions_written,
         partitions_cleared,
+        notes,
     })
 }
 
@@ -438,18 +537,18 @@ pub use crate::warehouse::layout::new_run_id;
 struct Limits {
     max_reject_ratio: f64,
     allow_empty: bool,
+    overlap: OverlapPolicy,
 }
 
 /// Rebuilds the hospital-months a run touches: rows of the changed files plus the rows other
-/// sources contributed earlier. Exact duplicates across all of them are dropped when the
-/// partitions are finished (see [`PartitionSink::finish`]).
+/// sources contributed earlier. The delivery rules (already present, duplicates, overlaps) are
+/// applied when the partitions are finished (see [`PartitionSink::finish`]).
 struct Rebuild<'a> {
     handle: &'a tokio::runtime::Handle,
     warehouse: &'a Warehouse,
     current: &'a Manifest,
     changed_names: BTreeSet<&'a str>,
     sink: PartitionSink,
-    partition_sources: BTreeMap<String, BTreeSet<String>>,
 }
 
 impl Rebuild<'_> {
@@ -458,13 +557,12 @@ impl Rebuild<'_> {
     }
 
     /// Opens a partition, carrying over the rows of sources that are not being replaced. They
-    /// come first, so a new row identical to one of them is the one dropped as a duplicate.
+    /// come first, so a new row identical to one of them is the one "already present".
     fn open_partition(&mut self, key: &str) -> Result<(), AppError> {
         if self.sink.contains(key) {
             return Ok(());
         }
         self.sink.open(key).map_err(Self::staging(key))?;
-        self.partition_sources.entry(key.to_string()).or_default();
         let Some(entry) = self.current.partitions.get(key) else {
             return Ok(());
         };
@@ -482,7 +580,6 @@ impl Rebuild<'_> {
                     continue;
                 }
                 self.sink.push(key, &event, &source).map_err(Self::staging(key))?;
-                self.partition_sources.get_mut(key).expect("opened above").insert(source);
             }
         }
         Ok(())
@@ -493,7 +590,6 @@ impl Rebuild<'_> {
         let key = Manifest::partition_key(&event.hospital_code, &month_of(event.event_date));
         self.open_partition(&key)?;
         self.sink.push(&key, event, file).map_err(Self::staging(&key))?;
-        self.partition_sources.get_mut(&key).expect("opened above").insert(file.to_string());
         Ok(key)
     }
 }
@@ -512,14 +608,13 @@ fn ingest_files(
     limits: Limits,
     progress: &indicatif::ProgressBar,
 ) -> Result<Ingested, AppError> {
-    let Limits { max_reject_ratio, allow_empty } = limits;
+    let Limits { max_reject_ratio, allow_empty, overlap } = limits;
     let mut rebuild = Rebuild {
         handle,
         warehouse,
         current,
         changed_names: changed.iter().map(|(f, _)| f.name.as_str()).collect(),
         sink: PartitionSink::new(),
-        partition_sources: BTreeMap::new(),
     };
     let mut results = Vec::new();
     for (file_index, (file, sha)) in changed.iter().enumerate() {
@@ -562,7 +657,15 @@ fn ingest_files(
                 old.partitions.join(", ")
             )));
         }
-        results.push(FileResult { name: file.name.clone(), sha256: sha.clone(), stats, rejects, partitions });
+        results.push(FileResult {
+            name: file.name.clone(),
+            sha256: sha.clone(),
+            stats,
+            rejects,
+            partitions: BTreeSet::new(),
+            already_present_in: BTreeMap::new(),
+            replaced: BTreeMap::new(),
+        });
         progress.inc(1);
     }
     // Partitions a changed file used to feed but feeds no longer are rebuilt without it.
@@ -573,19 +676,44 @@ fn ingest_files(
             }
         }
     }
-    let Rebuild { sink, partition_sources, .. } = rebuild;
-    let (partitions, duplicates) =
-        sink.finish().map_err(|e| AppError::Input(format!("finishing partition files: {e}")))?;
-    for d in duplicates {
+    let Rebuild { sink, changed_names, .. } = rebuild;
+    let finished = sink
+        .finish(|name| changed_names.contains(name), overlap)
+        .map_err(|e| AppError::Input(format!("finishing partition files: {e}")))?;
+    check_overlaps(&finished.overlaps)?;
+    let mut notes = Vec::new();
+    for o in &finished.overlaps {
+        notes.push(format!(
+            "{} replaces {} (was {}; overlap: replace): {} row(s) in common, {} added, {} of the earlier rows gone",
+            o.file,
+            o.partition,
+            o.others.join(", "),
+            o.shared,
+            o.added,
+            o.lacking
+        ));
+        if let Some(r) = results.iter_mut().find(|r| r.name == o.file) {
+            r.replaced.insert(o.partition.clone(), o.others.clone());
+        }
+    }
+    for c in &finished.complements {
+        notes.push(format!(
+            "{} adds rows to {}, which holds rows of {}; no row in common, so they are taken as another part of that month",
+            c.file,
+            c.partition,
+            c.others.join(", ")
+        ));
+    }
+    for d in finished.duplicates {
         let Some(result) = results.iter_mut().find(|r| r.name == d.source_file) else {
             // Carried-over rows come first and were unique when they were published.
             continue;
         };
-        let first = if d.first_source_file == d.source_file {
-            format!("line {}", d.first_line)
-        } else {
-            format!("{}:{}", d.first_source_file, d.first_line)
-        };
+        if !d.within_one_file() {
+            result.stats.rows_already_present += 1;
+            *result.already_present_in.entry(d.first_source_file).or_default() += 1;
+            continue;
+        }
         result.stats.rows_valid -= 1;
         result.stats.rows_rejected += 1;
         result.rejects.push(Reject {
@@ -595,15 +723,57 @@ fn ingest_files(
             field: None,
             value: None,
             reason: RejectReason::Duplicate,
-            detail: format!("exact duplicate of {first}"),
+            detail: format!("exact duplicate of line {} of this file", d.first_line),
         });
+    }
+    for (key, p) in &finished.partitions {
+        for source in &p.sources {
+            if let Some(r) = results.iter_mut().find(|r| &r.name == source) {
+                r.partitions.insert(key.clone());
+            }
+        }
     }
     for r in &mut results {
         r.rejects.sort_by_key(|x| x.line);
-        // Again, now that duplicates across files are known.
+        // Again, now that repeats within each file are known (rows already present are not
+        // rejects and do not count).
         check_reject_ratio(&r.name, &r.stats, &r.rejects, max_reject_ratio)?;
     }
-    Ok(Ingested { files: results, partitions, partition_sources })
+    Ok(Ingested { files: results, partitions: finished.partitions, notes })
+}
+
+/// A newer file that differs from what a hospital-month holds stops the run unless
+/// `overlap: replace` let it replace the month; the message names both files.
+fn check_overlaps(overlaps: &[crate::warehouse::PartitionOverlap]) -> Result<(), AppError> {
+    let refused: Vec<String> = overlaps.iter().filter_map(refusal).collect();
+    if refused.is_empty() {
+        return Ok(());
+    }
+    Err(AppError::Input(format!("{}; nothing was published", refused.join("; "))))
+}
+
+/// Why an overlap stops the run, or `None` if it does not (a replacement, a complement).
+pub(super) fn refusal(o: &crate::warehouse::PartitionOverlap) -> Option<String> {
+    let what = format!(
+        "{} gives rows for {} that differ from those of {} ({} row(s) in common, {} of theirs missing on the days it covers, {} new)",
+        o.file,
+        o.partition,
+        o.others.join(", "),
+        o.shared,
+        o.lacking,
+        o.added
+    );
+    match o.outcome? {
+        OverlapOutcome::Replaced => None,
+        OverlapOutcome::Refused => Some(format!(
+            "{what}: a correction or a partial re-export? Keep the file you mean and remove the other, \
+             or set `overlap: replace` in the config to let the newer file replace that hospital-month"
+        )),
+        OverlapOutcome::RefusedSameRun => Some(format!(
+            "{what}; both are delivered in the same run, so which is the newer cannot be told: \
+             remove the one you do not mean (or deliver the newer in a later run with `overlap: replace`)"
+        )),
+    }
 }
 
 /// A file with too many rejects stops the run: something is wrong with the export as a whole.

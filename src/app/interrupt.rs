@@ -11,7 +11,8 @@ static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 /// Starts listening for SIGTERM and SIGINT (inside the tokio runtime).
 pub fn install() {
     use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt()))
+    else {
         // Without handlers the default action stays: the process ends, as after a kill.
         return;
     };
@@ -25,7 +26,9 @@ pub fn install() {
                 eprintln!("refrate: {name} again: stopping at once");
                 std::process::exit(130);
             }
-            eprintln!("refrate: {name} received: stopping at the next safe point (send it again to stop at once)");
+            eprintln!(
+                "refrate: {name} received: stopping at the next safe point (send it again to stop at once)"
+            );
         }
     });
 }

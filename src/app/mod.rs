@@ -95,7 +95,7 @@ pub async fn main(cli: Cli) -> Result<Outcome, AppError> {
         }
         Command::Status { config } => status(&Config::load(&config)?).await,
         Command::Regimes { config } => list_regimes(config.as_deref()),
-        Command::Validate { config, files } => validate::validate(&Config::load(&config)?, &files),
+        Command::Validate { config, files } => validate::validate(&Config::load(&config)?, &files).await,
         Command::Init { path } => {
             use std::io::Write as _;
             let mut f = std::fs::OpenOptions::new().write(true).create_new(true).open(&path).map_err(
@@ -174,7 +174,8 @@ pub(crate) async fn run_with(
     let files = ingest_run::expand_inputs(cfg, quiet)?;
     // Patient numbers exist only in event logs; reported counts need no key.
     let pseudonymizer = if cfg.inputs.iter().any(|i| i.kind == crate::config::InputKind::Events) {
-        let key = ingest::load_key(std::env::var(ingest::KEY_ENV_VAR).ok(), cfg.pseudonym_key_file.as_deref())?;
+        let key =
+            ingest::load_key(std::env::var(ingest::KEY_ENV_VAR).ok(), cfg.pseudonym_key_file.as_deref())?;
         if let Some(warning) = key.weakness()
             && !quiet
         {
@@ -273,6 +274,7 @@ impl RunJob<'_> {
         let ingest_options = ingest_run::IngestOptions {
             run_id,
             lock,
+            overlap: cfg.overlap,
             allow_empty: options.allow_empty,
             progress: progress.clone(),
         };
@@ -288,6 +290,11 @@ impl RunJob<'_> {
         .await;
         progress.finish_and_clear();
         let outcome = outcome?;
+        if !options.quiet {
+            for note in &outcome.notes {
+                eprintln!("refrate: note: {note}");
+            }
+        }
         interrupt::check()?;
         let manifest = &outcome.manifest;
         let verdict = reports::render_all(cfg, warehouse, manifest, regimes, hospitals, renderer).await?;
@@ -322,12 +329,13 @@ impl RunJob<'_> {
                 )
             };
             eprintln!(
-                "refrate: {} file(s) read ({} new, {} skipped as already ingested), {} rows, {} rejected, {} month(s) published{cleared}, warehouse version {}{}, {swept} old file(s) swept, {} hospital(s) checked for {}: {} need attention; reports in {} ({:.1}s)",
+                "refrate: {} file(s) read ({} new, {} skipped as already ingested), {} rows, {} rejected, {} already present, {} month(s) published{cleared}, warehouse version {}{}, {swept} old file(s) swept, {} hospital(s) checked for {}: {} need attention; reports in {} ({:.1}s)",
                 outcome.files_seen,
                 outcome.files_ingested,
                 outcome.files_seen - outcome.files_ingested,
                 outcome.rows_read,
                 outcome.rows_rejected,
+                outcome.rows_already_present,
                 outcome.partitions_written,
                 manifest.version,
                 if outcome.published { " (published)" } else { " (unchanged)" },

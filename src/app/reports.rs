@@ -57,7 +57,11 @@ fn attention_reason(row: &RateRow) -> String {
             .into_iter()
             .filter_map(|(what, gap)| gap.filter(|g| *g > 0).map(|g| format!("{g} more {what}")))
             .collect::<Vec<_>>();
-        let gaps = if gaps.is_empty() { String::new() } else { format!("; nearest criterion needs {}", gaps.join(" and ")) };
+        let gaps = if gaps.is_empty() {
+            String::new()
+        } else {
+            format!("; nearest criterion needs {}", gaps.join(" and "))
+        };
         format!("fails ({rates}{gaps})")
     } else {
         format!("{} but sits exactly on a threshold, review it ({rates})", row.verdict)
@@ -667,14 +671,21 @@ fn rejects_csv(rejects: &[RejectRow]) -> Result<String, AppError> {
 
 /// Checks, before the warehouse is touched, that the reports folder can be created and written:
 /// a run must not publish and then find it cannot write its reports.
+/// Leaves nothing behind: a missing folder is judged by the folder it would be created in.
 pub fn check_reports_folder(dir: &Path) -> Result<(), AppError> {
-    std::fs::create_dir_all(dir)
-        .map_err(AppError::io(format!("creating the reports folder {}", dir.display())))?;
+    let existing = dir.ancestors().find(|a| a.exists()).unwrap_or(Path::new("."));
+    if !existing.is_dir() {
+        return Err(AppError::Input(format!(
+            "reports: {} cannot be a folder: {} is not one",
+            dir.display(),
+            existing.display()
+        )));
+    }
     tempfile::Builder::new()
         .prefix(TEMP_PREFIX)
-        .tempfile_in(dir)
+        .tempdir_in(existing)
         .map(drop)
-        .map_err(AppError::io(format!("the reports folder {} is not writable", dir.display())))
+        .map_err(AppError::io(format!("the reports folder {} cannot be written", dir.display())))
 }
 
 /// Prefix of the temporary files pages are written to before their rename.

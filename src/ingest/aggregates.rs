@@ -317,7 +317,16 @@ mod tests {
             earliest: chrono::NaiveDate::from_ymd_opt(2000, 1, 1).unwrap(),
             latest: chrono::NaiveDate::from_ymd_opt(2026, 12, 1).unwrap(),
         };
-        for (p, ok) in [("FY0000", false), ("FY9999", false), ("FY1999", true), ("FY2026", true), ("FY2027", false), ("2026-12", true), ("2027-01", false), ("1999-12", false)] {
+        for (p, ok) in [
+            ("FY0000", false),
+            ("FY9999", false),
+            ("FY1999", true),
+            ("FY2026", true),
+            ("FY2027", false),
+            ("2026-12", true),
+            ("2027-01", false),
+            ("1999-12", false),
+        ] {
             assert_eq!(ReportedPeriod::parse(p).unwrap().overlaps(&window), ok, "{p}");
         }
     }

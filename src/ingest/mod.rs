@@ -10,6 +10,8 @@
 //! - checking 医療機関コード (10 digits, Luhn check digit) ([`parse_institution_code`]);
 //! - validating each row and recording why a row was rejected ([`Reject`], [`RejectReason`]);
 //! - exact-duplicate detection across the files of one run ([`Deduplicator`]);
+//! - what a delivery means for a hospital-month: already present, duplicate, overlap
+//!   ([`judge_month`]);
 //! - the related-institution list ([`RelatedInstitutions`]);
 //! - pseudonymising patient numbers with HMAC-SHA256 ([`Pseudonymizer`]);
 //! - keeping raw patient numbers out of reject values even when columns are shifted, and
@@ -23,6 +25,7 @@ mod aggregates;
 mod code;
 mod date;
 mod dedup;
+mod delivery;
 mod event;
 mod format;
 mod lines;
@@ -38,12 +41,13 @@ pub use aggregates::{AggregatesError, ReportedPeriod, ReportedRow, read_aggregat
 pub use code::{CodeError, InstitutionCode, luhn_check_digit, parse_institution_code};
 pub use date::{DateError, Era, parse_date};
 pub use dedup::{Deduplicator, DuplicateOf};
+pub use delivery::{Fate, MonthJudgement, MonthRow, Overlap, OverlapOutcome, OverlapPolicy, judge_month};
 pub use event::{Event, EventType, Field};
 pub use format::{DateWindow, FileMonth, FormatError, InputEncoding, InputFormat, ValueMaps};
 pub use privacy::{IdentifierColumn, IdentifierEvidence, PatientNumbers, RowPatient, shape};
 pub use pseudonym::{
-    DEMO_ENV_VAR, KEY_ENV_VAR, KEY_FILE_OPTION, KeyError, MIN_KEY_BYTES, PUBLIC_KEY_SUFFIX, Pseudonymizer, load_key,
-    weak_key_warning,
+    DEMO_ENV_VAR, KEY_ENV_VAR, KEY_FILE_OPTION, KeyError, MIN_KEY_BYTES, PUBLIC_KEY_SUFFIX, Pseudonymizer,
+    load_key, weak_key_warning,
 };
 pub use read::{FileStats, IngestContext, IngestError, ReadError, read_file};
 pub use reject::{MASK, Reject, RejectReason};

@@ -57,7 +57,8 @@ pub const DEMO_ENV_VAR: &str = "REFRATE_DEMO";
 /// cannot be read off its characters.)
 pub fn weak_key_warning(key: &[u8]) -> Option<String> {
     let hex = key.iter().all(u8::is_ascii_hexdigit);
-    let base64 = key.iter().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'-' | b'_' | b'='));
+    let base64 =
+        key.iter().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'-' | b'_' | b'='));
     let bits = if hex {
         key.len() * 4
     } else if base64 {

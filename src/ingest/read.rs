@@ -62,7 +62,8 @@ pub enum ReadError<E> {
 }
 
 /// What happened to one file. Invariant: `rows_read == rows_valid + rows_rejected`; the heading
-/// line and blank lines are not rows.
+/// line and blank lines are not rows. `rows_already_present` counts valid rows the caller did
+/// not store again (see [`judge_month`](super::judge_month)); [`read_file`] leaves it at 0.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct FileStats {
     /// Display name of the file.
@@ -72,6 +73,8 @@ pub struct FileStats {
     pub rows_read: u64,
     pub rows_valid: u64,
     pub rows_rejected: u64,
+    /// Valid rows identical to rows of another file, set by the caller.
+    pub rows_already_present: u64,
     /// Rejected rows per reason code.
     pub rejects_by_reason: BTreeMap<String, u64>,
     /// Lines skipped as blank (empty, only blanks, or only delimiters).

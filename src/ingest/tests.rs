@@ -530,7 +530,8 @@ fn optional_columns_may_be_absent_and_extra_ones_are_ignored() {
     );
     let e = read("a.csv", bytes.as_bytes(), &InputFormat::default()).err().unwrap();
     assert!(matches!(&e, IngestError::UnmappedColumn { field, .. } if field == "referral_letter"), "{e:?}");
-    let optional = ["referral_letter", "partner_code", "partner_related", "after_hours_emergency", "checkup_origin"];
+    let optional =
+        ["referral_letter", "partner_code", "partner_related", "after_hours_emergency", "checkup_origin"];
     let format = InputFormat {
         optional_columns: optional.iter().map(|s| s.to_string()).collect(),
         ..InputFormat::default()
@@ -564,7 +565,20 @@ fn files_without_a_heading_line() {
     assert_eq!(lines_of(&out.events), [1, 2]);
     assert_eq!(out.events[0].department, "内科");
 
-    let mut f = InputFormat { header: false, delimiter: '\t', ..InputFormat::default() };
+    let optional = [
+        "referral_letter",
+        "partner_code",
+        "partner_related",
+        "ambulance",
+        "after_hours_emergency",
+        "checkup_origin",
+    ];
+    let mut f = InputFormat {
+        header: false,
+        delimiter: '\t',
+        optional_columns: optional.iter().map(|s| s.to_string()).collect(),
+        ..InputFormat::default()
+    };
     for (col, field) in
         [("2", "hospital_code"), ("3", "event_date"), ("1", "event_type"), ("5", "patient_id")]
     {
@@ -855,7 +869,19 @@ fn a_department_column_of_identifiers_stops_the_file() {
 
     // Without a heading line the column is named by its number.
     let no_header = text.split_once('\n').unwrap().1;
-    let mut format = InputFormat { header: false, ..InputFormat::default() };
+    let optional = [
+        "referral_letter",
+        "partner_code",
+        "partner_related",
+        "ambulance",
+        "after_hours_emergency",
+        "checkup_origin",
+    ];
+    let mut format = InputFormat {
+        header: false,
+        optional_columns: optional.iter().map(|s| s.to_string()).collect(),
+        ..InputFormat::default()
+    };
     for (i, f) in ["hospital_code", "event_date", "event_type", "department", "patient_id"].iter().enumerate()
     {
         format.columns.insert((i + 1).to_string(), (*f).to_string());

@@ -23,6 +23,16 @@ pub struct SourceEntry {
     pub rows_read: u64,
     pub rows_valid: u64,
     pub rows_rejected: u64,
+    /// Valid rows (counted in `rows_valid`) not stored again because an identical row of
+    /// another file was there already (a cumulative export, an overlapping extract).
+    #[serde(default)]
+    pub rows_already_present: u64,
+    /// Those rows by the file that had them first.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub already_present_in: BTreeMap<String, u64>,
+    /// Hospital-months this file replaced (`overlap: replace`), with the files it replaced.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub replaced: BTreeMap<String, Vec<String>>,
     pub check_digit_warnings: u64,
     /// Rejected rows per reason code.
     pub rejects_by_reason: BTreeMap<String, u64>,

@@ -28,7 +28,10 @@ pub use lock::{
 };
 pub use manifest::{FORMAT, Manifest, PartitionEntry, RunEntry, SourceEntry};
 pub use sweep::{SweepPolicy, SweepReport};
-pub use writer::{Duplicate, PartitionSink, WrittenFile, read_parquet_bytes, write_batches};
+pub use writer::{
+    Duplicate, Finished, FinishedPartition, PartitionOverlap, PartitionSink, WrittenFile, read_parquet_bytes,
+    write_batches,
+};
 
 /// A warehouse problem; the message names the location.
 #[derive(Debug, thiserror::Error)]

@@ -241,9 +241,10 @@ pub fn events_from_batch(batch: &RecordBatch) -> Result<Vec<(Event, String)>, St
     (0..batch.num_rows())
         .map(|i| {
             let days = dates.value(i);
-            let event_date = epoch
-                .checked_add_signed(chrono::TimeDelta::days(i64::from(days)))
-                .ok_or_else(|| format!("row {i}: event_date {days} days from 1970-01-01 is no calendar date"))?;
+            let event_date =
+                epoch.checked_add_signed(chrono::TimeDelta::days(i64::from(days))).ok_or_else(|| {
+                    format!("row {i}: event_date {days} days from 1970-01-01 is no calendar date")
+                })?;
             let event_type = EventType::parse(event_type.value(i))
                 .ok_or_else(|| format!("row {i}: unknown event_type {:?}", event_type.value(i)))?;
             let event = Event {

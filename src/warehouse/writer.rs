@@ -1,6 +1,6 @@
 //! Streaming Parquet writing: one file per hospital-month, memory bounded by a budget.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 
@@ -17,7 +17,8 @@ use datafusion::arrow::array::BooleanArray;
 use datafusion::arrow::compute::filter_record_batch;
 
 use super::schema::{self, EVENTS, EventBatchBuilder};
-use crate::ingest::Event;
+use crate::ingest::{Event, Fate, MonthRow, Overlap, OverlapOutcome, OverlapPolicy, judge_month};
+use chrono::Datelike;
 
 /// Rows buffered per partition before they are encoded.
 const BATCH_ROWS: usize = 1024;
@@ -64,7 +65,6 @@ struct Open {
     buffer: EventBatchBuilder,
     writer: ArrowWriter<File>,
     in_progress: usize,
-    rows: u64,
 }
 
 /// Writes events into one temporary Parquet file per partition key as they stream in.
@@ -91,10 +91,8 @@ impl PartitionSink {
         if !self.open.contains_key(key) {
             let file = tempfile::tempfile().map_err(|e| ParquetError::External(Box::new(e)))?;
             let writer = ArrowWriter::try_new(file, EVENTS.clone(), Some(writer_properties()))?;
-            self.open.insert(
-                key.to_string(),
-                Open { buffer: EventBatchBuilder::new(), writer, in_progress: 0, rows: 0 },
-            );
+            self.open
+                .insert(key.to_string(), Open { buffer: EventBatchBuilder::new(), writer, in_progress: 0 });
         }
         Ok(())
     }
@@ -108,7 +106,6 @@ impl PartitionSink {
         self.open(key)?;
         let part = self.open.get_mut(key).expect("opened above");
         part.buffer.push(event, source_file);
-        part.rows += 1;
         if part.buffer.len() >= BATCH_ROWS {
             let batch = part.buffer.finish();
             part.writer.write(&batch)?;
@@ -137,28 +134,54 @@ impl PartitionSink {
         Ok(())
     }
 
-    /// Closes every partition, drops exact duplicate rows (the first occurrence stays, in the
-    /// order rows arrived) and returns the finished files by key, with the duplicates found.
+    /// Closes every partition and applies the delivery rules to each ([`judge_month`]): rows
+    /// already present from another file and repeats within one file are dropped (the first
+    /// occurrence stays), and a newer file that differs from the stored rows is refused or
+    /// replaces the hospital-month, per `policy`. `is_new` tells the files of this run from
+    /// those whose rows were carried over from the warehouse.
     ///
-    /// Duplicates are found per partition after writing, by reading the partition back: two
-    /// rows can only be duplicates within one hospital-month, so memory is bounded by the
-    /// largest partition rather than by the whole input.
-    pub fn finish(self) -> Result<(BTreeMap<String, WrittenFile>, Vec<Duplicate>), ParquetError> {
-        let mut done = BTreeMap::new();
-        let mut duplicates = Vec::new();
+    /// The rules run per partition after writing, by reading the partition back: two rows can
+    /// only be the same record within one hospital-month, so memory is bounded by the largest
+    /// partition rather than by the whole input.
+    pub fn finish(
+        self,
+        is_new: impl Fn(&str) -> bool,
+        policy: OverlapPolicy,
+    ) -> Result<Finished, ParquetError> {
+        let mut done = Finished::default();
         for (key, mut part) in self.open {
             if !part.buffer.is_empty() {
                 let batch = part.buffer.finish();
                 part.writer.write(&batch)?;
             }
             let file = part.writer.into_inner()?;
-            let (file, rows, found) = drop_duplicates(file, &key, part.rows)?;
-            duplicates.extend(found);
-            let written = finish_file(file, rows).map_err(|e| ParquetError::External(Box::new(e)))?;
-            done.insert(key, written);
+            let judged = judge_partition(file, &key, &is_new, policy, &mut done)?;
+            done.partitions.insert(key, judged);
         }
-        Ok((done, duplicates))
+        Ok(done)
     }
+}
+
+/// What [`PartitionSink::finish`] produced.
+#[derive(Debug, Default)]
+pub struct Finished {
+    pub partitions: BTreeMap<String, FinishedPartition>,
+    /// Rows not stored: repeats within a file, rows already present from another file.
+    pub duplicates: Vec<Duplicate>,
+    /// New files that differ from what a hospital-month held (refused or replacing).
+    pub overlaps: Vec<PartitionOverlap>,
+    /// New files that shared no row with a hospital-month's rows and were added to them.
+    pub complements: Vec<PartitionOverlap>,
+}
+
+/// One finished partition file.
+#[derive(Debug)]
+pub struct FinishedPartition {
+    pub file: WrittenFile,
+    /// Sources with rows in the file.
+    pub sources: BTreeSet<String>,
+    /// Rows of new files in the file: none means the partition holds what it held before.
+    pub new_rows: u64,
 }
 
 /// A row dropped because an identical row came first.
@@ -172,57 +195,128 @@ pub struct Duplicate {
     pub first_line: u64,
 }
 
+impl Duplicate {
+    /// A repeat within one file (a reject), not a row already present from another file.
+    pub fn within_one_file(&self) -> bool {
+        self.source_file == self.first_source_file
+    }
+}
+
+/// An [`Overlap`] with file names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartitionOverlap {
+    pub partition: String,
+    pub file: String,
+    pub others: Vec<String>,
+    pub shared: u64,
+    pub lacking: u64,
+    pub added: u64,
+    /// `None` for a complement.
+    pub outcome: Option<OverlapOutcome>,
+}
+
 fn reader(file: &File) -> Result<impl Iterator<Item = Result<RecordBatch, ParquetError>>, ParquetError> {
     let file = file.try_clone().map_err(|e| ParquetError::External(Box::new(e)))?;
     let reader = ParquetRecordBatchReaderBuilder::try_new(file)?.with_batch_size(8192).build()?;
     Ok(reader.map(|b| b.map_err(|e| ParquetError::External(Box::new(e)))))
 }
 
-/// Reads a partition file back; if it has exact duplicates, rewrites it without them.
-fn drop_duplicates(file: File, key: &str, rows: u64) -> Result<(File, u64, Vec<Duplicate>), ParquetError> {
-    let mut first: std::collections::HashMap<u128, (String, u64)> = std::collections::HashMap::new();
-    let mut dropped: std::collections::HashSet<u64> = std::collections::HashSet::new();
-    let mut found = Vec::new();
-    let mut row_number = 0u64;
+/// Reads a partition file back, judges its rows and, if any is dropped, rewrites it without.
+fn judge_partition(
+    file: File,
+    key: &str,
+    is_new: &impl Fn(&str) -> bool,
+    policy: OverlapPolicy,
+    done: &mut Finished,
+) -> Result<FinishedPartition, ParquetError> {
+    let mut names: Vec<String> = Vec::new();
+    let mut index: HashMap<String, usize> = HashMap::new();
+    let mut rows: Vec<MonthRow> = Vec::new();
+    let mut offsets: Vec<u64> = Vec::new();
     for batch in reader(&file)? {
         for (event, source) in schema::events_from_batch(&batch?).map_err(ParquetError::General)? {
-            // The same definition of "the same record" as ingest's duplicate check.
-            let fp = crate::ingest::Deduplicator::fingerprint(&event);
-            match first.get(&fp) {
-                Some((first_source, first_line)) => {
-                    dropped.insert(row_number);
-                    found.push(Duplicate {
-                        partition: key.to_string(),
-                        source_file: source,
-                        line: event.line,
-                        byte_offset: event.byte_offset,
-                        first_source_file: first_source.clone(),
-                        first_line: *first_line,
-                    });
-                }
-                None => {
-                    first.insert(fp, (source, event.line));
-                }
+            let next = names.len();
+            let s = *index.entry(source.clone()).or_insert(next);
+            if s == next {
+                names.push(source);
             }
-            row_number += 1;
+            rows.push(MonthRow {
+                // The same definition of "the same record" as ingest's duplicate check.
+                fingerprint: crate::ingest::Deduplicator::fingerprint(&event),
+                source: s,
+                day: event.event_date.day() as u8,
+                line: event.line,
+            });
+            offsets.push(event.byte_offset);
         }
     }
-    if dropped.is_empty() {
-        return Ok((file, rows, found));
+    let new: Vec<bool> = names.iter().map(|n| is_new(n)).collect();
+    let judged = judge_month(&rows, |s| !new[s], policy);
+    let named = |o: &Overlap, outcome| PartitionOverlap {
+        partition: key.to_string(),
+        file: names[o.source].clone(),
+        others: o.others.iter().map(|&s| names[s].clone()).collect(),
+        shared: o.shared,
+        lacking: o.lacking,
+        added: o.added,
+        outcome,
+    };
+    done.overlaps.extend(judged.overlaps.iter().map(|o| named(o, Some(o.outcome))));
+    for (s, others) in &judged.complements {
+        done.complements.push(PartitionOverlap {
+            partition: key.to_string(),
+            file: names[*s].clone(),
+            others: others.iter().map(|&o| names[o].clone()).collect(),
+            shared: 0,
+            lacking: 0,
+            added: 0,
+            outcome: None,
+        });
+    }
+    let mut sources = BTreeSet::new();
+    let mut new_rows = 0;
+    let mut kept = 0u64;
+    for (i, fate) in judged.fates.iter().enumerate() {
+        let row = rows[i];
+        let first = match *fate {
+            Fate::Keep => {
+                kept += 1;
+                sources.insert(names[row.source].clone());
+                new_rows += u64::from(new[row.source]);
+                continue;
+            }
+            Fate::Replaced { .. } => continue,
+            Fate::DuplicateInFile { first_line } => (row.source, first_line),
+            Fate::AlreadyPresent { source, line } => (source, line),
+        };
+        done.duplicates.push(Duplicate {
+            partition: key.to_string(),
+            source_file: names[row.source].clone(),
+            line: row.line,
+            byte_offset: offsets[i],
+            first_source_file: names[first.0].clone(),
+            first_line: first.1,
+        });
+    }
+    let finished = |file: File| -> Result<FinishedPartition, ParquetError> {
+        let file = finish_file(file, kept).map_err(|e| ParquetError::External(Box::new(e)))?;
+        Ok(FinishedPartition { file, sources: sources.clone(), new_rows })
+    };
+    if kept == rows.len() as u64 {
+        return finished(file);
     }
     let out = tempfile::tempfile().map_err(|e| ParquetError::External(Box::new(e)))?;
     let mut writer = ArrowWriter::try_new(out, EVENTS.clone(), Some(writer_properties()))?;
-    let mut row_number = 0u64;
+    let mut row_number = 0usize;
     for batch in reader(&file)? {
         let batch = batch?;
         let keep: BooleanArray =
-            (0..batch.num_rows() as u64).map(|i| Some(!dropped.contains(&(row_number + i)))).collect();
-        row_number += batch.num_rows() as u64;
+            (0..batch.num_rows()).map(|i| Some(judged.fates[row_number + i] == Fate::Keep)).collect();
+        row_number += batch.num_rows();
         let kept = filter_record_batch(&batch, &keep).map_err(|e| ParquetError::External(Box::new(e)))?;
         writer.write(&kept)?;
     }
-    let out = writer.into_inner()?;
-    Ok((out, rows - dropped.len() as u64, found))
+    finished(writer.into_inner()?)
 }
 
 /// Writes whole batches into one Parquet file in memory.

@@ -12,6 +12,9 @@ const H3: &str = "2711000105";
 const H4: &str = "4011000207";
 const PARTNER: &str = "1311009904";
 
+/// The run id of a run that was killed before it published (the shape refrate gives run ids).
+const KILLED_RUN: &str = "20250101T000000Z-4242-0badcafe";
+
 /// The first lock generation.
 const LOCK1: &str = "warehouse/_lock/v00000000000000000001.json";
 
@@ -252,12 +255,15 @@ fn sweep_deletes_only_old_files_no_recent_manifest_names() {
         );
         assert_ran(&p.run());
     }
-    // Leftovers of killed runs: an unpublished data file and a staging file.
-    let orphan = p.path("warehouse/events/hospital=2711000105/month=2025-05/part-killed.parquet");
+    // Leftovers of killed runs, named as refrate names its files: an unpublished data file
+    // and a staging file.
+    let orphan =
+        p.path(&format!("warehouse/events/hospital=2711000105/month=2025-05/part-{KILLED_RUN}.parquet"));
     std::fs::write(&orphan, b"not published").unwrap();
-    let staging = p.path("warehouse/events/hospital=2711000105/month=2025-05/part-x.parquet#3");
+    let staging =
+        p.path(&format!("warehouse/events/hospital=2711000105/month=2025-05/part-{KILLED_RUN}.parquet#3"));
     std::fs::write(&staging, b"half written").unwrap();
-    let young_orphan = p.path("warehouse/rejects/run=killed/source-0000.parquet");
+    let young_orphan = p.path(&format!("warehouse/rejects/run={KILLED_RUN}/source-0000.parquet"));
     std::fs::create_dir_all(young_orphan.parent().unwrap()).unwrap();
     std::fs::write(&young_orphan, b"just written by a live writer").unwrap();
     // Everything is two days old but the young orphan: only age and references decide.
@@ -305,7 +311,8 @@ fn a_run_sweeps_leftovers_after_publishing_and_status_lists_the_runs() {
     let p = Project::new("retention: 0s\n");
     three_months(&p);
     std::fs::create_dir_all(p.path("warehouse/events/hospital=2711000105/month=2025-04")).unwrap();
-    let leftover = p.path("warehouse/events/hospital=2711000105/month=2025-04/part-killed.parquet");
+    let leftover =
+        p.path(&format!("warehouse/events/hospital=2711000105/month=2025-04/part-{KILLED_RUN}.parquet"));
     std::fs::write(&leftover, b"x").unwrap();
     let out = p.run();
     assert_ran(&out);

@@ -130,9 +130,9 @@ fn init_writes_a_config_that_loads_and_never_overwrites() {
     let out = refrate_in(dir.path(), &["init", "refrate.yaml"], None);
     assert_code(&out, 0);
     let out = refrate_in(dir.path(), &["validate", "--config", "refrate.yaml"], None);
-    // The starter config loads; its glob matches nothing yet.
-    assert_code(&out, 0);
-    assert!(stdout(&out).contains("no input file matched"), "{}", stdout(&out));
+    // The starter config loads; its glob matches nothing yet, which validate says (exit 2).
+    assert_code(&out, 2);
+    assert!(stderr(&out).contains("matches no file"), "{}", stderr(&out));
     assert_code(&refrate_in(dir.path(), &["init", "refrate.yaml"], None), 2);
 }
 

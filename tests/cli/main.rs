@@ -12,4 +12,5 @@ mod e2e_regimes;
 mod e2e_reports;
 mod e2e_s3;
 mod regression;
+mod regression_delivery;
 mod regression_privacy;

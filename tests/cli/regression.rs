@@ -56,7 +56,10 @@ fn warehouse_overlapping_the_input_folder_is_refused_and_inputs_survive() {
     let p = Project::with_config(
         "warehouse: data\nreports: reports\ninputs:\n  - path: data/events/*.csv\n    kind: events\n",
     );
-    p.write("data/events/april.csv", &format!("{HEADER}\n{}\n", first_visits(PASSING, "2025-04-10", 3, 3, "P").join("\n")));
+    p.write(
+        "data/events/april.csv",
+        &format!("{HEADER}\n{}\n", first_visits(PASSING, "2025-04-10", 3, 3, "P").join("\n")),
+    );
     let out = p.run();
     assert_code(&out, 2);
     let err = stderr(&out);
@@ -139,7 +142,11 @@ fn date_before_1970_is_a_reject_not_a_panic() {
     p.input("april.csv", &rows);
     let out = p.refrate(&["validate", "--config", &config_arg(&p)]);
     assert_code(&out, 1);
-    assert!(stdout(&out).contains("date_out_of_range") && stdout(&out).contains("line 12"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("date_out_of_range") && stdout(&out).contains("line 12"),
+        "{}",
+        stdout(&out)
+    );
     let out = p.run();
     assert_code(&out, 0);
     assert!(!stderr(&out).contains("panicked"), "{}", stderr(&out));
@@ -177,7 +184,10 @@ fn a_month_far_after_the_stored_data_is_refused() {
     let out = p.run();
     assert_code(&out, 2);
     let err = stderr(&out);
-    assert!(err.contains("inputs/may.csv has rows in 2026-05, 13 months after the latest month stored (2025-04)"), "{err}");
+    assert!(
+        err.contains("inputs/may.csv has rows in 2026-05, 13 months after the latest month stored (2025-04)"),
+        "{err}"
+    );
     assert!(err.contains("dates.max_jump_months"), "{err}");
     // Allowed on purpose: the run goes through.
     let config = std::fs::read_to_string(p.config()).unwrap() + "dates:\n  max_jump_months: 24\n";
@@ -203,7 +213,8 @@ fn pages_of_a_fiscal_year_no_longer_in_the_data_are_removed() {
     for f in ["2711000105_FY2024.html", "index_FY2024.html", "overview_FY2024.csv", "overview_FY2024.json"] {
         assert!(!p.path(&format!("reports/{f}")).exists(), "{f} stayed");
     }
-    for f in ["2711000105_FY2025.html", "index_FY2025.html", "index.html", "notes_FY2024.html", "README.txt"] {
+    for f in ["2711000105_FY2025.html", "index_FY2025.html", "index.html", "notes_FY2024.html", "README.txt"]
+    {
         assert!(p.path(&format!("reports/{f}")).exists(), "{f} is gone");
     }
 }
@@ -232,13 +243,17 @@ fn an_input_glob_matching_nothing_is_exit_2() {
 fn an_unmapped_referral_letter_column_is_an_error_not_zero() {
     let p = Project::new("");
     let header = "hospital_code,event_date,event_type,patient_id,department,partner_code,partner_related,ambulance,after_hours_emergency,checkup_origin";
-    let rows: Vec<String> = (0..10).map(|i| format!("{PASSING},2025-04-10,first_visit,P{i},内科,{PARTNER},0,0,0,0")).collect();
+    let rows: Vec<String> =
+        (0..10).map(|i| format!("{PASSING},2025-04-10,first_visit,P{i},内科,{PARTNER},0,0,0,0")).collect();
     p.write("inputs/april.csv", &format!("{header}\n{}\n", rows.join("\n")));
     for command in ["validate", "run"] {
         let out = p.refrate(&[command, "--config", &config_arg(&p)]);
         assert_code(&out, 2);
         let err = stderr(&out) + &stdout(&out);
-        assert!(err.contains("column referral_letter is not in the file") && err.contains("optional_columns"), "{err}");
+        assert!(
+            err.contains("column referral_letter is not in the file") && err.contains("optional_columns"),
+            "{err}"
+        );
     }
     assert!(!p.path("reports/index.html").exists() && !p.path("warehouse/_manifest").exists());
     // Declared absent on purpose, it reads as 0 (and the rate says so).
@@ -275,7 +290,10 @@ fn absurd_reported_counts_are_refused_not_a_pass() {
 #[test]
 fn a_quiet_run_that_needs_review_names_the_hospital_for_the_cron_mail() {
     let p = Project::new("hospitals: hospitals.csv\n");
-    p.write("hospitals.csv", &format!("hospital_code,name,prefecture,beds\n{FAILING},北九州中央病院,福岡県,400\n"));
+    p.write(
+        "hospitals.csv",
+        &format!("hospital_code,name,prefecture,beds\n{FAILING},北九州中央病院,福岡県,400\n"),
+    );
     april(&p);
     let out = p.refrate(&["run", "--quiet", "--config", &config_arg(&p)]);
     assert_code(&out, 1);
@@ -288,7 +306,11 @@ fn a_quiet_run_that_needs_review_names_the_hospital_for_the_cron_mail() {
     );
     // Not quiet: the hospital missing from the master is named too.
     let out = p.run();
-    assert!(stderr(&out).contains(&format!("not in the hospital master")) && stderr(&out).contains(PASSING), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&format!("not in the hospital master")) && stderr(&out).contains(PASSING),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]

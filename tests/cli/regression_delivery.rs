@@ -1,0 +1,319 @@
+//! Issue 10, case 4: real delivery habits (a file delivered twice, a moved export folder, a
+//! cumulative export, a newer export of a month already delivered) must neither stop the run
+//! nor change the numbers silently.
+
+use crate::common::*;
+
+const H: &str = "2711000105";
+const PARTNER: &str = "1311009904";
+
+/// `n` referred first visits of hospital `H` on `date`, patients `{prefix}1…`: a month that
+/// passes (referral 100 %: criterion A), so a run that accepts it exits 0.
+fn month(prefix: &str, date: &str, n: usize) -> Vec<String> {
+    (1..=n).map(|i| row(H, date, "first_visit", &format!("{prefix}{i}"), PARTNER, [1, 0, 0, 0, 0])).collect()
+}
+
+fn validate(p: &Project) -> std::process::Output {
+    let config = p.config();
+    p.refrate(&["validate", "--config", config.to_str().unwrap()])
+}
+
+/// The monthly counts of `rates --period month`, first 8 columns, without the header.
+fn months(p: &Project) -> Vec<String> {
+    first_columns(&stdout(&p.rates("month", &[])), 8)[1..].to_vec()
+}
+
+fn events_checksums(p: &Project) -> std::collections::BTreeMap<std::path::PathBuf, String> {
+    checksums(&p.path("warehouse/events"))
+}
+
+#[test]
+fn same_export_under_another_name_is_skipped_not_rejected() {
+    let p = Project::new("");
+    p.input("x.csv", &month("A", "2025-04-01", 10));
+    assert_code(&p.run(), 0);
+    let before = months(&p);
+    assert_eq!(before, ["2711000105,2025-04,10,0,0,0,10,10"]);
+    let data = events_checksums(&p);
+    // The liaison office saves the same export again; the browser names it "x (1).csv".
+    std::fs::copy(p.path("inputs/x.csv"), p.path("inputs/x (1).csv")).unwrap();
+
+    let checked = validate(&p);
+    assert_code(&checked, 0);
+    let report = stdout(&checked);
+    assert!(
+        report.contains("inputs/x (1).csv: same content as inputs/x.csv (already ingested)"),
+        "validate names the earlier file, not the copy's original as the duplicate: {report}"
+    );
+    assert!(!report.contains("duplicate"), "{report}");
+
+    let out = p.run();
+    assert_code(&out, 0);
+    let err = stderr(&out);
+    assert!(
+        err.contains("inputs/x (1).csv: same content as inputs/x.csv (already ingested): skipped"),
+        "{err}"
+    );
+    assert!(err.contains("2 file(s) read (0 new, 2 skipped"), "{err}");
+    assert_eq!(months(&p), before);
+    assert_eq!(events_checksums(&p), data, "nothing was rewritten");
+    let rejects = std::fs::read_to_string(p.path("reports/rejects.csv")).unwrap();
+    assert_eq!(rejects.lines().count(), 1, "no reject: {rejects}");
+}
+
+#[test]
+fn moved_export_folder_is_skipped() {
+    let config = |folder: &str| {
+        format!(
+            "warehouse: warehouse\nreports: reports\ninputs:\n  - path: {folder}/*.csv\n    kind: events\n"
+        )
+    };
+    let p = Project::with_config(&config("exports"));
+    p.write("exports/2025-04.csv", &format!("{HEADER}\n{}\n", month("A", "2025-04-01", 10).join("\n")));
+    assert_code(&p.run(), 0);
+    let before = months(&p);
+    let data = events_checksums(&p);
+    // The folder is moved (a new file server) and the config follows it.
+    std::fs::create_dir_all(p.path("archive")).unwrap();
+    std::fs::rename(p.path("exports/2025-04.csv"), p.path("archive/2025-04.csv")).unwrap();
+    std::fs::write(p.config(), config("archive")).unwrap();
+
+    let out = p.run();
+    assert_code(&out, 0);
+    let err = stderr(&out);
+    assert!(
+        err.contains("archive/2025-04.csv: same content as exports/2025-04.csv (already ingested): skipped"),
+        "{err}"
+    );
+    assert!(err.contains("0 rejected"), "{err}");
+    assert_eq!(months(&p), before);
+    assert_eq!(events_checksums(&p), data);
+    // The next month's export, in the new folder, is ingested as usual.
+    p.write("archive/2025-05.csv", &format!("{HEADER}\n{}\n", month("B", "2025-05-01", 4).join("\n")));
+    assert_code(&p.run(), 0);
+    assert_eq!(months(&p), ["2711000105,2025-04,10,0,0,0,10,10", "2711000105,2025-05,4,0,0,0,4,4"]);
+}
+
+#[test]
+fn cumulative_export_runs_green_and_changes_nothing() {
+    let p = Project::new("");
+    let april = month("A", "2025-04-01", 10);
+    let may = month("B", "2025-05-07", 10);
+    p.input("2025-04.csv", &april);
+    p.input("2025-05.csv", &may);
+    assert_code(&p.run(), 0);
+    let before = months(&p);
+    let data = events_checksums(&p);
+    // The hospital's system exports the fiscal year to date (April–May) and sends it again:
+    // every row is already stored (80 % of a 5-month export, say, in real life).
+    p.input("fy2025_to_date.csv", &[april.clone(), may.clone()].concat());
+
+    let checked = validate(&p);
+    assert_code(&checked, 0);
+    let report = stdout(&checked);
+    assert!(report.contains("inputs/fy2025_to_date.csv: 20 rows read, 20 valid (20 already present in inputs/2025-04.csv, inputs/2025-05.csv), 0 rejected"), "{report}");
+    assert!(!report.contains("UNUSABLE") && !report.contains("duplicate"), "{report}");
+
+    let out = p.run();
+    assert_code(&out, 0);
+    let err = stderr(&out);
+    assert!(err.contains("20 rows, 0 rejected, 20 already present"), "{err}");
+    assert!(!err.contains("max_reject_ratio"), "{err}");
+    assert_eq!(months(&p), before);
+    assert_eq!(events_checksums(&p), data, "no partition was rewritten");
+    let m = latest_manifest(&p.path("warehouse"));
+    let s = &m["sources"]["inputs/fy2025_to_date.csv"];
+    assert_eq!(s["rows_already_present"], 20, "{s}");
+    assert_eq!(s["rows_rejected"], 0, "{s}");
+    assert_eq!(s["already_present_in"]["inputs/2025-04.csv"], 10, "{s}");
+    assert_eq!(s["already_present_in"]["inputs/2025-05.csv"], 10, "{s}");
+    let rejects = std::fs::read_to_string(p.path("reports/rejects.csv")).unwrap();
+    assert_eq!(rejects.lines().count(), 1, "no reject: {rejects}");
+
+    // Next month the same export, now April–June, replaces itself: only June is new.
+    p.input("fy2025_to_date.csv", &[april, may, month("C", "2025-06-02", 5)].concat());
+    let out = p.run();
+    assert_code(&out, 0);
+    assert!(stderr(&out).contains("25 rows, 0 rejected, 20 already present"), "{}", stderr(&out));
+    assert_eq!(
+        months(&p),
+        [
+            "2711000105,2025-04,10,0,0,0,10,10",
+            "2711000105,2025-05,10,0,0,0,10,10",
+            "2711000105,2025-06,5,0,0,0,5,5"
+        ]
+    );
+}
+
+#[test]
+fn overlapping_extract_adds_only_its_new_days() {
+    let p = Project::new("");
+    p.input("2025-04.csv", &month("A", "2025-04-01", 10));
+    assert_code(&p.run(), 0);
+    // An extract from 1 April to 10 May: April repeats what is stored, May is new.
+    let extract = [month("A", "2025-04-01", 10), month("B", "2025-05-10", 3)].concat();
+    p.input("extract_0401_0510.csv", &extract);
+    let out = p.run();
+    assert_code(&out, 0);
+    assert!(stderr(&out).contains("13 rows, 0 rejected, 10 already present"), "{}", stderr(&out));
+    assert_eq!(months(&p), ["2711000105,2025-04,10,0,0,0,10,10", "2711000105,2025-05,3,0,0,0,3,3"]);
+}
+
+#[test]
+fn rows_repeated_by_another_file_of_the_same_run_are_already_present() {
+    let p = Project::new("");
+    p.input("a.csv", &month("A", "2025-04-01", 10));
+    // b.csv repeats all of a.csv and adds a day: with the default max_reject_ratio (1 %) this
+    // stopped the run before.
+    p.input("b.csv", &[month("A", "2025-04-01", 10), month("B", "2025-04-02", 2)].concat());
+    let checked = validate(&p);
+    assert_code(&checked, 0);
+    let report = stdout(&checked);
+    assert!(
+        report.contains(
+            "inputs/b.csv: 12 rows read, 12 valid (10 already present in inputs/a.csv), 0 rejected"
+        ),
+        "{report}"
+    );
+
+    let out = p.run();
+    assert_code(&out, 0);
+    assert!(stderr(&out).contains("22 rows, 0 rejected, 10 already present"), "{}", stderr(&out));
+    assert_eq!(months(&p), ["2711000105,2025-04,12,0,0,0,12,12"]);
+}
+
+#[test]
+fn duplicates_within_one_file_stay_rejects() {
+    let p = Project::new("max_reject_ratio: 0.5\n");
+    p.input("2025-04.csv", &month("A", "2025-04-01", 4));
+    assert_code(&p.run(), 0);
+    // A broken export: line 3 repeats line 2, and both are also already stored.
+    let mut broken = month("A", "2025-04-01", 4);
+    broken.insert(1, broken[0].clone());
+    broken.push(row(H, "2025-04-02", "first_visit", "Z1", PARTNER, [1, 0, 0, 0, 0]));
+    p.input("2025-04-again.csv", &broken);
+    let out = p.run();
+    // Rejects make the run ask for review.
+    let err = stderr(&out);
+    assert!(err.contains("1 rejected, 4 already present"), "{err}");
+    let rejects = std::fs::read_to_string(p.path("reports/rejects.csv")).unwrap();
+    let lines: Vec<&str> = rejects.lines().skip(1).collect();
+    assert_eq!(lines.len(), 1, "{rejects}");
+    assert!(lines[0].starts_with("inputs/2025-04-again.csv,3,"), "{rejects}");
+    assert!(lines[0].contains("duplicate") && lines[0].contains("line 2"), "{rejects}");
+    assert_eq!(months(&p), ["2711000105,2025-04,5,0,0,0,5,5"]);
+}
+
+/// April as first delivered, and a corrected re-export: one record lost its letter, one
+/// record was removed, one was added.
+fn april_and_correction() -> (Vec<String>, Vec<String>) {
+    let april = month("A", "2025-04-01", 10);
+    let mut corrected = april.clone();
+    corrected[0] = row(H, "2025-04-01", "first_visit", "A1", "", [0, 0, 0, 0, 0]);
+    corrected.remove(9);
+    corrected.push(row(H, "2025-04-01", "first_visit", "A11", PARTNER, [1, 0, 0, 0, 0]));
+    (april, corrected)
+}
+
+#[test]
+fn differing_reexport_of_a_month_is_refused_naming_both_files() {
+    let p = Project::new("");
+    let (april, corrected) = april_and_correction();
+    p.input("2025-04.csv", &april);
+    assert_code(&p.run(), 0);
+    let before = months(&p);
+    let data = events_checksums(&p);
+    p.input("2025-04_corrected.csv", &corrected);
+    let out = p.run();
+    assert_code(&out, 2);
+    let err = stderr(&out);
+    assert!(
+        err.contains("inputs/2025-04_corrected.csv")
+            && err.contains("inputs/2025-04.csv")
+            && err.contains("2711000105/2025-04")
+            && err.contains("overlap: replace"),
+        "{err}"
+    );
+    assert!(err.contains("nothing was published"), "{err}");
+    assert_eq!(months(&p), before);
+    assert_eq!(events_checksums(&p), data);
+}
+
+#[test]
+fn overlap_replace_replaces_the_hospital_month() {
+    let p = Project::new("overlap: replace\n");
+    let (april, corrected) = april_and_correction();
+    p.input("2025-04.csv", &april);
+    p.input("2025-05.csv", &month("B", "2025-05-01", 3));
+    assert_code(&p.run(), 0);
+    let may = checksums(&p.path("warehouse/events/hospital=2711000105/month=2025-05"));
+    p.input("2025-04_corrected.csv", &corrected);
+    let out = p.run();
+    // 9 of 10 referred: 90 %, still criterion A.
+    assert_code(&out, 0);
+    let err = stderr(&out);
+    assert!(
+        err.contains("inputs/2025-04_corrected.csv replaces 2711000105/2025-04 (was inputs/2025-04.csv; overlap: replace)"),
+        "{err}"
+    );
+    // April is the corrected file alone: 10 first visits, 9 referred; May is untouched.
+    assert_eq!(months(&p), ["2711000105,2025-04,10,0,0,0,10,9", "2711000105,2025-05,3,0,0,0,3,3"]);
+    assert_eq!(checksums(&p.path("warehouse/events/hospital=2711000105/month=2025-05")), may);
+    let m = latest_manifest(&p.path("warehouse"));
+    assert_eq!(
+        m["partitions"]["2711000105/2025-04"]["sources"],
+        serde_json::json!(["inputs/2025-04_corrected.csv"])
+    );
+    assert_eq!(
+        m["sources"]["inputs/2025-04_corrected.csv"]["replaced"]["2711000105/2025-04"],
+        serde_json::json!(["inputs/2025-04.csv"])
+    );
+    assert_eq!(m["sources"]["inputs/2025-04.csv"]["partitions"], serde_json::json!([]));
+}
+
+#[test]
+fn two_differing_exports_of_a_month_in_one_run_are_refused_even_with_replace() {
+    // Which of two files delivered together is the newer cannot be told from their names.
+    let p = Project::new("overlap: replace\n");
+    let (april, corrected) = april_and_correction();
+    p.input("2025-04.csv", &april);
+    p.input("2025-04_corrected.csv", &corrected);
+    let checked = validate(&p);
+    assert_code(&checked, 2);
+    assert!(
+        stdout(&checked).contains("inputs/2025-04_corrected.csv")
+            && stdout(&checked).contains("inputs/2025-04.csv")
+    );
+    let out = p.run();
+    assert_code(&out, 2);
+    let err = stderr(&out);
+    assert!(
+        err.contains("inputs/2025-04_corrected.csv")
+            && err.contains("inputs/2025-04.csv")
+            && err.contains("same run"),
+        "{err}"
+    );
+}
+
+#[test]
+fn reexport_with_every_row_changed_is_refused_not_counted_twice() {
+    // The same April re-exported after a department column was re-mapped: no row is
+    // identical to a stored one, but it covers the same day. Adding it would double April.
+    let p = Project::new("");
+    p.input("2025-04.csv", &month("A", "2025-04-01", 10));
+    assert_code(&p.run(), 0);
+    let before = months(&p);
+    let remapped: Vec<String> =
+        month("A", "2025-04-01", 10).iter().map(|r| r.replace("内科", "01")).collect();
+    p.input("2025-04_v2.csv", &remapped);
+    let out = p.run();
+    assert_code(&out, 2);
+    let err = stderr(&out);
+    assert!(err.contains("inputs/2025-04_v2.csv") && err.contains("inputs/2025-04.csv"), "{err}");
+    assert_eq!(months(&p), before);
+    // A hospital that really delivers one export per department says so.
+    let config = std::fs::read_to_string(p.config()).unwrap() + "overlap: add\n";
+    std::fs::write(p.config(), config).unwrap();
+    assert_code(&p.run(), 0);
+    assert_eq!(first_columns(&months(&p).join("\n"), 3), [format!("{H},2025-04,20")]);
+}
