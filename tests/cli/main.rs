@@ -11,3 +11,4 @@ mod e2e_pipeline;
 mod e2e_regimes;
 mod e2e_reports;
 mod e2e_s3;
+mod regression_damage;
