@@ -60,6 +60,13 @@ pub enum Command {
         #[arg(long, short, env = "REFRATE_CONFIG", default_value = "refrate.yaml")]
         config: PathBuf,
     },
+    /// Check that every file the warehouse's manifest names is the file that was published:
+    /// present, same size and SHA-256, decodes as Parquet of its table. Exit 0 clean, 2 damaged
+    /// (each damaged file is listed with what it feeds).
+    Verify {
+        #[arg(long, short, env = "REFRATE_CONFIG", default_value = "refrate.yaml")]
+        config: PathBuf,
+    },
     /// Check input files as `run` would read them, writing nothing. Exit 0 clean, 1 some rows
     /// would be rejected, 2 a file cannot be used.
     Validate {

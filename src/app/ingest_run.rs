@@ -201,6 +201,7 @@ pub async fn ingest_and_publish(
                 file,
                 rows: written.rows,
                 sha256: written.sha256,
+                bytes: Some(written.bytes),
                 sources: ingested
                     .partition_sources
                     .get(&key)
@@ -214,8 +215,8 @@ pub async fn ingest_and_publish(
         rows_read += f.stats.rows_read;
         rows_rejected += f.stats.rows_rejected;
         rows_valid += f.stats.rows_valid;
-        let rejects_file = if f.rejects.is_empty() {
-            None
+        let (rejects_file, rejects_digest) = if f.rejects.is_empty() {
+            (None, None)
         } else {
             let name = format!("rejects/run={run_id}/source-{i:04}.parquet");
             let bytes = crate::warehouse::write_batches(
@@ -223,8 +224,9 @@ pub async fn ingest_and_publish(
                 &[schema::rejects_batch(&f.rejects)],
             )
             .map_err(|e| AppError::Input(format!("writing rejects of {}: {e}", f.name)))?;
+            let digest = crate::warehouse::FileDigest::of(&bytes);
             warehouse.put(&name, bytes).await?;
-            Some(name)
+            (Some(name), Some(digest))
         };
         let mut by_reason: BTreeMap<String, u64> = BTreeMap::new();
         for r in &f.rejects {
@@ -243,7 +245,9 @@ pub async fn ingest_and_publish(
                 rejects_by_reason: by_reason,
                 partitions: f.partitions.iter().cloned().collect(),
                 rejects_file,
+                rejects_digest,
                 reported_file: None,
+                reported_digest: None,
                 run_id: run_id.clone(),
                 ingested_at: now.clone(),
             },
@@ -256,6 +260,7 @@ pub async fn ingest_and_publish(
             &[schema::reported_batch(rows, &file.name)],
         )
         .map_err(|e| AppError::Input(format!("writing reported counts of {}: {e}", file.name)))?;
+        let reported_digest = Some(crate::warehouse::FileDigest::of(&bytes));
         warehouse.put(&name, bytes).await?;
         rows_read += rows.len() as u64;
         rows_valid += rows.len() as u64;
@@ -272,7 +277,9 @@ pub async fn ingest_and_publish(
                 rejects_by_reason: BTreeMap::new(),
                 partitions: rows.iter().map(|r| r.period.key(&r.hospital_code)).collect(),
                 rejects_file: None,
+                rejects_digest: None,
                 reported_file: Some(name),
+                reported_digest,
                 run_id: run_id.clone(),
                 ingested_at: now.clone(),
             },
@@ -426,9 +433,9 @@ impl Rebuild<'_> {
         if entry.sources.iter().all(|s| self.changed_names.contains(s.as_str())) {
             return Ok(());
         }
-        let bytes = self.handle.block_on(self.warehouse.get(&entry.file))?;
-        let batches = crate::warehouse::read_parquet_bytes(bytes)
-            .map_err(|e| AppError::Input(format!("reading partition {key} ({}): {e}", entry.file)))?;
+        // Read whole anyway, so checking its SHA-256 and schema costs nothing extra.
+        let file = entry.named_file(key);
+        let batches = self.handle.block_on(self.warehouse.read_verified(self.current.version, &file))?;
         for batch in &batches {
             for (event, source) in schema::events_from_batch(batch) {
                 if self.changed_names.contains(source.as_str()) {

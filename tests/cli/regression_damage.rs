@@ -187,9 +187,10 @@ fn warehouse_without_manifest_is_refused() {
 #[test]
 fn first_run_killed_before_publishing_is_not_a_lost_manifest() {
     // Data files of a first run that never published (as a kill leaves them) are not damage.
+    // (One first visit without a letter: the hospital fails, exit 1.)
     let p = Project::new("");
     p.input("a.csv", &[row(H1, "2025-04-01", "first_visit", "A1", "", [0, 0, 0, 0, 0])]);
-    assert_code(&p.run(), 0);
+    assert_code(&p.run(), 1);
     let manifests = p.files_under("warehouse/_manifest");
     let published = latest_manifest(&p.path("warehouse"));
     assert_eq!(published["version"], 1);
@@ -200,7 +201,7 @@ fn first_run_killed_before_publishing_is_not_a_lost_manifest() {
         }
     }
     let out = p.run();
-    assert_code(&out, 0);
+    assert_code(&out, 1);
     assert!(stderr(&out).contains("warehouse version 1 (published)"), "{}", stderr(&out));
 }
 
@@ -223,7 +224,11 @@ fn manifest_path_outside_warehouse_is_refused() {
         for out in [p.rates("fiscal-year", &[]), status(&p), verify(&p), p.run()] {
             assert_refused_naming(&out, path);
             assert!(stderr(&out).contains(why), "{path}: {}", stderr(&out));
-            assert!(stdout(&out).is_empty() || !stdout(&out).contains("0110113719,2025,"), "{}", stdout(&out));
+            assert!(
+                stdout(&out).is_empty() || !stdout(&out).contains("0110113719,2025,"),
+                "{}",
+                stdout(&out)
+            );
         }
     }
 }
