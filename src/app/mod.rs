@@ -192,9 +192,10 @@ pub(crate) async fn run_with(
     {
         eprintln!("refrate: note: took over the stale lock of {} ({})", t.previous, t.reason);
     }
-    // A damaged warehouse stops the run before anything is read from it or published.
+    // A damaged warehouse stops the run before anything is read from it or published. Every
+    // file is hashed: a run reads most of the warehouse anyway (carry-over, rendering).
     let before = match warehouse.current_for_writer().await {
-        Ok(current) => warehouse.check_present(&current).await.map(|()| current),
+        Ok(current) => warehouse.check_digests(&current).await.map(|()| current),
         Err(e) => Err(e),
     };
     let result = match before {

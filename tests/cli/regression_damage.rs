@@ -136,6 +136,12 @@ fn rewritten_partition_file_of_the_same_size_is_found_by_verify_and_by_the_carry
     let out = verify(&p);
     assert_refused_naming(&out, &april);
     assert!(stderr(&out).contains("SHA-256"), "{}", stderr(&out));
+    // A run with nothing new renders every month: it hashes what it reads.
+    let before = std::fs::read(p.path("reports/index.html")).unwrap();
+    let run = p.run();
+    assert_refused_naming(&run, &april);
+    assert!(stderr(&run).contains("SHA-256"), "{}", stderr(&run));
+    assert_eq!(std::fs::read(p.path("reports/index.html")).unwrap(), before, "reports were rewritten");
     // A new file feeding the same month carries April's rows over: it must not carry damage.
     p.input("late.csv", &[row(H1, "2025-04-20", "first_visit", "LATE1", "", [0, 0, 0, 0, 0])]);
     let run = p.run();
