@@ -288,6 +288,30 @@ mod tests {
     use super::*;
 
     #[test]
+    fn format_1_manifests_without_sizes_and_digests_still_read() {
+        let v1 = r#"{"format": 1, "version": 3, "created_at": "", "refrate_version": "0.1.0",
+            "pseudonym_key_id": null, "runs": [],
+            "partitions": {"1/2025-04": {"hospital_code": "1", "month": "2025-04",
+                "file": "events/hospital=1/month=2025-04/part-r.parquet", "rows": 2, "sha256": "ab",
+                "sources": ["a.csv"]}},
+            "sources": {"a.csv": {"sha256": "cd", "kind": "events", "encoding": "UTF-8", "rows_read": 3,
+                "rows_valid": 2, "rows_rejected": 1, "check_digit_warnings": 0, "rejects_by_reason": {},
+                "partitions": ["1/2025-04"], "rejects_file": "rejects/run=r/source-0000.parquet",
+                "run_id": "r", "ingested_at": ""}}}"#;
+        let m: Manifest = serde_json::from_str(v1).unwrap();
+        assert!(READABLE_FORMATS.contains(&m.format));
+        let files = m.named_files();
+        assert_eq!(files.len(), 2);
+        assert_eq!((files[0].sha256.as_deref(), files[0].bytes), (Some("ab"), None));
+        assert_eq!(
+            (files[1].kind, files[1].sha256.as_deref(), files[1].bytes),
+            (FileKind::Rejects, None, None)
+        );
+        assert_eq!(files[1].feeds, "rejects of source a.csv");
+        assert!(m.unconfined_file().is_none());
+    }
+
+    #[test]
     fn manifest_paths_are_confined_to_their_folder() {
         let ok = "events/hospital=0110113719/month=2025-04/part-x.parquet";
         assert_eq!(confinement(ok, FileKind::Events), Ok(()));
