@@ -269,6 +269,9 @@ pub fn confinement(path: &str, kind: FileKind) -> Result<(), String> {
             "an absolute path, a URL or a Windows path; manifest paths are relative to the warehouse".into(),
         );
     }
+    if path.chars().any(char::is_control) {
+        return Err("a control character in the path".into());
+    }
     let parts: Vec<&str> = path.split('/').collect();
     if parts.iter().any(|p| p.is_empty() || *p == "." || *p == "..") {
         return Err("a `..`, `.` or empty path component".into());
@@ -327,6 +330,7 @@ mod tests {
             "events",
             "_lock/v1.json",
             "rejects/run=x/source-0000.parquet",
+            "events/x\nrefrate: forged line.parquet",
         ] {
             assert!(confinement(bad, FileKind::Events).is_err(), "{bad}");
         }
