@@ -69,6 +69,13 @@ pub enum Command {
         #[arg(long, short, env = "REFRATE_CONFIG", default_value = "refrate.yaml")]
         config: PathBuf,
     },
+    /// Check that every file the warehouse's manifest names is the file that was published:
+    /// present, same size and SHA-256, decodes as Parquet of its table. Exit 0 clean, 2 damaged
+    /// (each damaged file is listed with what it feeds).
+    Verify {
+        #[arg(long, short, env = "REFRATE_CONFIG", default_value = "refrate.yaml")]
+        config: PathBuf,
+    },
     /// Check input files as `run` would read them, writing nothing. Exit 0 clean, 1 some rows
     /// would be rejected, 2 a file cannot be used.
     Validate {
@@ -119,8 +126,14 @@ pub enum Command {
 #[derive(Debug, Subcommand)]
 pub enum MappingCommand {
     /// Read a file's headings and first rows and print an input entry to start from (the
-    /// encoding is guessed and said).
-    Suggest { file: PathBuf },
+    /// encoding is guessed and said). Its path is written relative to the config's folder, as a
+    /// glob that also matches next month's export.
+    Suggest {
+        file: PathBuf,
+        /// The config the entry is meant for (default: refrate.yaml in the current folder).
+        #[arg(long, short, env = "REFRATE_CONFIG", default_value = "refrate.yaml")]
+        config: PathBuf,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -186,11 +186,8 @@ impl Engine {
                 .map_err(|source| EngineError::Register { table: "events", source })?;
         }
         let mut reported = Vec::new();
-        for file in manifest.sources.values().filter_map(|s| s.reported_file.as_deref()) {
-            let bytes = warehouse.get(file).await?;
-            let batches = crate::warehouse::read_parquet_bytes(bytes)
-                .map_err(|e| EngineError::Reported { file: file.to_string(), message: e.to_string() })?;
-            reported.extend(batches);
+        for file in manifest.sources.iter().filter_map(|(name, s)| s.reported_named_file(name)) {
+            reported.extend(warehouse.read_verified(manifest.version, &file).await?);
         }
         Engine::with_tables(ctx, reported, regimes)
     }

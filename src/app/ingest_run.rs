@@ -308,6 +308,7 @@ pub async fn ingest_and_publish(
                 file,
                 rows: written.rows,
                 sha256: written.sha256,
+                bytes: Some(written.bytes),
                 sources: sources.into_iter().collect(),
             },
         );
@@ -326,8 +327,8 @@ pub async fn ingest_and_publish(
                 }
             }
         }
-        let rejects_file = if f.rejects.is_empty() {
-            None
+        let (rejects_file, rejects_digest) = if f.rejects.is_empty() {
+            (None, None)
         } else {
             let name = layout::rejects_file(&run_id, i);
             let bytes = crate::warehouse::write_batches(
@@ -335,8 +336,9 @@ pub async fn ingest_and_publish(
                 &[schema::rejects_batch(&f.rejects)],
             )
             .map_err(|e| AppError::Input(format!("writing rejects of {}: {e}", f.name)))?;
+            let digest = crate::warehouse::FileDigest::of(&bytes);
             warehouse.put(&name, bytes).await?;
-            Some(name)
+            (Some(name), Some(digest))
         };
         let mut by_reason: BTreeMap<String, u64> = BTreeMap::new();
         for r in &f.rejects {
@@ -358,7 +360,9 @@ pub async fn ingest_and_publish(
                 rejects_by_reason: by_reason,
                 partitions: f.partitions.iter().cloned().collect(),
                 rejects_file,
+                rejects_digest,
                 reported_file: None,
+                reported_digest: None,
                 run_id: run_id.clone(),
                 ingested_at: now.clone(),
             },
@@ -371,6 +375,7 @@ pub async fn ingest_and_publish(
             &[schema::reported_batch(rows, &file.name)],
         )
         .map_err(|e| AppError::Input(format!("writing reported counts of {}: {e}", file.name)))?;
+        let reported_digest = Some(crate::warehouse::FileDigest::of(&bytes));
         warehouse.put(&name, bytes).await?;
         rows_read += rows.len() as u64;
         rows_valid += rows.len() as u64;
@@ -390,7 +395,9 @@ pub async fn ingest_and_publish(
                 rejects_by_reason: BTreeMap::new(),
                 partitions: rows.iter().map(|r| r.period.key(&r.hospital_code)).collect(),
                 rejects_file: None,
+                rejects_digest: None,
                 reported_file: Some(name),
+                reported_digest,
                 run_id: run_id.clone(),
                 ingested_at: now.clone(),
             },
@@ -569,9 +576,9 @@ impl Rebuild<'_> {
         if entry.sources.iter().all(|s| self.changed_names.contains(s.as_str())) {
             return Ok(());
         }
-        let bytes = self.handle.block_on(self.warehouse.get(&entry.file))?;
-        let batches = crate::warehouse::read_parquet_bytes(bytes)
-            .map_err(|e| AppError::Input(format!("reading partition {key} ({}): {e}", entry.file)))?;
+        // Read whole anyway, so checking its SHA-256 and schema costs nothing extra.
+        let file = entry.named_file(key);
+        let batches = self.handle.block_on(self.warehouse.read_verified(self.current.version, &file))?;
         for batch in &batches {
             let events = schema::events_from_batch(batch)
                 .map_err(|e| AppError::Input(format!("reading partition {key} ({}): {e}", entry.file)))?;

@@ -50,7 +50,41 @@ fn yaml_str(s: &str) -> String {
 
 /// Prints a starting mapping for `file`: encoding, delimiter, columns and value vocabularies,
 /// from its headings and first rows.
-pub fn suggest(file: &Path) -> Result<String, AppError> {
+/// The input glob for `file` as the config at `config` resolves it: relative to the config's
+/// folder when the file is inside it, with the file name made a pattern (`*.csv`, or the digits
+/// of a month replaced: `visits_*.csv`) so the next export matches too.
+fn input_glob(file: &Path, config: &Path) -> (String, std::path::PathBuf) {
+    let absolute = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+    let config = absolute(config);
+    let folder = config.parent().map(Path::to_path_buf).unwrap_or_default();
+    let file = absolute(file);
+    let dir = file.parent().unwrap_or(Path::new(""));
+    let dir = dir.strip_prefix(&folder).map(Path::to_path_buf).unwrap_or_else(|_| dir.to_path_buf());
+    let ext = file.extension().map(|e| format!(".{}", e.to_string_lossy())).unwrap_or_default();
+    let stem = file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    // A name with a run of 6+ digits or YYYY-MM keeps its other characters: `visits_*.csv`.
+    let mut pattern = String::new();
+    let mut digits = 0;
+    for c in stem.chars().chain(std::iter::once('\0')) {
+        if c.is_ascii_digit() || (digits > 0 && matches!(c, '-' | '_')) {
+            digits += 1;
+            continue;
+        }
+        if digits > 0 {
+            pattern.push('*');
+            digits = 0;
+        }
+        if c != '\0' {
+            pattern.push(c);
+        }
+    }
+    let name =
+        if pattern.contains('*') && pattern != "*" { format!("{pattern}{ext}") } else { format!("*{ext}") };
+    let glob = if dir.as_os_str().is_empty() { name } else { format!("{}/{name}", dir.to_string_lossy()) };
+    (glob, folder)
+}
+
+pub fn suggest(file: &Path, config: &Path) -> Result<String, AppError> {
     let mut buf = vec![0u8; 256 * 1024];
     let n = {
         use std::io::Read;
@@ -65,6 +99,12 @@ pub fn suggest(file: &Path) -> Result<String, AppError> {
         }
         total
     };
+    if buf[..n].starts_with(b"PK\x03\x04") || buf[..n].contains(&0) {
+        return Err(AppError::Input(format!(
+            "{} is not a text CSV file (an Excel workbook or another binary format); open it in Excel and save it as CSV (comma delimited or CSV UTF-8), then run this again",
+            file.display()
+        )));
+    }
     let (text, encoding) = decode(&buf[..n]);
     let mut lines = text.lines().filter(|l| !l.trim().is_empty());
     let header = lines.next().ok_or_else(|| AppError::Input(format!("{} is empty", file.display())))?;
@@ -143,7 +183,14 @@ pub fn suggest(file: &Path) -> Result<String, AppError> {
             ingest::MASK
         );
     }
-    let _ = writeln!(out, "- path: {}", yaml_str(&file.display().to_string()));
+    let (glob, folder) = input_glob(file, config);
+    let _ = writeln!(
+        out,
+        "# path: relative to {} (the folder of {}); a glob, so next month's export is read too",
+        folder.display(),
+        config.display()
+    );
+    let _ = writeln!(out, "- path: {}", yaml_str(&glob));
     let _ = writeln!(out, "  kind: events");
     let _ = writeln!(out, "  format:");
     let _ = writeln!(out, "    encoding: {encoding}");
@@ -156,10 +203,20 @@ pub fn suggest(file: &Path) -> Result<String, AppError> {
             let _ = writeln!(out, "      {}: {field}", yaml_str(heading));
         }
     }
-    for field in HEADINGS.iter().map(|(f, _)| *f) {
-        if !columns.values().any(|f| *f == field) {
-            let _ = writeln!(out, "      # ?: {field}   (no heading recognised)");
-        }
+    let missing: Vec<&str> =
+        HEADINGS.iter().map(|(f, _)| *f).filter(|field| !columns.values().any(|f| f == field)).collect();
+    for field in &missing {
+        let _ =
+            writeln!(out, "      # ?: {field}   (no heading recognised: map it, or see optional_columns)");
+    }
+    let optional: Vec<&str> = missing.iter().copied().filter(|f| *f != "department").collect();
+    if !optional.is_empty() {
+        let _ = writeln!(
+            out,
+            "    # Only if this export really has no such column (it then reads as 0; a column the counts need must \
+             otherwise be mapped):\n    # optional_columns: [{}]",
+            optional.join(", ")
+        );
     }
     let types = values_of("event_type");
     let known_types = ["first_visit", "return_visit", "referral_out"];
@@ -273,7 +330,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("export.csv");
         std::fs::write(&path, &bytes).unwrap();
-        let out = suggest(&path).unwrap();
+        let out = suggest(&path, &dir.path().join("refrate.yaml")).unwrap();
         for expected in [
             "encoding: shift_jis",
             "\"医療機関コード\": hospital_code",
@@ -288,9 +345,26 @@ mod tests {
         ] {
             assert!(out.contains(expected), "missing {expected:?} in\n{out}");
         }
-        // The suggestion is valid YAML for an input entry.
+        // The suggestion is valid YAML for an input entry, its path a glob relative to the
+        // config's folder (here the file's own), so next month's export is read too.
         let parsed: serde_yaml::Value = serde_yaml::from_str(&out).unwrap();
-        assert!(parsed.as_sequence().is_some());
+        assert_eq!(parsed[0]["path"].as_str(), Some("*.csv"), "{out}");
+        let sub = tempfile::tempdir_in(dir.path()).unwrap();
+        let monthly = sub.path().join("visits_2025-04.csv");
+        std::fs::write(&monthly, &bytes).unwrap();
+        let out = suggest(&monthly, &dir.path().join("refrate.yaml")).unwrap();
+        let parsed: serde_yaml::Value = serde_yaml::from_str(&out).unwrap();
+        let folder = sub.path().file_name().unwrap().to_string_lossy();
+        assert_eq!(parsed[0]["path"].as_str(), Some(format!("{folder}/visits_*.csv").as_str()), "{out}");
+    }
+
+    #[test]
+    fn an_excel_workbook_is_refused_with_advice() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("export.xlsx");
+        std::fs::write(&path, b"PK\x03\x04\x14\x00\x06\x00rest of a zip").unwrap();
+        let e = suggest(&path, &dir.path().join("refrate.yaml")).unwrap_err().to_string();
+        assert!(e.contains("export.xlsx") && e.contains("save it as CSV"), "{e}");
     }
 
     #[test]
@@ -305,7 +379,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("export.csv");
         std::fs::write(&path, &text).unwrap();
-        let out = suggest(&path).unwrap();
+        let out = suggest(&path, &dir.path().join("refrate.yaml")).unwrap();
         assert!(!out.contains("99100001") && !out.contains("99100002"), "{out}");
         assert!(out.contains("\"***\": ?") && out.contains("\"初診\": first_visit"), "{out}");
         assert!(!out.contains("WARNING"), "{out}");
@@ -313,7 +387,7 @@ mod tests {
         // Swapped headings: the department column holds the numbers.
         let swapped = text.replacen("患者番号,診療科", "診療科,患者番号", 1);
         std::fs::write(&path, &swapped).unwrap();
-        let out = suggest(&path).unwrap();
+        let out = suggest(&path, &dir.path().join("refrate.yaml")).unwrap();
         assert!(out.contains("# WARNING: column \"診療科\" looks like identifiers"), "{out}");
         assert!(!out.contains("99000001") && !out.contains("99100002"), "{out}");
     }

@@ -94,6 +94,7 @@ pub async fn main(cli: Cli) -> Result<Outcome, AppError> {
             rates(&Config::load(&config)?, period, &regimes, format).await
         }
         Command::Status { config } => status(&Config::load(&config)?).await,
+        Command::Verify { config } => verify(&Config::load(&config)?, quiet).await,
         Command::Regimes { config } => list_regimes(config.as_deref()),
         Command::Validate { config, files } => validate::validate(&Config::load(&config)?, &files).await,
         Command::Init { path } => {
@@ -112,8 +113,8 @@ pub async fn main(cli: Cli) -> Result<Outcome, AppError> {
             }
             Ok(Outcome::AllPass)
         }
-        Command::Mapping { command: crate::cli::MappingCommand::Suggest { file } } => {
-            print!("{}", mapping::suggest(&file)?);
+        Command::Mapping { command: crate::cli::MappingCommand::Suggest { file, config } } => {
+            print!("{}", mapping::suggest(&file, &config)?);
             Ok(Outcome::AllPass)
         }
         Command::Sample { out, events, hospitals, months, start, seed } => {
@@ -204,7 +205,12 @@ pub(crate) async fn run_with(
     {
         eprintln!("refrate: note: took over the stale lock of {} ({})", t.previous, t.reason);
     }
-    let before = warehouse.current().await;
+    // A damaged warehouse stops the run before anything is read from it or published. Every
+    // file is hashed: a run reads most of the warehouse anyway (carry-over, rendering).
+    let before = match warehouse.current_for_writer().await {
+        Ok(current) => warehouse.check_digests(&current).await.map(|()| current),
+        Err(e) => Err(e),
+    };
     let result = match before {
         Ok(current) => {
             let before_version = current.version;
@@ -297,7 +303,11 @@ impl RunJob<'_> {
         }
         interrupt::check()?;
         let manifest = &outcome.manifest;
-        let verdict = reports::render_all(cfg, warehouse, manifest, regimes, hospitals, renderer).await?;
+        let verdict = match reports::render_all(cfg, warehouse, manifest, regimes, hospitals, renderer).await
+        {
+            Ok(verdict) => verdict,
+            Err(e) => return Err(reports::diagnose(warehouse, manifest, e).await),
+        };
         if !options.quiet && !verdict.not_in_master.is_empty() {
             eprintln!(
                 "refrate: warning: {} hospital(s) with data are not in the hospital master {}: {} (their pages have no name; add them)",
@@ -459,8 +469,11 @@ pub async fn rates(
     let regimes = selected_regimes(&regime_set, ids)?;
     let warehouse = Warehouse::open_existing(&cfg.warehouse)?;
     let manifest = warehouse.current().await?;
-    let engine = Engine::open(&warehouse, &manifest, &regimes).await?;
-    let monthly = engine.monthly_counts().await?;
+    reports::check_before_reading(&warehouse, &manifest).await?;
+    let (engine, monthly) = match open_and_count(&warehouse, &manifest, &regimes).await {
+        Ok(found) => found,
+        Err(e) => return Err(reports::diagnose(&warehouse, &manifest, e).await),
+    };
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     let written = if period == PeriodKind::Month {
@@ -474,7 +487,10 @@ pub async fn rates(
                 .iter()
                 .flat_map(|fy| [format!("{fy:04}-04"), format!("{:04}-03", fy + 1)]),
         );
-        let results = engine.evaluate(&periods::calendar(period, &months)).await?;
+        let results = match engine.evaluate(&periods::calendar(period, &months)).await {
+            Ok(results) => results,
+            Err(e) => return Err(reports::diagnose(&warehouse, &manifest, e.into()).await),
+        };
         let mut rows = rate_rows(&results, &regimes);
         if let Some(last) = monthly.iter().map(|m| m.month.as_str()).max() {
             crate::rates::add_pace(&mut rows, last);
@@ -491,12 +507,53 @@ pub async fn rates(
     }
 }
 
+async fn open_and_count(
+    warehouse: &Warehouse,
+    manifest: &Manifest,
+    regimes: &[&Regime],
+) -> Result<(Engine, Vec<crate::engine::MonthlyRow>), AppError> {
+    let engine = Engine::open(warehouse, manifest, regimes).await?;
+    let monthly = engine.monthly_counts().await?;
+    Ok((engine, monthly))
+}
+
 /// `refrate status`.
 pub async fn status(cfg: &Config) -> Result<Outcome, AppError> {
     let warehouse = Warehouse::open_existing(&cfg.warehouse)?;
     let manifest = warehouse.current().await?;
     let holder = warehouse.lock_holder().await?;
     print!("{}", output::status_text(&warehouse, &manifest, holder.as_ref()));
+    // What it holds is shown either way; a damaged warehouse is not a clean status.
+    warehouse.check_present(&manifest).await?;
+    Ok(Outcome::AllPass)
+}
+
+/// `refrate verify`: reads every file the current manifest names and checks it is the file that
+/// was published (exit 2 listing the damaged ones).
+async fn verify(cfg: &Config, quiet: bool) -> Result<Outcome, AppError> {
+    let warehouse = Warehouse::open_existing(&cfg.warehouse)?;
+    let manifest = warehouse.current().await?;
+    let report = warehouse.verify(&manifest, crate::warehouse::Depth::Decode).await?;
+    if let Some(damage) = warehouse.damage_error(&report) {
+        return Err(damage.into());
+    }
+    if !quiet {
+        let older = if report.without_digest > 0 {
+            format!(
+                "; {} file(s) written by an older refrate have no recorded size or SHA-256 and were checked for decoding only",
+                report.without_digest
+            )
+        } else {
+            String::new()
+        };
+        println!(
+            "warehouse {} version {}: {} file(s), {} bytes checked (present, size, SHA-256, decodes as its table, row count): no damage{older}",
+            warehouse.location(),
+            report.version,
+            report.files,
+            report.bytes
+        );
+    }
     Ok(Outcome::AllPass)
 }
 

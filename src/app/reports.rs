@@ -290,6 +290,28 @@ fn source_files(manifest: &Manifest, code: &str, months: &[String]) -> Vec<Sourc
         .collect()
 }
 
+/// What a reader checks before the engine reads `manifest`'s files: each present with its size,
+/// from one listing per folder. Their SHA-256 is not computed here: DataFusion reads only the
+/// columns and footers it needs, and hashing every file whole would cost `rates` more than a
+/// tenth of its time (docs/DESIGN.md). Files read whole are checked as they are read.
+pub(crate) async fn check_before_reading(warehouse: &Warehouse, manifest: &Manifest) -> Result<(), AppError> {
+    warehouse.check_present(manifest).await?;
+    Ok(())
+}
+
+/// A query that failed may have read a damaged file that has the published size (rewritten in
+/// place, or a manifest edited to match): then the files are checked whole, and the damage,
+/// naming the file, replaces the engine's error. Costs nothing when nothing fails.
+pub(crate) async fn diagnose(warehouse: &Warehouse, manifest: &Manifest, error: AppError) -> AppError {
+    if !matches!(error, AppError::Engine(_)) {
+        return error;
+    }
+    match warehouse.verify(manifest, crate::warehouse::Depth::Digest).await {
+        Ok(report) => warehouse.damage_error(&report).map(AppError::from).unwrap_or(error),
+        Err(_) => error,
+    }
+}
+
 /// Renders every page into memory, then writes them; returns the verdicts of the latest
 /// fiscal year for the exit code.
 pub async fn render_all(
@@ -300,6 +322,7 @@ pub async fn render_all(
     hospitals: &BTreeMap<String, Hospital>,
     renderer: &Renderer,
 ) -> Result<Verdicts, AppError> {
+    check_before_reading(warehouse, manifest).await?;
     let engine = Engine::open(warehouse, manifest, regimes).await?;
     let rejects = load_rejects(warehouse, manifest).await?;
     let monthly = engine.monthly_counts().await?;
@@ -609,12 +632,10 @@ fn reject_summary(
 /// Every reject of the current sources, read back from the warehouse.
 async fn load_rejects(warehouse: &Warehouse, manifest: &Manifest) -> Result<Vec<RejectRow>, AppError> {
     let mut rows = Vec::new();
-    for source in manifest.sources.values() {
-        let Some(file) = &source.rejects_file else { continue };
-        let bytes = warehouse.get(file).await?;
-        let batches = crate::warehouse::read_parquet_bytes(bytes)
-            .map_err(|e| AppError::Input(format!("reading rejects {file}: {e}")))?;
-        for batch in batches {
+    for (name, source) in &manifest.sources {
+        let Some(file) = source.rejects_named_file(name) else { continue };
+        // Checked and decoded as the rejects table, so the columns below exist.
+        for batch in warehouse.read_verified(manifest.version, &file).await? {
             use datafusion::arrow::array::{Array, AsArray};
             use datafusion::arrow::datatypes::UInt64Type;
             let s = |n: &str| batch.column_by_name(n).expect("rejects column").as_string::<i32>().clone();

@@ -9,8 +9,34 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-/// The manifest format this build writes and reads.
-pub const FORMAT: u32 = 1;
+/// The manifest format this build writes.
+///
+/// Format 2 added the size of every data file (`bytes` of a partition) and the SHA-256 and size
+/// of rejects and reported-counts files (`rejects_digest`, `reported_digest`). Format 1
+/// manifests are still read: their files are checked for existence and for the checks they
+/// do record (a partition's SHA-256), and the next run writes format 2. A build that reads
+/// only format 1 refuses a format 2 manifest with a message naming both formats, rather
+/// than failing on an unknown field.
+pub const FORMAT: u32 = 2;
+
+/// The manifest formats this build reads.
+pub const READABLE_FORMATS: std::ops::RangeInclusive<u32> = 1..=FORMAT;
+
+/// SHA-256 and size of a stored file, so a reader can check it is the file that was published.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileDigest {
+    pub sha256: String,
+    pub bytes: u64,
+}
+
+impl FileDigest {
+    /// The digest of a file's whole content.
+    pub fn of(content: &[u8]) -> FileDigest {
+        use sha2::{Digest, Sha256};
+        FileDigest { sha256: hex::encode(Sha256::digest(content)), bytes: content.len() as u64 }
+    }
+}
 
 /// One input file that has been ingested.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -40,9 +66,15 @@ pub struct SourceEntry {
     pub partitions: Vec<String>,
     /// The rejects table file for this source, if it had rejects.
     pub rejects_file: Option<String>,
+    /// Checks of `rejects_file` (absent in format 1 manifests).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rejects_digest: Option<FileDigest>,
     /// For `aggregates` sources: the reported-counts table file.
     #[serde(default)]
     pub reported_file: Option<String>,
+    /// Checks of `reported_file` (absent in format 1 manifests).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reported_digest: Option<FileDigest>,
     pub run_id: String,
     pub ingested_at: String,
 }
@@ -58,6 +90,9 @@ pub struct PartitionEntry {
     pub rows: u64,
     /// SHA-256 of the Parquet file, so a reader can check it is the file that was published.
     pub sha256: String,
+    /// Size of the Parquet file in bytes (absent in format 1 manifests).
+    #[serde(default)]
+    pub bytes: Option<u64>,
     /// Source names whose rows are in this partition.
     pub sources: Vec<String>,
 }
@@ -137,9 +172,179 @@ impl Manifest {
     }
 }
 
+/// Which table a stored file belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileKind {
+    Events,
+    Rejects,
+    Reported,
+}
+
+impl FileKind {
+    /// The one folder files of this kind may live in.
+    pub fn folder(self) -> &'static str {
+        match self {
+            FileKind::Events => "events",
+            FileKind::Rejects => "rejects",
+            FileKind::Reported => "reported",
+        }
+    }
+
+    fn what(self) -> &'static str {
+        match self {
+            FileKind::Events => "a partition file",
+            FileKind::Rejects => "a rejects file",
+            FileKind::Reported => "a reported-counts file",
+        }
+    }
+}
+
+/// A file a manifest names, with what the manifest records about it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NamedFile {
+    /// Relative to the warehouse root, as the manifest writes it.
+    pub path: String,
+    pub kind: FileKind,
+    pub sha256: Option<String>,
+    pub bytes: Option<u64>,
+    pub rows: Option<u64>,
+    /// What the file feeds, for messages: `partition 0110113719/2025-04`, `rejects of a.csv`.
+    pub feeds: String,
+}
+
+impl PartitionEntry {
+    /// This partition's file as a [`NamedFile`] (`key` is `hospital/month`).
+    pub fn named_file(&self, key: &str) -> NamedFile {
+        NamedFile {
+            path: self.file.clone(),
+            kind: FileKind::Events,
+            sha256: Some(self.sha256.clone()),
+            bytes: self.bytes,
+            rows: Some(self.rows),
+            feeds: format!("partition {key}"),
+        }
+    }
+}
+
+impl SourceEntry {
+    /// The rejects file of source `name`, if it has one.
+    pub fn rejects_named_file(&self, name: &str) -> Option<NamedFile> {
+        let path = self.rejects_file.clone()?;
+        Some(NamedFile {
+            path,
+            kind: FileKind::Rejects,
+            sha256: self.rejects_digest.as_ref().map(|d| d.sha256.clone()),
+            bytes: self.rejects_digest.as_ref().map(|d| d.bytes),
+            rows: None,
+            feeds: format!("rejects of source {name}"),
+        })
+    }
+
+    /// The reported-counts file of source `name`, if it has one.
+    pub fn reported_named_file(&self, name: &str) -> Option<NamedFile> {
+        let path = self.reported_file.clone()?;
+        Some(NamedFile {
+            path,
+            kind: FileKind::Reported,
+            sha256: self.reported_digest.as_ref().map(|d| d.sha256.clone()),
+            bytes: self.reported_digest.as_ref().map(|d| d.bytes),
+            rows: None,
+            feeds: format!("reported counts of source {name}"),
+        })
+    }
+}
+
+impl Manifest {
+    /// Every file this version names, with its checks.
+    pub fn named_files(&self) -> Vec<NamedFile> {
+        let mut files: Vec<NamedFile> = self.partitions.iter().map(|(k, p)| p.named_file(k)).collect();
+        for (name, s) in &self.sources {
+            files.extend(s.rejects_named_file(name));
+            files.extend(s.reported_named_file(name));
+        }
+        files
+    }
+
+    /// The first named file that is not confined to its folder of the warehouse, with why.
+    pub fn unconfined_file(&self) -> Option<(NamedFile, String)> {
+        self.named_files().into_iter().find_map(|f| confinement(&f.path, f.kind).err().map(|why| (f, why)))
+    }
+}
+
+/// Whether `path` (as a manifest writes it) stays inside `kind`'s folder of the warehouse: a
+/// relative path of plain components under `events/`, `rejects/` or `reported/`.
+pub fn confinement(path: &str, kind: FileKind) -> Result<(), String> {
+    if path.starts_with('/') || path.contains('\\') || path.contains(':') {
+        return Err(
+            "an absolute path, a URL or a Windows path; manifest paths are relative to the warehouse".into(),
+        );
+    }
+    if path.chars().any(char::is_control) {
+        return Err("a control character in the path".into());
+    }
+    let parts: Vec<&str> = path.split('/').collect();
+    if parts.iter().any(|p| p.is_empty() || *p == "." || *p == "..") {
+        return Err("a `..`, `.` or empty path component".into());
+    }
+    if parts.len() < 2 || parts[0] != kind.folder() {
+        return Err(format!(
+            "{} must be under {}/ (partition files under events/, rejects under rejects/, reported counts under reported/)",
+            kind.what(),
+            kind.folder()
+        ));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn format_1_manifests_without_sizes_and_digests_still_read() {
+        let v1 = r#"{"format": 1, "version": 3, "created_at": "", "refrate_version": "0.1.0",
+            "pseudonym_key_id": null, "runs": [],
+            "partitions": {"1/2025-04": {"hospital_code": "1", "month": "2025-04",
+                "file": "events/hospital=1/month=2025-04/part-r.parquet", "rows": 2, "sha256": "ab",
+                "sources": ["a.csv"]}},
+            "sources": {"a.csv": {"sha256": "cd", "kind": "events", "encoding": "UTF-8", "rows_read": 3,
+                "rows_valid": 2, "rows_rejected": 1, "check_digit_warnings": 0, "rejects_by_reason": {},
+                "partitions": ["1/2025-04"], "rejects_file": "rejects/run=r/source-0000.parquet",
+                "run_id": "r", "ingested_at": ""}}}"#;
+        let m: Manifest = serde_json::from_str(v1).unwrap();
+        assert!(READABLE_FORMATS.contains(&m.format));
+        let files = m.named_files();
+        assert_eq!(files.len(), 2);
+        assert_eq!((files[0].sha256.as_deref(), files[0].bytes), (Some("ab"), None));
+        assert_eq!(
+            (files[1].kind, files[1].sha256.as_deref(), files[1].bytes),
+            (FileKind::Rejects, None, None)
+        );
+        assert_eq!(files[1].feeds, "rejects of source a.csv");
+        assert!(m.unconfined_file().is_none());
+    }
+
+    #[test]
+    fn manifest_paths_are_confined_to_their_folder() {
+        let ok = "events/hospital=0110113719/month=2025-04/part-x.parquet";
+        assert_eq!(confinement(ok, FileKind::Events), Ok(()));
+        assert_eq!(confinement("rejects/run=x/source-0000.parquet", FileKind::Rejects), Ok(()));
+        for bad in [
+            "../../outside.parquet",
+            "events/../../outside.parquet",
+            "events/./x.parquet",
+            "events//x.parquet",
+            "/etc/passwd",
+            "C:\\x.parquet",
+            "file:///x.parquet",
+            "events",
+            "_lock/v1.json",
+            "rejects/run=x/source-0000.parquet",
+            "events/x\nrefrate: forged line.parquet",
+        ] {
+            assert!(confinement(bad, FileKind::Events).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn object_names_sort_by_version_and_parse_back() {

@@ -6,6 +6,7 @@
 //! new one, never a mix, and two writers cannot both publish the same version. This module
 //! does not parse input files or compute rates.
 
+mod integrity;
 pub mod layout;
 mod lock;
 mod manifest;
@@ -23,10 +24,14 @@ use object_store::path::Path as StorePath;
 use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
 use url::Url;
 
+pub use integrity::{Damage, DamageReport, Depth, Problem, VerifyReport};
 pub use lock::{
     LOCK_DIR, LockInfo, LockPolicy, Takeover, WriterLock, host_name, lock_object_name, stale_reason,
 };
-pub use manifest::{FORMAT, Manifest, PartitionEntry, RunEntry, SourceEntry};
+pub use manifest::{
+    FORMAT, FileDigest, FileKind, Manifest, NamedFile, PartitionEntry, READABLE_FORMATS, RunEntry,
+    SourceEntry,
+};
 pub use sweep::{SweepPolicy, SweepReport};
 pub use writer::{
     Duplicate, Finished, FinishedPartition, PartitionOverlap, PartitionSink, WrittenFile, read_parquet_bytes,
@@ -52,6 +57,21 @@ pub enum WarehouseError {
     Parquet { location: String, file: String, source: datafusion::parquet::errors::ParquetError },
     #[error("warehouse {location}: {context}: {source}")]
     Io { location: String, context: String, source: std::io::Error },
+    /// Files a manifest names are missing or not as published.
+    #[error("warehouse {location}: {report}")]
+    Damaged { location: String, report: DamageReport },
+    #[error(
+        "warehouse {location} holds data files ({example}, …) but no manifest in _manifest/: which files are \
+         current and which pseudonymisation key built them is lost, so it is not treated as a new warehouse. \
+         Restore _manifest/ from a backup; or, if every input file is still at hand, move the warehouse folder \
+         away and `refrate run` again to rebuild it from the inputs"
+    )]
+    NoManifest { location: String, example: String },
+    #[error(
+        "warehouse {location}: {manifest} names {file:?} for {feeds}, which is not inside the warehouse's data \
+         folders: {reason}. The manifest was edited or damaged; nothing was read. Restore it from a backup"
+    )]
+    ForeignPath { location: String, manifest: String, file: String, feeds: String, reason: String },
 }
 
 /// An opened warehouse location.
@@ -188,18 +208,63 @@ impl Warehouse {
 
     /// The highest published manifest version, or 0 for an empty warehouse.
     pub async fn latest_version(&self) -> Result<u64, WarehouseError> {
-        let prefix = self.path("_manifest");
-        let objects: Vec<_> = self.store.list(Some(&prefix)).try_collect().await.map_err(self.store_err())?;
-        Ok(objects.iter().filter_map(|o| Manifest::version_of(o.location.as_ref())).max().unwrap_or(0))
+        Ok(self.published_version().await?.unwrap_or(0))
     }
 
-    /// The current manifest (an empty one for a new warehouse).
+    /// The highest manifest version present; `None` when `_manifest/` holds no version at all
+    /// (not even the empty version 0 a first run writes before any data file).
+    async fn published_version(&self) -> Result<Option<u64>, WarehouseError> {
+        let prefix = self.path("_manifest");
+        let objects: Vec<_> = self.store.list(Some(&prefix)).try_collect().await.map_err(self.store_err())?;
+        Ok(objects.iter().filter_map(|o| Manifest::version_of(o.location.as_ref())).max())
+    }
+
+    /// The current manifest (an empty one for a new warehouse). A warehouse with data files
+    /// but no manifest at all is refused ([`WarehouseError::NoManifest`]): its manifests were
+    /// lost, it is not new.
     pub async fn current(&self) -> Result<Manifest, WarehouseError> {
-        let version = self.latest_version().await?;
-        if version == 0 {
-            return Ok(Manifest::empty());
+        match self.published_version().await? {
+            None => {
+                self.refuse_data_without_manifest().await?;
+                Ok(Manifest::empty())
+            }
+            Some(0) => Ok(Manifest::empty()),
+            Some(version) => self.manifest(version).await,
         }
-        self.manifest(version).await
+    }
+
+    /// The current manifest for a writer: as [`Warehouse::current`], and on a new warehouse
+    /// the empty version 0 is published first, before any data file is written. Data files
+    /// left by a first run killed before it published are then not mistaken for a warehouse
+    /// whose manifests were lost.
+    pub async fn current_for_writer(&self) -> Result<Manifest, WarehouseError> {
+        if self.published_version().await?.is_none() {
+            self.refuse_data_without_manifest().await?;
+            let mut genesis = Manifest::empty();
+            genesis.created_at = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
+            genesis.refrate_version = env!("CARGO_PKG_VERSION").to_string();
+            match self.publish(&genesis).await {
+                // Another writer created it first: the same empty state.
+                Ok(()) | Err(WarehouseError::Conflict { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        self.current().await
+    }
+
+    async fn refuse_data_without_manifest(&self) -> Result<(), WarehouseError> {
+        for folder in [FileKind::Events, FileKind::Rejects, FileKind::Reported].map(FileKind::folder) {
+            let mut listing = self.store.list(Some(&self.path(folder)));
+            if let Some(object) = listing.try_next().await.map_err(self.store_err())? {
+                let full = object.location.as_ref();
+                let example = full.strip_prefix(self.root.as_ref()).unwrap_or(full).trim_start_matches('/');
+                return Err(WarehouseError::NoManifest {
+                    location: self.location.clone(),
+                    example: example.to_string(),
+                });
+            }
+        }
+        Ok(())
     }
 
     /// Reads one manifest version.
@@ -210,13 +275,25 @@ impl Warehouse {
             location: self.location.clone(),
             message: format!("{name} is not a readable manifest: {e}"),
         })?;
-        if manifest.format != FORMAT || manifest.version != version {
+        if !READABLE_FORMATS.contains(&manifest.format) || manifest.version != version {
             return Err(WarehouseError::Invalid {
                 location: self.location.clone(),
                 message: format!(
-                    "{name} has format {} and version {}; this refrate reads format {FORMAT}",
-                    manifest.format, manifest.version
+                    "{name} has format {} and version {}; this refrate reads formats {} to {}",
+                    manifest.format,
+                    manifest.version,
+                    READABLE_FORMATS.start(),
+                    READABLE_FORMATS.end()
                 ),
+            });
+        }
+        if let Some((file, reason)) = manifest.unconfined_file() {
+            return Err(WarehouseError::ForeignPath {
+                location: self.location.clone(),
+                manifest: name,
+                file: file.path,
+                feeds: file.feeds,
+                reason,
             });
         }
         Ok(manifest)

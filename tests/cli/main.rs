@@ -12,5 +12,6 @@ mod e2e_regimes;
 mod e2e_reports;
 mod e2e_s3;
 mod regression;
+mod regression_damage;
 mod regression_delivery;
 mod regression_privacy;
