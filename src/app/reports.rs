@@ -767,7 +767,7 @@ fn set_mode_from_umask(file: &std::fs::File) -> std::io::Result<()> {
         // SAFETY: umask only swaps the process's file-creation mask; it is restored at once.
         let old = unsafe { libc::umask(0o022) };
         unsafe { libc::umask(old) };
-        u32::from(old)
+        old
     });
     file.set_permissions(std::fs::Permissions::from_mode(0o666 & !umask))
 }

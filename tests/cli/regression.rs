@@ -307,7 +307,7 @@ fn a_quiet_run_that_needs_review_names_the_hospital_for_the_cron_mail() {
     // Not quiet: the hospital missing from the master is named too.
     let out = p.run();
     assert!(
-        stderr(&out).contains(&format!("not in the hospital master")) && stderr(&out).contains(PASSING),
+        stderr(&out).contains("not in the hospital master") && stderr(&out).contains(PASSING),
         "{}",
         stderr(&out)
     );
