@@ -50,7 +50,8 @@ pub enum Command {
         #[arg(long)]
         force: bool,
     },
-    /// Print rates or counts from the warehouse as CSV or JSON on stdout.
+    /// Print rates or counts from the warehouse as CSV or JSON on stdout. Exit 0: no row fails
+    /// or sits on a threshold; 1: at least one does (said on stderr); 2: could not run.
     Rates {
         #[arg(long, short, env = "REFRATE_CONFIG", default_value = "refrate.yaml")]
         config: PathBuf,

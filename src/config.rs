@@ -152,7 +152,9 @@ impl Config {
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path)
             .map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
-        Config::from_yaml(&text, path)
+        // Windows Notepad saves UTF-8 with a byte-order mark, which YAML would read as part of
+        // the first key.
+        Config::from_yaml(text.strip_prefix('\u{feff}').unwrap_or(&text), path)
     }
 
     pub fn from_yaml(text: &str, path: &Path) -> Result<Config, ConfigError> {

@@ -91,12 +91,14 @@ pub async fn main(cli: Cli) -> Result<Outcome, AppError> {
         Command::Vacuum { config } => vacuum(&Config::load(&config)?, quiet).await,
         Command::Unlock { config, force } => unlock(&Config::load(&config)?, force, quiet).await,
         Command::Rates { config, period, regimes, format } => {
-            rates(&Config::load(&config)?, period, &regimes, format).await
+            rates(&Config::load(&config)?, period, &regimes, format, quiet).await
         }
         Command::Status { config } => status(&Config::load(&config)?).await,
         Command::Verify { config } => verify(&Config::load(&config)?, quiet).await,
         Command::Regimes { config } => list_regimes(config.as_deref()),
-        Command::Validate { config, files } => validate::validate(&Config::load(&config)?, &files).await,
+        Command::Validate { config, files } => {
+            validate::validate(&Config::load(&config)?, &files, quiet).await
+        }
         Command::Init { path } => {
             use std::io::Write as _;
             let mut f = std::fs::OpenOptions::new().write(true).create_new(true).open(&path).map_err(
@@ -463,6 +465,7 @@ pub async fn rates(
     period: PeriodKind,
     regime_ids: &[String],
     format: OutputFormat,
+    quiet: bool,
 ) -> Result<Outcome, AppError> {
     let regime_set = RegimeSet::load(&cfg.regime_files)?;
     let ids = if regime_ids.is_empty() { &cfg.regimes[..] } else { regime_ids };
@@ -495,8 +498,13 @@ pub async fn rates(
         if let Some(last) = monthly.iter().map(|m| m.month.as_str()).max() {
             crate::rates::add_pace(&mut rows, last);
         }
-        let attention = rows.iter().any(|r| r.needs_attention());
-        output::write_rates(&mut out, &rows, period, format).map(|_| attention)
+        let attention = rows.iter().filter(|r| r.needs_attention()).count();
+        if attention > 0 && !quiet {
+            eprintln!(
+                "refrate: exit 1: {attention} row(s) above fail or sit exactly on a threshold (verdict fail, or on_boundary true)"
+            );
+        }
+        output::write_rates(&mut out, &rows, period, format).map(|_| attention > 0)
     };
     match written {
         Ok(true) => Ok(Outcome::Attention),

@@ -162,11 +162,7 @@ pub fn write_rates(
                 .into_iter()
                 .map(|rec| {
                     serde_json::Value::Object(
-                        header
-                            .iter()
-                            .zip(rec)
-                            .map(|(k, v)| (k.to_string(), serde_json::Value::String(v)))
-                            .collect(),
+                        header.iter().zip(rec).map(|(k, v)| (k.to_string(), json_cell(k, v))).collect(),
                     )
                 })
                 .collect();
@@ -175,6 +171,33 @@ pub fn write_rates(
         }
     }
     Ok(())
+}
+
+/// A `rates` cell as JSON: counts, gaps and months as numbers, rates as numbers (the rounded
+/// display value), flags as booleans, lists as arrays, an empty cell as null; codes and
+/// periods stay strings (a code keeps its leading zero).
+fn json_cell(column: &str, value: String) -> serde_json::Value {
+    use serde_json::Value;
+    match column {
+        "on_boundary" => Value::Bool(value == "true"),
+        "met_criteria" | "missing_counts" => Value::Array(
+            value.split(';').filter(|v| !v.is_empty()).map(|v| Value::String(v.into())).collect(),
+        ),
+        "referral_rate" | "reverse_referral_rate" => value
+            .parse::<f64>()
+            .ok()
+            .and_then(serde_json::Number::from_f64)
+            .map_or(Value::Null, Value::Number),
+        "hospital_code"
+        | "period"
+        | "regime"
+        | "verdict"
+        | "referral_unit"
+        | "reverse_referral_unit"
+        | "period_ja" => Value::String(value),
+        // fiscal_year and every count, gap and month column.
+        _ => value.parse::<u64>().map_or(Value::Null, |n| Value::Number(n.into())),
+    }
 }
 
 /// The period as people read it: 令和7年度 for a fiscal year.

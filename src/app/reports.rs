@@ -12,8 +12,8 @@ use crate::rates::{RateRow, rate_rows};
 use crate::regimes::{Count, MetricKind, Ratio, Regime};
 use crate::report::model::{
     ChartData, CriterionRow, DepartmentLine, HospitalInfo, HospitalPage, IndexPage, IndexRow, MonthRow,
-    PartnerBreakdown, PartnerDecline, PartnerLine, RateValue, ReasonCount, RegimeFile, RegimeResult,
-    RejectRow, RejectSummary, RunInfo, SourceFile, YearProgress,
+    NotSubmitted, PartnerBreakdown, PartnerDecline, PartnerLine, RateValue, ReasonCount, RegimeFile,
+    RegimeResult, RejectRow, RejectSummary, RunInfo, SourceFile, YearProgress,
 };
 use crate::report::{self, Renderer};
 use crate::warehouse::{Manifest, Warehouse};
@@ -68,12 +68,22 @@ fn attention_reason(row: &RateRow) -> String {
     }
 }
 
-fn rate_value(ratio: Option<Ratio>, unit: &str) -> RateValue {
+/// A rate as shown, with its exact value when the rounding puts it on a threshold of `regime`
+/// for `metric` that it is not on.
+fn rate_value(ratio: Option<Ratio>, unit: &str, regime: &Regime, metric: MetricKind) -> RateValue {
+    let hides = |r: &Ratio| {
+        regime
+            .criteria
+            .iter()
+            .flat_map(|c| &c.conditions)
+            .any(|c| c.metric == metric && r.display_hides_difference(c.threshold))
+    };
     RateValue {
         display: ratio.and_then(|r| r.display()),
         unit: unit.to_string(),
         numerator: ratio.map(|r| r.numerator).unwrap_or(0),
         denominator: ratio.map(|r| r.denominator).unwrap_or(0),
+        exact: ratio.filter(hides).and_then(|r| r.hundredths_floor()),
     }
 }
 
@@ -98,8 +108,8 @@ fn regime_result(row: &RateRow, regime: &Regime, progress: Option<&YearProgress>
         // Printed names (基準B); the machine outputs keep the ids.
         met_criteria: criterion_names(row, &row.met_criteria),
         on_boundary: row.on_boundary,
-        referral: rate_value(row.referral, row.referral_unit),
-        reverse: rate_value(row.reverse, row.reverse_unit),
+        referral: rate_value(row.referral, row.referral_unit, regime, MetricKind::Referral),
+        reverse: rate_value(row.reverse, row.reverse_unit, regime, MetricKind::Reverse),
         criteria: row
             .criteria
             .iter()
@@ -403,8 +413,8 @@ pub async fn render_all(
                     name: info.and_then(|h| h.name.clone()),
                     fiscal_year: fy,
                     regime_id: regime.id.clone(),
-                    referral: rate_value(row.referral, row.referral_unit),
-                    reverse: rate_value(row.reverse, row.reverse_unit),
+                    referral: rate_value(row.referral, row.referral_unit, regime, MetricKind::Referral),
+                    reverse: rate_value(row.reverse, row.reverse_unit, regime, MetricKind::Reverse),
                     verdict: row.verdict.clone(),
                     met_criteria: row.met_criteria.clone(),
                     met_criteria_names: criterion_names(row, &row.met_criteria),
@@ -412,6 +422,7 @@ pub async fn render_all(
                     referral_change: change_display(row.referral, previous.and_then(|p| p.referral)),
                     reverse_change: change_display(row.reverse, previous.and_then(|p| p.reverse)),
                     missing_months: missing_months.len() as u32,
+                    months_with_data: row.counts.months_with_data as u32,
                     page: report::hospital_page_file(code, fy),
                 });
             }
@@ -515,10 +526,18 @@ pub async fn render_all(
             };
             (rank, r.code.clone())
         });
+        let with_data: BTreeSet<&str> = index_rows.iter().map(|r| r.code.as_str()).collect();
+        let not_submitted = hospitals
+            .values()
+            .filter(|h| !with_data.contains(h.hospital_code.as_str()))
+            .map(|h| NotSubmitted { code: h.hospital_code.clone(), name: h.name.clone() })
+            .collect();
         let page = IndexPage {
             fiscal_year: fy,
             regimes: regimes.iter().map(|r| (r.id.clone(), r.name_ja.clone())).collect(),
             rows: index_rows,
+            progress: progress.clone(),
+            not_submitted,
             run: run.clone(),
         };
         files.push((format!("index_FY{fy}.html"), renderer.index(&page)?));

@@ -36,7 +36,12 @@ struct Checked {
 /// read (never written) to know which files are already ingested; their rows stand for the
 /// stored rows, copies of them are skipped, and rows of other files identical to rows of
 /// another file are "already present".
-pub async fn validate(cfg: &Config, files: &[PathBuf]) -> Result<Outcome, AppError> {
+///
+/// It reads everything `run` reads before its first row: the hospital master (a bad or
+/// duplicate row is exit 2 here as there) and the related-institution list. With `quiet`, the
+/// report is printed only when the exit code is not 0.
+pub async fn validate(cfg: &Config, files: &[PathBuf], quiet: bool) -> Result<Outcome, AppError> {
+    let hospital_master = super::load_hospitals(cfg.hospitals.as_deref())?;
     let mut targets = Vec::new();
     if files.is_empty() {
         targets = super::ingest_run::expand_inputs(cfg, false)?;
@@ -214,7 +219,24 @@ pub async fn validate(cfg: &Config, files: &[PathBuf]) -> Result<Outcome, AppErr
     if targets.is_empty() {
         let _ = writeln!(report, "no input file matched");
     }
-    print!("{report}");
+    if !hospital_master.is_empty() {
+        let unknown: BTreeSet<&String> = checked
+            .iter()
+            .flat_map(|c| c.hospitals.iter())
+            .filter(|h| !hospital_master.contains_key(*h))
+            .collect();
+        if !unknown.is_empty() {
+            let _ = writeln!(
+                report,
+                "warning: {} hospital(s) with data are not in the hospital master: {}",
+                unknown.len(),
+                unknown.into_iter().cloned().collect::<Vec<_>>().join(", ")
+            );
+        }
+    }
+    if !quiet || unusable || any_rejects {
+        print!("{report}");
+    }
     if unusable {
         return Err(AppError::Input("some input cannot be used (see above)".into()));
     }

@@ -212,9 +212,10 @@ pub fn read_aggregates(
             let value = normalize_value(splitter.get(i)).trim().to_string();
             match name.as_str() {
                 "hospital_code" => {
-                    let code = parse_institution_code(&value, format.pad_codes).map_err(|e| {
-                        invalid(number, format!("field hospital_code: {value:?}: {}", e.detail()))
-                    })?;
+                    let code =
+                        parse_institution_code(&format.code_text(&value), format.pad_codes).map_err(|e| {
+                            invalid(number, format!("field hospital_code: {value:?}: {}", e.detail()))
+                        })?;
                     if format.strict_codes && !code.check_digit_ok {
                         return Err(invalid(
                             number,

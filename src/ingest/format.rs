@@ -29,6 +29,9 @@ pub struct InputFormat {
     pub pad_codes: bool,
     /// Reject rows whose institution code has a wrong check digit, instead of warning.
     pub strict_codes: bool,
+    /// Remove hyphens from institution codes before reading them (`26-1-492377-5`, as printed
+    /// on forms, reads as `2614923775`).
+    pub strip_code_hyphens: bool,
     /// Whether every row must fall in one month, and how that month is known.
     pub file_month: FileMonth,
     /// Count columns this export really lacks, read as 0/empty (e.g. `[checkup_origin]` for a
@@ -84,6 +87,7 @@ impl Default for InputFormat {
             values: ValueMaps::default(),
             pad_codes: false,
             strict_codes: false,
+            strip_code_hyphens: false,
             file_month: FileMonth::None,
             optional_columns: Vec::new(),
             date_window: DateWindow::default(),
@@ -173,6 +177,16 @@ fn canonical_names() -> String {
 }
 
 impl InputFormat {
+    /// An institution code as this input's codes are written, ready to parse: hyphens removed
+    /// when `strip_code_hyphens` says so.
+    pub fn code_text<'a>(&self, raw: &'a str) -> std::borrow::Cow<'a, str> {
+        if self.strip_code_hyphens && raw.contains('-') {
+            std::borrow::Cow::Owned(raw.replace('-', ""))
+        } else {
+            std::borrow::Cow::Borrowed(raw)
+        }
+    }
+
     /// Whether a file may lack `field` (read as 0/empty): `department`, or a column listed in
     /// `optional_columns`.
     pub fn may_lack(&self, field: Field) -> bool {

@@ -616,6 +616,7 @@ struct Notes {
 struct Rules {
     dates: super::format::DateWindow,
     pad_codes: bool,
+    strip_code_hyphens: bool,
     strict_codes: bool,
     event_types: Vec<(String, EventType)>,
     trues: Vec<String>,
@@ -655,6 +656,7 @@ impl Rules {
         Rules {
             dates: format.date_window,
             pad_codes: format.pad_codes,
+            strip_code_hyphens: format.strip_code_hyphens,
             strict_codes: format.strict_codes,
             event_types_help: format!("expected one of {}", type_names.join(", ")),
             flags_help: format!("expected {} (true) or {} (false)", show(&trues), show(&falses)),
@@ -721,6 +723,7 @@ impl Rules {
         } else {
             RejectReason::BadHospitalCode
         };
+        let raw = if self.strip_code_hyphens && raw.contains('-') { &raw.replace('-', "") } else { raw };
         let code = parse_institution_code(raw, self.pad_codes).map_err(|e: CodeError| RowError {
             field,
             reason: bad,

@@ -412,6 +412,19 @@ fn nine_digit_codes_are_repaired_only_when_asked() {
 }
 
 #[test]
+fn hyphenated_codes_read_only_when_asked() {
+    let bytes =
+        format!("{CANONICAL_HEADER}\n26-1-492377-5,2025-04-01,first_visit,1,,1,13-1-100990-4,0,0,0,0\n");
+    let out = read("h.csv", bytes.as_bytes(), &InputFormat::default()).unwrap();
+    assert_eq!(out.rejects.len(), 1, "hyphens are not digits unless strip_code_hyphens is set");
+    let strip = InputFormat { strip_code_hyphens: true, ..InputFormat::default() };
+    let out = read("h.csv", bytes.as_bytes(), &strip).unwrap();
+    assert!(out.rejects.is_empty(), "{:?}", out.rejects);
+    assert_eq!(out.events[0].hospital_code, "2614923775");
+    assert_eq!(out.events[0].partner_code.as_deref(), Some("1311009904"));
+}
+
+#[test]
 fn outside_file_month_from_name_and_first_row() {
     let bytes = format!(
         "{CANONICAL_HEADER}\n\

@@ -88,6 +88,24 @@ impl Ratio {
     pub fn tenths(&self) -> Option<u128> {
         tenths_half_up(self.numerator, self.denominator, self.scale)
     }
+
+    /// The value with two decimals, truncated: 3,876 / 4,848 → "79.95" (never rounded up onto
+    /// a threshold the value misses).
+    pub fn hundredths_floor(&self) -> Option<String> {
+        if self.denominator == 0 {
+            return None;
+        }
+        let h = u128::from(self.numerator) * u128::from(self.scale) * 100 / u128::from(self.denominator);
+        Some(format!("{}.{:02}", h / 100, h % 100))
+    }
+
+    /// Whether the one-decimal display equals `t` although the exact value does not (79.95 %
+    /// shows as 80.0 % and fails ≥ 80 %): the page must then show why.
+    pub fn display_hides_difference(&self, t: Threshold) -> bool {
+        let Some(tenths) = self.tenths() else { return false };
+        let shows_threshold = tenths * u128::from(t.denominator) == u128::from(t.numerator) * 10;
+        shows_threshold && self.cmp_threshold(t) != Some(Ordering::Equal)
+    }
 }
 
 fn tenths_half_up(numerator: u64, denominator: u64, scale: u64) -> Option<u128> {
@@ -145,6 +163,22 @@ pub fn gap_to(ratio: Ratio, a: u64, b: u64, op: Op, t: Threshold) -> Option<u64>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_display_on_the_line_that_is_not_on_it_is_recognised() {
+        let t = Threshold::parse("80").unwrap();
+        let near = Ratio { numerator: 3876, denominator: 4848, scale: 100 };
+        assert_eq!(near.display().as_deref(), Some("80.0"));
+        assert!(near.display_hides_difference(t));
+        assert_eq!(near.hundredths_floor().as_deref(), Some("79.95"));
+        let exact = Ratio { numerator: 80, denominator: 100, scale: 100 };
+        assert!(!exact.display_hides_difference(t), "exactly on the line is on_boundary, not hidden");
+        let far = Ratio { numerator: 79, denominator: 100, scale: 100 };
+        assert!(!far.display_hides_difference(t));
+        let permille = Ratio { numerator: 2996, denominator: 100_000, scale: 1000 };
+        assert!(permille.display_hides_difference(Threshold::parse("30").unwrap()));
+        assert_eq!(permille.hundredths_floor().as_deref(), Some("29.96"));
+    }
 
     fn r(n: u64, d: u64, s: u64) -> Ratio {
         Ratio { numerator: n, denominator: d, scale: s }

@@ -15,7 +15,7 @@ pub(crate) fn fixture_run() -> RunInfo {
 }
 
 fn rate(display: Option<&str>, unit: &str, numerator: u64, denominator: u64) -> RateValue {
-    RateValue { display: display.map(str::to_owned), unit: unit.into(), numerator, denominator }
+    RateValue { display: display.map(str::to_owned), unit: unit.into(), numerator, denominator, exact: None }
 }
 
 fn criterion(
@@ -295,6 +295,7 @@ fn index_row(
             .then(|| if on_boundary { "-1.2".into() } else { "+0.8".into() }),
         reverse_change: (verdict != "no_data").then(|| "±0.0".into()),
         missing_months,
+        months_with_data: 12 - missing_months,
         page: super::hospital_page_file(code, 2025),
     }
 }
@@ -306,6 +307,11 @@ pub(crate) fn fixture_index_page() -> IndexPage {
     const SHINRYO: &str = "shinryo-2022";
     IndexPage {
         fiscal_year: 2025,
+        progress: Some(YearProgress { through_month: "2025-06".into(), months_elapsed: 3, months_left: 9 }),
+        not_submitted: vec![NotSubmitted {
+            code: "2212345672".into(),
+            name: Some("しずおか未提出病院".into()),
+        }],
         regimes: vec![
             (CHIIKI.into(), "地域医療支援病院".into()),
             (SHINRYO.into(), "診療報酬 紹介割合・逆紹介割合（注2）".into()),

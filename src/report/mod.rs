@@ -324,10 +324,12 @@ fn neutralise(cell: &str) -> Cow<'_, str> {
 /// The index as CSV (UTF-8, no BOM, header row, one row per hospital and regime).
 /// Rates are the display strings (empty when there is no rate); criteria are joined by `;`.
 pub fn index_csv(page: &IndexPage) -> Result<String, ReportError> {
-    const HEADER: [&str; 17] = [
+    const HEADER: [&str; 23] = [
         "code",
         "name",
         "fiscal_year",
+        "as_of",
+        "months_elapsed",
         "regime_id",
         "referral_rate",
         "referral_unit",
@@ -339,18 +341,39 @@ pub fn index_csv(page: &IndexPage) -> Result<String, ReportError> {
         "reverse_denominator",
         "verdict",
         "met_criteria",
+        "met_criteria_names",
         "on_boundary",
+        "referral_change",
+        "reverse_change",
+        "months_with_data",
         "missing_months",
         "page",
     ];
     let mut writer = csv::Writer::from_writer(Vec::new());
     writer.write_record(HEADER)?;
+    let text = |s: &str| neutralise(s).into_owned();
+    // Changes are refrate's own signed numbers ("+0.8", "-1.2", "±0.0"): kept as numbers a
+    // spreadsheet reads; anything else is neutralised like text.
+    let change = |c: &Option<String>| {
+        c.as_deref()
+            .map(|v| {
+                let digits = v.trim_start_matches(['+', '-', '±']);
+                let numeric = !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit() || b == b'.');
+                if numeric { v.to_string() } else { text(v) }
+            })
+            .unwrap_or_default()
+    };
+    let (as_of, elapsed) = match &page.progress {
+        Some(p) => (p.through_month.clone(), p.months_elapsed.to_string()),
+        None => (String::new(), "12".to_string()),
+    };
     for row in &page.rows {
-        let text = |s: &str| neutralise(s).into_owned();
         let record = [
             text(&row.code),
             text(row.name.as_deref().unwrap_or("")),
             row.fiscal_year.to_string(),
+            as_of.clone(),
+            elapsed.clone(),
             text(&row.regime_id),
             text(row.referral.display.as_deref().unwrap_or("")),
             text(&row.referral.unit),
@@ -362,11 +385,32 @@ pub fn index_csv(page: &IndexPage) -> Result<String, ReportError> {
             row.reverse.denominator.to_string(),
             text(&row.verdict),
             text(&row.met_criteria.join(";")),
+            text(&row.met_criteria_names.join(";")),
             row.on_boundary.to_string(),
+            change(&row.referral_change),
+            change(&row.reverse_change),
+            row.months_with_data.to_string(),
             row.missing_months.to_string(),
             text(&row.page),
         ];
         writer.write_record(&record)?;
+    }
+    // Master hospitals without data: listed, never left out (verdict `not_submitted`).
+    for h in &page.not_submitted {
+        for (regime_id, _) in &page.regimes {
+            let mut record: Vec<String> = vec![String::new(); HEADER.len()];
+            record[0] = text(&h.code);
+            record[1] = text(h.name.as_deref().unwrap_or(""));
+            record[2] = page.fiscal_year.to_string();
+            record[3] = as_of.clone();
+            record[4] = elapsed.clone();
+            record[5] = text(regime_id);
+            record[14] = "not_submitted".to_string();
+            record[17] = "false".to_string();
+            record[20] = "0".to_string();
+            record[21] = elapsed.clone();
+            writer.write_record(&record)?;
+        }
     }
     let bytes = writer.into_inner().map_err(|err| csv::Error::from(err.into_error()))?;
     Ok(String::from_utf8(bytes).expect("CSV of UTF-8 strings is UTF-8"))

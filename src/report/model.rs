@@ -32,6 +32,9 @@ pub struct RateValue {
     pub unit: String,
     pub numerator: u64,
     pub denominator: u64,
+    /// When the rounded display equals a threshold the exact value is not on (79.95 % shown as
+    /// 80.0 %): the value to two decimals, truncated, for the note 表示は四捨五入.
+    pub exact: Option<String>,
 }
 
 /// One criterion of a regime (e.g. 基準B) and whether it is met.
@@ -279,8 +282,17 @@ pub struct IndexRow {
     pub referral_change: Option<String>,
     pub reverse_change: Option<String>,
     pub missing_months: u32,
+    /// Months of the fiscal year with data for this hospital (of 12, or of those elapsed).
+    pub months_with_data: u32,
     /// Relative file name of the hospital page, from [`hospital_page_file`](super::hospital_page_file).
     pub page: String,
+}
+
+/// A hospital of the master with no data in the fiscal year: shown as 未提出, never left out.
+#[derive(Debug, Clone, Serialize)]
+pub struct NotSubmitted {
+    pub code: String,
+    pub name: Option<String>,
 }
 
 /// All hospitals of one fiscal year.
@@ -291,5 +303,9 @@ pub struct IndexPage {
     pub regimes: Vec<(String, String)>,
     /// Printed in this order within each regime's section (fail/boundary first).
     pub rows: Vec<IndexRow>,
+    /// For the fiscal year under way: how far the data reaches (the rates are to date).
+    pub progress: Option<YearProgress>,
+    /// Master hospitals without any data in this fiscal year.
+    pub not_submitted: Vec<NotSubmitted>,
     pub run: RunInfo,
 }

@@ -212,6 +212,10 @@ fn hostile_index_page() -> IndexPage {
         row.referral_change = Some(IMG.into());
         row.reverse_change = Some(SCRIPT.into());
     }
+    for h in &mut page.not_submitted {
+        h.name = Some(format!("{SCRIPT}{IMG}"));
+        h.code = IMG.into();
+    }
     page.run.run_id = SCRIPT.into();
     page
 }
@@ -460,6 +464,7 @@ fn csv_neutralises_formula_cells() {
         row.name = Some(name.into());
     }
     page.rows[0].regime_id = "=HYPERLINK(\"x\")".into();
+    page.not_submitted.clear();
     let csv = index_csv(&page).unwrap();
     let mut reader = csv::Reader::from_reader(csv.as_bytes());
     let got: Vec<String> = reader.records().map(|r| r.unwrap()[1].to_owned()).collect();
@@ -474,6 +479,7 @@ fn csv_keeps_leading_zero_codes_and_empty_rates() {
     let mut reader = csv::Reader::from_reader(csv.as_bytes());
     let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
     assert_eq!(&rows[3][0], "0110113719");
-    assert_eq!(&rows[2][4], "", "no rate when the denominator is 0");
-    assert_eq!(&rows[4][13], "A;B;C");
+    assert_eq!(&rows[2][6], "", "no rate when the denominator is 0");
+    assert_eq!(&rows[4][15], "A;B;C");
+    assert_eq!((&rows[1][18], &rows[4][20]), ("-1.2", "12"), "change and months with data, as in the JSON");
 }

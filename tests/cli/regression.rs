@@ -345,3 +345,133 @@ fn reports_are_readable_as_the_umask_allows() {
         assert_eq!(mode, 0o644, "{f}");
     }
 }
+
+#[test]
+fn a_config_saved_with_a_byte_order_mark_loads() {
+    let p = Project::new("");
+    let text = std::fs::read_to_string(p.config()).unwrap();
+    std::fs::write(p.config(), format!("\u{feff}{text}")).unwrap();
+    april(&p);
+    let out = p.refrate(&["validate", "--config", &config_arg(&p)]);
+    assert_code(&out, 0);
+}
+
+#[test]
+fn validate_reads_the_hospital_master_as_run_does_and_quiet_quiets_it() {
+    let p = Project::new("hospitals: hospitals.csv\n");
+    april(&p);
+    p.write(
+        "hospitals.csv",
+        &format!("hospital_code,name,prefecture,beds\n{FAILING},北九州中央病院,福岡県,400\n"),
+    );
+    let out = p.refrate(&["validate", "--config", &config_arg(&p)]);
+    assert_code(&out, 0);
+    assert!(
+        stdout(&out).contains(&format!("1 hospital(s) with data are not in the hospital master: {PASSING}")),
+        "{}",
+        stdout(&out)
+    );
+    let quiet = p.refrate(&["validate", "--quiet", "--config", &config_arg(&p)]);
+    assert_code(&quiet, 0);
+    assert_eq!((stdout(&quiet), stderr(&quiet)), (String::new(), String::new()));
+    p.write(
+        "hospitals.csv",
+        &format!(
+            "hospital_code,name,prefecture,beds\n{FAILING},北九州中央病院,福岡県,400\n{FAILING},x,y,1\n"
+        ),
+    );
+    let out = p.refrate(&["validate", "--quiet", "--config", &config_arg(&p)]);
+    assert_code(&out, 2);
+    assert!(stderr(&out).contains("listed twice"), "{}", stderr(&out));
+}
+
+#[test]
+fn rates_json_gives_numbers_as_numbers_and_exit_1_says_why() {
+    let p = Project::new("");
+    april(&p);
+    assert_code(&p.run(), 1);
+    let out = p.rates("fiscal-year", &["--format", "json"]);
+    assert_code(&out, 1);
+    assert!(
+        stderr(&out).contains("exit 1: 1 row(s) above fail or sit exactly on a threshold"),
+        "{}",
+        stderr(&out)
+    );
+    let rows: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let failing = rows.as_array().unwrap().iter().find(|r| r["hospital_code"] == FAILING).unwrap();
+    assert_eq!(failing["fiscal_year"], serde_json::json!(2025));
+    assert_eq!(failing["initial_patients"], serde_json::json!(10));
+    assert_eq!(failing["referral_rate"], serde_json::json!(50.0));
+    // 50.0 % is exactly criterion C's "> 50": on the line.
+    assert_eq!(failing["on_boundary"], serde_json::json!(true));
+    assert_eq!(failing["met_criteria"], serde_json::json!([]));
+    assert_eq!(failing["verdict"], serde_json::json!("fail"));
+    let passing = rows.as_array().unwrap().iter().find(|r| r["hospital_code"] == PASSING).unwrap();
+    assert_eq!(passing["met_criteria"], serde_json::json!(["A"]));
+    assert!(passing["referral_gap"].is_null(), "{passing}");
+}
+
+#[test]
+fn hyphenated_codes_are_read_when_the_input_says_so() {
+    let p = Project::new("    format:\n      strip_code_hyphens: true\n");
+    let rows: Vec<String> = (0..5)
+        .map(|i| {
+            row("27-1-100010-5", "2025-04-10", "first_visit", &format!("H{i}"), PARTNER, [1, 0, 0, 0, 0])
+        })
+        .collect();
+    p.input("april.csv", &rows);
+    assert_code(&p.run(), 0);
+    let rates = stdout(&p.rates("fiscal-year", &[]));
+    assert_eq!(first_columns(&rates, 5)[1], format!("{PASSING},2025,chiiki-shien-2014,5,5"));
+}
+
+#[test]
+fn a_partial_year_says_as_of_and_master_hospitals_without_data_are_not_submitted() {
+    let p = Project::new("hospitals: hospitals.csv\n");
+    p.write(
+        "hospitals.csv",
+        &format!("hospital_code,name,prefecture,beds\n{PASSING},A病院,大阪府,300\n{FAILING},B病院,福岡県,400\n0110113719,C病院,北海道,200\n"),
+    );
+    april(&p);
+    assert_code(&p.run(), 1);
+    let index = std::fs::read_to_string(p.path("reports/index_FY2025.html")).unwrap();
+    assert!(index.contains("2025年4月時点・12か月中1か月"), "{index}");
+    assert!(index.contains("未提出") && index.contains("C病院"), "{index}");
+    let csv = std::fs::read_to_string(p.path("reports/overview_FY2025.csv")).unwrap();
+    let header = csv.lines().next().unwrap();
+    for column in [
+        "as_of",
+        "months_elapsed",
+        "met_criteria_names",
+        "referral_change",
+        "reverse_change",
+        "months_with_data",
+    ] {
+        assert!(header.split(',').any(|c| c == column), "{column} missing from {header}");
+    }
+    let line = csv.lines().find(|l| l.starts_with(FAILING)).unwrap();
+    assert!(line.starts_with(&format!("{FAILING},B病院,2025,2025-04,1,chiiki-shien-2014,50.0,")), "{line}");
+    let c = csv.lines().find(|l| l.starts_with("0110113719")).unwrap();
+    assert!(c.contains(",not_submitted,"), "{c}");
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(p.path("reports/overview_FY2025.json")).unwrap())
+            .unwrap();
+    assert_eq!(json["progress"]["through_month"], "2025-04");
+    assert_eq!(json["not_submitted"][0]["code"], "0110113719");
+}
+
+#[test]
+fn a_rate_rounded_onto_the_line_that_fails_shows_its_exact_value() {
+    // 359 / 449 = 79.955 %: shown as 80.0 %, fails ≥ 80 %.
+    let p = Project::new("");
+    let mut rows = first_visits(FAILING, "2025-04-11", 449, 359, "F");
+    // A blank department shows as 未設定.
+    rows[0] = rows[0].replace(",内科,", ",,");
+    p.input("april.csv", &rows);
+    assert_code(&p.run(), 1);
+    let page = std::fs::read_to_string(p.path(&format!("reports/{FAILING}_FY2025.html"))).unwrap();
+    assert!(page.contains("80.0&nbsp;%") && page.contains("表示は四捨五入：正確には 79.95&nbsp;%"), "{page}");
+    assert!(page.contains("未設定"), "blank department");
+    let index = std::fs::read_to_string(p.path("reports/index_FY2025.html")).unwrap();
+    assert!(index.contains("正確には 79.95&nbsp;%"));
+}
