@@ -81,6 +81,12 @@ pub fn month_range(first: &str, last: &str) -> Vec<String> {
     }
 }
 
+/// The label of the 12 months ending with `end`: `2024-07..2025-06`, like every window's label.
+pub fn rolling12_label(end: &str) -> String {
+    let start = index(end).map(|e| from_index(e - 11)).unwrap_or_default();
+    format!("{start}..{end}")
+}
+
 /// The calendar for `kind` over the months that have data.
 pub fn calendar(kind: PeriodKind, data_months: &BTreeSet<String>) -> Vec<PeriodMonth> {
     let row = |period: String, month: String, n: u32| PeriodMonth {
@@ -105,16 +111,17 @@ pub fn calendar(kind: PeriodKind, data_months: &BTreeSet<String>) -> Vec<PeriodM
             let fy = fiscal_year_of(last).unwrap_or(0);
             let months = month_range(&format!("{fy:04}-04"), last);
             let n = months.len() as u32;
-            let label = format!("{fy}:{last}");
+            let label = format!("{fy:04}-04..{last}");
             months.into_iter().map(|m| row(label.clone(), m, n)).collect()
         }
         PeriodKind::Rolling12 => month_range(first, last)
             .into_iter()
             .flat_map(|end| {
                 let e = index(&end).unwrap_or(0);
-                (e - 11..=e).map(move |i| (end.clone(), from_index(i)))
+                let label = rolling12_label(&end);
+                (e - 11..=e).map(move |i| (label.clone(), from_index(i)))
             })
-            .map(|(end, m)| row(end, m, 12))
+            .map(|(label, m)| row(label, m, 12))
             .collect(),
         PeriodKind::SixMonths => {
             let (a, b) = (fiscal_year_of(first).unwrap_or(0), fiscal_year_of(last).unwrap_or(0));
@@ -160,11 +167,12 @@ mod tests {
         );
         let ytd = calendar(PeriodKind::Ytd, &data);
         assert_eq!(ytd.iter().map(|p| p.month.as_str()).collect::<Vec<_>>(), ["2025-04", "2025-05"]);
-        assert_eq!(ytd[0].period, "2025:2025-05");
+        assert_eq!(ytd[0].period, "2025-04..2025-05");
         let rolling = calendar(PeriodKind::Rolling12, &data);
         assert_eq!(rolling.len(), 4 * 12);
         assert_eq!(rolling[0].month, "2024-03");
         assert_eq!(rolling[11].month, "2025-02");
+        assert_eq!(rolling[0].period, "2024-03..2025-02", "a window's label names both ends");
         // Seven 6-month windows per fiscal year: Apr–Sep … Oct–Mar, never across a year.
         let six = calendar(PeriodKind::SixMonths, &data);
         assert_eq!(six.len(), 2 * 7 * 6);

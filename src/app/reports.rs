@@ -457,7 +457,12 @@ pub async fn render_all(
                     .iter()
                     .map(|m| {
                         row_by
-                            .get(&(code, "rolling-12", m.as_str(), primary.id.as_str()))
+                            .get(&(
+                                code,
+                                "rolling-12",
+                                periods::rolling12_label(m).as_str(),
+                                primary.id.as_str(),
+                            ))
                             .filter(|r| r.counts.months_with_data == 12)
                             .and_then(|r| tenths_f64(metric(r)))
                     })

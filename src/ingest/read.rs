@@ -924,13 +924,32 @@ impl<R: std::io::Read> Reader<R> {
                 file: self.file.clone(),
                 line,
                 field: f.name().to_owned(),
-                found: headings.iter().map(|h| format!("{h:?}")).collect::<Vec<_>>().join(", "),
+                found: shown_headings(&headings),
             });
         }
         let mut layout = Layout::finish(slots, Some(headings.len()), ignored);
         layout.headings = headings.iter().map(|h| (*h).to_owned()).collect();
         Ok(layout)
     }
+}
+
+/// The headings of a file whose required column is missing, as an error message may quote
+/// them: only what looks like column names (short, several of them). The first line of a file
+/// that is not an export at all (a configured path pointing at the wrong file) is not echoed.
+fn shown_headings(headings: &[&str]) -> String {
+    const LONGEST: usize = 40;
+    const MOST: usize = 30;
+    let plausible = headings.len() >= 2
+        && headings.len() <= MOST
+        && headings.iter().all(|h| h.chars().count() <= LONGEST && !h.chars().any(char::is_control));
+    if !plausible {
+        let bytes: usize = headings.iter().map(|h| h.len()).sum();
+        return format!(
+            "none that look like column names ({} field(s), {bytes} bytes; not shown: is this the right file?)",
+            headings.len()
+        );
+    }
+    headings.iter().map(|h| format!("{h:?}")).collect::<Vec<_>>().join(", ")
 }
 
 fn header_hint(format: &InputFormat, bytes: &[u8], bom: bool) -> String {

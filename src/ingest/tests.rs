@@ -964,3 +964,17 @@ fn throughput() {
     }
     assert_eq!(stats.rows_read, n);
 }
+
+#[test]
+fn the_first_line_of_a_file_that_is_no_export_is_not_echoed() {
+    let e = read("shadow", b"root:$y$j9T$secrethash:19000:0:99999:7:::\n", &InputFormat::default())
+        .err()
+        .unwrap();
+    let msg = e.to_string();
+    assert!(matches!(e, IngestError::MissingColumn { .. }), "{e:?}");
+    assert!(!msg.contains("secrethash") && msg.contains("not shown"), "{msg}");
+    // Real headings are still listed, to help with the mapping.
+    let e =
+        read("a.csv", "受診日,患者番号\n2025-04-01,1\n".as_bytes(), &InputFormat::default()).err().unwrap();
+    assert!(e.to_string().contains("\"受診日\", \"患者番号\""), "{e}");
+}

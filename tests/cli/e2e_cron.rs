@@ -349,3 +349,71 @@ fn a_failed_run_keeps_the_last_good_reports_and_says_so() {
     reports_unchanged(&p.path("reports"), &before);
     assert!(lock_is_free(&p), "the lock was not released after an error");
 }
+
+#[test]
+fn sigterm_stops_a_run_cleanly_publishing_nothing_and_freeing_the_lock() {
+    let (dir, config) = sample_project(120_000);
+    let data = dir.path().join("data");
+    let mut child = Command::new(refrate_bin())
+        .current_dir(dir.path())
+        .args(["run", "--config", config.to_str().unwrap()])
+        .env("REFRATE_PSEUDONYM_KEY", TEST_KEY)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Signal once the run holds the lock and is ingesting.
+    let lock = data.join(LOCK1);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !lock.exists() {
+        assert!(Instant::now() < deadline, "the run never took the lock");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    std::thread::sleep(Duration::from_millis(100));
+    // SAFETY: kill(2) on our own child's pid.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let _ = child.wait();
+    let out = child.wait_with_output().unwrap();
+    assert_code(&out, 2);
+    let err = stderr(&out);
+    assert!(err.contains("SIGTERM received") && err.contains("stopped by a signal"), "{err}");
+    assert!(err.contains("nothing was published"), "{err}");
+    // Only the empty version 0 a first run starts with; the lock is released.
+    let manifests = files_in(&data.join("warehouse/_manifest"));
+    assert!(manifests.iter().all(|m| m.ends_with("v00000000000000000000.json")), "{manifests:?}");
+    let status = stdout(&refrate_in(dir.path(), &["status", "--config", config.to_str().unwrap()], None));
+    assert!(status.contains("lock: free"), "{status}");
+}
+
+#[test]
+fn unlock_releases_a_lock_that_cannot_be_taken_over() {
+    let p = Project::new("");
+    three_months(&p);
+    std::fs::create_dir_all(p.path("warehouse/_lock")).unwrap();
+    // A holder on another host whose heartbeat is a day in the future (a wrong clock).
+    std::fs::write(p.path(LOCK1), lock_json("another-host", 1, "clock-run", -86_400)).unwrap();
+    // Stale by now: a heartbeat that far ahead proves nothing, so a run takes it over.
+    let out = p.run();
+    assert!(out.status.code().is_some_and(|c| c <= 1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("in the future"), "{}", stderr(&out));
+    // A live-looking holder on another host: unlock asks, and refuses without the word.
+    std::fs::write(
+        p.path("warehouse/_lock/v00000000000000000009.json"),
+        lock_json("another-host", 1, "busy-run", 5),
+    )
+    .unwrap();
+    let config = p.config();
+    let out = p.refrate(&["unlock", "--config", config.to_str().unwrap()]);
+    assert_code(&out, 2);
+    assert!(
+        stderr(&out).contains("Type `unlock`") && stderr(&out).contains("not confirmed"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!lock_is_free(&p));
+    let out = p.refrate(&["unlock", "--force", "--config", config.to_str().unwrap()]);
+    assert_code(&out, 0);
+    assert!(stderr(&out).contains("released the lock of `refrate run` run busy-run"), "{}", stderr(&out));
+    assert!(lock_is_free(&p));
+    assert!(p.run().status.code().is_some_and(|c| c <= 1));
+}

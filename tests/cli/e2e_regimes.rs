@@ -204,6 +204,6 @@ fn gaps_and_monthly_pace_for_the_year_under_way() {
     assert_eq!(field(&out, row, "period_ja"), "令和7年度");
     // Year to date: April to June.
     let ytd = stdout(&p.rates("ytd", &[]));
-    let row = "0110113719,2025:2025-06,chiiki-shien-2014,";
+    let row = "0110113719,2025-04..2025-06,chiiki-shien-2014,";
     assert_eq!((field(&ytd, row, "referral_rate"), field(&ytd, row, "months_with_data")), ("40.0", "3"));
 }

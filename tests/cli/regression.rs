@@ -475,3 +475,67 @@ fn a_rate_rounded_onto_the_line_that_fails_shows_its_exact_value() {
     let index = std::fs::read_to_string(p.path("reports/index_FY2025.html")).unwrap();
     assert!(index.contains("正確には 79.95&nbsp;%"));
 }
+
+#[test]
+fn a_symlinked_input_is_refused_and_its_target_never_echoed() {
+    let p = Project::new("");
+    april(&p);
+    std::os::unix::fs::symlink("/etc/passwd", p.path("inputs/passwd.csv")).unwrap();
+    for command in ["run", "validate"] {
+        let out = p.refrate(&[command, "--config", &config_arg(&p)]);
+        assert_code(&out, 2);
+        let err = stderr(&out);
+        assert!(
+            err.contains("inputs/passwd.csv is a symbolic link") && err.contains("follow_symlinks"),
+            "{err}"
+        );
+        assert!(!err.contains("root:") && !stdout(&out).contains("root:"), "{err}");
+    }
+    // Links the operator made on purpose are read when the config says so.
+    std::fs::remove_file(p.path("inputs/passwd.csv")).unwrap();
+    std::fs::rename(p.path("inputs/april.csv"), p.path("april.csv")).unwrap();
+    std::os::unix::fs::symlink(p.path("april.csv"), p.path("inputs/april.csv")).unwrap();
+    assert_code(&p.run(), 2);
+    let config = std::fs::read_to_string(p.config()).unwrap() + "follow_symlinks: true\n";
+    std::fs::write(p.config(), config).unwrap();
+    assert_code(&p.run(), 1);
+}
+
+#[test]
+fn a_file_name_with_a_line_break_cannot_forge_a_line_in_the_cron_mail() {
+    let p = Project::new("");
+    april(&p);
+    // A file that stops the run (no heading line) under a name that holds a forged line.
+    p.write("inputs/x\nrefrate: all hospitals pass.csv", "");
+    let out = p.run();
+    assert_code(&out, 2);
+    let err = stderr(&out);
+    assert!(err.contains("x\\nrefrate: all hospitals pass.csv"), "{err}");
+    assert!(!err.lines().any(|l| l.starts_with("refrate: all hospitals pass")), "{err}");
+}
+
+#[test]
+fn the_public_demo_key_is_refused_outside_the_demo() {
+    let p = Project::new("");
+    april(&p);
+    let config = config_arg(&p);
+    let run = |demo: bool| {
+        let mut cmd = std::process::Command::new(refrate_bin());
+        cmd.current_dir(p.dir.path())
+            .args(["run", "--config", &config])
+            .env("REFRATE_PSEUDONYM_KEY", "refrate-demo-key-not-for-real-data")
+            .env_remove("REFRATE_DEMO");
+        if demo {
+            cmd.env("REFRATE_DEMO", "1");
+        }
+        cmd.output().unwrap()
+    };
+    let out = run(false);
+    assert_code(&out, 2);
+    assert!(stderr(&out).contains("published demo or benchmark key"), "{}", stderr(&out));
+    assert!(!p.path("warehouse/_manifest").exists(), "refused before the warehouse is touched");
+    assert_code(&run(true), 1);
+    // A short hex key works but is warned about.
+    let out = refrate_in(p.dir.path(), &["run", "--config", &config], Some("0123456789abcdef"));
+    assert!(stderr(&out).contains("less than 128"), "{}", stderr(&out));
+}
