@@ -16,6 +16,10 @@ pub struct Cli {
     /// Print nothing but errors.
     #[arg(long, short, global = true)]
     pub quiet: bool,
+    /// Language of the run summary and of the lines a cron mail gets (default: Japanese when
+    /// LC_ALL, LC_MESSAGES or LANG starts with `ja`, else English).
+    #[arg(long, global = true, value_enum)]
+    pub lang: Option<Lang>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -135,6 +139,29 @@ pub enum MappingCommand {
         #[arg(long, short, env = "REFRATE_CONFIG", default_value = "refrate.yaml")]
         config: PathBuf,
     },
+}
+
+/// The language of messages people read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub enum Lang {
+    Ja,
+    #[default]
+    En,
+}
+
+impl Lang {
+    /// `--lang` if given, else the locale: the first of LC_ALL, LC_MESSAGES, LANG that is set
+    /// and not empty decides, as for other programs.
+    pub fn resolve(flag: Option<Lang>) -> Lang {
+        flag.unwrap_or_else(|| {
+            let locale = ["LC_ALL", "LC_MESSAGES", "LANG"]
+                .iter()
+                .filter_map(|v| std::env::var(v).ok())
+                .find(|v| !v.is_empty())
+                .unwrap_or_default();
+            if locale.starts_with("ja") { Lang::Ja } else { Lang::En }
+        })
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

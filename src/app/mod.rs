@@ -84,9 +84,10 @@ impl AppError {
 /// Runs one command.
 pub async fn main(cli: Cli) -> Result<Outcome, AppError> {
     let quiet = cli.quiet;
+    let lang = crate::cli::Lang::resolve(cli.lang);
     match cli.command {
         Command::Run { config, allow_empty } => {
-            run(&Config::load(&config)?, RunOptions { quiet, allow_empty }).await
+            run(&Config::load(&config)?, RunOptions { quiet, allow_empty, lang }).await
         }
         Command::Vacuum { config } => vacuum(&Config::load(&config)?, quiet).await,
         Command::Unlock { config, force } => unlock(&Config::load(&config)?, force, quiet).await,
@@ -153,6 +154,8 @@ fn selected_regimes<'a>(set: &'a RegimeSet, ids: &[String]) -> Result<Vec<&'a Re
 pub struct RunOptions {
     /// Print nothing but errors.
     pub quiet: bool,
+    /// The language of the summary line and of the lines for the cron mail.
+    pub lang: crate::cli::Lang,
     /// Accept changed input files that became empty (their hospital-months are cleared).
     pub allow_empty: bool,
 }
@@ -340,33 +343,96 @@ impl RunJob<'_> {
                     outcome.partitions_cleared.join(" ")
                 )
             };
-            eprintln!(
-                "refrate: {} file(s) read ({} new, {} skipped as already ingested), {} rows, {} rejected, {} already present, {} month(s) published{cleared}, warehouse version {}{}, {swept} old file(s) swept, {} hospital(s) checked for {}: {} need attention; reports in {} ({:.1}s)",
-                outcome.files_seen,
-                outcome.files_ingested,
-                outcome.files_seen - outcome.files_ingested,
-                outcome.rows_read,
-                outcome.rows_rejected,
-                outcome.rows_already_present,
-                outcome.partitions_written,
-                manifest.version,
-                if outcome.published { " (published)" } else { " (unchanged)" },
-                verdict.hospitals_checked,
-                if verdict.fiscal_years.is_empty() {
-                    "no fiscal year".to_string()
-                } else {
-                    verdict.fiscal_years.iter().map(|y| format!("FY{y}")).collect::<Vec<_>>().join(" and ")
-                },
-                verdict.needing_attention,
-                cfg.reports.display(),
-                started.elapsed().as_secs_f64()
-            );
+            let summary = Summary {
+                outcome: &outcome,
+                version: manifest.version,
+                cleared,
+                swept: &swept,
+                verdict: &verdict,
+                reports: &cfg.reports,
+                seconds: started.elapsed().as_secs_f64(),
+            };
+            eprintln!("{}", summary.line(options.lang));
         }
         // Printed even with --quiet: this is what the cron mail is for.
-        for line in &verdict.attention {
-            eprintln!("refrate: needs review: {line}");
+        let prefix = match options.lang {
+            crate::cli::Lang::En => "needs review",
+            crate::cli::Lang::Ja => "要確認",
+        };
+        for a in &verdict.attention {
+            eprintln!("refrate: {prefix}: {}", a.line(options.lang));
         }
         Ok(if verdict.needing_attention > 0 { Outcome::Attention } else { Outcome::AllPass })
+    }
+}
+
+/// The one line a run prints on stderr.
+struct Summary<'a> {
+    outcome: &'a ingest_run::IngestOutcome,
+    version: u64,
+    /// `, N month(s) CLEARED (…)` or empty.
+    cleared: String,
+    swept: &'a str,
+    verdict: &'a reports::Verdicts,
+    reports: &'a Path,
+    seconds: f64,
+}
+
+impl Summary<'_> {
+    fn line(&self, lang: crate::cli::Lang) -> String {
+        let o = self.outcome;
+        let v = self.verdict;
+        let skipped = o.files_seen - o.files_ingested;
+        match lang {
+            crate::cli::Lang::En => format!(
+                "refrate: {} file(s) read ({} new, {skipped} skipped as already ingested), {} rows, {} rejected, {} already present, {} month(s) published{}, warehouse version {}{}, {} old file(s) swept, {} hospital(s) checked for {}: {} need attention; reports in {} ({:.1}s)",
+                o.files_seen,
+                o.files_ingested,
+                o.rows_read,
+                o.rows_rejected,
+                o.rows_already_present,
+                o.partitions_written,
+                self.cleared,
+                self.version,
+                if o.published { " (published)" } else { " (unchanged)" },
+                self.swept,
+                v.hospitals_checked,
+                if v.fiscal_years.is_empty() {
+                    "no fiscal year".to_string()
+                } else {
+                    v.fiscal_years.iter().map(|y| format!("FY{y}")).collect::<Vec<_>>().join(" and ")
+                },
+                v.needing_attention,
+                self.reports.display(),
+                self.seconds
+            ),
+            crate::cli::Lang::Ja => format!(
+                "refrate: ファイル {} 件（新規 {}、取込済みのため省略 {skipped}）、{} 行、不備 {} 行、取込済みと同一 {} 行、{} か月分を公開{}、ウェアハウス版 {}（{}）、古いファイル {} 件を削除、{} 病院を{}について確認：要確認 {} 病院。レポート：{}（{:.1} 秒）",
+                o.files_seen,
+                o.files_ingested,
+                o.rows_read,
+                o.rows_rejected,
+                o.rows_already_present,
+                o.partitions_written,
+                self.cleared,
+                self.version,
+                if o.published { "公開" } else { "変更なし" },
+                self.swept,
+                v.hospitals_checked,
+                if v.fiscal_years.is_empty() {
+                    "（年度なし）".to_string()
+                } else {
+                    v.fiscal_years
+                        .iter()
+                        .map(|y| crate::report::format::fy_ja(*y))
+                        .collect::<Vec<_>>()
+                        .join("・")
+                },
+                v.needing_attention,
+                self.reports.display(),
+                self.seconds
+            ),
+        }
     }
 }
 

@@ -35,36 +35,89 @@ pub struct Verdicts {
     pub fiscal_years: Vec<i32>,
     pub hospitals_checked: usize,
     pub needing_attention: usize,
-    /// One line per checked hospital, fiscal year and regime that needs review, for the cron
-    /// mail: `code name FY regime: why`.
-    pub attention: Vec<String>,
+    /// Every checked hospital, fiscal year and regime that needs review, for the cron mail.
+    pub attention: Vec<Attention>,
     /// Hospitals with data but no entry in the hospital master.
     pub not_in_master: Vec<String>,
 }
 
-/// Why a row needs review, in a few words a liaison office reads in a mail.
-fn attention_reason(row: &RateRow) -> String {
-    let rate = |ratio: Option<Ratio>, unit: &str| {
-        ratio.and_then(|r| r.display()).map(|d| format!("{d} {unit}")).unwrap_or_else(|| "-".into())
-    };
-    let rates = format!(
-        "紹介率 {}, 逆紹介率 {}",
-        rate(row.referral, row.referral_unit),
-        rate(row.reverse, row.reverse_unit)
-    );
-    if row.verdict == "fail" {
-        let gaps = [("referred", row.referral_gap), ("reverse-referred", row.reverse_gap)]
-            .into_iter()
-            .filter_map(|(what, gap)| gap.filter(|g| *g > 0).map(|g| format!("{g} more {what}")))
-            .collect::<Vec<_>>();
-        let gaps = if gaps.is_empty() {
-            String::new()
-        } else {
-            format!("; nearest criterion needs {}", gaps.join(" and "))
+/// A checked hospital, fiscal year and regime that needs review: one line of the cron mail.
+#[derive(Debug, Clone)]
+pub struct Attention {
+    pub code: String,
+    pub name: Option<String>,
+    pub fiscal_year: i32,
+    pub regime: String,
+    /// Fails (otherwise it passes or is computed, but sits exactly on a threshold).
+    pub fails: bool,
+    pub verdict: String,
+    /// The rates as shown, with their unit (`50.0 %`), `-` without a denominator.
+    pub referral: String,
+    pub reverse: String,
+    pub referral_gap: Option<u64>,
+    pub reverse_gap: Option<u64>,
+}
+
+impl Attention {
+    fn of(row: &RateRow, name: Option<String>, fiscal_year: i32) -> Attention {
+        let rate = |ratio: Option<Ratio>, unit: &str| {
+            ratio.and_then(|r| r.display()).map(|d| format!("{d} {unit}")).unwrap_or_else(|| "-".into())
         };
-        format!("fails ({rates}{gaps})")
-    } else {
-        format!("{} but sits exactly on a threshold, review it ({rates})", row.verdict)
+        Attention {
+            code: row.hospital_code.clone(),
+            name,
+            fiscal_year,
+            regime: row.regime_id.clone(),
+            fails: row.verdict == "fail",
+            verdict: row.verdict.clone(),
+            referral: rate(row.referral, row.referral_unit),
+            reverse: rate(row.reverse, row.reverse_unit),
+            referral_gap: row.referral_gap.filter(|g| *g > 0),
+            reverse_gap: row.reverse_gap.filter(|g| *g > 0),
+        }
+    }
+
+    /// The line, in a few words a liaison office reads in a mail.
+    pub fn line(&self, lang: crate::cli::Lang) -> String {
+        use crate::cli::Lang;
+        let rates = format!("紹介率 {}, 逆紹介率 {}", self.referral, self.reverse);
+        match lang {
+            Lang::En => {
+                let name = self.name.as_deref().unwrap_or("(no name in the hospital master)");
+                let gaps = [("referred", self.referral_gap), ("reverse-referred", self.reverse_gap)]
+                    .into_iter()
+                    .filter_map(|(what, gap)| gap.map(|g| format!("{g} more {what}")))
+                    .collect::<Vec<_>>();
+                let why = if !self.fails {
+                    format!("{} but sits exactly on a threshold, review it ({rates})", self.verdict)
+                } else if gaps.is_empty() {
+                    format!("fails ({rates})")
+                } else {
+                    format!("fails ({rates}; nearest criterion needs {})", gaps.join(" and "))
+                };
+                format!("{} {name} FY{} {}: {why}", self.code, self.fiscal_year, self.regime)
+            }
+            Lang::Ja => {
+                let name = self.name.as_deref().unwrap_or("（病院一覧に名称なし）");
+                let gaps = [("紹介患者", self.referral_gap), ("逆紹介患者", self.reverse_gap)]
+                    .into_iter()
+                    .filter_map(|(what, gap)| gap.map(|g| format!("{what}あと {g} 人")))
+                    .collect::<Vec<_>>();
+                let why = if !self.fails {
+                    format!("基準値とちょうど等しく、要確認（{rates}）")
+                } else if gaps.is_empty() {
+                    format!("要件を満たしていません（{rates}）")
+                } else {
+                    format!("要件を満たしていません（{rates}。最も近い基準まで{}）", gaps.join("、"))
+                };
+                format!(
+                    "{} {name} {} {}: {why}",
+                    self.code,
+                    crate::report::format::fy_ja(self.fiscal_year),
+                    self.regime
+                )
+            }
+        }
     }
 }
 
@@ -566,18 +619,9 @@ pub async fn render_all(
             checked.insert(r.hospital_code.clone());
             if r.needs_attention() {
                 attention.insert(r.hospital_code.clone());
-                let name = hospitals
-                    .get(&r.hospital_code)
-                    .and_then(|h| h.name.as_deref())
-                    .unwrap_or("(no name in the hospital master)");
-                lines.push(format!(
-                    "{} {} FY{} {}: {}",
-                    r.hospital_code,
-                    name,
-                    r.period,
-                    r.regime_id,
-                    attention_reason(r)
-                ));
+                let name = hospitals.get(&r.hospital_code).and_then(|h| h.name.clone());
+                let fy = r.period.parse().unwrap_or_default();
+                lines.push(Attention::of(r, name, fy));
             }
         }
     }
@@ -696,7 +740,9 @@ async fn load_rejects(warehouse: &Warehouse, manifest: &Manifest) -> Result<Vec<
 fn rejects_csv(rejects: &[RejectRow]) -> Result<String, AppError> {
     let mut w = csv::Writer::from_writer(Vec::new());
     let csv_err = |e: csv::Error| AppError::Input(format!("writing rejects.csv: {e}"));
-    w.write_record(["file", "line", "byte_offset", "field", "value", "reason", "detail"]).map_err(csv_err)?;
+    // `reason` is the stable code for machines, `reason_ja` the same in words for people.
+    w.write_record(["file", "line", "byte_offset", "field", "value", "reason", "detail", "reason_ja"])
+        .map_err(csv_err)?;
     for r in rejects {
         let cell = |v: &Option<String>| v.as_deref().map(report::neutralise_csv_cell).unwrap_or_default();
         w.write_record([
@@ -707,6 +753,7 @@ fn rejects_csv(rejects: &[RejectRow]) -> Result<String, AppError> {
             cell(&r.value),
             r.reason.clone(),
             report::neutralise_csv_cell(&r.detail),
+            r.reason_ja.clone(),
         ])
         .map_err(csv_err)?;
     }

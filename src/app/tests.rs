@@ -67,7 +67,7 @@ fn state(m: &Manifest) -> (BTreeMap<String, (u64, String)>, BTreeMap<String, Str
     )
 }
 
-const QUIET: RunOptions = RunOptions { quiet: true, allow_empty: false };
+const QUIET: RunOptions = RunOptions { quiet: true, allow_empty: false, lang: crate::cli::Lang::En };
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failed_puts_and_completions_leave_the_manifest_unchanged_and_a_rerun_converges() {

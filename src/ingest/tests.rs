@@ -411,6 +411,20 @@ fn nine_digit_codes_are_repaired_only_when_asked() {
     assert_eq!(out.stats.check_digit_warnings, 1);
 }
 
+/// The count columns a test file may leave out, declared optional as a config would.
+const ALL_FLAGS_AND_PARTNER: [&str; 6] = [
+    "referral_letter",
+    "partner_code",
+    "partner_related",
+    "ambulance",
+    "after_hours_emergency",
+    "checkup_origin",
+];
+
+fn optional(fields: &[&str]) -> Vec<String> {
+    fields.iter().map(|s| s.to_string()).collect()
+}
+
 #[test]
 fn hyphenated_codes_read_only_when_asked() {
     let bytes =
@@ -543,10 +557,9 @@ fn optional_columns_may_be_absent_and_extra_ones_are_ignored() {
     );
     let e = read("a.csv", bytes.as_bytes(), &InputFormat::default()).err().unwrap();
     assert!(matches!(&e, IngestError::UnmappedColumn { field, .. } if field == "referral_letter"), "{e:?}");
-    let optional =
-        ["referral_letter", "partner_code", "partner_related", "after_hours_emergency", "checkup_origin"];
     let format = InputFormat {
-        optional_columns: optional.iter().map(|s| s.to_string()).collect(),
+        // `ambulance` is in the file: declaring it optional changes nothing.
+        optional_columns: optional(&ALL_FLAGS_AND_PARTNER),
         ..InputFormat::default()
     };
     let out = read("a.csv", bytes.as_bytes(), &format).unwrap();
@@ -578,18 +591,10 @@ fn files_without_a_heading_line() {
     assert_eq!(lines_of(&out.events), [1, 2]);
     assert_eq!(out.events[0].department, "内科");
 
-    let optional = [
-        "referral_letter",
-        "partner_code",
-        "partner_related",
-        "ambulance",
-        "after_hours_emergency",
-        "checkup_origin",
-    ];
     let mut f = InputFormat {
         header: false,
         delimiter: '\t',
-        optional_columns: optional.iter().map(|s| s.to_string()).collect(),
+        optional_columns: optional(&ALL_FLAGS_AND_PARTNER),
         ..InputFormat::default()
     };
     for (col, field) in
@@ -882,17 +887,9 @@ fn a_department_column_of_identifiers_stops_the_file() {
 
     // Without a heading line the column is named by its number.
     let no_header = text.split_once('\n').unwrap().1;
-    let optional = [
-        "referral_letter",
-        "partner_code",
-        "partner_related",
-        "ambulance",
-        "after_hours_emergency",
-        "checkup_origin",
-    ];
     let mut format = InputFormat {
         header: false,
-        optional_columns: optional.iter().map(|s| s.to_string()).collect(),
+        optional_columns: optional(&ALL_FLAGS_AND_PARTNER),
         ..InputFormat::default()
     };
     for (i, f) in ["hospital_code", "event_date", "event_type", "department", "patient_id"].iter().enumerate()

@@ -1,4 +1,5 @@
-//! Fixed view models for snapshot tests (also reusable by other modules' tests).
+//! Fixed view models for snapshot tests (also reusable by other modules' tests), and the
+//! pages [`Renderer::new`](super::Renderer::new) renders override templates with once.
 //!
 //! The counts are internally consistent: the yearly sums equal the sums of the monthly rows,
 //! the rates are those sums rounded half up, and the gaps follow the formulas of domain.md.

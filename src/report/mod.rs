@@ -14,7 +14,8 @@ pub mod format;
 pub mod model;
 pub mod svg;
 
-#[cfg(test)]
+/// Fixed view models: the snapshot tests' fixture, and the pages every template is rendered
+/// with once before a run touches the warehouse.
 pub(crate) mod fixtures;
 #[cfg(test)]
 mod tests;
@@ -127,7 +128,20 @@ impl Renderer {
             };
             env.add_template_owned(name, source).map_err(|source| template_error(name, source))?;
         }
-        Ok(Renderer { env })
+        let renderer = Renderer { env };
+        if override_dir.is_some() {
+            renderer.rehearse()?;
+        }
+        Ok(renderer)
+    }
+
+    /// Renders every page once on the fixed fixture, so an override template that names a
+    /// value the pages do not have (strict undefined) fails here, before a run touches the
+    /// warehouse, and not after it published.
+    fn rehearse(&self) -> Result<(), ReportError> {
+        self.hospital(&fixtures::fixture_hospital_page())?;
+        self.index(&fixtures::fixture_index_page())?;
+        Ok(())
     }
 
     /// The page of one hospital for one fiscal year.

@@ -539,3 +539,54 @@ fn the_public_demo_key_is_refused_outside_the_demo() {
     let out = refrate_in(p.dir.path(), &["run", "--config", &config], Some("0123456789abcdef"));
     assert!(stderr(&out).contains("less than 128"), "{}", stderr(&out));
 }
+
+#[test]
+fn a_broken_override_template_stops_the_run_before_the_warehouse_is_touched() {
+    let p = Project::new("templates: my-templates\n");
+    april(&p);
+    p.write("my-templates/index.html.j2", "{{ page.fiscal_yaer }}");
+    let out = p.run();
+    assert_code(&out, 2);
+    assert!(stderr(&out).contains("index.html.j2"), "{}", stderr(&out));
+    assert!(!p.path("warehouse").exists(), "the warehouse was touched");
+}
+
+#[test]
+fn a_japanese_locale_gets_the_summary_and_the_review_lines_in_japanese() {
+    let p = Project::new("hospitals: hospitals.csv\n");
+    p.write(
+        "hospitals.csv",
+        &format!("hospital_code,name,prefecture,beds\n{FAILING},北九州中央病院,福岡県,400\n{PASSING},A病院,大阪府,300\n"),
+    );
+    let mut rows = first_visits(PASSING, "2025-04-10", 10, 10, "P");
+    rows.extend(first_visits(FAILING, "2025-04-11", 200, 150, "F"));
+    rows.push(row(FAILING, "2025-02-30", "first_visit", "BAD", PARTNER, [1, 0, 0, 0, 0]));
+    p.input("april.csv", &rows);
+    let mut cmd = std::process::Command::new(refrate_bin());
+    cmd.args(["run", "--config", &config_arg(&p)])
+        .env("REFRATE_PSEUDONYM_KEY", TEST_KEY)
+        .env("LANG", "ja_JP.UTF-8");
+    let out = cmd.output().unwrap();
+    assert_code(&out, 1);
+    let err = stderr(&out);
+    assert!(
+        err.contains("refrate: ファイル 1 件（新規 1、取込済みのため省略 0）、211 行、不備 1 行"),
+        "{err}"
+    );
+    assert!(err.contains("2 病院を令和6年度・令和7年度について確認：要確認 1 病院"), "{err}");
+    assert!(
+        err.contains(&format!("refrate: 要確認: {FAILING} 北九州中央病院 令和7年度 chiiki-shien-2014: 要件を満たしていません（紹介率 75.0 %, 逆紹介率 0.0 %。最も近い基準まで紹介患者あと 50 人）")),
+        "{err}"
+    );
+    // --lang en wins over the locale.
+    let out = p.refrate(&["run", "--lang", "en", "--config", &config_arg(&p)]);
+    assert!(stderr(&out).contains("refrate: needs review: "), "{}", stderr(&out));
+    // rejects.csv keeps the machine code and gives the reason in words too.
+    let rejects = std::fs::read_to_string(p.path("reports/rejects.csv")).unwrap();
+    assert!(rejects.starts_with("file,line,byte_offset,field,value,reason,detail,reason_ja\n"), "{rejects}");
+    let bad = rejects.lines().nth(1).unwrap();
+    assert!(
+        bad.contains(",212,") && bad.contains(",bad_date,") && bad.ends_with(",日付が読めません"),
+        "{rejects}"
+    );
+}

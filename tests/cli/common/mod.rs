@@ -112,6 +112,10 @@ pub fn refrate_bin() -> PathBuf {
 pub fn refrate_in(dir: &Path, args: &[&str], key: Option<&str>) -> Output {
     let mut cmd = Command::new(refrate_bin());
     cmd.current_dir(dir).args(args).env_remove("REFRATE_PSEUDONYM_KEY").env_remove("REFRATE_CONFIG");
+    // Messages are asserted in English; a Japanese locale on the test machine must not change them.
+    for var in ["LC_ALL", "LC_MESSAGES", "LANG", "REFRATE_DEMO"] {
+        cmd.env_remove(var);
+    }
     if let Some(k) = key {
         cmd.env("REFRATE_PSEUDONYM_KEY", k);
     }
