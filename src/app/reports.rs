@@ -667,12 +667,24 @@ fn reject_summary(
         .filter(|(_, s)| s.partitions.iter().any(|p| partitions.contains(p)))
         .map(|(name, _)| name.as_str())
         .collect();
+    // A rejected row's hospital is unknown (its code may be what failed): only files that fed
+    // this hospital and no other are listed row by row.
+    let own_prefix = format!("{code}/");
+    let only_this: BTreeSet<&str> = feeding
+        .iter()
+        .copied()
+        .filter(|name| manifest.sources[*name].partitions.iter().all(|p| p.starts_with(&own_prefix)))
+        .collect();
     let rows: Vec<RejectRow> = rejects
         .iter()
-        .filter(|r| feeding.contains(r.file.as_str()))
+        .filter(|r| only_this.contains(r.file.as_str()))
         .take(REJECT_ROWS_SHOWN)
         .cloned()
         .collect();
+    let shared_rows = rejects
+        .iter()
+        .filter(|r| feeding.contains(r.file.as_str()) && !only_this.contains(r.file.as_str()))
+        .count() as u64;
     for source in manifest.sources.values().filter(|s| s.partitions.iter().any(|p| partitions.contains(p))) {
         total += source.rows_rejected;
         rows_read += source.rows_read;
@@ -684,6 +696,7 @@ fn reject_summary(
         total,
         rows_read,
         rows,
+        shared_rows,
         by_reason: by_reason
             .into_iter()
             .map(|(code, count)| ReasonCount {

@@ -202,6 +202,7 @@ pub(crate) fn fixture_hospital_page() -> HospitalPage {
             partner_count: 4,
         },
         rejects: RejectSummary {
+            shared_rows: 0,
             total: 23,
             rows_read: 172_881,
             by_reason: vec![

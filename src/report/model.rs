@@ -107,9 +107,11 @@ pub struct RejectSummary {
     pub total: u64,
     pub rows_read: u64,
     pub by_reason: Vec<ReasonCount>,
-    /// The first rejected rows of the input files that fed this hospital (all are in
-    /// rejects.csv).
+    /// The first rejected rows of the input files that fed this hospital and no other (all
+    /// are in rejects.csv): a row of a file shared with other hospitals may be theirs.
     pub rows: Vec<RejectRow>,
+    /// Rejected rows of files shared with other hospitals: counted, not listed.
+    pub shared_rows: u64,
 }
 
 /// One rejected input row. Never a patient number: ingest masks it.

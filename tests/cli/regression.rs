@@ -590,3 +590,22 @@ fn a_japanese_locale_gets_the_summary_and_the_review_lines_in_japanese() {
         "{rejects}"
     );
 }
+
+#[test]
+fn a_hospital_page_lists_only_rejects_it_can_own_and_no_config_advice() {
+    let p = Project::new("max_reject_ratio: 0.2\n");
+    // A file shared by two hospitals with one bad row, and a file of one hospital with one.
+    let mut shared = first_visits(PASSING, "2025-04-10", 5, 5, "S");
+    shared.extend(first_visits(FAILING, "2025-04-11", 5, 2, "T"));
+    shared.push(row(FAILING, "2025-04-12", "first_visit", "T9", PARTNER, [7, 0, 0, 0, 0]));
+    p.input("shared.csv", &shared);
+    let mut own = first_visits(PASSING, "2025-05-10", 9, 9, "O");
+    own.push(row("711000105", "2025-05-11", "first_visit", "O9", PARTNER, [1, 0, 0, 0, 0]));
+    p.input("own.csv", &own);
+    assert_code(&p.run(), 1);
+    let page = std::fs::read_to_string(p.path(&format!("reports/{PASSING}_FY2025.html"))).unwrap();
+    assert!(page.contains("<code>inputs&#x2f;own.csv</code></th><td class=\"num\">11</td>"), "{page}");
+    assert!(!page.contains("<code>inputs&#x2f;shared.csv</code></th><td class=\"num\">12</td>"), "{page}");
+    assert!(page.contains("共有の入力ファイルで除外した 1 行"), "{page}");
+    assert!(!page.contains("pad_codes"), "config advice on a hospital's page");
+}
