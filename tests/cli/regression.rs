@@ -609,3 +609,26 @@ fn a_hospital_page_lists_only_rejects_it_can_own_and_no_config_advice() {
     assert!(page.contains("共有の入力ファイルで除外した 1 行"), "{page}");
     assert!(!page.contains("pad_codes"), "config advice on a hospital's page");
 }
+
+#[test]
+fn mapping_suggest_writes_a_glob_relative_to_the_config_and_refuses_a_workbook() {
+    let p = Project::new("");
+    p.write(
+        "exports/2025/visits_2025-04.csv",
+        &format!("{HEADER}\n{}\n", first_visits(PASSING, "2025-04-10", 3, 3, "P").join("\n")),
+    );
+    // Run from another folder: the path is still written for the config's folder.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let file = p.path("exports/2025/visits_2025-04.csv");
+    let out = refrate_in(
+        elsewhere.path(),
+        &["mapping", "suggest", file.to_str().unwrap(), "--config", &config_arg(&p)],
+        None,
+    );
+    assert_code(&out, 0);
+    assert!(stdout(&out).contains("- path: \"exports/2025/visits_*.csv\""), "{}", stdout(&out));
+    p.write("exports/book.xlsx", "PK\u{3}\u{4}workbook");
+    let out = p.refrate_without_key(&["mapping", "suggest", "exports/book.xlsx"]);
+    assert_code(&out, 2);
+    assert!(stderr(&out).contains("save it as CSV"), "{}", stderr(&out));
+}
