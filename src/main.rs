@@ -6,6 +6,7 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let cli = refrate::cli::Cli::parse();
+    let lang = refrate::cli::Lang::resolve(cli.lang);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -19,6 +20,16 @@ fn main() -> ExitCode {
             // Messages quote file names and values from the input: no control character of
             // theirs reaches the terminal or the cron mail as such.
             let escape = |e: &dyn std::fmt::Display| refrate::config::escape_controls(&e.to_string());
+            if lang == refrate::cli::Lang::Ja && err.message(lang) != err.to_string() {
+                // The Japanese text of an input-file error stands for the chain: it names the
+                // file, line and what to do.
+                let text = err.message(lang);
+                for line in text.lines() {
+                    let prefix = if line.starts_with("  ") { "" } else { "refrate: エラー: " };
+                    eprintln!("{prefix}{}", escape(&line));
+                }
+                return ExitCode::from(2);
+            }
             eprintln!("refrate: error: {}", escape(&err));
             let mut source = std::error::Error::source(&err);
             while let Some(cause) = source {

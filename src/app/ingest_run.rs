@@ -645,7 +645,7 @@ fn ingest_files(
             Ok(stats) => stats,
             Err(ingest::ReadError::Stopped(app)) => return Err(app),
             Err(ingest::ReadError::Ingest(source)) => {
-                return Err(AppError::Ingest { file: file.name.clone(), source: Box::new(source) });
+                return Err(AppError::Ingest { file: file.name.clone(), error: Box::new(source) });
             }
         };
         rejects.sort_by_key(|r| r.line);

@@ -61,8 +61,10 @@ pub enum AppError {
     Engine(#[from] EngineError),
     #[error(transparent)]
     Report(#[from] ReportError),
-    #[error("{file}: {source}")]
-    Ingest { file: String, source: Box<ingest::IngestError> },
+    /// An input file that cannot be read; the message names the file (and line) itself, so
+    /// it is not repeated as a cause.
+    #[error("{error}")]
+    Ingest { file: String, error: Box<ingest::IngestError> },
     #[error("{0}")]
     Input(String),
     #[error("{context}: {source}")]
@@ -70,11 +72,25 @@ pub enum AppError {
     #[error("stopped by a signal (SIGTERM or SIGINT) before finishing")]
     Interrupted,
     /// A run that stopped after taking the lock; says what the warehouse and reports hold now.
-    #[error("{state}")]
-    RunStopped { state: String, source: Box<AppError> },
+    #[error("{}", stopped_state(crate::cli::Lang::En, *.before, *.now, .reports))]
+    RunStopped { before: u64, now: u64, reports: PathBuf, source: Box<AppError> },
 }
 
 impl AppError {
+    /// The message of this error in `lang`: input-file errors have a Japanese text; the rest
+    /// are given in English.
+    pub fn message(&self, lang: crate::cli::Lang) -> String {
+        match (lang, self) {
+            (crate::cli::Lang::Ja, AppError::Ingest { error, .. }) => error.message_ja(),
+            (crate::cli::Lang::Ja, AppError::RunStopped { before, now, reports, source })
+                if matches!(**source, AppError::Ingest { .. }) =>
+            {
+                format!("{}\n  原因: {}", stopped_state(lang, *before, *now, reports), source.message(lang))
+            }
+            _ => self.to_string(),
+        }
+    }
+
     pub(crate) fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> AppError {
         let context = context.into();
         move |source| AppError::Io { context, source }
@@ -244,18 +260,26 @@ async fn release(lock: crate::warehouse::WriterLock, quiet: bool) {
 /// Wraps the error of a run that stopped half-way with what a reader now sees.
 async fn stopped(cfg: &Config, warehouse: &Warehouse, before: u64, error: AppError) -> AppError {
     let now = warehouse.latest_version().await.unwrap_or(before);
-    let state = if now == before {
-        format!(
-            "run stopped; nothing was published (the warehouse stays at version {before}) and the reports in {} are those of the last good run",
-            cfg.reports.display()
-        )
-    } else {
-        format!(
-            "run stopped; the warehouse is now at version {now} (was {before}) but the reports in {} were not rewritten: run again to render them",
-            cfg.reports.display()
-        )
-    };
-    AppError::RunStopped { state, source: Box::new(error) }
+    AppError::RunStopped { before, now, reports: cfg.reports.clone(), source: Box::new(error) }
+}
+
+/// What the warehouse and the reports hold after a run stopped.
+fn stopped_state(lang: crate::cli::Lang, before: u64, now: u64, reports: &Path) -> String {
+    let reports = reports.display();
+    match (lang, now == before) {
+        (crate::cli::Lang::En, true) => format!(
+            "run stopped; nothing was published (the warehouse stays at version {before}) and the reports in {reports} are those of the last good run"
+        ),
+        (crate::cli::Lang::En, false) => format!(
+            "run stopped; the warehouse is now at version {now} (was {before}) but the reports in {reports} were not rewritten: run again to render them"
+        ),
+        (crate::cli::Lang::Ja, true) => format!(
+            "実行を中止しました。何も公開していません（ウェアハウスは版 {before} のまま）。{reports} のレポートは前回正常に終わった実行のものです"
+        ),
+        (crate::cli::Lang::Ja, false) => format!(
+            "実行を中止しました。ウェアハウスは版 {now}（前は {before}）になりましたが、{reports} のレポートは書き直していません。もう一度実行してください"
+        ),
+    }
 }
 
 /// The part of `run` done while holding the writer lock.

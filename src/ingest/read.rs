@@ -170,6 +170,66 @@ pub enum IngestError {
     },
 }
 
+impl IngestError {
+    /// The message in Japanese, for a liaison office under a Japanese locale: what is wrong
+    /// with which file and line, and what to do (the English message has the same facts).
+    pub fn message_ja(&self) -> String {
+        match self {
+            IngestError::Open { file, source, .. } => {
+                format!(
+                    "{file} を開けません（{source}）。設定の入力パスと、ファイルが読めるかを確かめてください"
+                )
+            }
+            IngestError::Read { file, line, source } => {
+                format!(
+                    "{file}: {line} 行目の後で読み込みに失敗しました（{source}）。ディスクや共有フォルダを確かめ、もう一度実行してください"
+                )
+            }
+            IngestError::Format { file, source } => format!("{file}: 設定の format が不正です: {source}"),
+            IngestError::Empty { file } => {
+                format!(
+                    "{file} は空です（見出し行がありません）。見出し行付きで出力し直すか、見出しのないファイルなら header: false を設定してください"
+                )
+            }
+            IngestError::Binary { file, line } => format!(
+                "{file}: {line} 行目に NUL バイトがあり、CSV のテキストファイルではありません（UTF-16 かもしれません）。UTF-8 か Shift_JIS の CSV で出力してください"
+            ),
+            IngestError::LineTooLong { file, line } => format!(
+                "{file}: {line} 行目が {MAX_LINE_BYTES} バイトを超えており、病院の CSV 出力ではありません。設定したファイルが正しいか確かめてください"
+            ),
+            IngestError::HeaderEncoding { file, line, encoding, .. } => {
+                format!(
+                    "{file}: 見出し行（{line} 行目）が {encoding} として読めません。設定の encoding を確かめてください（Shift_JIS なら encoding: shift_jis）"
+                )
+            }
+            IngestError::UnterminatedQuote { file, line } => format!(
+                "{file}: {line} 行目で始まった引用符（\"）が閉じていません。この出力では項目が行をまたがないため、ここで読み込みを止めました。引用符を直して、もう一度実行してください"
+            ),
+            IngestError::MissingColumn { file, line, field, found } => format!(
+                "{file}: 必須の列 {field} が見出し行（{line} 行目）にありません。見つかった見出し: {found}。設定の columns: に対応を書いてください（例: \"受診日\": event_date）"
+            ),
+            IngestError::UnmappedColumn { file, field } => format!(
+                "{file}: 列 {field} がファイルにない（または見出しの対応がない）ため、0 として数えると率が変わります。設定の columns: に見出しの対応を書くか、本当にその列がない出力なら optional_columns: に書いて 0 として読んでください"
+            ),
+            IngestError::DuplicateColumn { file, line, field, first, second } => format!(
+                "{file}: 見出し {first:?} と {second:?}（{line} 行目）がどちらも {field} に対応しています。どちらかの列を除くか、設定の columns: を直してください"
+            ),
+            IngestError::ColumnOutOfRange { file, line, column, field, found } => format!(
+                "{file}: columns: で {column} 列目を {field} にしていますが、最初の行（{line} 行目）の項目は {found} 個です。列番号を確かめてください（header: false）"
+            ),
+            IngestError::NoMonthInName { file } => format!(
+                "{file}: file_month: from_name ですが、ファイル名に年月（YYYY-MM など）がありません。visits_2025-04.csv のように名前を変えるか、file_month: first_row か none にしてください"
+            ),
+            IngestError::RelatedList { file, line, detail } => {
+                format!("{file} の {line} 行目: {detail}。関連施設の一覧を直してください")
+            }
+            IngestError::IdentifierColumn { file, column, field, .. } => format!(
+                "{file}: 列 {column:?}（{field}）の値が{field}名ではなく患者番号のような番号に見えるため、何も保存していません。設定の columns: とファイルの見出し行を確かめてください（患者番号の列と入れ替わっていないか、列がずれていないか）"
+            ),
+        }
+    }
+}
+
 /// Streams one file: every valid row goes to `on_event` as it is read, every bad row to
 /// `on_reject` when the file ends, and the statistics come back. Memory does not grow with the
 /// file's valid rows (the [`Deduplicator`] in `ctx` aside); its rejects are kept until the end,

@@ -632,3 +632,25 @@ fn mapping_suggest_writes_a_glob_relative_to_the_config_and_refuses_a_workbook()
     assert_code(&out, 2);
     assert!(stderr(&out).contains("save it as CSV"), "{}", stderr(&out));
 }
+
+#[test]
+fn an_input_file_error_is_explained_in_japanese_under_a_japanese_locale() {
+    let p = Project::new("");
+    p.write("inputs/april.csv", "受診日,患者番号\n2025-04-01,1\n");
+    let mut cmd = std::process::Command::new(refrate_bin());
+    cmd.args(["run", "--config", &config_arg(&p)])
+        .env("REFRATE_PSEUDONYM_KEY", TEST_KEY)
+        .env("LC_ALL", "ja_JP.UTF-8");
+    let out = cmd.output().unwrap();
+    assert_code(&out, 2);
+    let err = stderr(&out);
+    assert!(err.starts_with("refrate: エラー: 実行を中止しました。何も公開していません"), "{err}");
+    assert!(
+        err.contains("原因: inputs/april.csv: 必須の列 hospital_code が見出し行（1 行目）にありません。見つかった見出し: \"受診日\", \"患者番号\""),
+        "{err}"
+    );
+    // In English the file is named once, not twice.
+    let out = p.run();
+    let err = stderr(&out);
+    assert_eq!(err.matches("inputs/april.csv").count(), 1, "{err}");
+}
