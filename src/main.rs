@@ -30,10 +30,12 @@ fn main() -> ExitCode {
                 }
                 return ExitCode::from(2);
             }
-            eprintln!("refrate: error: {}", escape(&err));
+            let (error, caused_by) =
+                if lang == refrate::cli::Lang::Ja { ("エラー", "原因") } else { ("error", "caused by") };
+            eprintln!("refrate: {error}: {}", escape(&err));
             let mut source = std::error::Error::source(&err);
             while let Some(cause) = source {
-                eprintln!("  caused by: {}", escape(cause));
+                eprintln!("  {caused_by}: {}", escape(cause));
                 source = cause.source();
             }
             ExitCode::from(2)

@@ -114,7 +114,7 @@ pub async fn main(cli: Cli) -> Result<Outcome, AppError> {
         Command::Verify { config } => verify(&Config::load(&config)?, quiet).await,
         Command::Regimes { config } => list_regimes(config.as_deref()),
         Command::Validate { config, files } => {
-            validate::validate(&Config::load(&config)?, &files, quiet).await
+            validate::validate(&Config::load(&config)?, &files, quiet, lang).await
         }
         Command::Init { path } => {
             use std::io::Write as _;

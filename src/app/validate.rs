@@ -9,6 +9,7 @@ use chrono::Datelike;
 
 use super::ingest_run::{Delivery, SourceFile};
 use super::{AppError, Outcome};
+use crate::cli::Lang;
 use crate::config::{Config, InputKind};
 use crate::ingest::{self, Deduplicator, Fate, MonthRow, Pseudonymizer, Reject, judge_month};
 use crate::warehouse::{Manifest, Warehouse};
@@ -40,7 +41,9 @@ struct Checked {
 /// It reads everything `run` reads before its first row: the hospital master (a bad or
 /// duplicate row is exit 2 here as there) and the related-institution list. With `quiet`, the
 /// report is printed only when the exit code is not 0.
-pub async fn validate(cfg: &Config, files: &[PathBuf], quiet: bool) -> Result<Outcome, AppError> {
+pub async fn validate(cfg: &Config, files: &[PathBuf], quiet: bool, lang: Lang) -> Result<Outcome, AppError> {
+    let ja = lang == Lang::Ja;
+    let unusable_label = if ja { "使えません" } else { "UNUSABLE" };
     let hospital_master = super::load_hospitals(cfg.hospitals.as_deref())?;
     let mut targets = Vec::new();
     if files.is_empty() {
@@ -87,7 +90,7 @@ pub async fn validate(cfg: &Config, files: &[PathBuf], quiet: bool) -> Result<Ou
                 Ok((rows, _)) => {
                     let _ = writeln!(c.report, "{name}: {} reported row(s), all usable", rows.len());
                 }
-                Err(e) => c.problems.push(format!("{name}: UNUSABLE: {e}")),
+                Err(e) => c.problems.push(format!("{name}: {unusable_label}: {e}")),
             }
             checked.push(c);
             continue;
@@ -119,7 +122,10 @@ pub async fn validate(cfg: &Config, files: &[PathBuf], quiet: bool) -> Result<Ou
         );
         match result {
             Ok(stats) => c.stats = Some(stats),
-            Err(e) => c.problems.push(format!("{name}: UNUSABLE: {e}")),
+            Err(ingest::ReadError::Ingest(e)) if ja => {
+                c.problems.push(format!("{name}: {unusable_label}: {}", e.message_ja()));
+            }
+            Err(e) => c.problems.push(format!("{name}: {unusable_label}: {e}")),
         }
         checked.push(c);
     }
@@ -194,17 +200,23 @@ pub async fn validate(cfg: &Config, files: &[PathBuf], quiet: bool) -> Result<Ou
         report.push_str(&c.report);
         c.rejects.sort_by_key(|r| r.line);
         if let Some(stats) = &c.stats {
-            describe(&mut report, &f.name, stats, c, &mut any_rejects);
+            describe(&mut report, &f.name, stats, c, &mut any_rejects, lang);
             if stats.rows_read > 0 {
                 let ratio = stats.rows_rejected as f64 / stats.rows_read as f64;
                 if ratio > cfg.max_reject_ratio {
                     unusable = true;
-                    let _ = writeln!(
-                        report,
-                        "  UNUSABLE: {:.1} % rejected, more than max_reject_ratio {:.1} %: `refrate run` would stop",
-                        ratio * 100.0,
-                        cfg.max_reject_ratio * 100.0
-                    );
+                    let (r, max) = (ratio * 100.0, cfg.max_reject_ratio * 100.0);
+                    let _ = if ja {
+                        writeln!(
+                            report,
+                            "  使えません: 不備の行が {r:.1} % で、max_reject_ratio {max:.1} % を超えています。`refrate run` は止まります"
+                        )
+                    } else {
+                        writeln!(
+                            report,
+                            "  UNUSABLE: {r:.1} % rejected, more than max_reject_ratio {max:.1} %: `refrate run` would stop"
+                        )
+                    };
                 }
             }
         }
@@ -217,7 +229,11 @@ pub async fn validate(cfg: &Config, files: &[PathBuf], quiet: bool) -> Result<Ou
         }
     }
     if targets.is_empty() {
-        let _ = writeln!(report, "no input file matched");
+        let _ = writeln!(
+            report,
+            "{}",
+            if ja { "該当する入力ファイルがありません" } else { "no input file matched" }
+        );
     }
     if !hospital_master.is_empty() {
         let unknown: BTreeSet<&String> = checked
@@ -226,27 +242,49 @@ pub async fn validate(cfg: &Config, files: &[PathBuf], quiet: bool) -> Result<Ou
             .filter(|h| !hospital_master.contains_key(*h))
             .collect();
         if !unknown.is_empty() {
-            let _ = writeln!(
-                report,
-                "warning: {} hospital(s) with data are not in the hospital master: {}",
-                unknown.len(),
-                unknown.into_iter().cloned().collect::<Vec<_>>().join(", ")
-            );
+            let codes = unknown.iter().map(|c| c.as_str()).collect::<Vec<_>>().join(", ");
+            let _ = if ja {
+                writeln!(
+                    report,
+                    "注意: データのある {} 病院が病院一覧（マスタ）にありません: {codes}",
+                    unknown.len()
+                )
+            } else {
+                writeln!(
+                    report,
+                    "warning: {} hospital(s) with data are not in the hospital master: {codes}",
+                    unknown.len()
+                )
+            };
         }
     }
     if !quiet || unusable || any_rejects {
         print!("{report}");
     }
     if unusable {
-        return Err(AppError::Input("some input cannot be used (see above)".into()));
+        let message = if ja {
+            "使えない入力があります（上記）"
+        } else {
+            "some input cannot be used (see above)"
+        };
+        return Err(AppError::Input(message.into()));
     }
     Ok(if any_rejects { Outcome::Attention } else { Outcome::AllPass })
 }
 
 /// One file's lines of the report.
-fn describe(report: &mut String, name: &str, stats: &ingest::FileStats, c: &Checked, any_rejects: &mut bool) {
+fn describe(
+    report: &mut String,
+    name: &str,
+    stats: &ingest::FileStats,
+    c: &Checked,
+    any_rejects: &mut bool,
+    lang: Lang,
+) {
+    let ja = lang == Lang::Ja;
     let months = match (stats.months.first(), stats.months.last()) {
         (Some(a), Some(b)) => format!("{a}..{b}"),
+        _ if ja => "なし".into(),
         _ => "none".into(),
     };
     let present = if stats.rows_already_present == 0 {
@@ -258,16 +296,21 @@ fn describe(report: &mut String, name: &str, stats: &ingest::FileStats, c: &Chec
             c.already_present_in.keys().cloned().collect::<Vec<_>>().join(", ")
         )
     };
-    let _ = writeln!(
-        report,
-        "{name}: {} rows read, {} valid{present}, {} rejected ({}{}); months {months}; hospitals {}",
-        stats.rows_read,
-        stats.rows_valid,
-        stats.rows_rejected,
-        stats.encoding,
-        if stats.bom { ", BOM" } else { "" },
-        c.hospitals.iter().cloned().collect::<Vec<_>>().join(" ")
-    );
+    let hospitals = c.hospitals.iter().cloned().collect::<Vec<_>>().join(" ");
+    let bom = if stats.bom { ", BOM" } else { "" };
+    let (read, valid, rejected, encoding) =
+        (stats.rows_read, stats.rows_valid, stats.rows_rejected, &stats.encoding);
+    let _ = if ja {
+        writeln!(
+            report,
+            "{name}: {read} 行を読み込み、有効 {valid} 行{present}、不備 {rejected} 行（{encoding}{bom}）。対象月 {months}。病院 {hospitals}"
+        )
+    } else {
+        writeln!(
+            report,
+            "{name}: {read} rows read, {valid} valid{present}, {rejected} rejected ({encoding}{bom}); months {months}; hospitals {hospitals}"
+        )
+    };
     if c.stored {
         let _ = writeln!(report, "  already ingested (same name and content): `refrate run` skips it");
     }
@@ -286,13 +329,14 @@ fn describe(report: &mut String, name: &str, stats: &ingest::FileStats, c: &Chec
     for r in &c.rejects {
         by_reason.entry(r.reason.code()).or_default().push(r);
     }
+    let (line_word, byte_word) = if ja { ("行", "バイト") } else { ("line", "byte") };
     for (reason, list) in by_reason {
         *any_rejects = true;
         let _ = writeln!(report, "  {reason} ({}): {}", list[0].reason.message_ja(), list.len());
         for r in list.iter().take(EXAMPLES) {
             let _ = writeln!(
                 report,
-                "    line {} (byte {}){}{}: {}",
+                "    {line_word} {} ({byte_word} {}){}{}: {}",
                 r.line,
                 r.byte_offset,
                 r.field.as_deref().map(|f| format!(", {f}")).unwrap_or_default(),

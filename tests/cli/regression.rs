@@ -654,3 +654,19 @@ fn an_input_file_error_is_explained_in_japanese_under_a_japanese_locale() {
     let err = stderr(&out);
     assert_eq!(err.matches("inputs/april.csv").count(), 1, "{err}");
 }
+
+#[test]
+fn validate_reports_in_japanese_under_a_japanese_locale() {
+    let p = Project::new("");
+    let mut rows = first_visits(PASSING, "2025-04-10", 3, 3, "P");
+    rows.push(row(PASSING, "2025-02-30", "first_visit", "X", PARTNER, [1, 0, 0, 0, 0]));
+    p.input("april.csv", &rows);
+    let mut cmd = std::process::Command::new(refrate_bin());
+    cmd.args(["validate", "--config", &config_arg(&p)]).env("LANG", "ja_JP.UTF-8");
+    let out = cmd.output().unwrap();
+    assert_code(&out, 2);
+    let text = stdout(&out);
+    assert!(text.contains("inputs/april.csv: 4 行を読み込み、有効 3 行、不備 1 行（utf-8）。対象月 2025-04..2025-04。病院 2711000105"), "{text}");
+    assert!(text.contains("    行 5 (バイト ") && text.contains("使えません: 不備の行が 25.0 %"), "{text}");
+    assert!(stderr(&out).starts_with("refrate: エラー: 使えない入力があります"), "{}", stderr(&out));
+}
