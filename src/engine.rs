@@ -761,6 +761,24 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn absurd_counts_cannot_wrap_around_into_a_pass() {
+        // 80 × 115292150460684698 overflows Int64 (it once wrapped to a negative number and the
+        // hospital "passed" at 0.0 %). Ingest refuses such counts; the SQL must not rely on it.
+        let rows = evaluate(&[reported(
+            "0110113719",
+            &[
+                ("initial_patients", 115_292_150_460_684_698),
+                ("referred_patients", 0),
+                ("reverse_referred_patients", 0),
+            ],
+        )])
+        .await;
+        let r = find(&rows, "0110113719", "chiiki-shien-2014");
+        assert_eq!((r.verdict.as_str(), r.on_boundary), ("fail", false));
+        assert!(r.met_criteria.is_empty());
+    }
+
+    #[tokio::test]
     async fn zero_denominator_and_rates_above_100_percent() {
         let rows = evaluate(&[
             reported(
