@@ -265,7 +265,11 @@ pub async fn ingest_and_publish(
         .map_err(|e| AppError::Input(format!("ingest stopped unexpectedly: {e}")))??
     };
 
-    check_month_jump(&current, &ingested.files, cfg.max_jump_months)?;
+    check_month_jump(
+        &current,
+        ingested.files.iter().map(|f| (f.name.as_str(), &f.stats.months)),
+        cfg.max_jump_months,
+    )?;
 
     // Upload data files under fresh names; none is visible until the manifest names it.
     let run_id = options.run_id.to_string();
@@ -445,21 +449,26 @@ pub async fn ingest_and_publish(
 /// Refuses a new month far after the latest month already stored: one mistyped year (`R8.5.2`
 /// for `R7.5.2`, still before today) must not become the latest month and move the fiscal year
 /// that is checked. A first run has nothing to compare with (the date window still applies).
-fn check_month_jump(current: &Manifest, files: &[FileResult], max_jump: u32) -> Result<(), AppError> {
+/// `validate` applies it too, to the files it reads: it must stop where `run` stops.
+pub(crate) fn check_month_jump<'a>(
+    current: &Manifest,
+    files: impl IntoIterator<Item = (&'a str, &'a BTreeSet<String>)>,
+    max_jump: u32,
+) -> Result<(), AppError> {
     let index = |m: &str| crate::periods::parse_month(m).map(|(y, mo)| i64::from(y) * 12 + i64::from(mo) - 1);
     let Some(stored) = current.partitions.values().filter_map(|p| index(&p.month)).max() else {
         return Ok(());
     };
     let month = |i: i64| format!("{:04}-{:02}", i.div_euclid(12), i.rem_euclid(12) + 1);
-    for f in files {
-        let Some(latest) = f.stats.months.iter().filter_map(|m| index(m)).max() else { continue };
+    for (name, months) in files {
+        let Some(latest) = months.iter().filter_map(|m| index(m)).max() else { continue };
         if latest - stored > i64::from(max_jump) {
             return Err(AppError::Input(format!(
                 "{} has rows in {}, {} months after the latest month stored ({}); a month so far ahead is \
                  usually a mistyped year, so nothing was published. Check that file's dates (`refrate validate` \
                  lists the months of each file); if the gap is real, raise dates.max_jump_months (now {max_jump}) \
                  in the config",
-                f.name,
+                name,
                 month(latest),
                 latest - stored,
                 month(stored)

@@ -228,6 +228,16 @@ pub async fn validate(cfg: &Config, files: &[PathBuf], quiet: bool, lang: Lang) 
             let _ = writeln!(report, "{p}");
         }
     }
+    // A month far after the stored data stops `run`; say so here too.
+    let new_files = checked
+        .iter()
+        .zip(&targets)
+        .filter(|(c, _)| !c.stored)
+        .filter_map(|(c, (f, _, _))| c.stats.as_ref().map(|s| (f.name.as_str(), &s.months)));
+    if let Err(e) = super::ingest_run::check_month_jump(&current, new_files, cfg.max_jump_months) {
+        unusable = true;
+        let _ = writeln!(report, "{unusable_label}: {e}");
+    }
     if targets.is_empty() {
         let _ = writeln!(
             report,

@@ -189,6 +189,10 @@ fn a_month_far_after_the_stored_data_is_refused() {
         "{err}"
     );
     assert!(err.contains("dates.max_jump_months"), "{err}");
+    // validate stops where run stops.
+    let out = p.refrate(&["validate", "--config", &config_arg(&p)]);
+    assert_code(&out, 2);
+    assert!(stdout(&out).contains("inputs/may.csv has rows in 2026-05, 13 months after"), "{}", stdout(&out));
     // Allowed on purpose: the run goes through.
     let config = std::fs::read_to_string(p.config()).unwrap() + "dates:\n  max_jump_months: 24\n";
     std::fs::write(p.config(), config).unwrap();
