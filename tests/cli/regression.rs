@@ -674,3 +674,15 @@ fn validate_reports_in_japanese_under_a_japanese_locale() {
     assert!(text.contains("    行 5 (バイト ") && text.contains("使えません: 不備の行が 25.0 %"), "{text}");
     assert!(stderr(&out).starts_with("refrate: エラー: 使えない入力があります"), "{}", stderr(&out));
 }
+
+#[test]
+fn an_unusable_reports_folder_stops_the_run_before_the_warehouse_is_touched() {
+    let p = Project::new("");
+    april(&p);
+    // `reports` is a file where the folder should be.
+    p.write("reports", "not a folder");
+    let out = p.run();
+    assert_code(&out, 2);
+    assert!(stderr(&out).contains("reports") && stderr(&out).contains("not one"), "{}", stderr(&out));
+    assert!(!p.path("warehouse").exists(), "the warehouse was touched");
+}
