@@ -405,57 +405,36 @@ struct Summary<'a> {
 impl Summary<'_> {
     fn line(&self, lang: crate::cli::Lang) -> String {
         let o = self.outcome;
-        let v = self.verdict;
-        let skipped = o.files_seen - o.files_ingested;
+        let (seen, new, read, rejected, present) =
+            (o.files_seen, o.files_ingested, o.rows_read, o.rows_rejected, o.rows_already_present);
+        let (skipped, months, cleared, version, swept) =
+            (seen - new, o.partitions_written, &self.cleared, self.version, self.swept);
+        let (checked, attention) = (self.verdict.hospitals_checked, self.verdict.needing_attention);
+        let (reports, secs) = (self.reports.display(), self.seconds);
+        let years = &self.verdict.fiscal_years;
         match lang {
-            crate::cli::Lang::En => format!(
-                "refrate: {} file(s) read ({} new, {skipped} skipped as already ingested), {} rows, {} rejected, {} already present, {} month(s) published{}, warehouse version {}{}, {} old file(s) swept, {} hospital(s) checked for {}: {} need attention; reports in {} ({:.1}s)",
-                o.files_seen,
-                o.files_ingested,
-                o.rows_read,
-                o.rows_rejected,
-                o.rows_already_present,
-                o.partitions_written,
-                self.cleared,
-                self.version,
-                if o.published { " (published)" } else { " (unchanged)" },
-                self.swept,
-                v.hospitals_checked,
-                if v.fiscal_years.is_empty() {
+            crate::cli::Lang::En => {
+                let published = if o.published { " (published)" } else { " (unchanged)" };
+                let years = if years.is_empty() {
                     "no fiscal year".to_string()
                 } else {
-                    v.fiscal_years.iter().map(|y| format!("FY{y}")).collect::<Vec<_>>().join(" and ")
-                },
-                v.needing_attention,
-                self.reports.display(),
-                self.seconds
-            ),
-            crate::cli::Lang::Ja => format!(
-                "refrate: ファイル {} 件（新規 {}、取込済みのため省略 {skipped}）、{} 行、不備 {} 行、取込済みと同一 {} 行、{} か月分を公開{}、ウェアハウス版 {}（{}）、古いファイル {} 件を削除、{} 病院を{}について確認：要確認 {} 病院。レポート：{}（{:.1} 秒）",
-                o.files_seen,
-                o.files_ingested,
-                o.rows_read,
-                o.rows_rejected,
-                o.rows_already_present,
-                o.partitions_written,
-                self.cleared,
-                self.version,
-                if o.published { "公開" } else { "変更なし" },
-                self.swept,
-                v.hospitals_checked,
-                if v.fiscal_years.is_empty() {
+                    years.iter().map(|y| format!("FY{y}")).collect::<Vec<_>>().join(" and ")
+                };
+                format!(
+                    "refrate: {seen} file(s) read ({new} new, {skipped} skipped as already ingested), {read} rows, {rejected} rejected, {present} already present, {months} month(s) published{cleared}, warehouse version {version}{published}, {swept} old file(s) swept, {checked} hospital(s) checked for {years}: {attention} need attention; reports in {reports} ({secs:.1}s)"
+                )
+            }
+            crate::cli::Lang::Ja => {
+                let published = if o.published { "公開" } else { "変更なし" };
+                let years = if years.is_empty() {
                     "（年度なし）".to_string()
                 } else {
-                    v.fiscal_years
-                        .iter()
-                        .map(|y| crate::report::format::fy_ja(*y))
-                        .collect::<Vec<_>>()
-                        .join("・")
-                },
-                v.needing_attention,
-                self.reports.display(),
-                self.seconds
-            ),
+                    years.iter().map(|y| crate::report::format::fy_ja(*y)).collect::<Vec<_>>().join("・")
+                };
+                format!(
+                    "refrate: ファイル {seen} 件（新規 {new}、取込済みのため省略 {skipped}）、{read} 行、不備 {rejected} 行、取込済みと同一 {present} 行、{months} か月分を公開{cleared}、ウェアハウス版 {version}（{published}）、古いファイル {swept} 件を削除、{checked} 病院を{years}について確認：要確認 {attention} 病院。レポート：{reports}（{secs:.1} 秒）"
+                )
+            }
         }
     }
 }

@@ -524,15 +524,9 @@ fn the_public_demo_key_is_refused_outside_the_demo() {
     april(&p);
     let config = config_arg(&p);
     let run = |demo: bool| {
-        let mut cmd = std::process::Command::new(refrate_bin());
-        cmd.current_dir(p.dir.path())
-            .args(["run", "--config", &config])
-            .env("REFRATE_PSEUDONYM_KEY", "refrate-demo-key-not-for-real-data")
-            .env_remove("REFRATE_DEMO");
-        if demo {
-            cmd.env("REFRATE_DEMO", "1");
-        }
-        cmd.output().unwrap()
+        let key = ("REFRATE_PSEUDONYM_KEY", "refrate-demo-key-not-for-real-data");
+        let env: &[(&str, &str)] = if demo { &[key, ("REFRATE_DEMO", "1")] } else { &[key] };
+        refrate_with_env(p.dir.path(), &["run", "--config", &config], env)
     };
     let out = run(false);
     assert_code(&out, 2);
@@ -566,11 +560,8 @@ fn a_japanese_locale_gets_the_summary_and_the_review_lines_in_japanese() {
     rows.extend(first_visits(FAILING, "2025-04-11", 200, 150, "F"));
     rows.push(row(FAILING, "2025-02-30", "first_visit", "BAD", PARTNER, [1, 0, 0, 0, 0]));
     p.input("april.csv", &rows);
-    let mut cmd = std::process::Command::new(refrate_bin());
-    cmd.args(["run", "--config", &config_arg(&p)])
-        .env("REFRATE_PSEUDONYM_KEY", TEST_KEY)
-        .env("LANG", "ja_JP.UTF-8");
-    let out = cmd.output().unwrap();
+    let out =
+        refrate_with_env(p.dir.path(), &["run", "--config", &config_arg(&p)], &[("LANG", "ja_JP.UTF-8")]);
     assert_code(&out, 1);
     let err = stderr(&out);
     assert!(
@@ -641,11 +632,8 @@ fn mapping_suggest_writes_a_glob_relative_to_the_config_and_refuses_a_workbook()
 fn an_input_file_error_is_explained_in_japanese_under_a_japanese_locale() {
     let p = Project::new("");
     p.write("inputs/april.csv", "受診日,患者番号\n2025-04-01,1\n");
-    let mut cmd = std::process::Command::new(refrate_bin());
-    cmd.args(["run", "--config", &config_arg(&p)])
-        .env("REFRATE_PSEUDONYM_KEY", TEST_KEY)
-        .env("LC_ALL", "ja_JP.UTF-8");
-    let out = cmd.output().unwrap();
+    let out =
+        refrate_with_env(p.dir.path(), &["run", "--config", &config_arg(&p)], &[("LC_ALL", "ja_JP.UTF-8")]);
     assert_code(&out, 2);
     let err = stderr(&out);
     assert!(err.starts_with("refrate: エラー: 実行を中止しました。何も公開していません"), "{err}");
@@ -665,9 +653,11 @@ fn validate_reports_in_japanese_under_a_japanese_locale() {
     let mut rows = first_visits(PASSING, "2025-04-10", 3, 3, "P");
     rows.push(row(PASSING, "2025-02-30", "first_visit", "X", PARTNER, [1, 0, 0, 0, 0]));
     p.input("april.csv", &rows);
-    let mut cmd = std::process::Command::new(refrate_bin());
-    cmd.args(["validate", "--config", &config_arg(&p)]).env("LANG", "ja_JP.UTF-8");
-    let out = cmd.output().unwrap();
+    let out = refrate_with_env(
+        p.dir.path(),
+        &["validate", "--config", &config_arg(&p)],
+        &[("LANG", "ja_JP.UTF-8")],
+    );
     assert_code(&out, 2);
     let text = stdout(&out);
     assert!(text.contains("inputs/april.csv: 4 行を読み込み、有効 3 行、不備 1 行（utf-8）。対象月 2025-04..2025-04。病院 2711000105"), "{text}");

@@ -110,15 +110,26 @@ pub fn refrate_bin() -> PathBuf {
 }
 
 pub fn refrate_in(dir: &Path, args: &[&str], key: Option<&str>) -> Output {
+    refrate_env(dir, args, key, &[])
+}
+
+/// The binary in `dir` with the test key and extra environment variables (a locale, say).
+pub fn refrate_with_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    refrate_env(dir, args, Some(TEST_KEY), env)
+}
+
+fn refrate_env(dir: &Path, args: &[&str], key: Option<&str>, env: &[(&str, &str)]) -> Output {
     let mut cmd = Command::new(refrate_bin());
-    cmd.current_dir(dir).args(args).env_remove("REFRATE_PSEUDONYM_KEY").env_remove("REFRATE_CONFIG");
-    // Messages are asserted in English; a Japanese locale on the test machine must not change them.
-    for var in ["LC_ALL", "LC_MESSAGES", "LANG", "REFRATE_DEMO"] {
+    cmd.current_dir(dir).args(args);
+    // Messages are asserted in English; a Japanese locale on the test machine must not change
+    // them, nor a key or config of the developer's shell.
+    for var in ["REFRATE_PSEUDONYM_KEY", "REFRATE_CONFIG", "LC_ALL", "LC_MESSAGES", "LANG", "REFRATE_DEMO"] {
         cmd.env_remove(var);
     }
     if let Some(k) = key {
         cmd.env("REFRATE_PSEUDONYM_KEY", k);
     }
+    cmd.envs(env.iter().copied());
     cmd.output().expect("run refrate")
 }
 
