@@ -446,9 +446,14 @@ pub async fn ingest_and_publish(
     })
 }
 
-/// Refuses a new month far after the latest month already stored: one mistyped year (`R8.5.2`
-/// for `R7.5.2`, still before today) must not become the latest month and move the fiscal year
-/// that is checked. A first run has nothing to compare with (the date window still applies).
+/// Refuses new months that leap past the end of the data: a new month more than `max_jump`
+/// months after the month before it (stored or new) and after every stored month. One
+/// mistyped year (`R8.5.2` for `R7.5.2`, still before today) must not become the latest month
+/// and move the fiscal year that is checked. Gaps inside the data, and history loaded before
+/// the stored months, are fine, and so is a catch-up delivery of several months in a row. A
+/// first run has nothing to compare with (history often has gaps); the date window still
+/// applies there.
+///
 /// `validate` applies it too, to the files it reads: it must stop where `run` stops.
 pub(crate) fn check_month_jump<'a>(
     current: &Manifest,
@@ -456,24 +461,33 @@ pub(crate) fn check_month_jump<'a>(
     max_jump: u32,
 ) -> Result<(), AppError> {
     let index = |m: &str| crate::periods::parse_month(m).map(|(y, mo)| i64::from(y) * 12 + i64::from(mo) - 1);
-    let Some(stored) = current.partitions.values().filter_map(|p| index(&p.month)).max() else {
-        return Ok(());
-    };
     let month = |i: i64| format!("{:04}-{:02}", i.div_euclid(12), i.rem_euclid(12) + 1);
-    for (name, months) in files {
-        let Some(latest) = months.iter().filter_map(|m| index(m)).max() else { continue };
-        if latest - stored > i64::from(max_jump) {
+    // Every month with data, and for new ones the first file that has it.
+    let mut months: BTreeMap<i64, Option<&str>> =
+        current.partitions.values().filter_map(|p| index(&p.month)).map(|i| (i, None)).collect();
+    let stored = months.keys().next_back().copied();
+    for (name, file_months) in files {
+        for i in file_months.iter().filter_map(|m| index(m)) {
+            months.entry(i).or_insert(Some(name));
+        }
+    }
+    let mut previous: Option<i64> = None;
+    for (&i, file) in &months {
+        if let (Some(prev), Some(name)) = (previous, file)
+            && i - prev > i64::from(max_jump)
+            && stored.is_some_and(|s| i > s)
+        {
             return Err(AppError::Input(format!(
-                "{} has rows in {}, {} months after the latest month stored ({}); a month so far ahead is \
-                 usually a mistyped year, so nothing was published. Check that file's dates (`refrate validate` \
-                 lists the months of each file); if the gap is real, raise dates.max_jump_months (now {max_jump}) \
-                 in the config",
-                name,
-                month(latest),
-                latest - stored,
-                month(stored)
+                "{name} has rows in {}, {} months after the month before it with data ({}); a month so far \
+                 ahead is usually a mistyped year, so nothing was published. Check that file's dates \
+                 (`refrate validate` lists the months of each file); if the gap is real, raise \
+                 dates.max_jump_months (now {max_jump}) in the config",
+                month(i),
+                i - prev,
+                month(prev)
             )));
         }
+        previous = Some(i);
     }
     Ok(())
 }

@@ -128,19 +128,22 @@ fn sample_project(events: u64) -> (tempfile::TempDir, std::path::PathBuf) {
     (dir, config)
 }
 
+/// `refrate run` started in the background, its output captured.
+fn spawn_run(dir: &Path, config: &Path) -> std::process::Child {
+    Command::new(refrate_bin())
+        .current_dir(dir)
+        .args(["run", "--config", config.to_str().unwrap()])
+        .env("REFRATE_PSEUDONYM_KEY", TEST_KEY)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
 #[test]
 fn concurrent_runs_one_publishes_the_other_exits_2() {
     let (dir, config) = sample_project(30_000);
-    let spawn = || {
-        Command::new(refrate_bin())
-            .current_dir(dir.path())
-            .args(["run", "--config", config.to_str().unwrap()])
-            .env("REFRATE_PSEUDONYM_KEY", TEST_KEY)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap()
-    };
+    let spawn = || spawn_run(dir.path(), &config);
     let first = spawn();
     // Start the second run once the first holds the lock.
     let lock = dir.path().join("data").join(LOCK1);
@@ -354,14 +357,7 @@ fn a_failed_run_keeps_the_last_good_reports_and_says_so() {
 fn sigterm_stops_a_run_cleanly_publishing_nothing_and_freeing_the_lock() {
     let (dir, config) = sample_project(120_000);
     let data = dir.path().join("data");
-    let mut child = Command::new(refrate_bin())
-        .current_dir(dir.path())
-        .args(["run", "--config", config.to_str().unwrap()])
-        .env("REFRATE_PSEUDONYM_KEY", TEST_KEY)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = spawn_run(dir.path(), &config);
     // Signal once the run holds the lock and is ingesting.
     let lock = data.join(LOCK1);
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -372,7 +368,6 @@ fn sigterm_stops_a_run_cleanly_publishing_nothing_and_freeing_the_lock() {
     std::thread::sleep(Duration::from_millis(100));
     // SAFETY: kill(2) on our own child's pid.
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
-    let _ = child.wait();
     let out = child.wait_with_output().unwrap();
     assert_code(&out, 2);
     let err = stderr(&out);

@@ -185,7 +185,9 @@ fn a_month_far_after_the_stored_data_is_refused() {
     assert_code(&out, 2);
     let err = stderr(&out);
     assert!(
-        err.contains("inputs/may.csv has rows in 2026-05, 13 months after the latest month stored (2025-04)"),
+        err.contains(
+            "inputs/may.csv has rows in 2026-05, 13 months after the month before it with data (2025-04)"
+        ),
         "{err}"
     );
     assert!(err.contains("dates.max_jump_months"), "{err}");
@@ -193,6 +195,15 @@ fn a_month_far_after_the_stored_data_is_refused() {
     let out = p.refrate(&["validate", "--config", &config_arg(&p)]);
     assert_code(&out, 2);
     assert!(stdout(&out).contains("inputs/may.csv has rows in 2026-05, 13 months after"), "{}", stdout(&out));
+    // A catch-up delivery of several months in a row is no leap.
+    let catch_up = Project::new("");
+    april(&catch_up);
+    assert_code(&catch_up.run(), 1);
+    let months: Vec<String> = (5..=12)
+        .flat_map(|m| first_visits(PASSING, &format!("2025-{m:02}-10"), 2, 2, &format!("C{m}-")))
+        .collect();
+    catch_up.input("catch-up.csv", &months);
+    assert_code(&catch_up.run(), 1);
     // Allowed on purpose: the run goes through.
     let config = std::fs::read_to_string(p.config()).unwrap() + "dates:\n  max_jump_months: 24\n";
     std::fs::write(p.config(), config).unwrap();
