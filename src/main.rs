@@ -16,6 +16,8 @@ fn main() -> ExitCode {
     };
     match runtime.block_on(refrate::app::main(cli)) {
         Ok(outcome) => ExitCode::from(outcome.exit_code()),
+        // The reader of stdout went away (`refrate rates | head`): it has what it wanted.
+        Err(err) if err.is_closed_pipe() => ExitCode::SUCCESS,
         Err(err) => {
             // Messages quote file names and values from the input: no control character of
             // theirs reaches the terminal or the cron mail as such.

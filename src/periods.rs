@@ -73,6 +73,16 @@ pub fn months_of_fiscal_year(fy: i32) -> Vec<String> {
     (start..start + 12).map(from_index).collect()
 }
 
+/// The months the data covers: those with monthly data, and the first and last month of each
+/// fiscal year reported only as a whole (it has no monthly rows but needs a calendar).
+pub fn covered_months(months: &BTreeSet<String>, reported_fiscal_years: &BTreeSet<i32>) -> BTreeSet<String> {
+    let mut covered = months.clone();
+    covered.extend(
+        reported_fiscal_years.iter().flat_map(|fy| [format!("{fy:04}-04"), format!("{:04}-03", fy + 1)]),
+    );
+    covered
+}
+
 /// The months from `first` to `last` inclusive.
 pub fn month_range(first: &str, last: &str) -> Vec<String> {
     match (index(first), index(last)) {

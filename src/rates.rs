@@ -1,8 +1,15 @@
 //! Rates as users see them: the engine's exact results joined with the regime definitions,
 //! with display values (one decimal, half up), per-criterion results and gaps.
 //!
-//! Owns the row shapes of `refrate rates` and of the report view model's numbers; it does not
-//! run SQL or render HTML.
+//! The one home of the rules that need a search or a calendar rather than a sum, so they are
+//! written in Rust, not SQL: the gap to each criterion ([`Regime::criterion_gaps`]: the
+//! smallest whole number of extra events), the nearest criterion ([`nearest_criterion`]), how
+//! far the fiscal year under way has got ([`YearProgress`]) and the pace per remaining month
+//! ([`YearProgress::per_month`]). Whether a condition, a criterion or a regime is met is
+//! decided by the engine's SQL and only read here. `refrate rates`, the pages, the overview
+//! and the cron lines all read these rows; none recomputes them.
+//!
+//! It does not run SQL or render HTML.
 
 use std::collections::BTreeMap;
 
@@ -57,26 +64,74 @@ pub struct Pace {
     pub reverse_per_month: Option<u64>,
 }
 
-/// Adds the monthly pace to the fiscal-year rows of the year `latest_month` falls in. It
-/// assumes the other counts stay as they are: the gap is what is missing so far, spread over
-/// the months left.
-pub fn add_pace(rows: &mut [RateRow], latest_month: &str) {
-    let (Some(fy), Some((_, month))) =
-        (crate::periods::fiscal_year_of(latest_month), crate::periods::parse_month(latest_month))
-    else {
-        return;
-    };
-    let elapsed = if month >= 4 { month - 3 } else { month + 9 };
-    let months_left = 12 - elapsed;
-    for row in rows.iter_mut().filter(|r| r.period_kind == "fiscal-year" && r.period == fy.to_string()) {
-        let per =
-            |gap: Option<u64>| gap.filter(|_| months_left > 0).map(|g| g.div_ceil(u64::from(months_left)));
-        row.pace = Some(Pace {
-            months_left,
-            referral_per_month: per(row.referral_gap),
-            reverse_per_month: per(row.reverse_gap),
-        });
+/// How far the fiscal year under way has got, seen from the latest month with data.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct YearProgress {
+    /// The fiscal year under way.
+    #[serde(skip)]
+    pub fiscal_year: i32,
+    /// The latest month with data anywhere, `"2025-06"`.
+    pub through_month: String,
+    pub months_elapsed: u32,
+    /// Months after `through_month` until March; at least 1.
+    pub months_left: u32,
+}
+
+impl YearProgress {
+    /// The fiscal year `latest` falls in, when it is still under way: `None` once its March
+    /// has data (the year is over) or without data.
+    pub fn under_way(latest: Option<&str>) -> Option<YearProgress> {
+        let latest = latest?;
+        let fiscal_year = crate::periods::fiscal_year_of(latest)?;
+        let elapsed =
+            crate::periods::months_of_fiscal_year(fiscal_year).iter().position(|m| m == latest)? + 1;
+        (elapsed < 12).then(|| YearProgress {
+            fiscal_year,
+            through_month: latest.to_string(),
+            months_elapsed: elapsed as u32,
+            months_left: (12 - elapsed) as u32,
+        })
     }
+
+    /// A gap spread over the months left, rounded up: 37 over 9 months → 5 a month. It
+    /// assumes the other counts stay as they are.
+    pub fn per_month(&self, gap: Option<u64>) -> Option<u64> {
+        gap.map(|g| g.div_ceil(u64::from(self.months_left.max(1))))
+    }
+
+    /// The pace of a row's nearest criterion.
+    pub fn pace(&self, row: &RateRow) -> Pace {
+        Pace {
+            months_left: self.months_left,
+            referral_per_month: self.per_month(row.referral_gap),
+            reverse_per_month: self.per_month(row.reverse_gap),
+        }
+    }
+}
+
+/// Adds the monthly pace to the fiscal-year rows of the year under way.
+pub fn add_pace(rows: &mut [RateRow], progress: Option<&YearProgress>) {
+    let Some(progress) = progress else { return };
+    let fy = progress.fiscal_year.to_string();
+    for row in rows.iter_mut().filter(|r| r.period_kind == "fiscal-year" && r.period == fy) {
+        row.pace = Some(progress.pace(row));
+    }
+}
+
+impl CriterionResult {
+    /// Extra events this criterion needs, both kinds together (a kind it does not need: 0).
+    fn extra_events(&self) -> u64 {
+        self.referral_gap.unwrap_or(0).saturating_add(self.reverse_gap.unwrap_or(0))
+    }
+}
+
+/// The unmet criterion that needs the fewest extra events (the first in the regime's order on
+/// a tie); `None` when no unmet criterion can be reached by adding events.
+pub fn nearest_criterion(criteria: &[CriterionResult]) -> Option<&CriterionResult> {
+    criteria
+        .iter()
+        .filter(|c| c.met != Some(true) && (c.referral_gap.is_some() || c.reverse_gap.is_some()))
+        .min_by_key(|c| c.extra_events())
 }
 
 impl RateRow {
@@ -85,10 +140,6 @@ impl RateRow {
     }
     pub fn reverse_display(&self) -> Option<String> {
         self.reverse.and_then(|r| r.display())
-    }
-    /// A failing or boundary row: what makes a run exit 1.
-    pub fn needs_attention(&self) -> bool {
-        self.verdict == "fail" || self.on_boundary
     }
 }
 
@@ -180,12 +231,7 @@ pub fn rate_rows(results: &Results, regimes: &[&Regime]) -> Vec<RateRow> {
         let (referral_gap, reverse_gap) = if v.verdict == "pass" {
             (None, None)
         } else {
-            criteria
-                .iter()
-                .filter(|c| c.referral_gap.is_some() || c.reverse_gap.is_some())
-                .min_by_key(|c| c.referral_gap.unwrap_or(0) + c.reverse_gap.unwrap_or(0))
-                .map(|c| (c.referral_gap, c.reverse_gap))
-                .unwrap_or((None, None))
+            nearest_criterion(&criteria).map(|c| (c.referral_gap, c.reverse_gap)).unwrap_or((None, None))
         };
         rows.push(RateRow {
             hospital_code: v.hospital_code.clone(),
@@ -217,4 +263,60 @@ pub fn rate_rows(results: &Results, regimes: &[&Regime]) -> Vec<RateRow> {
         ))
     });
     rows
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pace_rounds_up() {
+        let p = YearProgress::under_way(Some("2025-06")).unwrap();
+        assert_eq!(p.months_left, 9);
+        assert_eq!(p.per_month(Some(37)), Some(5));
+        assert_eq!(p.per_month(Some(36)), Some(4));
+        assert_eq!(p.per_month(Some(1)), Some(1));
+        assert_eq!(p.per_month(Some(0)), Some(0));
+        assert_eq!(p.per_month(None), None);
+    }
+
+    #[test]
+    fn progress_of_the_year_under_way_only() {
+        let p = YearProgress::under_way(Some("2025-06")).unwrap();
+        assert_eq!((p.fiscal_year, p.months_elapsed, p.months_left), (2025, 3, 9));
+        let p = YearProgress::under_way(Some("2026-02")).unwrap();
+        assert_eq!((p.fiscal_year, p.months_left), (2025, 1));
+        assert!(YearProgress::under_way(Some("2026-03")).is_none(), "March has data: the year is over");
+        assert!(YearProgress::under_way(None).is_none());
+        assert!(YearProgress::under_way(Some("2025-13")).is_none());
+    }
+
+    fn criterion(id: &str, met: Option<bool>, gaps: (Option<u64>, Option<u64>)) -> CriterionResult {
+        CriterionResult {
+            id: id.into(),
+            name_ja: format!("基準{id}"),
+            label: String::new(),
+            met,
+            on_boundary: false,
+            referral_gap: gaps.0,
+            reverse_gap: gaps.1,
+        }
+    }
+
+    #[test]
+    fn nearest_criterion_counts_a_kind_it_does_not_need_as_zero() {
+        // B needs 30 referred and 10 reverse (40 events); C needs only 35 reverse: C is nearer.
+        let criteria = [
+            criterion("B", Some(false), (Some(30), Some(10))),
+            criterion("C", Some(false), (None, Some(35))),
+        ];
+        assert_eq!(nearest_criterion(&criteria).map(|c| c.id.as_str()), Some("C"));
+        // A met criterion, or one no number of events can reach, is never the nearest.
+        let criteria = [criterion("A", Some(true), (None, None)), criterion("B", Some(false), (None, None))];
+        assert!(nearest_criterion(&criteria).is_none());
+        // A tie goes to the first in the regime's order.
+        let criteria =
+            [criterion("B", Some(false), (Some(5), None)), criterion("C", Some(false), (None, Some(5)))];
+        assert_eq!(nearest_criterion(&criteria).map(|c| c.id.as_str()), Some("B"));
+    }
 }

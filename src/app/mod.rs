@@ -28,23 +28,7 @@ use crate::warehouse::{LockPolicy, Manifest, Warehouse, WarehouseError};
 
 pub use hospitals::{Hospital, load_hospitals};
 
-/// What a command found, mapped to the exit code by `main`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    /// Ran; every checked hospital passes (or there was nothing to check).
-    AllPass,
-    /// Ran; at least one hospital fails or sits exactly on a threshold.
-    Attention,
-}
-
-impl Outcome {
-    pub fn exit_code(self) -> u8 {
-        match self {
-            Outcome::AllPass => 0,
-            Outcome::Attention => 1,
-        }
-    }
-}
+pub use crate::outcome::Outcome;
 
 /// Why a command could not run (exit code 2).
 #[derive(Debug, thiserror::Error)]
@@ -69,6 +53,10 @@ pub enum AppError {
     Input(String),
     #[error("{context}: {source}")]
     Io { context: String, source: std::io::Error },
+    /// Writing a command's output failed; a closed pipe (`refrate rates | head`) is not an
+    /// error and `main` exits quietly.
+    #[error("writing to stdout")]
+    Stdout(#[source] std::io::Error),
     #[error("stopped by a signal (SIGTERM or SIGINT) before finishing")]
     Interrupted,
     /// A run that stopped after taking the lock; says what the warehouse and reports hold now.
@@ -91,6 +79,11 @@ impl AppError {
         }
     }
 
+    /// The reader of stdout went away (`refrate rates | head`): nothing is wrong.
+    pub fn is_closed_pipe(&self) -> bool {
+        matches!(self, AppError::Stdout(e) if e.kind() == std::io::ErrorKind::BrokenPipe)
+    }
+
     pub(crate) fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> AppError {
         let context = context.into();
         move |source| AppError::Io { context, source }
@@ -108,7 +101,7 @@ pub async fn main(cli: Cli) -> Result<Outcome, AppError> {
         Command::Vacuum { config } => vacuum(&Config::load(&config)?, quiet).await,
         Command::Unlock { config, force } => unlock(&Config::load(&config)?, force, quiet).await,
         Command::Rates { config, period, regimes, format } => {
-            rates(&Config::load(&config)?, period, &regimes, format, quiet).await
+            rates(&Config::load(&config)?, period, &regimes, format, quiet, lang).await
         }
         Command::Status { config } => status(&Config::load(&config)?).await,
         Command::Verify { config } => verify(&Config::load(&config)?, quiet).await,
@@ -133,7 +126,7 @@ pub async fn main(cli: Cli) -> Result<Outcome, AppError> {
             Ok(Outcome::AllPass)
         }
         Command::Mapping { command: crate::cli::MappingCommand::Suggest { file, config } } => {
-            print!("{}", mapping::suggest(&file, &config)?);
+            output::print(&mapping::suggest(&file, &config)?)?;
             Ok(Outcome::AllPass)
         }
         Command::Sample { out, events, hospitals, months, start, seed } => {
@@ -332,17 +325,17 @@ impl RunJob<'_> {
         }
         interrupt::check()?;
         let manifest = &outcome.manifest;
-        let verdict = match reports::render_all(cfg, warehouse, manifest, regimes, hospitals, renderer).await
+        let rendered = match reports::render_all(cfg, warehouse, manifest, regimes, hospitals, renderer).await
         {
-            Ok(verdict) => verdict,
+            Ok(rendered) => rendered,
             Err(e) => return Err(reports::diagnose(warehouse, manifest, e).await),
         };
-        if !options.quiet && !verdict.not_in_master.is_empty() {
+        if !options.quiet && !rendered.not_in_master.is_empty() {
             eprintln!(
                 "refrate: warning: {} hospital(s) with data are not in the hospital master {}: {} (their pages have no name; add them)",
-                verdict.not_in_master.len(),
+                rendered.not_in_master.len(),
                 cfg.hospitals.as_deref().map(|p| cfg.display_path(p)).unwrap_or_default(),
-                verdict.not_in_master.join(", ")
+                rendered.not_in_master.join(", ")
             );
         }
         // Sweeping is housekeeping: a failure is reported but does not fail the run.
@@ -372,21 +365,17 @@ impl RunJob<'_> {
                 version: manifest.version,
                 cleared,
                 swept: &swept,
-                verdict: &verdict,
+                review: &rendered.review,
                 reports: &cfg.reports,
                 seconds: started.elapsed().as_secs_f64(),
             };
             eprintln!("{}", summary.line(options.lang));
         }
         // Printed even with --quiet: this is what the cron mail is for.
-        let prefix = match options.lang {
-            crate::cli::Lang::En => "needs review",
-            crate::cli::Lang::Ja => "要確認",
-        };
-        for a in &verdict.attention {
-            eprintln!("refrate: {prefix}: {}", a.line(options.lang));
+        for line in rendered.review.lines(options.lang) {
+            eprintln!("{line}");
         }
-        Ok(if verdict.needing_attention > 0 { Outcome::Attention } else { Outcome::AllPass })
+        Ok(rendered.review.outcome())
     }
 }
 
@@ -397,7 +386,7 @@ struct Summary<'a> {
     /// `, N month(s) CLEARED (…)` or empty.
     cleared: String,
     swept: &'a str,
-    verdict: &'a reports::Verdicts,
+    review: &'a crate::outcome::Review,
     reports: &'a Path,
     seconds: f64,
 }
@@ -409,9 +398,9 @@ impl Summary<'_> {
             (o.files_seen, o.files_ingested, o.rows_read, o.rows_rejected, o.rows_already_present);
         let (skipped, months, cleared, version, swept) =
             (seen - new, o.partitions_written, &self.cleared, self.version, self.swept);
-        let (checked, attention) = (self.verdict.hospitals_checked, self.verdict.needing_attention);
+        let (checked, attention) = (self.review.hospitals_checked, self.review.hospitals_needing_attention());
         let (reports, secs) = (self.reports.display(), self.seconds);
-        let years = &self.verdict.fiscal_years;
+        let years = &self.review.fiscal_years;
         match lang {
             crate::cli::Lang::En => {
                 let published = if o.published { " (published)" } else { " (unchanged)" };
@@ -528,17 +517,21 @@ pub async fn unlock(cfg: &Config, force: bool, quiet: bool) -> Result<Outcome, A
     Ok(Outcome::AllPass)
 }
 
-/// `refrate rates`: the numbers for scripts.
+/// `refrate rates`: the numbers for scripts. The exit code follows the one attention policy
+/// ([`crate::outcome`]), whatever `--period` prints: the fiscal years a hospital still answers
+/// for are evaluated too, as `run` does.
 pub async fn rates(
     cfg: &Config,
     period: PeriodKind,
     regime_ids: &[String],
     format: OutputFormat,
     quiet: bool,
+    lang: crate::cli::Lang,
 ) -> Result<Outcome, AppError> {
     let regime_set = RegimeSet::load(&cfg.regime_files)?;
     let ids = if regime_ids.is_empty() { &cfg.regimes[..] } else { regime_ids };
     let regimes = selected_regimes(&regime_set, ids)?;
+    let hospitals = load_hospitals(cfg.hospitals.as_deref())?;
     let warehouse = Warehouse::open_existing(&cfg.warehouse)?;
     let manifest = warehouse.current().await?;
     reports::check_before_reading(&warehouse, &manifest).await?;
@@ -546,42 +539,45 @@ pub async fn rates(
         Ok(found) => found,
         Err(e) => return Err(reports::diagnose(&warehouse, &manifest, e).await),
     };
+    let months: BTreeSet<String> = monthly.iter().map(|m| m.month.clone()).collect();
+    let covered = periods::covered_months(&months, engine.reported_fiscal_years());
+    let mut calendar = periods::calendar(PeriodKind::FiscalYear, &covered);
+    if !matches!(period, PeriodKind::FiscalYear | PeriodKind::Month) {
+        calendar.extend(periods::calendar(period, &covered));
+    }
+    let results = match engine.evaluate(&calendar).await {
+        Ok(results) => results,
+        Err(e) => return Err(reports::diagnose(&warehouse, &manifest, e.into()).await),
+    };
+    let mut rows = rate_rows(&results, &regimes);
+    crate::rates::add_pace(
+        &mut rows,
+        crate::rates::YearProgress::under_way(months.last().map(String::as_str)).as_ref(),
+    );
+    let review = crate::outcome::Review::of(&rows, covered.last().map(String::as_str), |code| {
+        hospitals.get(code).and_then(|h| h.name.clone())
+    });
+    if !quiet && !review.attention.is_empty() {
+        for line in review.lines(lang) {
+            eprintln!("{line}");
+        }
+        eprintln!(
+            "refrate: exit 1: {} hospital(s) need review in {} (verdict fail, or a rate exactly on a threshold; the rule of `refrate run`)",
+            review.hospitals_needing_attention(),
+            review.fiscal_years.iter().map(|y| format!("FY{y}")).collect::<Vec<_>>().join(" and ")
+        );
+    }
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     let written = if period == PeriodKind::Month {
         output::write_monthly(&mut out, &monthly, format)
     } else {
-        let mut months: BTreeSet<String> = monthly.iter().map(|m| m.month.clone()).collect();
-        // Fiscal years reported as a whole have no monthly rows but still need a calendar.
-        months.extend(
-            engine
-                .reported_fiscal_years()
-                .iter()
-                .flat_map(|fy| [format!("{fy:04}-04"), format!("{:04}-03", fy + 1)]),
-        );
-        let results = match engine.evaluate(&periods::calendar(period, &months)).await {
-            Ok(results) => results,
-            Err(e) => return Err(reports::diagnose(&warehouse, &manifest, e.into()).await),
-        };
-        let mut rows = rate_rows(&results, &regimes);
-        if let Some(last) = monthly.iter().map(|m| m.month.as_str()).max() {
-            crate::rates::add_pace(&mut rows, last);
-        }
-        let attention = rows.iter().filter(|r| r.needs_attention()).count();
-        if attention > 0 && !quiet {
-            eprintln!(
-                "refrate: exit 1: {attention} row(s) above fail or sit exactly on a threshold (verdict fail, or on_boundary true)"
-            );
-        }
-        output::write_rates(&mut out, &rows, period, format).map(|_| attention > 0)
+        let shown: Vec<crate::rates::RateRow> =
+            rows.into_iter().filter(|r| r.period_kind == period.name()).collect();
+        output::write_rates(&mut out, &shown, period, format)
     };
-    match written {
-        Ok(true) => Ok(Outcome::Attention),
-        Ok(false) => Ok(Outcome::AllPass),
-        // A closed pipe (`refrate rates | head`) is not an error.
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(Outcome::AllPass),
-        Err(e) => Err(AppError::Io { context: "writing to stdout".into(), source: e }),
-    }
+    written.and_then(|()| std::io::Write::flush(&mut out)).map_err(AppError::Stdout)?;
+    Ok(review.outcome())
 }
 
 async fn open_and_count(
@@ -599,7 +595,7 @@ pub async fn status(cfg: &Config) -> Result<Outcome, AppError> {
     let warehouse = Warehouse::open_existing(&cfg.warehouse)?;
     let manifest = warehouse.current().await?;
     let holder = warehouse.lock_holder().await?;
-    print!("{}", output::status_text(&warehouse, &manifest, holder.as_ref()));
+    output::print(&output::status_text(&warehouse, &manifest, holder.as_ref()))?;
     // What it holds is shown either way; a damaged warehouse is not a clean status.
     warehouse.check_present(&manifest).await?;
     Ok(Outcome::AllPass)
@@ -623,13 +619,13 @@ async fn verify(cfg: &Config, quiet: bool) -> Result<Outcome, AppError> {
         } else {
             String::new()
         };
-        println!(
-            "warehouse {} version {}: {} file(s), {} bytes checked (present, size, SHA-256, decodes as its table, row count): no damage{older}",
+        output::print(&format!(
+            "warehouse {} version {}: {} file(s), {} bytes checked (present, size, SHA-256, decodes as its table, row count): no damage{older}\n",
             warehouse.location(),
             report.version,
             report.files,
             report.bytes
-        );
+        ))?;
     }
     Ok(Outcome::AllPass)
 }
@@ -640,7 +636,7 @@ fn list_regimes(config: Option<&Path>) -> Result<Outcome, AppError> {
         None => Vec::new(),
     };
     let set = RegimeSet::load(&files)?;
-    print!("{}", output::regimes_text(&set));
+    output::print(&output::regimes_text(&set))?;
     Ok(Outcome::AllPass)
 }
 

@@ -12,14 +12,17 @@ use crate::rates::RateRow;
 use crate::regimes::{Count, RegimeSet};
 use crate::warehouse::{LockInfo, LockPolicy, Manifest, Warehouse, stale_reason};
 
+/// Writes a command's text to stdout; the error is [`AppError::Stdout`], so `main` can tell a
+/// closed pipe from a failure.
+pub fn print(text: &str) -> Result<(), super::AppError> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes()).and_then(|()| out.flush()).map_err(super::AppError::Stdout)
+}
+
 /// `rates --period month`: the monthly counts. A month without data between a hospital's first
 /// month and the latest month of the warehouse is a row with empty counts and a note, never a
 /// silent zero.
-pub fn write_monthly(
-    out: &mut impl Write,
-    rows: &[MonthlyRow],
-    format: OutputFormat,
-) -> std::io::Result<bool> {
+pub fn write_monthly(out: &mut impl Write, rows: &[MonthlyRow], format: OutputFormat) -> std::io::Result<()> {
     let last = rows.iter().map(|r| r.month.as_str()).max().unwrap_or("").to_string();
     let mut by_hospital: std::collections::BTreeMap<&str, std::collections::BTreeMap<&str, &MonthlyRow>> =
         Default::default();
@@ -69,7 +72,7 @@ pub fn write_monthly(
             writeln!(out)?;
         }
     }
-    Ok(false)
+    Ok(())
 }
 
 fn opt(v: Option<impl ToString>) -> String {

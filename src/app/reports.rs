@@ -7,13 +7,14 @@ use std::path::Path;
 use super::{AppError, Hospital};
 use crate::config::Config;
 use crate::engine::{DepartmentRow, Engine, MonthlyRow, PartnerRow};
+use crate::outcome::Review;
 use crate::periods::{self, PeriodKind, PeriodMonth};
-use crate::rates::{RateRow, rate_rows};
+use crate::rates::{RateRow, YearProgress, nearest_criterion, rate_rows};
 use crate::regimes::{Count, MetricKind, Ratio, Regime};
 use crate::report::model::{
     ChartData, CriterionRow, DepartmentLine, HospitalInfo, HospitalPage, IndexPage, IndexRow, MonthRow,
     NotSubmitted, PartnerBreakdown, PartnerDecline, PartnerLine, RateValue, ReasonCount, RegimeFile,
-    RegimeResult, RejectRow, RejectSummary, RunInfo, SourceFile, YearProgress,
+    RegimeResult, RejectRow, RejectSummary, RunInfo, SourceFile,
 };
 use crate::report::{self, Renderer};
 use crate::warehouse::{Manifest, Warehouse};
@@ -30,95 +31,11 @@ fn criterion_names(row: &RateRow, ids: &[String]) -> Vec<String> {
 /// Rejected rows listed on a hospital page (all of them are in rejects.csv).
 const REJECT_ROWS_SHOWN: usize = 100;
 
-/// What the reports found for the exit code.
-pub struct Verdicts {
-    pub fiscal_years: Vec<i32>,
-    pub hospitals_checked: usize,
-    pub needing_attention: usize,
-    /// Every checked hospital, fiscal year and regime that needs review, for the cron mail.
-    pub attention: Vec<Attention>,
-    /// Hospitals with data but no entry in the hospital master.
+/// What rendering found beyond the pages: the review for the exit code, and the hospitals
+/// with data but no entry in the hospital master.
+pub struct Rendered {
+    pub review: Review,
     pub not_in_master: Vec<String>,
-}
-
-/// A checked hospital, fiscal year and regime that needs review: one line of the cron mail.
-#[derive(Debug, Clone)]
-pub struct Attention {
-    pub code: String,
-    pub name: Option<String>,
-    pub fiscal_year: i32,
-    pub regime: String,
-    /// Fails (otherwise it passes or is computed, but sits exactly on a threshold).
-    pub fails: bool,
-    pub verdict: String,
-    /// The rates as shown, with their unit (`50.0 %`), `-` without a denominator.
-    pub referral: String,
-    pub reverse: String,
-    pub referral_gap: Option<u64>,
-    pub reverse_gap: Option<u64>,
-}
-
-impl Attention {
-    fn of(row: &RateRow, name: Option<String>, fiscal_year: i32) -> Attention {
-        let rate = |ratio: Option<Ratio>, unit: &str| {
-            ratio.and_then(|r| r.display()).map(|d| format!("{d} {unit}")).unwrap_or_else(|| "-".into())
-        };
-        Attention {
-            code: row.hospital_code.clone(),
-            name,
-            fiscal_year,
-            regime: row.regime_id.clone(),
-            fails: row.verdict == "fail",
-            verdict: row.verdict.clone(),
-            referral: rate(row.referral, row.referral_unit),
-            reverse: rate(row.reverse, row.reverse_unit),
-            referral_gap: row.referral_gap.filter(|g| *g > 0),
-            reverse_gap: row.reverse_gap.filter(|g| *g > 0),
-        }
-    }
-
-    /// The line, in a few words a liaison office reads in a mail.
-    pub fn line(&self, lang: crate::cli::Lang) -> String {
-        use crate::cli::Lang;
-        let rates = format!("紹介率 {}, 逆紹介率 {}", self.referral, self.reverse);
-        match lang {
-            Lang::En => {
-                let name = self.name.as_deref().unwrap_or("(no name in the hospital master)");
-                let gaps = [("referred", self.referral_gap), ("reverse-referred", self.reverse_gap)]
-                    .into_iter()
-                    .filter_map(|(what, gap)| gap.map(|g| format!("{g} more {what}")))
-                    .collect::<Vec<_>>();
-                let why = if !self.fails {
-                    format!("{} but sits exactly on a threshold, review it ({rates})", self.verdict)
-                } else if gaps.is_empty() {
-                    format!("fails ({rates})")
-                } else {
-                    format!("fails ({rates}; nearest criterion needs {})", gaps.join(" and "))
-                };
-                format!("{} {name} FY{} {}: {why}", self.code, self.fiscal_year, self.regime)
-            }
-            Lang::Ja => {
-                let name = self.name.as_deref().unwrap_or("（病院一覧に名称なし）");
-                let gaps = [("紹介患者", self.referral_gap), ("逆紹介患者", self.reverse_gap)]
-                    .into_iter()
-                    .filter_map(|(what, gap)| gap.map(|g| format!("{what}あと {g} 人")))
-                    .collect::<Vec<_>>();
-                let why = if !self.fails {
-                    format!("基準値とちょうど等しく、要確認（{rates}）")
-                } else if gaps.is_empty() {
-                    format!("要件を満たしていません（{rates}）")
-                } else {
-                    format!("要件を満たしていません（{rates}。最も近い基準まで{}）", gaps.join("、"))
-                };
-                format!(
-                    "{} {name} {} {}: {why}",
-                    self.code,
-                    crate::report::format::fy_ja(self.fiscal_year),
-                    self.regime
-                )
-            }
-        }
-    }
 }
 
 /// A rate as shown, with its exact value when the rounding puts it on a threshold of `regime`
@@ -141,7 +58,7 @@ fn rate_value(ratio: Option<Ratio>, unit: &str, regime: &Regime, metric: MetricK
 }
 
 fn regime_result(row: &RateRow, regime: &Regime, progress: Option<&YearProgress>) -> RegimeResult {
-    let pace = |gap: Option<u64>| progress.and_then(|p| gap.map(|g| pace_per_month(g, p.months_left)));
+    let pace = |gap: Option<u64>| progress.and_then(|p| p.per_month(gap));
     let mut notes = regime.uncertain.clone();
     if !row.missing_counts.is_empty() {
         notes.insert(
@@ -182,23 +99,14 @@ fn regime_result(row: &RateRow, regime: &Regime, progress: Option<&YearProgress>
     }
 }
 
-/// The thresholds drawn on the chart: those of the criterion met, else of the one closest to
-/// being met, else of the first.
+/// The thresholds drawn on the chart: those of the criterion met, else of the nearest one,
+/// else of the first.
 fn chart_thresholds(row: Option<&RateRow>, regime: &Regime) -> (Option<f64>, Option<f64>) {
     let chosen = row
         .and_then(|r| {
-            r.criteria
-                .iter()
-                .find(|c| c.met == Some(true))
-                .or_else(|| {
-                    r.criteria
-                        .iter()
-                        .filter(|c| c.met == Some(false))
-                        .min_by_key(|c| c.referral_gap.unwrap_or(u64::MAX / 4) + c.reverse_gap.unwrap_or(0))
-                })
-                .map(|c| c.id.clone())
+            r.criteria.iter().find(|c| c.met == Some(true)).or_else(|| nearest_criterion(&r.criteria))
         })
-        .and_then(|id| regime.criteria.iter().find(|c| c.id == id))
+        .and_then(|c| regime.criteria.iter().find(|k| k.id == c.id))
         .or(regime.criteria.first());
     let mut out = (None, None);
     if let Some(c) = chosen {
@@ -215,24 +123,6 @@ fn chart_thresholds(row: Option<&RateRow>, regime: &Regime) -> (Option<f64>, Opt
 
 fn tenths_f64(r: Option<Ratio>) -> Option<f64> {
     r.and_then(|r| r.tenths()).map(|t| t as f64 / 10.0)
-}
-
-/// A gap spread over the months left, rounded up: 37 over 9 months → 5 a month.
-fn pace_per_month(gap: u64, months_left: u32) -> u64 {
-    gap.div_ceil(u64::from(months_left.max(1)))
-}
-
-/// How far the fiscal year `fy` has got when `latest` is the latest month with data; `None`
-/// when the year is over (its March has passed or has data) or has not started.
-fn year_progress(fy: i32, latest: Option<&str>) -> Option<YearProgress> {
-    let latest = latest?;
-    let months = periods::months_of_fiscal_year(fy);
-    let elapsed = months.iter().position(|m| m == latest)? + 1;
-    (elapsed < 12).then(|| YearProgress {
-        through_month: latest.to_string(),
-        months_elapsed: elapsed as u32,
-        months_left: (12 - elapsed) as u32,
-    })
 }
 
 /// `current − previous` in tenths of the unit, rounded half away from zero, as `"+3.2"`,
@@ -384,19 +274,13 @@ pub async fn render_all(
     regimes: &[&Regime],
     hospitals: &BTreeMap<String, Hospital>,
     renderer: &Renderer,
-) -> Result<Verdicts, AppError> {
+) -> Result<Rendered, AppError> {
     check_before_reading(warehouse, manifest).await?;
     let engine = Engine::open(warehouse, manifest, regimes).await?;
     let rejects = load_rejects(warehouse, manifest).await?;
     let monthly = engine.monthly_counts().await?;
     let months: BTreeSet<String> = monthly.iter().map(|m| m.month.clone()).collect();
-    let mut year_months = months.clone();
-    year_months.extend(
-        engine
-            .reported_fiscal_years()
-            .iter()
-            .flat_map(|fy| [format!("{fy:04}-04"), format!("{:04}-03", fy + 1)]),
-    );
+    let year_months = periods::covered_months(&months, engine.reported_fiscal_years());
     let mut calendar: Vec<PeriodMonth> = periods::calendar(PeriodKind::FiscalYear, &year_months);
     calendar.extend(periods::calendar(PeriodKind::Month, &months));
     calendar.extend(periods::calendar(PeriodKind::Rolling12, &months));
@@ -428,6 +312,7 @@ pub async fn render_all(
         .chain(results.counts.iter().map(|c| c.hospital_code.as_str()))
         .collect();
     let primary = regimes[0];
+    let under_way = YearProgress::under_way(months.last().map(String::as_str));
 
     let mut files: Vec<(String, String)> = Vec::new();
     let mut index_pages = Vec::new();
@@ -435,7 +320,7 @@ pub async fn render_all(
         let fy_label = fy.to_string();
         let previous_label = (fy - 1).to_string();
         let fy_months = periods::months_of_fiscal_year(fy);
-        let progress = year_progress(fy, months.last().map(String::as_str));
+        let progress = under_way.clone().filter(|p| p.fiscal_year == fy);
         let mut index_rows = Vec::new();
         for &code in &hospital_codes {
             if !row_by.keys().any(|k| k.0 == code && k.1 == "fiscal-year" && k.2 == fy_label) {
@@ -610,44 +495,15 @@ pub async fn render_all(
     super::interrupt::check()?;
     write_all(&cfg.reports, &files)?;
 
-    let checked_years = checked_fiscal_years(year_months.last().map(String::as_str));
-    let mut checked = BTreeSet::new();
-    let mut attention = BTreeSet::new();
-    let mut lines = Vec::new();
-    for r in rows.iter().filter(|r| r.period_kind == "fiscal-year") {
-        if checked_years.iter().any(|fy| r.period == fy.to_string()) {
-            checked.insert(r.hospital_code.clone());
-            if r.needs_attention() {
-                attention.insert(r.hospital_code.clone());
-                let name = hospitals.get(&r.hospital_code).and_then(|h| h.name.clone());
-                let fy = r.period.parse().unwrap_or_default();
-                lines.push(Attention::of(r, name, fy));
-            }
-        }
-    }
+    let review = Review::of(&rows, year_months.last().map(String::as_str), |code| {
+        hospitals.get(code).and_then(|h| h.name.clone())
+    });
     let not_in_master = if hospitals.is_empty() {
         Vec::new()
     } else {
         hospital_codes.iter().filter(|c| !hospitals.contains_key(**c)).map(|c| c.to_string()).collect()
     };
-    Ok(Verdicts {
-        fiscal_years: checked_years,
-        hospitals_checked: checked.len(),
-        needing_attention: attention.len(),
-        attention: lines,
-        not_in_master,
-    })
-}
-
-/// The fiscal years a hospital still answers for, seen from the latest month with data: the
-/// current one (to date) and, until the annual report on the previous year is due (10月5日),
-/// the previous one. Using the data rather than the clock keeps reruns reproducible.
-pub fn checked_fiscal_years(latest_month: Option<&str>) -> Vec<i32> {
-    let Some((year, month)) = latest_month.and_then(periods::parse_month) else {
-        return Vec::new();
-    };
-    let fy = if month >= 4 { year } else { year - 1 };
-    if (4..=9).contains(&month) { vec![fy - 1, fy] } else { vec![fy] }
+    Ok(Rendered { review, not_in_master })
 }
 
 /// Rejected rows of the input files that fed this hospital in these months. A file may hold
@@ -861,25 +717,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn pace_rounds_up() {
-        assert_eq!(pace_per_month(37, 9), 5);
-        assert_eq!(pace_per_month(36, 9), 4);
-        assert_eq!(pace_per_month(1, 9), 1);
-        assert_eq!(pace_per_month(0, 9), 0);
-        assert_eq!(pace_per_month(5, 0), 5, "no month left: all of it now");
-    }
-
-    #[test]
-    fn progress_of_the_current_year_only() {
-        let p = year_progress(2025, Some("2025-06")).unwrap();
-        assert_eq!((p.months_elapsed, p.months_left), (3, 9));
-        assert_eq!(year_progress(2025, Some("2026-02")).unwrap().months_left, 1);
-        assert!(year_progress(2025, Some("2026-03")).is_none(), "March has data: the year is over");
-        assert!(year_progress(2024, Some("2025-06")).is_none(), "an earlier year is over");
-        assert!(year_progress(2025, None).is_none());
-    }
-
-    #[test]
     fn change_is_exact_then_rounded() {
         let r = |n, d| Some(Ratio { numerator: n, denominator: d, scale: 100 });
         // 70 % → 73.25 %: +3.25 → "+3.3" (half away from zero).
@@ -891,15 +728,5 @@ mod tests {
         assert_eq!(change_display(None, r(1, 2)), None);
         let permille = Some(Ratio { numerator: 1, denominator: 2, scale: 1000 });
         assert_eq!(change_display(r(1, 2), permille), None, "% and ‰ do not subtract");
-    }
-
-    #[test]
-    fn previous_year_is_checked_until_its_report_is_due() {
-        assert_eq!(checked_fiscal_years(None), Vec::<i32>::new());
-        // April–September: the previous year's 業務報告 is still to be filed by 10月5日.
-        assert_eq!(checked_fiscal_years(Some("2026-04")), [2025, 2026]);
-        assert_eq!(checked_fiscal_years(Some("2026-09")), [2025, 2026]);
-        assert_eq!(checked_fiscal_years(Some("2026-10")), [2026]);
-        assert_eq!(checked_fiscal_years(Some("2027-03")), [2026]);
     }
 }

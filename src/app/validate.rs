@@ -269,7 +269,7 @@ pub async fn validate(cfg: &Config, files: &[PathBuf], quiet: bool, lang: Lang) 
         }
     }
     if !quiet || unusable || any_rejects {
-        print!("{report}");
+        super::output::print(&report)?;
     }
     if unusable {
         let message = if ja {

@@ -168,7 +168,12 @@ pub(crate) fn fixture_hospital_page() -> HospitalPage {
             referral_unit: "%".into(),
             reverse_unit: "%".into(),
         },
-        progress: Some(YearProgress { through_month: "2026-02".into(), months_elapsed: 11, months_left: 1 }),
+        progress: Some(YearProgress {
+            fiscal_year: 2025,
+            through_month: "2026-02".into(),
+            months_elapsed: 11,
+            months_left: 1,
+        }),
         departments: vec![
             department("内科", 4101, 3297, 2412, 1391),
             department("外科", 2702, 2213, 1630, 964),
@@ -309,7 +314,12 @@ pub(crate) fn fixture_index_page() -> IndexPage {
     const SHINRYO: &str = "shinryo-2022";
     IndexPage {
         fiscal_year: 2025,
-        progress: Some(YearProgress { through_month: "2025-06".into(), months_elapsed: 3, months_left: 9 }),
+        progress: Some(YearProgress {
+            fiscal_year: 2025,
+            through_month: "2025-06".into(),
+            months_elapsed: 3,
+            months_left: 9,
+        }),
         not_submitted: vec![NotSubmitted {
             code: "2212345672".into(),
             name: Some("しずおか未提出病院".into()),

@@ -163,15 +163,7 @@ pub struct HospitalPage {
     pub run: RunInfo,
 }
 
-/// How far an incomplete fiscal year has got.
-#[derive(Debug, Clone, Serialize)]
-pub struct YearProgress {
-    /// The latest month with data anywhere, `"2025-06"`.
-    pub through_month: String,
-    pub months_elapsed: u32,
-    /// Months after `through_month` until March; at least 1.
-    pub months_left: u32,
-}
+pub use crate::rates::YearProgress;
 
 /// One department of the hospital over the fiscal year.
 #[derive(Debug, Clone, Serialize)]

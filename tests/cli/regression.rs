@@ -408,7 +408,7 @@ fn rates_json_gives_numbers_as_numbers_and_exit_1_says_why() {
     let out = p.rates("fiscal-year", &["--format", "json"]);
     assert_code(&out, 1);
     assert!(
-        stderr(&out).contains("exit 1: 1 row(s) above fail or sit exactly on a threshold"),
+        stderr(&out).contains("exit 1: 1 hospital(s) need review in FY2024 and FY2025"),
         "{}",
         stderr(&out)
     );
