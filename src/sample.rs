@@ -152,7 +152,7 @@ pub fn write(out: &Path, spec: &SampleSpec) -> std::io::Result<Written> {
             let initial = ((base_initial * swing / 100) / 10 * 10).max(10);
             // Rates drift a little from one fiscal year to the next (the exact-rate profile
             // excepted), so year-on-year changes show.
-            let fy = if m >= 4 { y } else { y - 1 };
+            let fy = crate::periods::fiscal_year_of(month).expect("generated month");
             let years = u64::try_from(fy - sy).unwrap_or(0);
             let drift =
                 |pm: u64, step: u64| if p.referral_pm == 800 { pm } else { pm.saturating_sub(step * years) };

@@ -813,13 +813,9 @@ fn check_reject_ratio(
     rejects: &[Reject],
     max_reject_ratio: f64,
 ) -> Result<(), AppError> {
-    if stats.rows_read == 0 {
+    let Some(ratio) = stats.reject_share_above(max_reject_ratio) else {
         return Ok(());
-    }
-    let ratio = stats.rows_rejected as f64 / stats.rows_read as f64;
-    if ratio <= max_reject_ratio {
-        return Ok(());
-    }
+    };
     Err(AppError::Input(format!(
         "{}: {} of {} rows rejected ({:.1} %), more than max_reject_ratio {:.1} %; nothing was published. \
          First rejects: {}. Fix the file or raise max_reject_ratio in the config",

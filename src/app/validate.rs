@@ -201,23 +201,20 @@ pub async fn validate(cfg: &Config, files: &[PathBuf], quiet: bool, lang: Lang) 
         c.rejects.sort_by_key(|r| r.line);
         if let Some(stats) = &c.stats {
             describe(&mut report, &f.name, stats, c, &mut any_rejects, lang);
-            if stats.rows_read > 0 {
-                let ratio = stats.rows_rejected as f64 / stats.rows_read as f64;
-                if ratio > cfg.max_reject_ratio {
-                    unusable = true;
-                    let (r, max) = (ratio * 100.0, cfg.max_reject_ratio * 100.0);
-                    let _ = if ja {
-                        writeln!(
-                            report,
-                            "  使えません: 不備の行が {r:.1} % で、max_reject_ratio {max:.1} % を超えています。`refrate run` は止まります"
-                        )
-                    } else {
-                        writeln!(
-                            report,
-                            "  UNUSABLE: {r:.1} % rejected, more than max_reject_ratio {max:.1} %: `refrate run` would stop"
-                        )
-                    };
-                }
+            if let Some(ratio) = stats.reject_share_above(cfg.max_reject_ratio) {
+                unusable = true;
+                let (r, max) = (ratio * 100.0, cfg.max_reject_ratio * 100.0);
+                let _ = if ja {
+                    writeln!(
+                        report,
+                        "  使えません: 不備の行が {r:.1} % で、max_reject_ratio {max:.1} % を超えています。`refrate run` は止まります"
+                    )
+                } else {
+                    writeln!(
+                        report,
+                        "  UNUSABLE: {r:.1} % rejected, more than max_reject_ratio {max:.1} %: `refrate run` would stop"
+                    )
+                };
             }
         }
         for n in &c.notes {

@@ -104,6 +104,18 @@ pub struct FileStats {
     pub file_month: Option<String>,
 }
 
+impl FileStats {
+    /// The share of rows rejected when it is above `max_reject_ratio` (`run` stops on such a
+    /// file, `validate` calls it unusable); `None` within the limit or without rows.
+    pub fn reject_share_above(&self, max_reject_ratio: f64) -> Option<f64> {
+        if self.rows_read == 0 {
+            return None;
+        }
+        let share = self.rows_rejected as f64 / self.rows_read as f64;
+        (share > max_reject_ratio).then_some(share)
+    }
+}
+
 /// File-level problems: the file (or the rest of it) cannot be read. Rows delivered before
 /// the error stay delivered; the caller decides whether to keep them.
 #[derive(Debug, thiserror::Error)]
