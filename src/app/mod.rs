@@ -3,7 +3,6 @@
 //! This is the only module that sequences side effects (reading inputs, publishing, writing
 //! reports) and decides the outcome a command reports to `main`.
 
-mod hospitals;
 mod ingest_run;
 mod interrupt;
 mod mapping;
@@ -26,7 +25,7 @@ use crate::regimes::{Regime, RegimeError, RegimeSet};
 use crate::report::ReportError;
 use crate::warehouse::{LockPolicy, Manifest, Warehouse, WarehouseError};
 
-pub use hospitals::{Hospital, load_hospitals};
+pub use crate::ingest::{Hospital, load_hospitals};
 
 pub use crate::outcome::Outcome;
 
@@ -45,6 +44,8 @@ pub enum AppError {
     Engine(#[from] EngineError),
     #[error(transparent)]
     Report(#[from] ReportError),
+    #[error(transparent)]
+    Master(#[from] ingest::MasterError),
     /// An input file that cannot be read; the message names the file (and line) itself, so
     /// it is not repeated as a cause.
     #[error("{error}")]

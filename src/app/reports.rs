@@ -1,246 +1,26 @@
-//! The report half of `refrate run`: fills the report view model from the engine's results
-//! and writes every page, replacing the previous ones only once all are rendered.
+//! The report half of `refrate run`: runs the engine for every period the pages show, hands
+//! the rows to [`report::build`] and writes the files it returns, replacing the previous ones
+//! only once all are rendered.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use super::{AppError, Hospital};
 use crate::config::Config;
-use crate::engine::{DepartmentRow, Engine, MonthlyRow, PartnerRow};
+use crate::engine::Engine;
 use crate::outcome::Review;
 use crate::periods::{self, PeriodKind, PeriodMonth};
-use crate::rates::{RateRow, YearProgress, nearest_criterion, rate_rows};
-use crate::regimes::{Count, MetricKind, Ratio, Regime};
-use crate::report::model::{
-    ChartData, CriterionRow, DepartmentLine, HospitalInfo, HospitalPage, IndexPage, IndexRow, MonthRow,
-    NotSubmitted, PartnerBreakdown, PartnerDecline, PartnerLine, RateValue, ReasonCount, RegimeFile,
-    RegimeResult, RejectRow, RejectSummary, RunInfo, SourceFile,
-};
+use crate::rates::rate_rows;
+use crate::regimes::Regime;
+use crate::report::model::RejectRow;
 use crate::report::{self, Renderer};
 use crate::warehouse::{Manifest, Warehouse};
-
-/// The printed names of criteria given by id.
-fn criterion_names(row: &RateRow, ids: &[String]) -> Vec<String> {
-    ids.iter()
-        .map(|id| {
-            row.criteria.iter().find(|c| &c.id == id).map(|c| c.name_ja.clone()).unwrap_or_else(|| id.clone())
-        })
-        .collect()
-}
-
-/// Rejected rows listed on a hospital page (all of them are in rejects.csv).
-const REJECT_ROWS_SHOWN: usize = 100;
 
 /// What rendering found beyond the pages: the review for the exit code, and the hospitals
 /// with data but no entry in the hospital master.
 pub struct Rendered {
     pub review: Review,
     pub not_in_master: Vec<String>,
-}
-
-/// A rate as shown, with its exact value when the rounding puts it on a threshold of `regime`
-/// for `metric` that it is not on.
-fn rate_value(ratio: Option<Ratio>, unit: &str, regime: &Regime, metric: MetricKind) -> RateValue {
-    let hides = |r: &Ratio| {
-        regime
-            .criteria
-            .iter()
-            .flat_map(|c| &c.conditions)
-            .any(|c| c.metric == metric && r.display_hides_difference(c.threshold))
-    };
-    RateValue {
-        display: ratio.and_then(|r| r.display()),
-        unit: unit.to_string(),
-        numerator: ratio.map(|r| r.numerator).unwrap_or(0),
-        denominator: ratio.map(|r| r.denominator).unwrap_or(0),
-        exact: ratio.filter(hides).and_then(|r| r.hundredths_floor()),
-    }
-}
-
-fn regime_result(row: &RateRow, regime: &Regime, progress: Option<&YearProgress>) -> RegimeResult {
-    let pace = |gap: Option<u64>| progress.and_then(|p| p.per_month(gap));
-    let mut notes = regime.uncertain.clone();
-    if !row.missing_counts.is_empty() {
-        notes.insert(
-            0,
-            format!(
-                "算出不可: {} が報告されていません / not computable: needs {}",
-                row.missing_counts.iter().map(|c| c.label_ja()).collect::<Vec<_>>().join("、"),
-                row.missing_counts.iter().map(|c| c.name()).collect::<Vec<_>>().join(", ")
-            ),
-        );
-    }
-    RegimeResult {
-        id: regime.id.clone(),
-        name_ja: regime.name_ja.clone(),
-        name_en: regime.name_en.clone(),
-        verdict: row.verdict.clone(),
-        // Printed names (基準B); the machine outputs keep the ids.
-        met_criteria: criterion_names(row, &row.met_criteria),
-        on_boundary: row.on_boundary,
-        referral: rate_value(row.referral, row.referral_unit, regime, MetricKind::Referral),
-        reverse: rate_value(row.reverse, row.reverse_unit, regime, MetricKind::Reverse),
-        criteria: row
-            .criteria
-            .iter()
-            .map(|c| CriterionRow {
-                name_ja: c.name_ja.clone(),
-                id: c.id.clone(),
-                label: c.label.clone(),
-                met: c.met,
-                on_boundary: c.on_boundary,
-                referral_gap: c.referral_gap,
-                reverse_gap: c.reverse_gap,
-                referral_pace: pace(c.referral_gap),
-                reverse_pace: pace(c.reverse_gap),
-            })
-            .collect(),
-        notes,
-    }
-}
-
-/// The thresholds drawn on the chart: those of the criterion met, else of the nearest one,
-/// else of the first.
-fn chart_thresholds(row: Option<&RateRow>, regime: &Regime) -> (Option<f64>, Option<f64>) {
-    let chosen = row
-        .and_then(|r| {
-            r.criteria.iter().find(|c| c.met == Some(true)).or_else(|| nearest_criterion(&r.criteria))
-        })
-        .and_then(|c| regime.criteria.iter().find(|k| k.id == c.id))
-        .or(regime.criteria.first());
-    let mut out = (None, None);
-    if let Some(c) = chosen {
-        for cond in &c.conditions {
-            let v = cond.threshold.numerator as f64 / cond.threshold.denominator as f64;
-            match cond.metric {
-                MetricKind::Referral => out.0 = Some(v),
-                MetricKind::Reverse => out.1 = Some(v),
-            }
-        }
-    }
-    out
-}
-
-fn tenths_f64(r: Option<Ratio>) -> Option<f64> {
-    r.and_then(|r| r.tenths()).map(|t| t as f64 / 10.0)
-}
-
-/// `current − previous` in tenths of the unit, rounded half away from zero, as `"+3.2"`,
-/// `"-0.4"` or `"±0.0"`; `None` when either rate is missing.
-fn change_display(current: Option<Ratio>, previous: Option<Ratio>) -> Option<String> {
-    let (c, p) = (current?, previous?);
-    if c.denominator == 0 || p.denominator == 0 || c.scale != p.scale {
-        return None;
-    }
-    let num = 10
-        * i128::from(c.scale)
-        * (i128::from(c.numerator) * i128::from(p.denominator)
-            - i128::from(p.numerator) * i128::from(c.denominator));
-    let den = i128::from(c.denominator) * i128::from(p.denominator);
-    let tenths = (2 * num.abs() + den) / (2 * den);
-    let sign = match (tenths, num.signum()) {
-        (0, _) => "±",
-        (_, -1) => "-",
-        _ => "+",
-    };
-    Some(format!("{sign}{}.{}", tenths / 10, tenths % 10))
-}
-
-fn share(numerator: u64, denominator: u64) -> Option<String> {
-    Ratio { numerator, denominator, scale: 100 }.display()
-}
-
-/// The department lines of one hospital and fiscal year, largest first.
-fn department_lines(rows: &[DepartmentRow], code: &str, fy: i32) -> Vec<DepartmentLine> {
-    let mut lines: Vec<DepartmentLine> = rows
-        .iter()
-        .filter(|r| r.hospital_code == code && r.fiscal_year == fy)
-        .map(|r| DepartmentLine {
-            department: r.department.clone(),
-            first_visits: r.first_visits,
-            initial_patients: r.initial_patients,
-            referred_patients: r.referred_patients,
-            reverse_referred_patients: r.reverse_referred_patients,
-            referred_share: share(r.referred_patients, r.initial_patients),
-            reverse_share: share(r.reverse_referred_patients, r.initial_patients),
-        })
-        .collect();
-    lines.sort_by(|a, b| {
-        b.initial_patients.cmp(&a.initial_patients).then_with(|| a.department.cmp(&b.department))
-    });
-    lines
-}
-
-/// Top referrers, top reverse-referral destinations and the largest falls of one hospital and
-/// fiscal year. Ties are broken by partner code, so the lists are reproducible.
-fn partner_breakdown(
-    rows: &[PartnerRow],
-    code: &str,
-    fy: i32,
-    months_with_data: &BTreeSet<String>,
-    hospitals: &BTreeMap<String, Hospital>,
-) -> PartnerBreakdown {
-    let mine: Vec<&PartnerRow> =
-        rows.iter().filter(|r| r.hospital_code == code && r.fiscal_year == fy).collect();
-    let name = |partner: &str| hospitals.get(partner).and_then(|h| h.name.clone());
-    let top = |count: fn(&PartnerRow) -> u64| {
-        let mut lines: Vec<PartnerLine> = mine
-            .iter()
-            .filter(|r| count(r) > 0)
-            .map(|r| PartnerLine {
-                code: r.partner_code.clone(),
-                name: name(&r.partner_code),
-                count: count(r),
-            })
-            .collect();
-        lines.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.code.cmp(&b.code)));
-        lines.truncate(PartnerBreakdown::LIMIT);
-        lines
-    };
-    let mut declines: Vec<PartnerDecline> = mine
-        .iter()
-        .filter(|r| r.compared_months > 0 && r.referred_previous > r.referred_compared)
-        .map(|r| PartnerDecline {
-            code: r.partner_code.clone(),
-            name: name(&r.partner_code),
-            previous: r.referred_previous,
-            current: r.referred_compared,
-            fall: r.referred_previous - r.referred_compared,
-        })
-        .collect();
-    declines.sort_by(|a, b| b.fall.cmp(&a.fall).then_with(|| a.code.cmp(&b.code)));
-    declines.truncate(PartnerBreakdown::LIMIT);
-    let compared_months = periods::months_of_fiscal_year(fy)
-        .into_iter()
-        .zip(periods::months_of_fiscal_year(fy - 1))
-        .filter(|(m, previous)| months_with_data.contains(m) && months_with_data.contains(previous))
-        .map(|(m, _)| m)
-        .collect();
-    PartnerBreakdown {
-        top_referrers: top(|r| r.referred_patients),
-        top_reverse: top(|r| r.reverse_referred_patients),
-        declines,
-        compared_months,
-        partner_count: mine.iter().filter(|r| r.referred_patients + r.reverse_referred_patients > 0).count()
-            as u64,
-    }
-}
-
-/// The input files that contributed rows to this hospital in these months.
-fn source_files(manifest: &Manifest, code: &str, months: &[String]) -> Vec<SourceFile> {
-    let partitions: BTreeSet<String> = months.iter().map(|m| format!("{code}/{m}")).collect();
-    manifest
-        .sources
-        .iter()
-        .filter(|(_, s)| s.partitions.iter().any(|p| partitions.contains(p)))
-        .map(|(path, s)| SourceFile {
-            path: path.clone(),
-            sha256: s.sha256.clone(),
-            encoding: s.encoding.clone(),
-            rows_read: s.rows_read,
-            rows_rejected: s.rows_rejected,
-        })
-        .collect()
 }
 
 /// What a reader checks before the engine reads `manifest`'s files: each present with its size,
@@ -265,8 +45,7 @@ pub(crate) async fn diagnose(warehouse: &Warehouse, manifest: &Manifest, error: 
     }
 }
 
-/// Renders every page into memory, then writes them; returns the verdicts of the latest
-/// fiscal year for the exit code.
+/// Renders every page into memory, then writes them; returns the review for the exit code.
 pub async fn render_all(
     cfg: &Config,
     warehouse: &Warehouse,
@@ -280,290 +59,43 @@ pub async fn render_all(
     let rejects = load_rejects(warehouse, manifest).await?;
     let monthly = engine.monthly_counts().await?;
     let months: BTreeSet<String> = monthly.iter().map(|m| m.month.clone()).collect();
-    let year_months = periods::covered_months(&months, engine.reported_fiscal_years());
-    let mut calendar: Vec<PeriodMonth> = periods::calendar(PeriodKind::FiscalYear, &year_months);
+    let covered = periods::covered_months(&months, engine.reported_fiscal_years());
+    let mut calendar: Vec<PeriodMonth> = periods::calendar(PeriodKind::FiscalYear, &covered);
     calendar.extend(periods::calendar(PeriodKind::Month, &months));
     calendar.extend(periods::calendar(PeriodKind::Rolling12, &months));
     let results = engine.evaluate(&calendar).await?;
     let rows = rate_rows(&results, regimes);
     let departments = engine.department_breakdown(&months).await?;
     let partners = engine.partner_breakdown(&months).await?;
-    let regime_files: Vec<RegimeFile> =
-        regimes.iter().map(|r| RegimeFile { id: r.id.clone(), origin: r.origin.clone() }).collect();
-
-    let run = RunInfo {
-        refrate_version: env!("CARGO_PKG_VERSION").to_string(),
-        generated_at: chrono::Utc::now().format("%Y-%m-%d %H:%M UTC").to_string(),
-        run_id: manifest.runs.last().map(|r| r.run_id.clone()).unwrap_or_else(|| "-".into()),
-        warehouse_version: manifest.version,
+    let sources = report::build::Sources {
+        regimes,
+        rows: &rows,
+        monthly: &monthly,
+        covered_months: &covered,
+        departments: &departments,
+        partners: &partners,
+        manifest,
+        rejects: &rejects,
+        hospitals,
     };
-    let monthly_by: BTreeMap<(&str, &str), &MonthlyRow> =
-        monthly.iter().map(|m| ((m.hospital_code.as_str(), m.month.as_str()), m)).collect();
-    let row_by: BTreeMap<(&str, &str, &str, &str), &RateRow> = rows
-        .iter()
-        .map(|r| {
-            ((r.hospital_code.as_str(), r.period_kind.as_str(), r.period.as_str(), r.regime_id.as_str()), r)
-        })
-        .collect();
-    let fiscal_years: BTreeSet<i32> = year_months.iter().filter_map(|m| periods::fiscal_year_of(m)).collect();
-    let hospital_codes: BTreeSet<&str> = monthly
-        .iter()
-        .map(|m| m.hospital_code.as_str())
-        .chain(results.counts.iter().map(|c| c.hospital_code.as_str()))
-        .collect();
-    let primary = regimes[0];
-    let under_way = YearProgress::under_way(months.last().map(String::as_str));
-
-    let mut files: Vec<(String, String)> = Vec::new();
-    let mut index_pages = Vec::new();
-    for &fy in &fiscal_years {
-        let fy_label = fy.to_string();
-        let previous_label = (fy - 1).to_string();
-        let fy_months = periods::months_of_fiscal_year(fy);
-        let progress = under_way.clone().filter(|p| p.fiscal_year == fy);
-        let mut index_rows = Vec::new();
-        for &code in &hospital_codes {
-            if !row_by.keys().any(|k| k.0 == code && k.1 == "fiscal-year" && k.2 == fy_label) {
-                continue;
-            }
-            let hospital_months: BTreeSet<String> =
-                monthly.iter().filter(|m| m.hospital_code == code).map(|m| m.month.clone()).collect();
-            let info = hospitals.get(code);
-            let missing_months: Vec<String> = fy_months
-                .iter()
-                .filter(|m| {
-                    !monthly_by.contains_key(&(code, m.as_str()))
-                        && months.last().is_some_and(|last| m.as_str() <= last.as_str())
-                })
-                .cloned()
-                .collect();
-            let mut regime_results = Vec::new();
-            for regime in regimes {
-                let Some(row) = row_by.get(&(code, "fiscal-year", fy_label.as_str(), regime.id.as_str()))
-                else {
-                    continue;
-                };
-                regime_results.push(regime_result(row, regime, progress.as_ref()));
-                let previous =
-                    row_by.get(&(code, "fiscal-year", previous_label.as_str(), regime.id.as_str()));
-                index_rows.push(IndexRow {
-                    code: code.to_string(),
-                    name: info.and_then(|h| h.name.clone()),
-                    fiscal_year: fy,
-                    regime_id: regime.id.clone(),
-                    referral: rate_value(row.referral, row.referral_unit, regime, MetricKind::Referral),
-                    reverse: rate_value(row.reverse, row.reverse_unit, regime, MetricKind::Reverse),
-                    verdict: row.verdict.clone(),
-                    met_criteria: row.met_criteria.clone(),
-                    met_criteria_names: criterion_names(row, &row.met_criteria),
-                    on_boundary: row.on_boundary,
-                    referral_change: change_display(row.referral, previous.and_then(|p| p.referral)),
-                    reverse_change: change_display(row.reverse, previous.and_then(|p| p.reverse)),
-                    missing_months: missing_months.len() as u32,
-                    months_with_data: row.counts.months_with_data as u32,
-                    page: report::hospital_page_file(code, fy),
-                });
-            }
-            let month_rows: Vec<MonthRow> = fy_months
-                .iter()
-                .map(|m| {
-                    let counts = monthly_by.get(&(code, m.as_str()));
-                    let rate = row_by.get(&(code, "month", m.as_str(), primary.id.as_str()));
-                    let c = |k: Count| counts.and_then(|r| r.get(k)).unwrap_or(0);
-                    MonthRow {
-                        month: m.clone(),
-                        has_data: counts.is_some(),
-                        first_visits: c(Count::FirstVisits),
-                        ambulance_first_visits: c(Count::AmbulanceFirstVisits),
-                        after_hours_first_visits: c(Count::AfterHoursFirstVisits),
-                        checkup_first_visits: c(Count::CheckupFirstVisits),
-                        initial_patients: c(Count::InitialPatients),
-                        referred_patients: c(Count::ReferredPatients),
-                        reverse_referred_patients: c(Count::ReverseReferredPatients),
-                        return_visits: c(Count::ReturnVisits),
-                        referral_rate: rate.and_then(|r| r.referral_display()),
-                        reverse_rate: rate.and_then(|r| r.reverse_display()),
-                        referral_unit: primary.referral.unit.symbol().to_string(),
-                        reverse_unit: primary.reverse.unit.symbol().to_string(),
-                    }
-                })
-                .collect();
-            // Rolling 12 months only where all twelve months have data: a shorter window would
-            // be a different rate under the same name.
-            let rolling = |metric: fn(&RateRow) -> Option<Ratio>| -> Vec<Option<f64>> {
-                fy_months
-                    .iter()
-                    .map(|m| {
-                        row_by
-                            .get(&(
-                                code,
-                                "rolling-12",
-                                periods::rolling12_label(m).as_str(),
-                                primary.id.as_str(),
-                            ))
-                            .filter(|r| r.counts.months_with_data == 12)
-                            .and_then(|r| tenths_f64(metric(r)))
-                    })
-                    .collect()
-            };
-            let fy_row = row_by.get(&(code, "fiscal-year", fy_label.as_str(), primary.id.as_str())).copied();
-            let (referral_threshold, reverse_threshold) = chart_thresholds(fy_row, primary);
-            let chart = ChartData {
-                months: fy_months.clone(),
-                referral: fy_months
-                    .iter()
-                    .map(|m| {
-                        tenths_f64(
-                            row_by
-                                .get(&(code, "month", m.as_str(), primary.id.as_str()))
-                                .and_then(|r| r.referral),
-                        )
-                    })
-                    .collect(),
-                reverse: fy_months
-                    .iter()
-                    .map(|m| {
-                        tenths_f64(
-                            row_by
-                                .get(&(code, "month", m.as_str(), primary.id.as_str()))
-                                .and_then(|r| r.reverse),
-                        )
-                    })
-                    .collect(),
-                referral_rolling: rolling(|r| r.referral),
-                reverse_rolling: rolling(|r| r.reverse),
-                referral_threshold,
-                reverse_threshold,
-                referral_unit: primary.referral.unit.symbol().to_string(),
-                reverse_unit: primary.reverse.unit.symbol().to_string(),
-            };
-            let page = HospitalPage {
-                hospital: HospitalInfo {
-                    code: code.to_string(),
-                    name: info.and_then(|h| h.name.clone()),
-                    prefecture: info.and_then(|h| h.prefecture.clone()),
-                    beds: info.and_then(|h| h.beds),
-                },
-                fiscal_year: fy,
-                regimes: regime_results,
-                months: month_rows,
-                missing_months,
-                chart,
-                progress: progress.clone(),
-                departments: department_lines(&departments, code, fy),
-                partners: partner_breakdown(&partners, code, fy, &hospital_months, hospitals),
-                rejects: reject_summary(manifest, code, &fy_months, &rejects),
-                sources: source_files(manifest, code, &fy_months),
-                regime_files: regime_files.clone(),
-                run: run.clone(),
-            };
-            files.push((report::hospital_page_file(code, fy), renderer.hospital(&page)?));
-        }
-        // Failing and boundary rows first, then by code.
-        index_rows.sort_by_key(|r| {
-            let rank = match (r.verdict.as_str(), r.on_boundary) {
-                ("fail", _) => 0,
-                (_, true) => 1,
-                ("not_computable" | "no_data", _) => 2,
-                _ => 3,
-            };
-            (rank, r.code.clone())
-        });
-        let with_data: BTreeSet<&str> = index_rows.iter().map(|r| r.code.as_str()).collect();
-        let not_submitted = hospitals
-            .values()
-            .filter(|h| !with_data.contains(h.hospital_code.as_str()))
-            .map(|h| NotSubmitted { code: h.hospital_code.clone(), name: h.name.clone() })
-            .collect();
-        let page = IndexPage {
-            fiscal_year: fy,
-            regimes: regimes.iter().map(|r| (r.id.clone(), r.name_ja.clone())).collect(),
-            rows: index_rows,
-            progress: progress.clone(),
-            not_submitted,
-            run: run.clone(),
-        };
-        files.push((format!("index_FY{fy}.html"), renderer.index(&page)?));
-        files.push((format!("overview_FY{fy}.csv"), report::index_csv(&page)?));
-        files.push((format!("overview_FY{fy}.json"), report::index_json(&page)?));
-        index_pages.push(page);
-    }
-    if let Some(latest) = index_pages.last() {
-        files.push(("index.html".to_string(), renderer.index(latest)?));
-    }
-    files.push(("rejects.csv".to_string(), rejects_csv(&rejects)?));
+    let files = report::build::pages(&sources, renderer)?;
     super::interrupt::check()?;
     write_all(&cfg.reports, &files)?;
 
-    let review = Review::of(&rows, year_months.last().map(String::as_str), |code| {
+    let review = Review::of(&rows, covered.last().map(String::as_str), |code| {
         hospitals.get(code).and_then(|h| h.name.clone())
     });
     let not_in_master = if hospitals.is_empty() {
         Vec::new()
     } else {
-        hospital_codes.iter().filter(|c| !hospitals.contains_key(**c)).map(|c| c.to_string()).collect()
+        let codes: BTreeSet<&str> = monthly
+            .iter()
+            .map(|m| m.hospital_code.as_str())
+            .chain(rows.iter().map(|r| r.hospital_code.as_str()))
+            .collect();
+        codes.into_iter().filter(|c| !hospitals.contains_key(*c)).map(str::to_string).collect()
     };
     Ok(Rendered { review, not_in_master })
-}
-
-/// Rejected rows of the input files that fed this hospital in these months. A file may hold
-/// several hospitals: its counts are the whole file's.
-fn reject_summary(
-    manifest: &Manifest,
-    code: &str,
-    months: &[String],
-    rejects: &[RejectRow],
-) -> RejectSummary {
-    let partitions: BTreeSet<String> = months.iter().map(|m| format!("{code}/{m}")).collect();
-    let mut by_reason: BTreeMap<String, u64> = BTreeMap::new();
-    let (mut total, mut rows_read) = (0, 0);
-    let feeding: BTreeSet<&str> = manifest
-        .sources
-        .iter()
-        .filter(|(_, s)| s.partitions.iter().any(|p| partitions.contains(p)))
-        .map(|(name, _)| name.as_str())
-        .collect();
-    // A rejected row's hospital is unknown (its code may be what failed): only files that fed
-    // this hospital and no other are listed row by row.
-    let own_prefix = format!("{code}/");
-    let only_this: BTreeSet<&str> = feeding
-        .iter()
-        .copied()
-        .filter(|name| manifest.sources[*name].partitions.iter().all(|p| p.starts_with(&own_prefix)))
-        .collect();
-    let rows: Vec<RejectRow> = rejects
-        .iter()
-        .filter(|r| only_this.contains(r.file.as_str()))
-        .take(REJECT_ROWS_SHOWN)
-        .cloned()
-        .collect();
-    let shared_rows = rejects
-        .iter()
-        .filter(|r| feeding.contains(r.file.as_str()) && !only_this.contains(r.file.as_str()))
-        .count() as u64;
-    for source in manifest.sources.values().filter(|s| s.partitions.iter().any(|p| partitions.contains(p))) {
-        total += source.rows_rejected;
-        rows_read += source.rows_read;
-        for (reason, n) in &source.rejects_by_reason {
-            *by_reason.entry(reason.clone()).or_default() += n;
-        }
-    }
-    RejectSummary {
-        total,
-        rows_read,
-        rows,
-        shared_rows,
-        by_reason: by_reason
-            .into_iter()
-            .map(|(code, count)| ReasonCount {
-                label_ja: crate::ingest::RejectReason::from_code(&code)
-                    .map(|r| r.message_ja().to_string())
-                    .unwrap_or_else(|| code.clone()),
-                code,
-                count,
-            })
-            .collect(),
-    }
 }
 
 /// Every reject of the current sources, read back from the warehouse.
@@ -603,31 +135,6 @@ async fn load_rejects(warehouse: &Warehouse, manifest: &Manifest) -> Result<Vec<
         }
     }
     Ok(rows)
-}
-
-/// Every reject, for people: file, line, field, value, reason.
-fn rejects_csv(rejects: &[RejectRow]) -> Result<String, AppError> {
-    let mut w = csv::Writer::from_writer(Vec::new());
-    let csv_err = |e: csv::Error| AppError::Input(format!("writing rejects.csv: {e}"));
-    // `reason` is the stable code for machines, `reason_ja` the same in words for people.
-    w.write_record(["file", "line", "byte_offset", "field", "value", "reason", "detail", "reason_ja"])
-        .map_err(csv_err)?;
-    for r in rejects {
-        let cell = |v: &Option<String>| v.as_deref().map(report::neutralise_csv_cell).unwrap_or_default();
-        w.write_record([
-            report::neutralise_csv_cell(&r.file),
-            r.line.to_string(),
-            r.byte_offset.to_string(),
-            cell(&r.field),
-            cell(&r.value),
-            r.reason.clone(),
-            report::neutralise_csv_cell(&r.detail),
-            r.reason_ja.clone(),
-        ])
-        .map_err(csv_err)?;
-    }
-    let bytes = w.into_inner().map_err(|e| AppError::Input(format!("writing rejects.csv: {e}")))?;
-    Ok(String::from_utf8(bytes).expect("CSV of UTF-8 strings"))
 }
 
 /// Checks, before the warehouse is touched, that the reports folder can be created and written:
@@ -710,23 +217,4 @@ fn set_mode_from_umask(file: &std::fs::File) -> std::io::Result<()> {
         old
     });
     file.set_permissions(std::fs::Permissions::from_mode(0o666 & !umask))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn change_is_exact_then_rounded() {
-        let r = |n, d| Some(Ratio { numerator: n, denominator: d, scale: 100 });
-        // 70 % → 73.25 %: +3.25 → "+3.3" (half away from zero).
-        assert_eq!(change_display(r(293, 400), r(7, 10)).as_deref(), Some("+3.3"));
-        assert_eq!(change_display(r(7, 10), r(293, 400)).as_deref(), Some("-3.3"));
-        // 1/3 vs 33.3 %: −0.033… → "±0.0", not "-0.0".
-        assert_eq!(change_display(r(1, 3), r(333, 1000)).as_deref(), Some("±0.0"));
-        assert_eq!(change_display(r(1, 0), r(1, 2)), None);
-        assert_eq!(change_display(None, r(1, 2)), None);
-        let permille = Some(Ratio { numerator: 1, denominator: 2, scale: 1000 });
-        assert_eq!(change_display(r(1, 2), permille), None, "% and ‰ do not subtract");
-    }
 }

@@ -12,7 +12,8 @@
 //! - exact-duplicate detection across the files of one run ([`Deduplicator`]);
 //! - what a delivery means for a hospital-month: already present, duplicate, overlap
 //!   ([`judge_month`]);
-//! - the related-institution list ([`RelatedInstitutions`]);
+//! - the related-institution list ([`RelatedInstitutions`]) and the hospital master
+//!   ([`load_hospitals`]);
 //! - pseudonymising patient numbers with HMAC-SHA256 ([`Pseudonymizer`]);
 //! - keeping raw patient numbers out of reject values even when columns are shifted, and
 //!   flagging a text column that holds identifiers ([`PatientNumbers`], [`IdentifierColumn`]).
@@ -29,6 +30,7 @@ mod delivery;
 mod event;
 mod format;
 mod lines;
+mod master;
 mod privacy;
 mod pseudonym;
 mod read;
@@ -44,6 +46,7 @@ pub use dedup::{Deduplicator, DuplicateOf};
 pub use delivery::{Fate, MonthJudgement, MonthRow, Overlap, OverlapOutcome, OverlapPolicy, judge_month};
 pub use event::{Event, EventType, Field};
 pub use format::{DateWindow, FileMonth, FormatError, InputEncoding, InputFormat, ValueMaps};
+pub use master::{Hospital, MasterError, load_hospitals};
 pub use privacy::{IdentifierColumn, IdentifierEvidence, PatientNumbers, RowPatient, shape};
 pub use pseudonym::{
     DEMO_ENV_VAR, KEY_ENV_VAR, KEY_FILE_OPTION, KeyError, MIN_KEY_BYTES, PUBLIC_KEY_SUFFIX, Pseudonymizer,

@@ -1,5 +1,5 @@
-//! Reports: turns already-computed results (the view model in [`model`]) into HTML pages for
-//! people and CSV/JSON for machines.
+//! Reports: builds the view model ([`build`] fills [`model`] from the rate rows) and turns it
+//! into HTML pages for people and CSV/JSON for machines.
 //!
 //! This module owns layout and display formatting only (era years, thousands separators,
 //! verdict wording, the SVG chart). It must never compute a rate, a gap or a verdict: those
@@ -10,6 +10,7 @@
 //! [`TEMPLATE_NAMES`] with a file of the same name. Every template is HTML-escaped whatever its
 //! name, and an undefined variable is an error, not an empty string.
 
+pub mod build;
 pub mod format;
 pub mod model;
 pub mod svg;
