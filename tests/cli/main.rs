@@ -15,3 +15,4 @@ mod regression;
 mod regression_damage;
 mod regression_delivery;
 mod regression_privacy;
+mod snapshots;
