@@ -187,6 +187,17 @@ fn rates_ytd() {
 }
 
 #[test]
+fn rates_rolling_12() {
+    let p = ran_fixture();
+    snapshot(
+        "rates_rolling_12",
+        "rates --period rolling-12",
+        p.dir.path(),
+        refrate(p.dir.path(), &["rates", "--config", "refrate.yaml", "--period", "rolling-12"]),
+    );
+}
+
+#[test]
 fn validate_with_a_rejected_row() {
     // One reject in 62 rows is under this ratio: exit 1, not "unusable".
     let p = fixture_with("max_reject_ratio: 0.05\n");
