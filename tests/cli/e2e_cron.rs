@@ -30,7 +30,8 @@ fn assert_ran(out: &std::process::Output) {
     assert!(out.status.code().is_some_and(|c| c <= 1), "stdout:\n{}\nstderr:\n{}", stdout(out), stderr(out));
 }
 
-fn lock_json(host: &str, pid: u32, run_id: &str, heartbeat_age_secs: i64) -> String {
+/// A lock generation held by `host`/`pid`, its heartbeat `heartbeat_age_secs` old.
+pub(crate) fn lock_json(host: &str, pid: u32, run_id: &str, heartbeat_age_secs: i64) -> String {
     let now = chrono::Utc::now();
     let beat = now - chrono::Duration::seconds(heartbeat_age_secs);
     serde_json::json!({

@@ -13,7 +13,7 @@ fn era(date: &str) -> String {
 }
 
 /// The canonical fixture as a hospital system would export it.
-fn as_japanese_export(rows: &[String]) -> Vec<u8> {
+pub(crate) fn as_japanese_export(rows: &[String]) -> Vec<u8> {
     let mut text = String::from(
         "医療機関コード,受診日,区分,患者番号,診療科,紹介状,紹介元医療機関コード,関連施設,救急車,時間外,健診\r\n",
     );

@@ -16,3 +16,4 @@ mod regression_damage;
 mod regression_delivery;
 mod regression_privacy;
 mod regression_rules;
+mod snapshots;

@@ -119,6 +119,11 @@ pub fn refrate_with_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Outp
 }
 
 fn refrate_env(dir: &Path, args: &[&str], key: Option<&str>, env: &[(&str, &str)]) -> Output {
+    refrate_command(dir, args, key, env).output().expect("run refrate")
+}
+
+/// The command every helper above runs, not yet started (the snapshots hand it to `insta_cmd`).
+pub fn refrate_command(dir: &Path, args: &[&str], key: Option<&str>, env: &[(&str, &str)]) -> Command {
     let mut cmd = Command::new(refrate_bin());
     cmd.current_dir(dir).args(args);
     // Messages are asserted in English; a Japanese locale on the test machine must not change
@@ -130,7 +135,7 @@ fn refrate_env(dir: &Path, args: &[&str], key: Option<&str>, env: &[(&str, &str)
         cmd.env("REFRATE_PSEUDONYM_KEY", k);
     }
     cmd.envs(env.iter().copied());
-    cmd.output().expect("run refrate")
+    cmd
 }
 
 pub fn stdout(o: &Output) -> String {
