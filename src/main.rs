@@ -35,9 +35,15 @@ fn main() -> ExitCode {
             let (error, caused_by) =
                 if lang == refrate::cli::Lang::Ja { ("エラー", "原因") } else { ("error", "caused by") };
             eprintln!("refrate: {error}: {}", escape(&err));
+            // A cause whose text a message already quotes is not printed again.
+            let mut said = err.to_string();
             let mut source = std::error::Error::source(&err);
             while let Some(cause) = source {
-                eprintln!("  {caused_by}: {}", escape(cause));
+                let text = cause.to_string();
+                if !said.contains(&text) {
+                    eprintln!("  {caused_by}: {}", escape(cause));
+                    said.push_str(&text);
+                }
                 source = cause.source();
             }
             ExitCode::from(2)

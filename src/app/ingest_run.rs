@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use sha2::{Digest, Sha256};
 
-use super::AppError;
+use super::{AppError, Refusal};
 use crate::config::{Config, Input, InputKind};
 use crate::ingest::{
     self, Event, FileStats, OverlapOutcome, OverlapPolicy, Pseudonymizer, Reject, RejectReason,
@@ -37,17 +37,22 @@ pub fn expand_inputs(cfg: &Config, quiet: bool) -> Result<Vec<SourceFile>, AppEr
     let mut files = Vec::new();
     for input in &cfg.inputs {
         let paths = glob::glob(&input.pattern)
-            .map_err(|e| AppError::Input(format!("inputs: {:?}: {e}", input.pattern_as_written)))?;
+            .map_err(|source| AppError::Glob { pattern: input.pattern_as_written.clone(), source })?;
         let mut matched: Vec<PathBuf> = Vec::new();
         for entry in paths {
-            let path =
-                entry.map_err(|e| AppError::Input(format!("inputs: {:?}: {e}", input.pattern_as_written)))?;
+            let path = entry.map_err(|source| AppError::GlobEntry {
+                pattern: input.pattern_as_written.clone(),
+                source,
+            })?;
             if path.is_symlink() && !cfg.follow_symlinks {
-                return Err(AppError::Input(format!(
-                    "inputs: {} is a symbolic link; refrate reads only regular files unless the config says \
+                return Err(AppError::refused(
+                    Refusal::Symlink,
+                    format!(
+                        "inputs: {} is a symbolic link; refrate reads only regular files unless the config says \
                      follow_symlinks: true (copy the export instead, or allow links if they are yours)",
-                    cfg.display_path(&path)
-                )));
+                        cfg.display_path(&path)
+                    ),
+                ));
             }
             if path.is_file() {
                 matched.push(path);
@@ -56,13 +61,16 @@ pub fn expand_inputs(cfg: &Config, quiet: bool) -> Result<Vec<SourceFile>, AppEr
         matched.sort();
         if matched.is_empty() {
             if !input.optional {
-                return Err(AppError::Input(format!(
-                    "config {}: inputs: {:?} matches no file (looked for {}); check the path, which is relative to \
+                return Err(AppError::refused(
+                    Refusal::NoMatch,
+                    format!(
+                        "config {}: inputs: {:?} matches no file (looked for {}); check the path, which is relative to \
                      the config's folder, or mark the input optional: true if it may be absent",
-                    cfg.path.display(),
-                    input.pattern_as_written,
-                    input.pattern
-                )));
+                        cfg.path.display(),
+                        input.pattern_as_written,
+                        input.pattern
+                    ),
+                ));
             }
             if !quiet {
                 eprintln!("refrate: note: optional input {:?} matches no file", input.pattern_as_written);
@@ -217,10 +225,13 @@ pub async fn ingest_and_publish(
     if let (Some(stored), Some(key_id)) = (&current.pseudonym_key_id, &key_id)
         && stored != key_id
     {
-        return Err(AppError::Input(format!(
-            "the pseudonymisation key (id {key_id}) is not the one this warehouse was built with (id {stored}); \
+        return Err(AppError::refused(
+            Refusal::OtherKey,
+            format!(
+                "the pseudonymisation key (id {key_id}) is not the one this warehouse was built with (id {stored}); \
                  duplicate detection and patient counts need one key. Use the original key, or start a new warehouse"
-        )));
+            ),
+        ));
     }
     let files_seen = files.len();
     let mut notes = Vec::new();
@@ -254,15 +265,13 @@ pub async fn ingest_and_publish(
     let ingested = if changed.is_empty() {
         Ingested { files: Vec::new(), partitions: BTreeMap::new(), notes: Vec::new() }
     } else {
-        let pseudonymizer = pseudonymizer.ok_or_else(|| {
-            AppError::Input("events inputs need a pseudonymisation key (REFRATE_PSEUDONYM_KEY)".into())
-        })?;
+        let pseudonymizer = pseudonymizer.ok_or_else(|| AppError::Key(ingest::KeyError::Missing))?;
         tokio::task::spawn_blocking(move || {
             let limits = Limits { max_reject_ratio: max_ratio, allow_empty, overlap };
             ingest_files(&handle, &wh, &base, &changed, &pseudonymizer, related.as_ref(), limits, &progress)
         })
         .await
-        .map_err(|e| AppError::Input(format!("ingest stopped unexpectedly: {e}")))??
+        .map_err(AppError::Task)??
     };
 
     check_month_jump(
@@ -339,7 +348,7 @@ pub async fn ingest_and_publish(
                 schema::REJECTS.clone(),
                 &[schema::rejects_batch(&f.rejects)],
             )
-            .map_err(|e| AppError::Input(format!("writing rejects of {}: {e}", f.name)))?;
+            .map_err(|source| AppError::Parquet { what: format!("writing rejects of {}", f.name), source })?;
             let digest = crate::warehouse::FileDigest::of(&bytes);
             warehouse.put(&name, bytes).await?;
             (Some(name), Some(digest))
@@ -378,7 +387,10 @@ pub async fn ingest_and_publish(
             schema::REPORTED.clone(),
             &[schema::reported_batch(rows, &file.name)],
         )
-        .map_err(|e| AppError::Input(format!("writing reported counts of {}: {e}", file.name)))?;
+        .map_err(|source| AppError::Parquet {
+            what: format!("writing reported counts of {}", file.name),
+            source,
+        })?;
         let reported_digest = Some(crate::warehouse::FileDigest::of(&bytes));
         warehouse.put(&name, bytes).await?;
         rows_read += rows.len() as u64;
@@ -477,15 +489,18 @@ pub(crate) fn check_month_jump<'a>(
             && i - prev > i64::from(max_jump)
             && stored.is_some_and(|s| i > s)
         {
-            return Err(AppError::Input(format!(
-                "{name} has rows in {}, {} months after the month before it with data ({}); a month so far \
+            return Err(AppError::refused(
+                Refusal::MonthJump,
+                format!(
+                    "{name} has rows in {}, {} months after the month before it with data ({}); a month so far \
                  ahead is usually a mistyped year, so nothing was published. Check that file's dates \
                  (`refrate validate` lists the months of each file); if the gap is real, raise \
                  dates.max_jump_months (now {max_jump}) in the config",
-                month(i),
-                i - prev,
-                month(prev)
-            )));
+                    month(i),
+                    i - prev,
+                    month(prev)
+                ),
+            ));
         }
         previous = Some(i);
     }
@@ -500,8 +515,7 @@ fn read_reported(files: &[(SourceFile, String)]) -> Result<Reported, AppError> {
     files
         .iter()
         .map(|(f, sha)| {
-            let (rows, _) = ingest::read_aggregates(&f.path, &f.name, &f.input.format, &known)
-                .map_err(|e| AppError::Input(e.to_string()))?;
+            let (rows, _) = ingest::read_aggregates(&f.path, &f.name, &f.input.format, &known)?;
             Ok((f.clone(), sha.clone(), rows))
         })
         .collect()
@@ -543,12 +557,15 @@ fn check_one_source_per_period(
                 })
             };
             if let Some((other, other_key)) = clash {
-                return Err(AppError::Input(format!(
-                    "{} reports {key}, but {} already provides {other_key}; a hospital-period comes from one source only \
+                return Err(AppError::refused(
+                    Refusal::TwoSources,
+                    format!(
+                        "{} reports {key}, but {} already provides {other_key}; a hospital-period comes from one source only \
                      (event logs or one reported row): remove one of them",
-                    describe(name, key),
-                    describe(&other, &other_key)
-                )));
+                        describe(name, key),
+                        describe(&other, &other_key)
+                    ),
+                ));
             }
             if period.starts_with("FY") {
                 years.insert(key.clone(), name.clone());
@@ -583,7 +600,7 @@ struct Rebuild<'a> {
 
 impl Rebuild<'_> {
     fn staging(key: &str) -> impl FnOnce(datafusion::parquet::errors::ParquetError) -> AppError + '_ {
-        move |e| AppError::Input(format!("staging partition {key}: {e}"))
+        move |source| AppError::Parquet { what: format!("staging partition {key}"), source }
     }
 
     /// Opens a partition, carrying over the rows of sources that are not being replaced. They
@@ -603,8 +620,11 @@ impl Rebuild<'_> {
         let file = entry.named_file(key);
         let batches = self.handle.block_on(self.warehouse.read_verified(self.current.version, &file))?;
         for batch in &batches {
-            let events = schema::events_from_batch(batch)
-                .map_err(|e| AppError::Input(format!("reading partition {key} ({}): {e}", entry.file)))?;
+            let events = schema::events_from_batch(batch).map_err(|problem| AppError::Partition {
+                key: key.to_string(),
+                file: entry.file.clone(),
+                problem,
+            })?;
             for (event, source) in events {
                 if self.changed_names.contains(source.as_str()) {
                     continue;
@@ -677,15 +697,18 @@ fn ingest_files(
             && !allow_empty
             && let Some(old) = current.sources.get(&file.name).filter(|old| !old.partitions.is_empty())
         {
-            return Err(AppError::Input(format!(
-                "{}: this changed file holds no valid row ({} read), but it fed {} hospital-month(s) ({}); \
+            return Err(AppError::refused(
+                Refusal::EmptiedFile,
+                format!(
+                    "{}: this changed file holds no valid row ({} read), but it fed {} hospital-month(s) ({}); \
                  nothing was published. An empty export is usually a failed one: check it. If those months \
                  really have no events, run again with --allow-empty to clear them",
-                file.name,
-                stats.rows_read,
-                old.partitions.len(),
-                old.partitions.join(", ")
-            )));
+                    file.name,
+                    stats.rows_read,
+                    old.partitions.len(),
+                    old.partitions.join(", ")
+                ),
+            ));
         }
         results.push(FileResult {
             name: file.name.clone(),
@@ -709,7 +732,7 @@ fn ingest_files(
     let Rebuild { sink, changed_names, .. } = rebuild;
     let finished = sink
         .finish(|name| changed_names.contains(name), overlap)
-        .map_err(|e| AppError::Input(format!("finishing partition files: {e}")))?;
+        .map_err(|source| AppError::Parquet { what: "finishing partition files".into(), source })?;
     check_overlaps(&finished.overlaps)?;
     let mut notes = Vec::new();
     for o in &finished.overlaps {
@@ -779,7 +802,7 @@ fn check_overlaps(overlaps: &[crate::warehouse::PartitionOverlap]) -> Result<(),
     if refused.is_empty() {
         return Ok(());
     }
-    Err(AppError::Input(format!("{}; nothing was published", refused.join("; "))))
+    Err(AppError::refused(Refusal::DifferingExport, format!("{}; nothing was published", refused.join("; "))))
 }
 
 /// Why an overlap stops the run, or `None` if it does not (a replacement, a complement).
@@ -816,19 +839,22 @@ fn check_reject_ratio(
     let Some(ratio) = stats.reject_share_above(max_reject_ratio) else {
         return Ok(());
     };
-    Err(AppError::Input(format!(
-        "{}: {} of {} rows rejected ({:.1} %), more than max_reject_ratio {:.1} %; nothing was published. \
+    Err(AppError::refused(
+        Refusal::TooManyRejects,
+        format!(
+            "{}: {} of {} rows rejected ({:.1} %), more than max_reject_ratio {:.1} %; nothing was published. \
          First rejects: {}. Fix the file or raise max_reject_ratio in the config",
-        name,
-        stats.rows_rejected,
-        stats.rows_read,
-        ratio * 100.0,
-        max_reject_ratio * 100.0,
-        rejects
-            .iter()
-            .take(3)
-            .map(|x| format!("line {} {} ({})", x.line, x.reason.code(), x.detail))
-            .collect::<Vec<_>>()
-            .join("; ")
-    )))
+            name,
+            stats.rows_rejected,
+            stats.rows_read,
+            ratio * 100.0,
+            max_reject_ratio * 100.0,
+            rejects
+                .iter()
+                .take(3)
+                .map(|x| format!("line {} {} ({})", x.line, x.reason.code(), x.detail))
+                .collect::<Vec<_>>()
+                .join("; ")
+        ),
+    ))
 }

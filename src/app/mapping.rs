@@ -100,14 +100,19 @@ pub fn suggest(file: &Path, config: &Path) -> Result<String, AppError> {
         total
     };
     if buf[..n].starts_with(b"PK\x03\x04") || buf[..n].contains(&0) {
-        return Err(AppError::Input(format!(
-            "{} is not a text CSV file (an Excel workbook or another binary format); open it in Excel and save it as CSV (comma delimited or CSV UTF-8), then run this again",
-            file.display()
-        )));
+        return Err(AppError::refused(
+            super::Refusal::NotCsv,
+            format!(
+                "{} is not a text CSV file (an Excel workbook or another binary format); open it in Excel and save it as CSV (comma delimited or CSV UTF-8), then run this again",
+                file.display()
+            ),
+        ));
     }
     let (text, encoding) = decode(&buf[..n]);
     let mut lines = text.lines().filter(|l| !l.trim().is_empty());
-    let header = lines.next().ok_or_else(|| AppError::Input(format!("{} is empty", file.display())))?;
+    let header = lines
+        .next()
+        .ok_or_else(|| AppError::refused(super::Refusal::NotCsv, format!("{} is empty", file.display())))?;
     let delimiter = [',', '\t', ';'].into_iter().max_by_key(|d| header.matches(*d).count()).unwrap_or(',');
     let headings: Vec<String> =
         header.split(delimiter).map(|h| h.trim().trim_matches('"').trim().to_string()).collect();

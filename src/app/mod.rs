@@ -50,8 +50,31 @@ pub enum AppError {
     /// it is not repeated as a cause.
     #[error("{error}")]
     Ingest { file: String, error: Box<ingest::IngestError> },
-    #[error("{0}")]
-    Input(String),
+    /// An input refused before anything is published; the message names the file and what
+    /// to do, and `kind` says which rule refused it.
+    #[error("{message}")]
+    Refused { kind: Refusal, message: String },
+    #[error("inputs: {pattern:?}: {source}")]
+    Glob { pattern: String, source: glob::PatternError },
+    #[error("inputs: {pattern:?}: {source}")]
+    GlobEntry { pattern: String, source: glob::GlobError },
+    /// The related-institution list, or a file of reported counts, cannot be read.
+    #[error(transparent)]
+    InputFile(#[from] ingest::IngestError),
+    #[error(transparent)]
+    Aggregates(#[from] ingest::AggregatesError),
+    /// Writing a Parquet file in memory failed (`what` names it).
+    #[error("{what}: {source}")]
+    Parquet { what: String, source: datafusion::parquet::errors::ParquetError },
+    /// A stored partition decodes but not as the events table.
+    #[error("reading partition {key} ({file}): {problem}")]
+    Partition { key: String, file: String, problem: String },
+    #[error("ingest stopped unexpectedly")]
+    Task(#[from] tokio::task::JoinError),
+    #[error("reports: {} cannot be a folder: {} is not one", .dir.display(), .existing.display())]
+    ReportsFolder { dir: PathBuf, existing: PathBuf },
+    #[error("not confirmed; the lock is unchanged (use --force to release it without asking)")]
+    NotConfirmed,
     #[error("{context}: {source}")]
     Io { context: String, source: std::io::Error },
     /// Writing a command's output failed; a closed pipe (`refrate rates | head`) is not an
@@ -88,6 +111,37 @@ impl AppError {
     pub(crate) fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> AppError {
         let context = context.into();
         move |source| AppError::Io { context, source }
+    }
+}
+
+/// Which rule refused an input (see [`AppError::Refused`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// An input glob that matches no file and is not `optional`.
+    NoMatch,
+    /// A symbolic link among the inputs without `follow_symlinks`.
+    Symlink,
+    /// A pseudonymisation key other than the warehouse's.
+    OtherKey,
+    /// A month far after the month before it (`dates.max_jump_months`).
+    MonthJump,
+    /// A hospital-period given by two sources.
+    TwoSources,
+    /// A changed file that holds no valid row (without `--allow-empty`).
+    EmptiedFile,
+    /// More rejected rows than `max_reject_ratio`.
+    TooManyRejects,
+    /// A re-export of a month that differs from the stored one.
+    DifferingExport,
+    /// A file that is not text CSV, or is empty (`mapping suggest`).
+    NotCsv,
+    /// `validate` found an input `run` would refuse.
+    Unusable,
+}
+
+impl AppError {
+    pub(crate) fn refused(kind: Refusal, message: impl Into<String>) -> AppError {
+        AppError::Refused { kind, message: message.into() }
     }
 }
 
@@ -202,9 +256,7 @@ pub(crate) async fn run_with(
         None
     };
     let related = match &cfg.related_institutions {
-        Some(path) => {
-            Some(ingest::RelatedInstitutions::load(path).map_err(|e| AppError::Input(e.to_string()))?)
-        }
+        Some(path) => Some(ingest::RelatedInstitutions::load(path)?),
         None => None,
     };
     let hospitals = load_hospitals(cfg.hospitals.as_deref())?;
@@ -506,9 +558,7 @@ pub async fn unlock(cfg: &Config, force: bool, quiet: bool) -> Result<Outcome, A
         let mut answer = String::new();
         std::io::stdin().lock().read_line(&mut answer).map_err(AppError::io("reading the confirmation"))?;
         if answer.trim() != "unlock" {
-            return Err(AppError::Input(
-                "not confirmed; the lock is unchanged (use --force to release it without asking)".into(),
-            ));
+            return Err(AppError::NotConfirmed);
         }
     }
     let ended = warehouse.unlock().await?;

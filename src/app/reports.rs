@@ -143,11 +143,7 @@ async fn load_rejects(warehouse: &Warehouse, manifest: &Manifest) -> Result<Vec<
 pub fn check_reports_folder(dir: &Path) -> Result<(), AppError> {
     let existing = dir.ancestors().find(|a| a.exists()).unwrap_or(Path::new("."));
     if !existing.is_dir() {
-        return Err(AppError::Input(format!(
-            "reports: {} cannot be a folder: {} is not one",
-            dir.display(),
-            existing.display()
-        )));
+        return Err(AppError::ReportsFolder { dir: dir.to_path_buf(), existing: existing.to_path_buf() });
     }
     tempfile::Builder::new()
         .prefix(TEMP_PREFIX)

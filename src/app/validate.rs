@@ -68,9 +68,7 @@ pub async fn validate(cfg: &Config, files: &[PathBuf], quiet: bool, lang: Lang) 
     let ephemeral: [u8; 32] = rand::random();
     let pseudonymizer = Pseudonymizer::new(&ephemeral).expect("32 random bytes are a valid key");
     let related = match &cfg.related_institutions {
-        Some(path) => {
-            Some(ingest::RelatedInstitutions::load(path).map_err(|e| AppError::Input(e.to_string()))?)
-        }
+        Some(path) => Some(ingest::RelatedInstitutions::load(path)?),
         None => None,
     };
     let mut checked: Vec<Checked> = Vec::new();
@@ -274,7 +272,7 @@ pub async fn validate(cfg: &Config, files: &[PathBuf], quiet: bool, lang: Lang) 
         } else {
             "some input cannot be used (see above)"
         };
-        return Err(AppError::Input(message.into()));
+        return Err(AppError::refused(super::Refusal::Unusable, message));
     }
     Ok(if any_rejects { Outcome::Attention } else { Outcome::AllPass })
 }
