@@ -679,13 +679,7 @@ mod tests {
     }
 
     fn summary(r: &RateRow) -> (Option<String>, Option<String>, &str, String, bool) {
-        (
-            r.referral_display(),
-            r.reverse_display(),
-            r.verdict.as_str(),
-            r.met_criteria.join(","),
-            r.on_boundary,
-        )
+        (r.referral_display(), r.reverse_display(), r.verdict.code(), r.met_criteria.join(","), r.on_boundary)
     }
 
     fn s(v: &str) -> Option<String> {
@@ -774,7 +768,7 @@ mod tests {
         )])
         .await;
         let r = find(&rows, "0110113719", "chiiki-shien-2014");
-        assert_eq!((r.verdict.as_str(), r.on_boundary), ("fail", false));
+        assert_eq!((r.verdict.code(), r.on_boundary), ("fail", false));
         assert!(r.met_criteria.is_empty());
     }
 

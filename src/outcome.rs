@@ -6,6 +6,7 @@
 //! [`Review::outcome`], so the same warehouse gives the same exit code whatever command or
 //! `--period` reads it. `main` maps an [`Outcome`] to 0 or 1 and an error to 2.
 
+use crate::domain::{FiscalYear, PeriodKind, Verdict};
 use crate::rates::RateRow;
 use crate::regimes::Ratio;
 
@@ -30,20 +31,18 @@ impl Outcome {
 /// The fiscal years a hospital still answers for, seen from the latest month with data: the
 /// current one (to date) and, until the annual report on the previous year is due (10月5日),
 /// the previous one. Using the data rather than the clock keeps reruns reproducible.
-pub fn checked_fiscal_years(latest_month: Option<&str>) -> Vec<i32> {
+pub fn checked_fiscal_years(latest_month: Option<&str>) -> Vec<FiscalYear> {
     let Some(month) = latest_month else { return Vec::new() };
-    let (Some(fy), Some((_, m))) =
-        (crate::periods::fiscal_year_of(month), crate::periods::parse_month(month))
-    else {
+    let (Some(fy), Some((_, m))) = (FiscalYear::of_month(month), crate::periods::parse_month(month)) else {
         return Vec::new();
     };
-    if (4..=9).contains(&m) { vec![fy - 1, fy] } else { vec![fy] }
+    if (4..=9).contains(&m) { vec![fy.previous(), fy] } else { vec![fy] }
 }
 
 /// The checked fiscal-year rows of a command, and those that need review.
 #[derive(Debug, Clone, Default)]
 pub struct Review {
-    pub fiscal_years: Vec<i32>,
+    pub fiscal_years: Vec<FiscalYear>,
     pub hospitals_checked: usize,
     /// Every checked hospital, fiscal year and regime that needs review, in row order.
     pub attention: Vec<Attention>,
@@ -55,10 +54,10 @@ impl Review {
     /// `name` gives a hospital's name for the cron lines.
     pub fn of(rows: &[RateRow], latest_month: Option<&str>, name: impl Fn(&str) -> Option<String>) -> Review {
         let fiscal_years = checked_fiscal_years(latest_month);
-        let checked: Vec<(&RateRow, i32)> = rows
+        let checked: Vec<(&RateRow, FiscalYear)> = rows
             .iter()
-            .filter(|r| r.period_kind == "fiscal-year")
-            .filter_map(|r| r.period.parse::<i32>().ok().map(|fy| (r, fy)))
+            .filter(|r| r.period_kind == PeriodKind::FiscalYear)
+            .filter_map(|r| FiscalYear::from_label(&r.period).map(|fy| (r, fy)))
             .filter(|(_, fy)| fiscal_years.contains(fy))
             .collect();
         let hospitals: std::collections::BTreeSet<&str> =
@@ -93,7 +92,7 @@ impl Review {
 /// A failing row, or one with a rate exactly on a threshold (the rounding of a form must not
 /// decide it unseen).
 fn needs_review(row: &RateRow) -> bool {
-    row.verdict == "fail" || row.on_boundary
+    row.verdict == Verdict::Fail || row.on_boundary
 }
 
 /// A checked hospital, fiscal year and regime that needs review: one line of the cron mail.
@@ -101,11 +100,11 @@ fn needs_review(row: &RateRow) -> bool {
 pub struct Attention {
     pub code: String,
     pub name: Option<String>,
-    pub fiscal_year: i32,
+    pub fiscal_year: FiscalYear,
     pub regime: String,
     /// Fails (otherwise it passes or is computed, but sits exactly on a threshold).
     pub fails: bool,
-    pub verdict: String,
+    pub verdict: Verdict,
     /// The rates as shown, with their unit (`50.0 %`), `-` without a denominator.
     pub referral: String,
     pub reverse: String,
@@ -114,7 +113,7 @@ pub struct Attention {
 }
 
 impl Attention {
-    fn of(row: &RateRow, name: Option<String>, fiscal_year: i32) -> Attention {
+    fn of(row: &RateRow, name: Option<String>, fiscal_year: FiscalYear) -> Attention {
         let rate = |ratio: Option<Ratio>, unit: &str| {
             ratio.and_then(|r| r.display()).map(|d| format!("{d} {unit}")).unwrap_or_else(|| "-".into())
         };
@@ -123,8 +122,8 @@ impl Attention {
             name,
             fiscal_year,
             regime: row.regime_id.clone(),
-            fails: row.verdict == "fail",
-            verdict: row.verdict.clone(),
+            fails: row.verdict == Verdict::Fail,
+            verdict: row.verdict,
             referral: rate(row.referral, row.referral_unit),
             reverse: rate(row.reverse, row.reverse_unit),
             referral_gap: row.referral_gap.filter(|g| *g > 0),
@@ -168,7 +167,7 @@ impl Attention {
                 format!(
                     "{} {name} {} {}: {why}",
                     self.code,
-                    crate::report::format::fy_ja(self.fiscal_year),
+                    crate::report::format::fy_ja(self.fiscal_year.0),
                     self.regime
                 )
             }
@@ -182,11 +181,12 @@ mod tests {
 
     #[test]
     fn previous_year_is_checked_until_its_report_is_due() {
-        assert_eq!(checked_fiscal_years(None), Vec::<i32>::new());
+        let years = |m| checked_fiscal_years(m).into_iter().map(|fy| fy.0).collect::<Vec<_>>();
+        assert_eq!(years(None), Vec::<i32>::new());
         // April–September: the previous year's 業務報告 is still to be filed by 10月5日.
-        assert_eq!(checked_fiscal_years(Some("2026-04")), [2025, 2026]);
-        assert_eq!(checked_fiscal_years(Some("2026-09")), [2025, 2026]);
-        assert_eq!(checked_fiscal_years(Some("2026-10")), [2026]);
-        assert_eq!(checked_fiscal_years(Some("2027-03")), [2026]);
+        assert_eq!(years(Some("2026-04")), [2025, 2026]);
+        assert_eq!(years(Some("2026-09")), [2025, 2026]);
+        assert_eq!(years(Some("2026-10")), [2026]);
+        assert_eq!(years(Some("2027-03")), [2026]);
     }
 }

@@ -15,7 +15,7 @@ pub struct PeriodMonth {
 }
 
 /// The period kinds `refrate rates --period` accepts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, clap::ValueEnum)]
 pub enum PeriodKind {
     /// Each calendar month.
     Month,
@@ -33,6 +33,19 @@ pub enum PeriodKind {
 }
 
 impl PeriodKind {
+    pub const ALL: [PeriodKind; 5] = [
+        PeriodKind::Month,
+        PeriodKind::FiscalYear,
+        PeriodKind::Ytd,
+        PeriodKind::Rolling12,
+        PeriodKind::SixMonths,
+    ];
+
+    /// The kind named by [`PeriodKind::name`] (the engine's `period_kind` column).
+    pub fn from_name(name: &str) -> Option<PeriodKind> {
+        PeriodKind::ALL.into_iter().find(|k| k.name() == name)
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             PeriodKind::Month => "month",
@@ -64,7 +77,7 @@ fn from_index(i: i32) -> String {
 
 /// The fiscal year a month belongs to: 2026-03 → 2025, 2026-04 → 2026.
 pub fn fiscal_year_of(month: &str) -> Option<i32> {
-    parse_month(month).map(|(y, m)| if m >= 4 { y } else { y - 1 })
+    crate::domain::FiscalYear::of_month(month).map(|fy| fy.0)
 }
 
 /// The twelve months of a fiscal year, April first.

@@ -13,6 +13,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::domain::{PeriodKind, Verdict};
 use crate::engine::{CountsRow, Results};
 use crate::regimes::{Count, MetricKind, Ratio, Regime};
 
@@ -34,7 +35,9 @@ pub struct CriterionResult {
 #[derive(Debug, Clone, PartialEq)]
 pub struct RateRow {
     pub hospital_code: String,
-    pub period_kind: String,
+    pub period_kind: PeriodKind,
+    /// The period's label: `2025` for a fiscal year, `2025-04` for a month, `2025-04..2025-09`
+    /// for a window.
     pub period: String,
     pub regime_id: String,
     pub counts: CountsRow,
@@ -42,7 +45,7 @@ pub struct RateRow {
     pub reverse: Option<Ratio>,
     pub referral_unit: &'static str,
     pub reverse_unit: &'static str,
-    pub verdict: String,
+    pub verdict: Verdict,
     pub met_criteria: Vec<String>,
     pub on_boundary: bool,
     pub criteria: Vec<CriterionResult>,
@@ -113,7 +116,7 @@ impl YearProgress {
 pub fn add_pace(rows: &mut [RateRow], progress: Option<&YearProgress>) {
     let Some(progress) = progress else { return };
     let fy = progress.fiscal_year.to_string();
-    for row in rows.iter_mut().filter(|r| r.period_kind == "fiscal-year" && r.period == fy) {
+    for row in rows.iter_mut().filter(|r| r.period_kind == PeriodKind::FiscalYear && r.period == fy) {
         row.pace = Some(progress.pace(row));
     }
 }
@@ -228,14 +231,19 @@ pub fn rate_rows(results: &Results, regimes: &[&Regime]) -> Vec<RateRow> {
                 reverse_gap,
             });
         }
-        let (referral_gap, reverse_gap) = if v.verdict == "pass" {
+        let (Some(period_kind), Some(verdict)) =
+            (PeriodKind::from_name(&v.period_kind), Verdict::from_code(&v.verdict))
+        else {
+            continue;
+        };
+        let (referral_gap, reverse_gap) = if verdict == Verdict::Pass {
             (None, None)
         } else {
             nearest_criterion(&criteria).map(|c| (c.referral_gap, c.reverse_gap)).unwrap_or((None, None))
         };
         rows.push(RateRow {
             hospital_code: v.hospital_code.clone(),
-            period_kind: v.period_kind.clone(),
+            period_kind,
             period: v.period.clone(),
             regime_id: v.regime_id.clone(),
             counts: (*count_row).clone(),
@@ -243,7 +251,7 @@ pub fn rate_rows(results: &Results, regimes: &[&Regime]) -> Vec<RateRow> {
             reverse: ratio(MetricKind::Reverse),
             referral_unit: regime.referral.unit.symbol(),
             reverse_unit: regime.reverse.unit.symbol(),
-            verdict: v.verdict.clone(),
+            verdict,
             met_criteria: v.met_criteria.clone(),
             on_boundary: v.on_boundary,
             criteria,
@@ -255,9 +263,9 @@ pub fn rate_rows(results: &Results, regimes: &[&Regime]) -> Vec<RateRow> {
     }
     let order: BTreeMap<&str, usize> = regimes.iter().enumerate().map(|(i, r)| (r.id.as_str(), i)).collect();
     rows.sort_by(|a, b| {
-        (&a.hospital_code, &a.period_kind, &a.period, order.get(a.regime_id.as_str())).cmp(&(
+        (&a.hospital_code, a.period_kind.name(), &a.period, order.get(a.regime_id.as_str())).cmp(&(
             &b.hospital_code,
-            &b.period_kind,
+            b.period_kind.name(),
             &b.period,
             order.get(b.regime_id.as_str()),
         ))

@@ -471,7 +471,7 @@ impl Summary<'_> {
                 let years = if years.is_empty() {
                     "（年度なし）".to_string()
                 } else {
-                    years.iter().map(|y| crate::report::format::fy_ja(*y)).collect::<Vec<_>>().join("・")
+                    years.iter().map(|y| crate::report::format::fy_ja(y.0)).collect::<Vec<_>>().join("・")
                 };
                 format!(
                     "refrate: ファイル {seen} 件（新規 {new}、取込済みのため省略 {skipped}）、{read} 行、不備 {rejected} 行、取込済みと同一 {present} 行、{months} か月分を公開{cleared}、ウェアハウス版 {version}（{published}）、古いファイル {swept} 件を削除、{checked} 病院を{years}について確認：要確認 {attention} 病院。レポート：{reports}（{secs:.1} 秒）"
@@ -624,7 +624,7 @@ pub async fn rates(
         output::write_monthly(&mut out, &monthly, format)
     } else {
         let shown: Vec<crate::rates::RateRow> =
-            rows.into_iter().filter(|r| r.period_kind == period.name()).collect();
+            rows.into_iter().filter(|r| r.period_kind == period).collect();
         output::write_rates(&mut out, &shown, period, format)
     };
     written.and_then(|()| std::io::Write::flush(&mut out)).map_err(AppError::Stdout)?;

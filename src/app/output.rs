@@ -130,7 +130,7 @@ pub fn write_rates(
                 opt(r.counts.get(Count::ReverseReferredPatients)),
                 r.referral_display().unwrap_or_default(),
                 r.reverse_display().unwrap_or_default(),
-                r.verdict.clone(),
+                r.verdict.code().to_string(),
                 r.on_boundary.to_string(),
                 r.referral_unit.to_string(),
                 r.reverse_unit.to_string(),
@@ -144,7 +144,7 @@ pub fn write_rates(
                 r.counts.months_with_data.to_string(),
                 r.counts.months_in_period.to_string(),
                 r.missing_counts.iter().map(|c| c.name()).collect::<Vec<_>>().join(";"),
-                period_ja(&r.period_kind, &r.period),
+                period_ja(r.period_kind, &r.period),
                 opt(r.pace.map(|p| p.months_left)),
                 opt(r.pace.and_then(|p| p.referral_per_month)),
                 opt(r.pace.and_then(|p| p.reverse_per_month)),
@@ -204,9 +204,9 @@ fn json_cell(column: &str, value: String) -> serde_json::Value {
 }
 
 /// The period as people read it: 令和7年度 for a fiscal year.
-fn period_ja(kind: &str, period: &str) -> String {
-    match (kind, period.parse::<i32>()) {
-        ("fiscal-year", Ok(fy)) => crate::report::format::fy_ja(fy),
+fn period_ja(kind: PeriodKind, period: &str) -> String {
+    match (kind, crate::domain::FiscalYear::from_label(period)) {
+        (PeriodKind::FiscalYear, Some(fy)) => crate::report::format::fy_ja(fy.0),
         _ => String::new(),
     }
 }

@@ -14,6 +14,7 @@ use super::model::{
     RegimeResult, RejectRow, RejectSummary, RunInfo, SourceFile,
 };
 use super::{Renderer, ReportError};
+use crate::domain::{PeriodKind, Verdict};
 use crate::engine::{DepartmentRow, MonthlyRow, PartnerRow};
 use crate::ingest::Hospital;
 use crate::periods;
@@ -63,11 +64,9 @@ pub fn pages(sources: &Sources<'_>, renderer: &Renderer) -> Result<Vec<(String, 
     };
     let monthly_by: BTreeMap<(&str, &str), &MonthlyRow> =
         monthly.iter().map(|m| ((m.hospital_code.as_str(), m.month.as_str()), m)).collect();
-    let row_by: BTreeMap<(&str, &str, &str, &str), &RateRow> = rows
+    let row_by: BTreeMap<(&str, PeriodKind, &str, &str), &RateRow> = rows
         .iter()
-        .map(|r| {
-            ((r.hospital_code.as_str(), r.period_kind.as_str(), r.period.as_str(), r.regime_id.as_str()), r)
-        })
+        .map(|r| ((r.hospital_code.as_str(), r.period_kind, r.period.as_str(), r.regime_id.as_str()), r))
         .collect();
     let fiscal_years: BTreeSet<i32> = year_months.iter().filter_map(|m| periods::fiscal_year_of(m)).collect();
     let hospital_codes: BTreeSet<&str> = monthly
@@ -87,7 +86,7 @@ pub fn pages(sources: &Sources<'_>, renderer: &Renderer) -> Result<Vec<(String, 
         let progress = under_way.clone().filter(|p| p.fiscal_year == fy);
         let mut index_rows = Vec::new();
         for &code in &hospital_codes {
-            if !row_by.keys().any(|k| k.0 == code && k.1 == "fiscal-year" && k.2 == fy_label) {
+            if !row_by.keys().any(|k| k.0 == code && k.1 == PeriodKind::FiscalYear && k.2 == fy_label) {
                 continue;
             }
             let hospital_months: BTreeSet<String> =
@@ -103,13 +102,14 @@ pub fn pages(sources: &Sources<'_>, renderer: &Renderer) -> Result<Vec<(String, 
                 .collect();
             let mut regime_results = Vec::new();
             for regime in regimes {
-                let Some(row) = row_by.get(&(code, "fiscal-year", fy_label.as_str(), regime.id.as_str()))
+                let Some(row) =
+                    row_by.get(&(code, PeriodKind::FiscalYear, fy_label.as_str(), regime.id.as_str()))
                 else {
                     continue;
                 };
                 regime_results.push(regime_result(row, regime, progress.as_ref()));
                 let previous =
-                    row_by.get(&(code, "fiscal-year", previous_label.as_str(), regime.id.as_str()));
+                    row_by.get(&(code, PeriodKind::FiscalYear, previous_label.as_str(), regime.id.as_str()));
                 index_rows.push(IndexRow {
                     code: code.to_string(),
                     name: info.and_then(|h| h.name.clone()),
@@ -117,7 +117,7 @@ pub fn pages(sources: &Sources<'_>, renderer: &Renderer) -> Result<Vec<(String, 
                     regime_id: regime.id.clone(),
                     referral: rate_value(row.referral, row.referral_unit, regime, MetricKind::Referral),
                     reverse: rate_value(row.reverse, row.reverse_unit, regime, MetricKind::Reverse),
-                    verdict: row.verdict.clone(),
+                    verdict: row.verdict,
                     met_criteria: row.met_criteria.clone(),
                     met_criteria_names: criterion_names(row, &row.met_criteria),
                     on_boundary: row.on_boundary,
@@ -132,7 +132,7 @@ pub fn pages(sources: &Sources<'_>, renderer: &Renderer) -> Result<Vec<(String, 
                 .iter()
                 .map(|m| {
                     let counts = monthly_by.get(&(code, m.as_str()));
-                    let rate = row_by.get(&(code, "month", m.as_str(), primary.id.as_str()));
+                    let rate = row_by.get(&(code, PeriodKind::Month, m.as_str(), primary.id.as_str()));
                     let c = |k: Count| counts.and_then(|r| r.get(k)).unwrap_or(0);
                     MonthRow {
                         month: m.clone(),
@@ -161,7 +161,7 @@ pub fn pages(sources: &Sources<'_>, renderer: &Renderer) -> Result<Vec<(String, 
                         row_by
                             .get(&(
                                 code,
-                                "rolling-12",
+                                PeriodKind::Rolling12,
                                 periods::rolling12_label(m).as_str(),
                                 primary.id.as_str(),
                             ))
@@ -170,7 +170,8 @@ pub fn pages(sources: &Sources<'_>, renderer: &Renderer) -> Result<Vec<(String, 
                     })
                     .collect()
             };
-            let fy_row = row_by.get(&(code, "fiscal-year", fy_label.as_str(), primary.id.as_str())).copied();
+            let fy_row =
+                row_by.get(&(code, PeriodKind::FiscalYear, fy_label.as_str(), primary.id.as_str())).copied();
             let (referral_threshold, reverse_threshold) = chart_thresholds(fy_row, primary);
             let chart = ChartData {
                 months: fy_months.clone(),
@@ -179,7 +180,7 @@ pub fn pages(sources: &Sources<'_>, renderer: &Renderer) -> Result<Vec<(String, 
                     .map(|m| {
                         tenths_f64(
                             row_by
-                                .get(&(code, "month", m.as_str(), primary.id.as_str()))
+                                .get(&(code, PeriodKind::Month, m.as_str(), primary.id.as_str()))
                                 .and_then(|r| r.referral),
                         )
                     })
@@ -189,7 +190,7 @@ pub fn pages(sources: &Sources<'_>, renderer: &Renderer) -> Result<Vec<(String, 
                     .map(|m| {
                         tenths_f64(
                             row_by
-                                .get(&(code, "month", m.as_str(), primary.id.as_str()))
+                                .get(&(code, PeriodKind::Month, m.as_str(), primary.id.as_str()))
                                 .and_then(|r| r.reverse),
                         )
                     })
@@ -225,10 +226,10 @@ pub fn pages(sources: &Sources<'_>, renderer: &Renderer) -> Result<Vec<(String, 
         }
         // Failing and boundary rows first, then by code.
         index_rows.sort_by_key(|r| {
-            let rank = match (r.verdict.as_str(), r.on_boundary) {
-                ("fail", _) => 0,
+            let rank = match (r.verdict, r.on_boundary) {
+                (Verdict::Fail, _) => 0,
                 (_, true) => 1,
-                ("not_computable" | "no_data", _) => 2,
+                (Verdict::NotComputable | Verdict::NoData, _) => 2,
                 _ => 3,
             };
             (rank, r.code.clone())
@@ -307,7 +308,7 @@ fn regime_result(row: &RateRow, regime: &Regime, progress: Option<&YearProgress>
         id: regime.id.clone(),
         name_ja: regime.name_ja.clone(),
         name_en: regime.name_en.clone(),
-        verdict: row.verdict.clone(),
+        verdict: row.verdict,
         // Printed names (基準B); the machine outputs keep the ids.
         met_criteria: criterion_names(row, &row.met_criteria),
         on_boundary: row.on_boundary,

@@ -1,5 +1,6 @@
 //! Japanese display formatting: era fiscal years, thousands separators, verdict wording.
 //! Pure functions; the template filters in `mod.rs` are thin wrappers over them.
+use crate::domain::Verdict;
 
 /// Japanese fiscal-year label in the era in which the fiscal year is officially named.
 ///
@@ -39,34 +40,26 @@ pub fn thousands(n: u64) -> String {
     out
 }
 
-/// The verdicts the engine may send, with their Japanese wording.
-pub const VERDICTS: [(&str, &str); 4] = [
-    ("pass", "満たしています"),
-    ("fail", "満たしていません"),
-    ("no_data", "データなし"),
-    ("not_computable", "算出不可"),
-];
-
-/// `"pass"` → `"満たしています"`; `None` for a word outside [`VERDICTS`].
+/// `"pass"` → `"満たしています"` (templates receive verdicts as their codes); `None` for a
+/// word that is not a [`Verdict`] code.
 pub fn verdict_ja(verdict: &str) -> Option<&'static str> {
-    VERDICTS.iter().find(|(code, _)| *code == verdict).map(|(_, ja)| *ja)
+    Verdict::from_code(verdict).map(Verdict::label_ja)
 }
 
 /// The headline sentence of a regime's result, e.g.
 /// `"地域医療支援病院の紹介率・逆紹介率要件を満たしています（基準B）"`.
-/// `None` for a verdict outside [`VERDICTS`].
+/// `None` for a word that is not a [`Verdict`] code.
 pub fn verdict_sentence_ja(name_ja: &str, verdict: &str, met_criteria: &[String]) -> Option<String> {
-    let sentence = match verdict {
-        "pass" if met_criteria.is_empty() => {
+    let sentence = match Verdict::from_code(verdict)? {
+        Verdict::Pass if met_criteria.is_empty() => {
             format!("{name_ja}の紹介率・逆紹介率要件を満たしています")
         }
-        "pass" => {
+        Verdict::Pass => {
             format!("{name_ja}の紹介率・逆紹介率要件を満たしています（{}）", met_criteria.join("・"))
         }
-        "fail" => format!("{name_ja}の紹介率・逆紹介率要件を満たしていません"),
-        "no_data" => format!("{name_ja}の要件を判定するデータがありません"),
-        "not_computable" => format!("{name_ja}の紹介率・逆紹介率を算出できません"),
-        _ => return None,
+        Verdict::Fail => format!("{name_ja}の紹介率・逆紹介率要件を満たしていません"),
+        Verdict::NoData => format!("{name_ja}の要件を判定するデータがありません"),
+        Verdict::NotComputable => format!("{name_ja}の紹介率・逆紹介率を算出できません"),
     };
     Some(sentence)
 }

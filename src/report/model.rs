@@ -4,6 +4,8 @@
 
 use serde::Serialize;
 
+use crate::domain::Verdict;
+
 /// Who produced a page, and from which warehouse version; printed in every footer.
 #[derive(Debug, Clone, Serialize)]
 pub struct RunInfo {
@@ -67,8 +69,8 @@ pub struct RegimeResult {
     pub id: String,
     pub name_ja: String,
     pub name_en: String,
-    /// One of [`VERDICTS`](super::VERDICTS): `"pass"`, `"fail"`, `"no_data"`, `"not_computable"`.
-    pub verdict: String,
+    /// Serialised as its code: `"pass"`, `"fail"`, `"no_data"`, `"not_computable"`.
+    pub verdict: Verdict,
     /// Criteria met, as printed, e.g. `["基準B"]`.
     pub met_criteria: Vec<String>,
     pub on_boundary: bool,
@@ -265,7 +267,7 @@ pub struct IndexRow {
     pub regime_id: String,
     pub referral: RateValue,
     pub reverse: RateValue,
-    pub verdict: String,
+    pub verdict: Verdict,
     pub met_criteria: Vec<String>,
     /// The same criteria as printed (`基準B`).
     pub met_criteria_names: Vec<String>,

@@ -1,0 +1,119 @@
+//! The project's vocabulary as types, parsed once at the edge (the CLI, the config, the
+//! engine's rows) and passed on as such: a verdict is a [`Verdict`], a fiscal year a
+//! [`FiscalYear`], a period kind a [`PeriodKind`], a count a [`Count`]. Words like `"fail"` or
+//! `"fiscal-year"` appear only where they are read or written (SQL results, CSV, JSON,
+//! templates), through the methods here.
+
+use std::fmt;
+
+use serde::Serialize;
+
+pub use crate::periods::PeriodKind;
+pub use crate::regimes::Count;
+
+/// The verdict of one regime for one hospital and period, as `queries/regime_verdicts.sql`
+/// decides it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// A criterion is met.
+    Pass,
+    /// No criterion is met.
+    Fail,
+    /// A denominator is zero.
+    NoData,
+    /// A count the regime needs was not reported.
+    NotComputable,
+}
+
+impl Verdict {
+    pub const ALL: [Verdict; 4] = [Verdict::Pass, Verdict::Fail, Verdict::NoData, Verdict::NotComputable];
+
+    /// The stable word of machine outputs and SQL: `pass`, `fail`, `no_data`, `not_computable`.
+    pub fn code(self) -> &'static str {
+        match self {
+            Verdict::Pass => "pass",
+            Verdict::Fail => "fail",
+            Verdict::NoData => "no_data",
+            Verdict::NotComputable => "not_computable",
+        }
+    }
+
+    pub fn from_code(code: &str) -> Option<Verdict> {
+        Verdict::ALL.into_iter().find(|v| v.code() == code)
+    }
+
+    /// How the pages say it: 満たしています, 満たしていません, データなし, 算出不可.
+    pub fn label_ja(self) -> &'static str {
+        match self {
+            Verdict::Pass => "満たしています",
+            Verdict::Fail => "満たしていません",
+            Verdict::NoData => "データなし",
+            Verdict::NotComputable => "算出不可",
+        }
+    }
+}
+
+impl fmt::Display for Verdict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
+/// A fiscal year (年度), April to March, named by the year of its April: `FiscalYear(2025)` is
+/// 2025-04..2026-03 (令和7年度).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(transparent)]
+pub struct FiscalYear(pub i32);
+
+impl FiscalYear {
+    /// The fiscal year a `YYYY-MM` month belongs to: 2026-03 → 2025, 2026-04 → 2026.
+    pub fn of_month(month: &str) -> Option<FiscalYear> {
+        crate::periods::parse_month(month).map(|(y, m)| FiscalYear(if m >= 4 { y } else { y - 1 }))
+    }
+
+    /// Parses the label of a fiscal-year period (`"2025"`).
+    pub fn from_label(label: &str) -> Option<FiscalYear> {
+        (label.len() == 4).then(|| label.parse().ok().map(FiscalYear)).flatten()
+    }
+
+    /// Its twelve months, April first.
+    pub fn months(self) -> Vec<String> {
+        crate::periods::months_of_fiscal_year(self.0)
+    }
+
+    pub fn previous(self) -> FiscalYear {
+        FiscalYear(self.0 - 1)
+    }
+}
+
+impl fmt::Display for FiscalYear {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn verdict_words_round_trip() {
+        for v in Verdict::ALL {
+            assert_eq!(Verdict::from_code(v.code()), Some(v));
+            assert_eq!(serde_json::to_value(v).unwrap(), serde_json::json!(v.code()));
+        }
+        assert_eq!(Verdict::from_code("passed"), None);
+    }
+
+    #[test]
+    fn fiscal_year_starts_in_april() {
+        assert_eq!(FiscalYear::of_month("2026-03"), Some(FiscalYear(2025)));
+        assert_eq!(FiscalYear::of_month("2026-04"), Some(FiscalYear(2026)));
+        assert_eq!(FiscalYear::of_month("2026-13"), None);
+        assert_eq!(FiscalYear::from_label("2025"), Some(FiscalYear(2025)));
+        assert_eq!(FiscalYear::from_label("2025-04..2025-09"), None);
+        assert_eq!(FiscalYear(2025).months().first().map(String::as_str), Some("2025-04"));
+        assert_eq!(FiscalYear(2025).previous().to_string(), "2024");
+    }
+}
