@@ -19,11 +19,11 @@ use crate::warehouse::{Manifest, Warehouse, schema};
 
 /// The SQL files, compiled into the binary.
 pub mod sql {
-    pub const MONTHLY_COUNTS: &str = include_str!("../queries/monthly_counts.sql");
-    pub const PERIOD_COUNTS: &str = include_str!("../queries/period_counts.sql");
-    pub const REGIME_METRICS: &str = include_str!("../queries/regime_metrics.sql");
-    pub const REGIME_CONDITIONS: &str = include_str!("../queries/regime_conditions.sql");
-    pub const REGIME_VERDICTS: &str = include_str!("../queries/regime_verdicts.sql");
+    pub const MONTHLY_COUNTS: &str = include_str!("../../queries/monthly_counts.sql");
+    pub const PERIOD_COUNTS: &str = include_str!("../../queries/period_counts.sql");
+    pub const REGIME_METRICS: &str = include_str!("../../queries/regime_metrics.sql");
+    pub const REGIME_CONDITIONS: &str = include_str!("../../queries/regime_conditions.sql");
+    pub const REGIME_VERDICTS: &str = include_str!("../../queries/regime_verdicts.sql");
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -195,10 +195,20 @@ impl Engine {
     /// A session over reported counts only (no event files): for tests and tools that hold
     /// counts rather than logs.
     pub fn for_reported(reported: Vec<RecordBatch>, regimes: &[&Regime]) -> Result<Engine, EngineError> {
+        Engine::in_memory(Vec::new(), reported, regimes)
+    }
+
+    /// A session over events and reported counts held in memory (batches of the `events` and
+    /// `reported_counts` schemas), as the warehouse would provide them.
+    pub(crate) fn in_memory(
+        events: Vec<RecordBatch>,
+        reported: Vec<RecordBatch>,
+        regimes: &[&Regime],
+    ) -> Result<Engine, EngineError> {
         let ctx = SessionContext::new_with_config(SessionConfig::new().with_target_partitions(2));
-        let empty = MemTable::try_new(schema::EVENTS.clone(), vec![vec![]])
+        let events = MemTable::try_new(schema::EVENTS.clone(), vec![events])
             .map_err(|source| EngineError::Register { table: "events", source })?;
-        ctx.register_table("events", Arc::new(empty))
+        ctx.register_table("events", Arc::new(events))
             .map_err(|source| EngineError::Register { table: "events", source })?;
         Engine::with_tables(ctx, reported, regimes)
     }
@@ -507,8 +517,8 @@ fn register_regimes(ctx: &SessionContext, regimes: &[&Regime]) -> Result<(), Eng
 
 /// The breakdown SQL files, compiled into the binary.
 pub mod breakdown_sql {
-    pub const DEPARTMENT_BREAKDOWN: &str = include_str!("../queries/department_breakdown.sql");
-    pub const PARTNER_BREAKDOWN: &str = include_str!("../queries/partner_breakdown.sql");
+    pub const DEPARTMENT_BREAKDOWN: &str = include_str!("../../queries/department_breakdown.sql");
+    pub const PARTNER_BREAKDOWN: &str = include_str!("../../queries/partner_breakdown.sql");
 }
 
 /// Counts of one department of one hospital over one fiscal year.
@@ -642,6 +652,9 @@ fn shift_year(month: &str, years: i32) -> String {
         None => month.to_string(),
     }
 }
+
+#[cfg(test)]
+mod golden;
 
 #[cfg(test)]
 mod tests {
