@@ -2,13 +2,17 @@
 //! (every column, with its Arrow type) pinned as a text table in `snapshots/`. A change in any
 //! query, or in what the engine registers for it, shows in review as a snapshot diff.
 //!
+//! `counted_events.sql` (the counting rules, one row per event) has a golden of its own; the
+//! three queries that sum it must not change when a rule is rewritten there without changing
+//! its meaning.
+//!
 //! Each query runs as the engine runs it: [`fixture`] goes through `monthly_counts`, `evaluate`
-//! and the breakdowns, so the tables a query reads (`monthly_counts`, `period_counts`,
-//! `regime_metrics`, `regime_conditions_evaluated`, `periods`, `fiscal_months`) are the ones
+//! and the breakdowns, so the tables a query reads (`counted_events`, `monthly_counts`,
+//! `period_counts`, `regime_metrics`, `regime_conditions_evaluated`, `periods`, `fiscal_months`) are the ones
 //! the engine registered; the golden then runs the query's own SQL text once more and renders
 //! what it returns. Queries with an `ORDER BY` are rendered in their own order (it is part of
-//! what they promise); the two without one are sorted on every column, so the snapshot does not
-//! depend on how DataFusion scheduled the join.
+//! what they promise); those without one are sorted (on every column, or on a key), so the
+//! snapshot does not depend on how DataFusion scheduled the work.
 //!
 //! The fixture, hand-computed (the snapshots must agree with these lines):
 //!
@@ -287,6 +291,8 @@ enum Order {
     AsQueried,
     /// The query has none: sort on every column, left to right.
     AllColumns,
+    /// The query has none: sort on these columns (a key of its rows).
+    Columns(&'static [&'static str]),
 }
 
 /// Runs `sql` on the fixture and renders every row and column (NULL spelled out).
@@ -295,10 +301,15 @@ async fn golden(query: &'static str, sql: &str, order: Order) -> String {
     let batches = engine.run(query, sql).await.unwrap();
     let schema = batches.first().map(|b| b.schema()).expect("the query returns at least one batch");
     let mut all = concat_batches(&schema, &batches).unwrap();
-    if let Order::AllColumns = order {
-        let columns: Vec<SortColumn> =
-            all.columns().iter().map(|c| SortColumn { values: c.clone(), options: None }).collect();
-        let indices = lexsort_to_indices(&columns, None).unwrap();
+    let keys: Vec<ArrayRef> = match order {
+        Order::AsQueried => Vec::new(),
+        Order::AllColumns => all.columns().to_vec(),
+        Order::Columns(names) => names.iter().map(|n| column(&all, query, n).unwrap().clone()).collect(),
+    };
+    if !keys.is_empty() {
+        let keys: Vec<SortColumn> =
+            keys.into_iter().map(|values| SortColumn { values, options: None }).collect();
+        let indices = lexsort_to_indices(&keys, None).unwrap();
         all = take_record_batch(&all, &indices).unwrap();
     }
     assert!(all.num_rows() > 0, "{query} returned no rows on the fixture");
@@ -308,6 +319,41 @@ async fn golden(query: &'static str, sql: &str, order: Order) -> String {
         all.num_rows(),
         pretty_format_batches_with_options(&[all], &options).unwrap()
     )
+}
+
+#[tokio::test]
+async fn counted_events() {
+    insta::assert_snapshot!(
+        golden(
+            "counted_events.sql",
+            sql::COUNTED_EVENTS,
+            // One row per event: in the fixture's order.
+            Order::Columns(&["source_file", "source_line"])
+        )
+        .await
+    );
+}
+
+/// `counted_events` must stay a view: each counting query is planned straight down to the
+/// `events` scan, with no table of its own in between (that would copy every event).
+#[tokio::test]
+async fn counted_events_is_a_view_planned_into_each_query() {
+    let engine = fixture().await;
+    let provider = engine.ctx.table_provider("counted_events").await.unwrap();
+    assert_eq!(provider.table_type(), datafusion::datasource::TableType::View);
+    for (query, sql) in [
+        ("monthly_counts.sql", sql::MONTHLY_COUNTS),
+        ("department_breakdown.sql", breakdown_sql::DEPARTMENT_BREAKDOWN),
+        ("partner_breakdown.sql", breakdown_sql::PARTNER_BREAKDOWN),
+    ] {
+        let plan = engine.ctx.sql(sql).await.unwrap().into_optimized_plan().unwrap();
+        let plan = plan.display_indent().to_string();
+        assert!(plan.contains("TableScan: events"), "{query} does not read events:\n{plan}");
+        assert!(
+            !plan.contains("TableScan: counted_events"),
+            "{query} scans a stored counted_events:\n{plan}"
+        );
+    }
 }
 
 #[tokio::test]

@@ -19,6 +19,8 @@ use crate::warehouse::{Manifest, Warehouse, schema};
 
 /// The SQL files, compiled into the binary.
 pub mod sql {
+    /// The counting rules: one row per event, a 0/1 column per count (registered as a view).
+    pub const COUNTED_EVENTS: &str = include_str!("../../queries/counted_events.sql");
     pub const MONTHLY_COUNTS: &str = include_str!("../../queries/monthly_counts.sql");
     pub const PERIOD_COUNTS: &str = include_str!("../../queries/period_counts.sql");
     pub const REGIME_METRICS: &str = include_str!("../../queries/regime_metrics.sql");
@@ -279,10 +281,32 @@ impl Engine {
         Ok(())
     }
 
+    /// Registers `counted_events` (`queries/counted_events.sql`, the counting rules) as a view
+    /// over `events`, once per session. A view, not a table: DataFusion plans its SQL into each
+    /// query that reads it (the optimizer sees through it and prunes its unused columns), so
+    /// the rules are written once and no per-event table is ever materialised.
+    async fn register_counted_events(&self) -> Result<(), EngineError> {
+        const TABLE: &str = "counted_events";
+        if self.ctx.table_exist(TABLE).map_err(|source| EngineError::Register { table: TABLE, source })? {
+            return Ok(());
+        }
+        let view = self
+            .ctx
+            .sql(sql::COUNTED_EVENTS)
+            .await
+            .map_err(|source| EngineError::Query { query: "counted_events.sql", source })?
+            .into_view();
+        self.ctx
+            .register_table(TABLE, view)
+            .map_err(|source| EngineError::Register { table: TABLE, source })?;
+        Ok(())
+    }
+
     /// Monthly counts per hospital (`queries/monthly_counts.sql`), also registered as the
     /// `monthly_counts` table for the period queries.
     pub async fn monthly_counts(&self) -> Result<Vec<MonthlyRow>, EngineError> {
         const Q: &str = "monthly_counts.sql";
+        self.register_counted_events().await?;
         let batches = self.run_into(Q, sql::MONTHLY_COUNTS, "monthly_counts").await?;
         let mut rows = Vec::new();
         for b in &batches {
@@ -586,6 +610,7 @@ impl Engine {
         months: &std::collections::BTreeSet<String>,
     ) -> Result<Vec<DepartmentRow>, EngineError> {
         const Q: &str = "department_breakdown.sql";
+        self.register_counted_events().await?;
         self.register_fiscal_months(months)?;
         let mut rows = Vec::new();
         for b in &self.run(Q, breakdown_sql::DEPARTMENT_BREAKDOWN).await? {
@@ -616,6 +641,7 @@ impl Engine {
         months: &std::collections::BTreeSet<String>,
     ) -> Result<Vec<PartnerRow>, EngineError> {
         const Q: &str = "partner_breakdown.sql";
+        self.register_counted_events().await?;
         self.register_fiscal_months(months)?;
         let mut rows = Vec::new();
         for b in &self.run(Q, breakdown_sql::PARTNER_BREAKDOWN).await? {
