@@ -8,7 +8,8 @@
 //!
 //! Each query runs as the engine runs it: [`fixture`] goes through `monthly_counts`, `evaluate`
 //! and the breakdowns, so the tables a query reads (`counted_events`, `monthly_counts`,
-//! `period_counts`, `regime_metrics`, `regime_conditions_evaluated`, `periods`, `fiscal_months`) are the ones
+//! `period_counts`, `regime_metrics`, `regime_conditions_evaluated`, `regime_criteria`,
+//! `periods`, `fiscal_months`) are the ones
 //! the engine registered; the golden then runs the query's own SQL text once more and renders
 //! what it returns. Queries with an `ORDER BY` are rendered in their own order (it is part of
 //! what they promise); those without one are sorted (on every column, or on a key), so the
@@ -374,6 +375,116 @@ async fn regime_metrics() {
 #[tokio::test]
 async fn regime_conditions() {
     insta::assert_snapshot!(golden("regime_conditions.sql", sql::REGIME_CONDITIONS, Order::AllColumns).await);
+}
+
+#[tokio::test]
+async fn regime_criteria() {
+    insta::assert_snapshot!(golden("regime_criteria.sql", sql::REGIME_CRITERIA, Order::AsQueried).await);
+}
+
+/// `Results::criteria` carries the query's rows as they are: the same decisions, in the same
+/// order, for the Rust side to read instead of deciding again.
+#[tokio::test]
+async fn criteria_in_results_are_the_rows_of_regime_criteria() {
+    let engine = fixture().await;
+    let months: BTreeSet<String> = ["2024-04", "2025-06"].iter().map(|m| m.to_string()).collect();
+    let results = engine.evaluate(&calendar(PeriodKind::Month, &months)).await.unwrap();
+    let row = |code: &str, period: &str, regime: &str, criterion: &str| {
+        results
+            .criteria
+            .iter()
+            .find(|c| {
+                (c.hospital_code.as_str(), c.period.as_str(), c.regime_id.as_str(), c.criterion_id.as_str())
+                    == (code, period, regime, criterion)
+            })
+            .map(|c| (c.met, c.on_line, c.missing_count))
+    };
+    // Exactly 65 % under "> 65": not met, on the line.
+    assert_eq!(row(H2, "2025-04", "chiiki-shien-2014", "B"), Some((Some(false), true, false)));
+    // Exactly 30 ‰ under "≥ 30": met, on the line.
+    assert_eq!(row(H2, "2025-04", "shinryo-2022", "standard"), Some((Some(true), true, false)));
+    // 85 % meets A whatever the missing reverse count; B needs it: unknown.
+    assert_eq!(row(H2, "2025-05", "chiiki-shien-2014", "A"), Some((Some(true), false, false)));
+    assert_eq!(row(H2, "2025-05", "chiiki-shien-2014", "B"), Some((None, false, true)));
+    // A zero denominator: unknown, no count missing.
+    assert_eq!(row(H2, "2025-06", "chiiki-shien-2014", "A"), Some((None, false, false)));
+    // One row per criterion (A, B, C and standard) for each of the 6 hospital-months with data.
+    assert_eq!(results.criteria.len(), 6 * (3 + 1));
+    let keys: Vec<_> = results
+        .criteria
+        .iter()
+        .map(|c| (&c.hospital_code, &c.period_kind, &c.period, &c.regime_id, &c.criterion_id))
+        .collect();
+    assert!(keys.windows(2).all(|w| w[0] < w[1]), "criteria are not in key order");
+}
+
+/// `rates` still decides "criterion met" from the condition rows; until it reads `criteria`,
+/// both must agree on every criterion of the fixture, so switching changes no number.
+#[tokio::test]
+async fn criteria_agree_with_what_rates_decides() {
+    let engine = fixture().await;
+    let set = RegimeSet::builtin();
+    let regimes: Vec<&Regime> = REGIMES.iter().map(|id| set.get(id).unwrap()).collect();
+    let months: BTreeSet<String> = ["2024-04", "2026-03"].iter().map(|m| m.to_string()).collect();
+    let mut periods = calendar(PeriodKind::FiscalYear, &months);
+    periods.extend(calendar(PeriodKind::Month, &months));
+    let results = engine.evaluate(&periods).await.unwrap();
+    let from_rates: Vec<_> = crate::rates::rate_rows(&results, &regimes)
+        .iter()
+        .flat_map(|r| {
+            r.criteria.iter().map(|c| {
+                (
+                    (r.hospital_code.clone(), r.period_kind.clone(), r.period.clone(), r.regime_id.clone()),
+                    c.id.clone(),
+                    c.met,
+                    c.on_boundary,
+                )
+            })
+        })
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let from_sql: Vec<_> = results
+        .criteria
+        .iter()
+        .map(|c| {
+            (
+                (c.hospital_code.clone(), c.period_kind.clone(), c.period.clone(), c.regime_id.clone()),
+                c.criterion_id.clone(),
+                c.met,
+                c.on_line,
+            )
+        })
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    assert_eq!(from_sql.len(), 4 * 11, "4 criteria for each of 11 hospital-periods");
+    assert_eq!(from_sql, from_rates);
+}
+
+/// A criterion with one condition not met and another unknown is unknown, not "not met": the
+/// rule `rates` applied before (any unknown condition makes the criterion unknown), kept so that
+/// reading `criteria` changes no number. SQL's own `false AND NULL` would say false.
+#[tokio::test]
+async fn a_criterion_with_a_failed_and_an_unknown_condition_is_unknown() {
+    let set = RegimeSet::builtin();
+    let regimes = [set.get("chiiki-shien-2014").unwrap()];
+    // 40 % referral (B needs > 65: not met); the reverse count is not reported.
+    let row = reported(
+        H2,
+        ReportedPeriod::Month("2025-04".to_string()),
+        &[("initial_patients", 100), ("referred_patients", 40)],
+    );
+    let engine = Engine::for_reported(vec![schema::reported_batch(&[row], "r.csv")], &regimes).unwrap();
+    let monthly = engine.monthly_counts().await.unwrap();
+    let months: BTreeSet<String> = monthly.iter().map(|m| m.month.clone()).collect();
+    let results = engine.evaluate(&calendar(PeriodKind::Month, &months)).await.unwrap();
+    let met: Vec<(&str, Option<bool>)> =
+        results.criteria.iter().map(|c| (c.criterion_id.as_str(), c.met)).collect();
+    assert_eq!(met, [("A", Some(false)), ("B", None), ("C", None)]);
+    let conditions: Vec<Option<bool>> =
+        results.conditions.iter().filter(|c| c.criterion_id == "B").map(|c| c.met).collect();
+    assert_eq!(conditions, [Some(false), None]);
 }
 
 #[tokio::test]

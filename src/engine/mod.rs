@@ -25,6 +25,8 @@ pub mod sql {
     pub const PERIOD_COUNTS: &str = include_str!("../../queries/period_counts.sql");
     pub const REGIME_METRICS: &str = include_str!("../../queries/regime_metrics.sql");
     pub const REGIME_CONDITIONS: &str = include_str!("../../queries/regime_conditions.sql");
+    /// "Criterion met", decided once: one row per criterion (registered as `regime_criteria`).
+    pub const REGIME_CRITERIA: &str = include_str!("../../queries/regime_criteria.sql");
     pub const REGIME_VERDICTS: &str = include_str!("../../queries/regime_verdicts.sql");
 }
 
@@ -91,6 +93,24 @@ pub struct ConditionRow {
     pub on_line: bool,
 }
 
+/// One criterion of one regime for one hospital and period (`queries/regime_criteria.sql`):
+/// the one decision of whether it is met, for every consumer to read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CriterionRow {
+    pub hospital_code: String,
+    pub period_kind: String,
+    pub period: String,
+    pub regime_id: String,
+    pub criterion_id: String,
+    /// `None` when some condition is unknown (a count not reported, or a zero denominator):
+    /// unknown is neither met nor not met.
+    pub met: Option<bool>,
+    /// Some condition's rate is exactly on its threshold.
+    pub on_line: bool,
+    /// Some condition needs a count that was not reported.
+    pub missing_count: bool,
+}
+
 /// One metric's numerator and denominator.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MetricRow {
@@ -121,6 +141,8 @@ pub struct Results {
     pub counts: Vec<CountsRow>,
     pub metrics: Vec<MetricRow>,
     pub conditions: Vec<ConditionRow>,
+    /// Ordered by hospital, period kind, period, regime and criterion.
+    pub criteria: Vec<CriterionRow>,
     pub verdicts: Vec<VerdictRow>,
 }
 
@@ -327,7 +349,7 @@ impl Engine {
         Ok(rows)
     }
 
-    /// Counts, metrics, conditions and verdicts for the given periods. Call
+    /// Counts, metrics, conditions, criteria and verdicts for the given periods. Call
     /// [`Engine::monthly_counts`] first.
     pub async fn evaluate(&self, periods: &[PeriodMonth]) -> Result<Results, EngineError> {
         self.register_periods(periods)?;
@@ -403,6 +425,32 @@ impl Engine {
                     condition_index: idx[i].unwrap_or(0),
                     met: met[i],
                     on_line: on_line[i].unwrap_or(false),
+                });
+            }
+        }
+
+        const CR: &str = "regime_criteria.sql";
+        let batches = self.run_into(CR, sql::REGIME_CRITERIA, "regime_criteria").await?;
+        for b in &batches {
+            let (h, k, p, r, c) = (
+                strings(b, CR, "hospital_code")?,
+                strings(b, CR, "period_kind")?,
+                strings(b, CR, "period")?,
+                strings(b, CR, "regime_id")?,
+                strings(b, CR, "criterion_id")?,
+            );
+            let (met, on_line, missing) =
+                (bools(b, CR, "met")?, bools(b, CR, "on_line")?, bools(b, CR, "missing_count")?);
+            for i in 0..b.num_rows() {
+                results.criteria.push(CriterionRow {
+                    hospital_code: h[i].clone(),
+                    period_kind: k[i].clone(),
+                    period: p[i].clone(),
+                    regime_id: r[i].clone(),
+                    criterion_id: c[i].clone(),
+                    met: met[i],
+                    on_line: on_line[i].unwrap_or(false),
+                    missing_count: missing[i].unwrap_or(false),
                 });
             }
         }
