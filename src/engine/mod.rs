@@ -1,8 +1,34 @@
 //! The DataFusion session: registers the warehouse tables and runs `queries/*.sql`.
 //!
-//! Owns the SQL and the tables it reads (events from the committed Parquet files named by the
-//! manifest, regime terms and conditions built from regime data, the period calendar). It does
-//! not decide what a regime is (that is `regimes`) nor how numbers are shown (`report`).
+//! SQL is the one home of these rules; each query reads the results of the ones before it:
+//! - `counted_events.sql`: the counting rules (first visit and its three exclusion groups,
+//!   initial, referred and reverse-referred patient, return visit, emergency), a view over
+//!   `events` with a 0/1 column per count;
+//! - `monthly_counts.sql`, `period_counts.sql`: the counts per month and per period (a count a
+//!   hospital did not report stays NULL and makes what needs it not computable);
+//! - `regime_metrics.sql`: each regime's exact numerator and denominator;
+//! - `regime_conditions.sql`: each condition met, unknown, or exactly on its threshold;
+//! - `regime_criteria.sql`: each criterion met (`Results::criteria`);
+//! - `regime_verdicts.sql`: the verdict, the criteria met and the boundary flag;
+//! - `department_breakdown.sql`, `partner_breakdown.sql`: the hospital page's breakdowns, sums
+//!   of the same `counted_events`.
+//!
+//! Why SQL: these are exact integer arithmetic (a rate meets `≥ p/q` when
+//! `n × scale × q ≥ p × d`, in DECIMAL(38, 0), never a float), short enough to review as SQL
+//! next to `domain.md`, and computed in one pass over every hospital and period. Each query's
+//! whole result on a small fixture is pinned in `golden.rs`, so a change shows in review.
+//! Consumers read these results and do not decide them again (`rates` still derives criterion
+//! met from the condition rows until it reads `Results::criteria`; a golden test checks that
+//! both agree).
+//!
+//! Rust owns what needs a search or is presentation: `rates` (with the exact ratios of
+//! `regimes`) finds the gap to the line (the smallest number of extra events), the nearest
+//! criterion and the pace per remaining month, and rounds for display.
+//!
+//! The engine owns the SQL and the tables it reads (events from the committed Parquet files
+//! named by the manifest, reported counts, regime terms and conditions built from regime data,
+//! the period calendar). It does not decide what a regime is (that is `regimes`) nor how
+//! numbers are shown (`report`).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
