@@ -1,11 +1,11 @@
 -- Referrals from and reverse referrals to each partner institution, per fiscal year, with
 -- the referrals of the same months of the previous fiscal year (紹介が減った連携先).
 --
--- Inputs: `events`, and `fiscal_months` (month, fiscal_year, same_month_prev_year). Counting
--- rules as in `monthly_counts.sql`: a referral counts when it is an initial patient (first
--- visit in none of ambulance / holiday-night / checkup) with a letter from a partner not
--- related to the founder; a reverse referral is a referral out to such a partner. Related
--- partners and rows without a partner code are left out: they never count.
+-- Inputs: `counted_events` (the view of `counted_events.sql`: one row per event with a 0/1
+-- column per count; the counting rules live there, not here), and `fiscal_months` (month,
+-- fiscal_year, same_month_prev_year). A referral is a `referred_patient`, a reverse referral a
+-- `reverse_referred_patient`. Related partners and rows without a partner code are left out
+-- entirely: they never count, and they get no row.
 --
 -- The comparison uses only the "compared months": months of the fiscal year in which the
 -- hospital has data and also had data twelve months earlier. `referred_compared` and
@@ -14,17 +14,14 @@
 WITH per_month AS (
     SELECT
         hospital_code, month, partner_code,
-        SUM(CASE WHEN event_type = 'first_visit'
-                  AND NOT (ambulance OR after_hours_emergency OR checkup_origin)
-                  AND referral_letter
-                 THEN 1 ELSE 0 END) AS referred,
-        SUM(CASE WHEN event_type = 'referral_out' THEN 1 ELSE 0 END) AS reverse
-    FROM events
+        SUM(referred_patient) AS referred,
+        SUM(reverse_referred_patient) AS reverse
+    FROM counted_events
     WHERE partner_code IS NOT NULL AND partner_code <> '' AND NOT partner_related
     GROUP BY hospital_code, month, partner_code
 ),
 hospital_months AS (
-    SELECT DISTINCT hospital_code, month FROM events
+    SELECT DISTINCT hospital_code, month FROM counted_events
 ),
 compared_months AS (
     SELECT h.hospital_code, f.fiscal_year, f.month, f.same_month_prev_year

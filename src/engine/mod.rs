@@ -1,8 +1,34 @@
 //! The DataFusion session: registers the warehouse tables and runs `queries/*.sql`.
 //!
-//! Owns the SQL and the tables it reads (events from the committed Parquet files named by the
-//! manifest, regime terms and conditions built from regime data, the period calendar). It does
-//! not decide what a regime is (that is `regimes`) nor how numbers are shown (`report`).
+//! SQL is the one home of these rules; each query reads the results of the ones before it:
+//! - `counted_events.sql`: the counting rules (first visit and its three exclusion groups,
+//!   initial, referred and reverse-referred patient, return visit, emergency), a view over
+//!   `events` with a 0/1 column per count;
+//! - `monthly_counts.sql`, `period_counts.sql`: the counts per month and per period (a count a
+//!   hospital did not report stays NULL and makes what needs it not computable);
+//! - `regime_metrics.sql`: each regime's exact numerator and denominator;
+//! - `regime_conditions.sql`: each condition met, unknown, or exactly on its threshold;
+//! - `regime_criteria.sql`: each criterion met (`Results::criteria`);
+//! - `regime_verdicts.sql`: the verdict, the criteria met and the boundary flag;
+//! - `department_breakdown.sql`, `partner_breakdown.sql`: the hospital page's breakdowns, sums
+//!   of the same `counted_events`.
+//!
+//! Why SQL: these are exact integer arithmetic (a rate meets `≥ p/q` when
+//! `n × scale × q ≥ p × d`, in DECIMAL(38, 0), never a float), short enough to review as SQL
+//! next to `domain.md`, and computed in one pass over every hospital and period. Each query's
+//! whole result on a small fixture is pinned in `golden.rs`, so a change shows in review.
+//! Consumers read these results and do not decide them again (`rates` still derives criterion
+//! met from the condition rows until it reads `Results::criteria`; a golden test checks that
+//! both agree).
+//!
+//! Rust owns what needs a search or is presentation: `rates` (with the exact ratios of
+//! `regimes`) finds the gap to the line (the smallest number of extra events), the nearest
+//! criterion and the pace per remaining month, and rounds for display.
+//!
+//! The engine owns the SQL and the tables it reads (events from the committed Parquet files
+//! named by the manifest, reported counts, regime terms and conditions built from regime data,
+//! the period calendar). It does not decide what a regime is (that is `regimes`) nor how
+//! numbers are shown (`report`).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -19,11 +45,15 @@ use crate::warehouse::{Manifest, Warehouse, schema};
 
 /// The SQL files, compiled into the binary.
 pub mod sql {
-    pub const MONTHLY_COUNTS: &str = include_str!("../queries/monthly_counts.sql");
-    pub const PERIOD_COUNTS: &str = include_str!("../queries/period_counts.sql");
-    pub const REGIME_METRICS: &str = include_str!("../queries/regime_metrics.sql");
-    pub const REGIME_CONDITIONS: &str = include_str!("../queries/regime_conditions.sql");
-    pub const REGIME_VERDICTS: &str = include_str!("../queries/regime_verdicts.sql");
+    /// The counting rules: one row per event, a 0/1 column per count (registered as a view).
+    pub const COUNTED_EVENTS: &str = include_str!("../../queries/counted_events.sql");
+    pub const MONTHLY_COUNTS: &str = include_str!("../../queries/monthly_counts.sql");
+    pub const PERIOD_COUNTS: &str = include_str!("../../queries/period_counts.sql");
+    pub const REGIME_METRICS: &str = include_str!("../../queries/regime_metrics.sql");
+    pub const REGIME_CONDITIONS: &str = include_str!("../../queries/regime_conditions.sql");
+    /// "Criterion met", decided once: one row per criterion (registered as `regime_criteria`).
+    pub const REGIME_CRITERIA: &str = include_str!("../../queries/regime_criteria.sql");
+    pub const REGIME_VERDICTS: &str = include_str!("../../queries/regime_verdicts.sql");
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -89,6 +119,24 @@ pub struct ConditionRow {
     pub on_line: bool,
 }
 
+/// One criterion of one regime for one hospital and period (`queries/regime_criteria.sql`):
+/// the one decision of whether it is met, for every consumer to read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CriterionRow {
+    pub hospital_code: String,
+    pub period_kind: String,
+    pub period: String,
+    pub regime_id: String,
+    pub criterion_id: String,
+    /// `None` when some condition is unknown (a count not reported, or a zero denominator):
+    /// unknown is neither met nor not met.
+    pub met: Option<bool>,
+    /// Some condition's rate is exactly on its threshold.
+    pub on_line: bool,
+    /// Some condition needs a count that was not reported.
+    pub missing_count: bool,
+}
+
 /// One metric's numerator and denominator.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MetricRow {
@@ -119,6 +167,8 @@ pub struct Results {
     pub counts: Vec<CountsRow>,
     pub metrics: Vec<MetricRow>,
     pub conditions: Vec<ConditionRow>,
+    /// Ordered by hospital, period kind, period, regime and criterion.
+    pub criteria: Vec<CriterionRow>,
     pub verdicts: Vec<VerdictRow>,
 }
 
@@ -195,10 +245,20 @@ impl Engine {
     /// A session over reported counts only (no event files): for tests and tools that hold
     /// counts rather than logs.
     pub fn for_reported(reported: Vec<RecordBatch>, regimes: &[&Regime]) -> Result<Engine, EngineError> {
+        Engine::in_memory(Vec::new(), reported, regimes)
+    }
+
+    /// A session over events and reported counts held in memory (batches of the `events` and
+    /// `reported_counts` schemas), as the warehouse would provide them.
+    pub(crate) fn in_memory(
+        events: Vec<RecordBatch>,
+        reported: Vec<RecordBatch>,
+        regimes: &[&Regime],
+    ) -> Result<Engine, EngineError> {
         let ctx = SessionContext::new_with_config(SessionConfig::new().with_target_partitions(2));
-        let empty = MemTable::try_new(schema::EVENTS.clone(), vec![vec![]])
+        let events = MemTable::try_new(schema::EVENTS.clone(), vec![events])
             .map_err(|source| EngineError::Register { table: "events", source })?;
-        ctx.register_table("events", Arc::new(empty))
+        ctx.register_table("events", Arc::new(events))
             .map_err(|source| EngineError::Register { table: "events", source })?;
         Engine::with_tables(ctx, reported, regimes)
     }
@@ -269,10 +329,32 @@ impl Engine {
         Ok(())
     }
 
+    /// Registers `counted_events` (`queries/counted_events.sql`, the counting rules) as a view
+    /// over `events`, once per session. A view, not a table: DataFusion plans its SQL into each
+    /// query that reads it (the optimizer sees through it and prunes its unused columns), so
+    /// the rules are written once and no per-event table is ever materialised.
+    async fn register_counted_events(&self) -> Result<(), EngineError> {
+        const TABLE: &str = "counted_events";
+        if self.ctx.table_exist(TABLE).map_err(|source| EngineError::Register { table: TABLE, source })? {
+            return Ok(());
+        }
+        let view = self
+            .ctx
+            .sql(sql::COUNTED_EVENTS)
+            .await
+            .map_err(|source| EngineError::Query { query: "counted_events.sql", source })?
+            .into_view();
+        self.ctx
+            .register_table(TABLE, view)
+            .map_err(|source| EngineError::Register { table: TABLE, source })?;
+        Ok(())
+    }
+
     /// Monthly counts per hospital (`queries/monthly_counts.sql`), also registered as the
     /// `monthly_counts` table for the period queries.
     pub async fn monthly_counts(&self) -> Result<Vec<MonthlyRow>, EngineError> {
         const Q: &str = "monthly_counts.sql";
+        self.register_counted_events().await?;
         let batches = self.run_into(Q, sql::MONTHLY_COUNTS, "monthly_counts").await?;
         let mut rows = Vec::new();
         for b in &batches {
@@ -293,7 +375,7 @@ impl Engine {
         Ok(rows)
     }
 
-    /// Counts, metrics, conditions and verdicts for the given periods. Call
+    /// Counts, metrics, conditions, criteria and verdicts for the given periods. Call
     /// [`Engine::monthly_counts`] first.
     pub async fn evaluate(&self, periods: &[PeriodMonth]) -> Result<Results, EngineError> {
         self.register_periods(periods)?;
@@ -369,6 +451,32 @@ impl Engine {
                     condition_index: idx[i].unwrap_or(0),
                     met: met[i],
                     on_line: on_line[i].unwrap_or(false),
+                });
+            }
+        }
+
+        const CR: &str = "regime_criteria.sql";
+        let batches = self.run_into(CR, sql::REGIME_CRITERIA, "regime_criteria").await?;
+        for b in &batches {
+            let (h, k, p, r, c) = (
+                strings(b, CR, "hospital_code")?,
+                strings(b, CR, "period_kind")?,
+                strings(b, CR, "period")?,
+                strings(b, CR, "regime_id")?,
+                strings(b, CR, "criterion_id")?,
+            );
+            let (met, on_line, missing) =
+                (bools(b, CR, "met")?, bools(b, CR, "on_line")?, bools(b, CR, "missing_count")?);
+            for i in 0..b.num_rows() {
+                results.criteria.push(CriterionRow {
+                    hospital_code: h[i].clone(),
+                    period_kind: k[i].clone(),
+                    period: p[i].clone(),
+                    regime_id: r[i].clone(),
+                    criterion_id: c[i].clone(),
+                    met: met[i],
+                    on_line: on_line[i].unwrap_or(false),
+                    missing_count: missing[i].unwrap_or(false),
                 });
             }
         }
@@ -507,8 +615,8 @@ fn register_regimes(ctx: &SessionContext, regimes: &[&Regime]) -> Result<(), Eng
 
 /// The breakdown SQL files, compiled into the binary.
 pub mod breakdown_sql {
-    pub const DEPARTMENT_BREAKDOWN: &str = include_str!("../queries/department_breakdown.sql");
-    pub const PARTNER_BREAKDOWN: &str = include_str!("../queries/partner_breakdown.sql");
+    pub const DEPARTMENT_BREAKDOWN: &str = include_str!("../../queries/department_breakdown.sql");
+    pub const PARTNER_BREAKDOWN: &str = include_str!("../../queries/partner_breakdown.sql");
 }
 
 /// Counts of one department of one hospital over one fiscal year.
@@ -576,6 +684,7 @@ impl Engine {
         months: &std::collections::BTreeSet<String>,
     ) -> Result<Vec<DepartmentRow>, EngineError> {
         const Q: &str = "department_breakdown.sql";
+        self.register_counted_events().await?;
         self.register_fiscal_months(months)?;
         let mut rows = Vec::new();
         for b in &self.run(Q, breakdown_sql::DEPARTMENT_BREAKDOWN).await? {
@@ -606,6 +715,7 @@ impl Engine {
         months: &std::collections::BTreeSet<String>,
     ) -> Result<Vec<PartnerRow>, EngineError> {
         const Q: &str = "partner_breakdown.sql";
+        self.register_counted_events().await?;
         self.register_fiscal_months(months)?;
         let mut rows = Vec::new();
         for b in &self.run(Q, breakdown_sql::PARTNER_BREAKDOWN).await? {
@@ -642,6 +752,9 @@ fn shift_year(month: &str, years: i32) -> String {
         None => month.to_string(),
     }
 }
+
+#[cfg(test)]
+mod golden;
 
 #[cfg(test)]
 mod tests {
