@@ -15,7 +15,7 @@ pub struct PeriodMonth {
 }
 
 /// The period kinds `refrate rates --period` accepts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, clap::ValueEnum)]
 pub enum PeriodKind {
     /// Each calendar month.
     Month,
@@ -54,6 +54,19 @@ impl PeriodKind {
             PeriodKind::Rolling12 => "rolling-12",
             PeriodKind::SixMonths => "six-months",
         }
+    }
+}
+
+/// Ordered by name, as SQL orders the `period_kind` column.
+impl Ord for PeriodKind {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.name().cmp(other.name())
+    }
+}
+
+impl PartialOrd for PeriodKind {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
     }
 }
 

@@ -148,41 +148,44 @@ impl RateRow {
 
 /// Joins the engine's results with the regimes into rows, ordered by hospital, period, regime.
 pub fn rate_rows(results: &Results, regimes: &[&Regime]) -> Vec<RateRow> {
-    let counts: BTreeMap<(&str, &str, &str), &CountsRow> = results
+    // Every lookup is keyed by hospital, period kind, period (and regime, criterion or metric).
+    let counts: BTreeMap<(&str, PeriodKind, &str), &CountsRow> = results
         .counts
         .iter()
-        .map(|c| ((c.hospital_code.as_str(), c.period_kind.as_str(), c.period.as_str()), c))
+        .map(|c| ((c.hospital_code.as_str(), c.period_kind, c.period.as_str()), c))
         .collect();
     let by_regime: BTreeMap<&str, &Regime> = regimes.iter().map(|r| (r.id.as_str(), *r)).collect();
-    let mut conditions: BTreeMap<(&str, &str, &str, &str, &str), Vec<&crate::engine::ConditionRow>> =
-        BTreeMap::new();
-    for c in &results.conditions {
-        conditions
-            .entry((&c.hospital_code, &c.period_kind, &c.period, &c.regime_id, &c.criterion_id))
-            .or_default()
-            .push(c);
-    }
-    let mut metrics: BTreeMap<(&str, &str, &str, &str, MetricKind), &crate::engine::MetricRow> =
-        BTreeMap::new();
-    for m in &results.metrics {
-        metrics.insert((&m.hospital_code, &m.period_kind, &m.period, &m.regime_id, m.metric), m);
-    }
+    let criteria_met: BTreeMap<(&str, PeriodKind, &str, &str, &str), &crate::engine::CriterionRow> = results
+        .criteria
+        .iter()
+        .map(|c| {
+            (
+                (
+                    c.hospital_code.as_str(),
+                    c.period_kind,
+                    c.period.as_str(),
+                    c.regime_id.as_str(),
+                    c.criterion_id.as_str(),
+                ),
+                c,
+            )
+        })
+        .collect();
+    let metrics: BTreeMap<(&str, PeriodKind, &str, &str, MetricKind), &crate::engine::MetricRow> = results
+        .metrics
+        .iter()
+        .map(|m| {
+            ((m.hospital_code.as_str(), m.period_kind, m.period.as_str(), m.regime_id.as_str(), m.metric), m)
+        })
+        .collect();
     let mut rows = Vec::new();
     for v in &results.verdicts {
-        let (Some(regime), Some(count_row)) = (
-            by_regime.get(v.regime_id.as_str()),
-            counts.get(&(v.hospital_code.as_str(), v.period_kind.as_str(), v.period.as_str())),
-        ) else {
+        let key = (v.hospital_code.as_str(), v.period_kind, v.period.as_str());
+        let (Some(regime), Some(count_row)) = (by_regime.get(v.regime_id.as_str()), counts.get(&key)) else {
             continue;
         };
         let ratio = |kind: MetricKind| -> Option<Ratio> {
-            let m = metrics.get(&(
-                v.hospital_code.as_str(),
-                v.period_kind.as_str(),
-                v.period.as_str(),
-                v.regime_id.as_str(),
-                kind,
-            ))?;
+            let m = metrics.get(&(key.0, key.1, key.2, v.regime_id.as_str(), kind))?;
             Some(Ratio {
                 numerator: u64::try_from(m.numerator?).unwrap_or(0),
                 denominator: u64::try_from(m.denominator?).unwrap_or(0),
@@ -194,21 +197,10 @@ pub fn rate_rows(results: &Results, regimes: &[&Regime]) -> Vec<RateRow> {
             regime.required_counts().into_iter().filter(|c| count_row.get(*c).is_none()).collect();
         let mut criteria = Vec::new();
         for criterion in &regime.criteria {
-            let evaluated = conditions
-                .get(&(
-                    v.hospital_code.as_str(),
-                    v.period_kind.as_str(),
-                    v.period.as_str(),
-                    v.regime_id.as_str(),
-                    criterion.id.as_str(),
-                ))
-                .cloned()
-                .unwrap_or_default();
-            let met = if evaluated.iter().any(|c| c.met.is_none()) || evaluated.is_empty() {
-                None
-            } else {
-                Some(evaluated.iter().all(|c| c.met == Some(true)))
-            };
+            // Decided by queries/regime_criteria.sql; only read here.
+            let decided =
+                criteria_met.get(&(key.0, key.1, key.2, v.regime_id.as_str(), criterion.id.as_str()));
+            let met = decided.and_then(|c| c.met);
             let (referral_gap, reverse_gap) =
                 if met == Some(false) || (met.is_none() && missing_counts.is_empty()) {
                     regime.criterion_gaps(criterion, &known)
@@ -226,16 +218,12 @@ pub fn rate_rows(results: &Results, regimes: &[&Regime]) -> Vec<RateRow> {
                 name_ja: criterion.name_ja.clone(),
                 label,
                 met,
-                on_boundary: evaluated.iter().any(|c| c.on_line),
+                on_boundary: decided.is_some_and(|c| c.on_line),
                 referral_gap,
                 reverse_gap,
             });
         }
-        let (Some(period_kind), Some(verdict)) =
-            (PeriodKind::from_name(&v.period_kind), Verdict::from_code(&v.verdict))
-        else {
-            continue;
-        };
+        let (period_kind, verdict) = (v.period_kind, v.verdict);
         let (referral_gap, reverse_gap) = if verdict == Verdict::Pass {
             (None, None)
         } else {
@@ -263,9 +251,9 @@ pub fn rate_rows(results: &Results, regimes: &[&Regime]) -> Vec<RateRow> {
     }
     let order: BTreeMap<&str, usize> = regimes.iter().enumerate().map(|(i, r)| (r.id.as_str(), i)).collect();
     rows.sort_by(|a, b| {
-        (&a.hospital_code, a.period_kind.name(), &a.period, order.get(a.regime_id.as_str())).cmp(&(
+        (&a.hospital_code, &a.period_kind, &a.period, order.get(a.regime_id.as_str())).cmp(&(
             &b.hospital_code,
-            b.period_kind.name(),
+            &b.period_kind,
             &b.period,
             order.get(b.regime_id.as_str()),
         ))

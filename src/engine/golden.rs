@@ -418,8 +418,8 @@ async fn criteria_in_results_are_the_rows_of_regime_criteria() {
     assert!(keys.windows(2).all(|w| w[0] < w[1]), "criteria are not in key order");
 }
 
-/// `rates` still decides "criterion met" from the condition rows; until it reads `criteria`,
-/// both must agree on every criterion of the fixture, so switching changes no number.
+/// `rates` reads "criterion met" from `criteria`: every criterion of the fixture reaches the
+/// rate rows unchanged (none dropped, none under another key).
 #[tokio::test]
 async fn criteria_agree_with_what_rates_decides() {
     let engine = fixture().await;
@@ -434,7 +434,7 @@ async fn criteria_agree_with_what_rates_decides() {
         .flat_map(|r| {
             r.criteria.iter().map(|c| {
                 (
-                    (r.hospital_code.clone(), r.period_kind.clone(), r.period.clone(), r.regime_id.clone()),
+                    (r.hospital_code.clone(), r.period_kind, r.period.clone(), r.regime_id.clone()),
                     c.id.clone(),
                     c.met,
                     c.on_boundary,
@@ -449,7 +449,7 @@ async fn criteria_agree_with_what_rates_decides() {
         .iter()
         .map(|c| {
             (
-                (c.hospital_code.clone(), c.period_kind.clone(), c.period.clone(), c.regime_id.clone()),
+                (c.hospital_code.clone(), c.period_kind, c.period.clone(), c.regime_id.clone()),
                 c.criterion_id.clone(),
                 c.met,
                 c.on_line,

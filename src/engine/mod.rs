@@ -39,6 +39,7 @@ use datafusion::datasource::MemTable;
 use datafusion::error::DataFusionError;
 use datafusion::prelude::{ParquetReadOptions, SessionConfig, SessionContext};
 
+use crate::domain::{PeriodKind, Verdict};
 use crate::periods::PeriodMonth;
 use crate::regimes::{Count, MetricKind, Regime};
 use crate::warehouse::{Manifest, Warehouse, schema};
@@ -64,6 +65,8 @@ pub enum EngineError {
     Register { table: &'static str, source: DataFusionError },
     #[error("query {query} returned an unexpected column {column}")]
     Shape { query: &'static str, column: String },
+    #[error("query {query} returned {value:?} in column {column}, which is not one of its known words")]
+    Value { query: &'static str, column: String, value: String },
     #[error(transparent)]
     Warehouse(#[from] crate::warehouse::WarehouseError),
     #[error("reading reported counts {file}: {message}")]
@@ -74,7 +77,7 @@ pub enum EngineError {
 #[derive(Debug, Clone, PartialEq)]
 pub struct CountsRow {
     pub hospital_code: String,
-    pub period_kind: String,
+    pub period_kind: PeriodKind,
     pub period: String,
     pub months_in_period: u64,
     pub months_with_data: u64,
@@ -110,7 +113,7 @@ impl MonthlyRow {
 #[derive(Debug, Clone, PartialEq)]
 pub struct ConditionRow {
     pub hospital_code: String,
-    pub period_kind: String,
+    pub period_kind: PeriodKind,
     pub period: String,
     pub regime_id: String,
     pub criterion_id: String,
@@ -124,7 +127,7 @@ pub struct ConditionRow {
 #[derive(Debug, Clone, PartialEq)]
 pub struct CriterionRow {
     pub hospital_code: String,
-    pub period_kind: String,
+    pub period_kind: PeriodKind,
     pub period: String,
     pub regime_id: String,
     pub criterion_id: String,
@@ -141,7 +144,7 @@ pub struct CriterionRow {
 #[derive(Debug, Clone, PartialEq)]
 pub struct MetricRow {
     pub hospital_code: String,
-    pub period_kind: String,
+    pub period_kind: PeriodKind,
     pub period: String,
     pub regime_id: String,
     pub metric: MetricKind,
@@ -153,10 +156,10 @@ pub struct MetricRow {
 #[derive(Debug, Clone, PartialEq)]
 pub struct VerdictRow {
     pub hospital_code: String,
-    pub period_kind: String,
+    pub period_kind: PeriodKind,
     pub period: String,
     pub regime_id: String,
-    pub verdict: String,
+    pub verdict: Verdict,
     pub met_criteria: Vec<String>,
     pub on_boundary: bool,
 }
@@ -190,6 +193,32 @@ fn strings(batch: &RecordBatch, query: &'static str, name: &str) -> Result<Vec<S
     Ok((0..col.len())
         .map(|i| if col.is_null(i) { String::new() } else { col.value(i).to_string() })
         .collect())
+}
+
+/// A column of period kinds: the words [`PeriodKind::name`] gives, parsed here once.
+fn period_kinds(
+    batch: &RecordBatch,
+    query: &'static str,
+    name: &str,
+) -> Result<Vec<PeriodKind>, EngineError> {
+    words(batch, query, name, PeriodKind::from_name)
+}
+
+/// A column of verdicts: the words [`Verdict::code`] gives, parsed here once.
+fn verdicts(batch: &RecordBatch, query: &'static str, name: &str) -> Result<Vec<Verdict>, EngineError> {
+    words(batch, query, name, Verdict::from_code)
+}
+
+fn words<T>(
+    batch: &RecordBatch,
+    query: &'static str,
+    name: &str,
+    parse: impl Fn(&str) -> Option<T>,
+) -> Result<Vec<T>, EngineError> {
+    strings(batch, query, name)?
+        .into_iter()
+        .map(|w| parse(&w).ok_or_else(|| EngineError::Value { query, column: name.to_string(), value: w }))
+        .collect()
 }
 
 fn ints(batch: &RecordBatch, query: &'static str, name: &str) -> Result<Vec<Option<i64>>, EngineError> {
@@ -384,8 +413,11 @@ impl Engine {
         const PC: &str = "period_counts.sql";
         let batches = self.run_into(PC, sql::PERIOD_COUNTS, "period_counts").await?;
         for b in &batches {
-            let (h, k, p) =
-                (strings(b, PC, "hospital_code")?, strings(b, PC, "period_kind")?, strings(b, PC, "period")?);
+            let (h, k, p) = (
+                strings(b, PC, "hospital_code")?,
+                period_kinds(b, PC, "period_kind")?,
+                strings(b, PC, "period")?,
+            );
             let (mip, mwd) = (ints(b, PC, "months_in_period")?, ints(b, PC, "months_with_data")?);
             let mut cols = Vec::new();
             for c in Count::ALL {
@@ -394,7 +426,7 @@ impl Engine {
             for i in 0..b.num_rows() {
                 results.counts.push(CountsRow {
                     hospital_code: h[i].clone(),
-                    period_kind: k[i].clone(),
+                    period_kind: k[i],
                     period: p[i].clone(),
                     months_in_period: to_u64(mip[i]).unwrap_or(0),
                     months_with_data: to_u64(mwd[i]).unwrap_or(0),
@@ -408,7 +440,7 @@ impl Engine {
         for b in &batches {
             let (h, k, p, r, m) = (
                 strings(b, RM, "hospital_code")?,
-                strings(b, RM, "period_kind")?,
+                period_kinds(b, RM, "period_kind")?,
                 strings(b, RM, "period")?,
                 strings(b, RM, "regime_id")?,
                 strings(b, RM, "metric")?,
@@ -419,7 +451,7 @@ impl Engine {
                 let complete = missing[i] == Some(0);
                 results.metrics.push(MetricRow {
                     hospital_code: h[i].clone(),
-                    period_kind: k[i].clone(),
+                    period_kind: k[i],
                     period: p[i].clone(),
                     regime_id: r[i].clone(),
                     metric: if m[i] == "referral" { MetricKind::Referral } else { MetricKind::Reverse },
@@ -434,7 +466,7 @@ impl Engine {
         for b in &batches {
             let (h, k, p, r, c) = (
                 strings(b, RC, "hospital_code")?,
-                strings(b, RC, "period_kind")?,
+                period_kinds(b, RC, "period_kind")?,
                 strings(b, RC, "period")?,
                 strings(b, RC, "regime_id")?,
                 strings(b, RC, "criterion_id")?,
@@ -444,7 +476,7 @@ impl Engine {
             for i in 0..b.num_rows() {
                 results.conditions.push(ConditionRow {
                     hospital_code: h[i].clone(),
-                    period_kind: k[i].clone(),
+                    period_kind: k[i],
                     period: p[i].clone(),
                     regime_id: r[i].clone(),
                     criterion_id: c[i].clone(),
@@ -460,7 +492,7 @@ impl Engine {
         for b in &batches {
             let (h, k, p, r, c) = (
                 strings(b, CR, "hospital_code")?,
-                strings(b, CR, "period_kind")?,
+                period_kinds(b, CR, "period_kind")?,
                 strings(b, CR, "period")?,
                 strings(b, CR, "regime_id")?,
                 strings(b, CR, "criterion_id")?,
@@ -470,7 +502,7 @@ impl Engine {
             for i in 0..b.num_rows() {
                 results.criteria.push(CriterionRow {
                     hospital_code: h[i].clone(),
-                    period_kind: k[i].clone(),
+                    period_kind: k[i],
                     period: p[i].clone(),
                     regime_id: r[i].clone(),
                     criterion_id: c[i].clone(),
@@ -486,19 +518,19 @@ impl Engine {
         for b in &batches {
             let (h, k, p, r) = (
                 strings(b, RV, "hospital_code")?,
-                strings(b, RV, "period_kind")?,
+                period_kinds(b, RV, "period_kind")?,
                 strings(b, RV, "period")?,
                 strings(b, RV, "regime_id")?,
             );
             let (v, met, on_b) =
-                (strings(b, RV, "verdict")?, strings(b, RV, "met_criteria")?, bools(b, RV, "on_boundary")?);
+                (verdicts(b, RV, "verdict")?, strings(b, RV, "met_criteria")?, bools(b, RV, "on_boundary")?);
             for i in 0..b.num_rows() {
                 results.verdicts.push(VerdictRow {
                     hospital_code: h[i].clone(),
-                    period_kind: k[i].clone(),
+                    period_kind: k[i],
                     period: p[i].clone(),
                     regime_id: r[i].clone(),
-                    verdict: v[i].clone(),
+                    verdict: v[i],
                     met_criteria: met[i].split(',').filter(|s| !s.is_empty()).map(str::to_string).collect(),
                     on_boundary: on_b[i].unwrap_or(false),
                 });
