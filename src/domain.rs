@@ -8,14 +8,13 @@ use std::fmt;
 
 use serde::Serialize;
 
-pub use crate::periods::PeriodKind;
-pub use crate::regimes::Count;
+pub(crate) use crate::periods::PeriodKind;
 
 /// The verdict of one regime for one hospital and period, as `queries/regime_verdicts.sql`
 /// decides it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Verdict {
+pub(crate) enum Verdict {
     /// A criterion is met.
     Pass,
     /// No criterion is met.
@@ -27,10 +26,11 @@ pub enum Verdict {
 }
 
 impl Verdict {
-    pub const ALL: [Verdict; 4] = [Verdict::Pass, Verdict::Fail, Verdict::NoData, Verdict::NotComputable];
+    pub(crate) const ALL: [Verdict; 4] =
+        [Verdict::Pass, Verdict::Fail, Verdict::NoData, Verdict::NotComputable];
 
     /// The stable word of machine outputs and SQL: `pass`, `fail`, `no_data`, `not_computable`.
-    pub fn code(self) -> &'static str {
+    pub(crate) fn code(self) -> &'static str {
         match self {
             Verdict::Pass => "pass",
             Verdict::Fail => "fail",
@@ -39,12 +39,12 @@ impl Verdict {
         }
     }
 
-    pub fn from_code(code: &str) -> Option<Verdict> {
+    pub(crate) fn from_code(code: &str) -> Option<Verdict> {
         Verdict::ALL.into_iter().find(|v| v.code() == code)
     }
 
     /// How the pages say it: 満たしています, 満たしていません, データなし, 算出不可.
-    pub fn label_ja(self) -> &'static str {
+    pub(crate) fn label_ja(self) -> &'static str {
         match self {
             Verdict::Pass => "満たしています",
             Verdict::Fail => "満たしていません",
@@ -64,25 +64,20 @@ impl fmt::Display for Verdict {
 /// 2025-04..2026-03 (令和7年度).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(transparent)]
-pub struct FiscalYear(pub i32);
+pub(crate) struct FiscalYear(pub i32);
 
 impl FiscalYear {
     /// The fiscal year a `YYYY-MM` month belongs to: 2026-03 → 2025, 2026-04 → 2026.
-    pub fn of_month(month: &str) -> Option<FiscalYear> {
+    pub(crate) fn of_month(month: &str) -> Option<FiscalYear> {
         crate::periods::parse_month(month).map(|(y, m)| FiscalYear(if m >= 4 { y } else { y - 1 }))
     }
 
     /// Parses the label of a fiscal-year period (`"2025"`).
-    pub fn from_label(label: &str) -> Option<FiscalYear> {
+    pub(crate) fn from_label(label: &str) -> Option<FiscalYear> {
         (label.len() == 4).then(|| label.parse().ok().map(FiscalYear)).flatten()
     }
 
-    /// Its twelve months, April first.
-    pub fn months(self) -> Vec<String> {
-        crate::periods::months_of_fiscal_year(self.0)
-    }
-
-    pub fn previous(self) -> FiscalYear {
+    pub(crate) fn previous(self) -> FiscalYear {
         FiscalYear(self.0 - 1)
     }
 }
@@ -113,7 +108,6 @@ mod tests {
         assert_eq!(FiscalYear::of_month("2026-13"), None);
         assert_eq!(FiscalYear::from_label("2025"), Some(FiscalYear(2025)));
         assert_eq!(FiscalYear::from_label("2025-04..2025-09"), None);
-        assert_eq!(FiscalYear(2025).months().first().map(String::as_str), Some("2025-04"));
         assert_eq!(FiscalYear(2025).previous().to_string(), "2024");
     }
 }

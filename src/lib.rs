@@ -6,16 +6,18 @@
 //! (rules as data from `rules/`) and [`periods`] → [`rates`] (display values, gaps, pace) →
 //! [`report`] (HTML/CSV/JSON); [`outcome`] decides the exit code. [`app`] ties them into the commands of [`cli`].
 
+#![warn(unreachable_pub)]
+
 pub mod app;
 pub mod cli;
 pub mod config;
-pub mod domain;
-pub mod engine;
-pub mod ingest;
-pub mod outcome;
-pub mod periods;
-pub mod rates;
-pub mod regimes;
-pub mod report;
-pub mod sample;
+pub(crate) mod domain;
+pub(crate) mod engine;
+pub(crate) mod ingest;
+pub(crate) mod outcome;
+pub(crate) mod periods;
+pub(crate) mod rates;
+pub(crate) mod regimes;
+pub(crate) mod report;
+pub(crate) mod sample;
 pub mod warehouse;

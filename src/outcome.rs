@@ -31,7 +31,7 @@ impl Outcome {
 /// The fiscal years a hospital still answers for, seen from the latest month with data: the
 /// current one (to date) and, until the annual report on the previous year is due (10月5日),
 /// the previous one. Using the data rather than the clock keeps reruns reproducible.
-pub fn checked_fiscal_years(latest_month: Option<&str>) -> Vec<FiscalYear> {
+pub(crate) fn checked_fiscal_years(latest_month: Option<&str>) -> Vec<FiscalYear> {
     let Some(month) = latest_month else { return Vec::new() };
     let (Some(fy), Some((_, m))) = (FiscalYear::of_month(month), crate::periods::parse_month(month)) else {
         return Vec::new();
@@ -41,7 +41,7 @@ pub fn checked_fiscal_years(latest_month: Option<&str>) -> Vec<FiscalYear> {
 
 /// The checked fiscal-year rows of a command, and those that need review.
 #[derive(Debug, Clone, Default)]
-pub struct Review {
+pub(crate) struct Review {
     pub fiscal_years: Vec<FiscalYear>,
     pub hospitals_checked: usize,
     /// Every checked hospital, fiscal year and regime that needs review, in row order.
@@ -52,7 +52,11 @@ impl Review {
     /// Reviews `rows` (any periods; only the fiscal-year rows of the checked years count).
     /// `latest_month` is the latest month the warehouse covers, reported fiscal years included;
     /// `name` gives a hospital's name for the cron lines.
-    pub fn of(rows: &[RateRow], latest_month: Option<&str>, name: impl Fn(&str) -> Option<String>) -> Review {
+    pub(crate) fn of(
+        rows: &[RateRow],
+        latest_month: Option<&str>,
+        name: impl Fn(&str) -> Option<String>,
+    ) -> Review {
         let fiscal_years = checked_fiscal_years(latest_month);
         let checked: Vec<(&RateRow, FiscalYear)> = rows
             .iter()
@@ -71,16 +75,16 @@ impl Review {
     }
 
     /// Distinct hospitals with at least one line to review.
-    pub fn hospitals_needing_attention(&self) -> usize {
+    pub(crate) fn hospitals_needing_attention(&self) -> usize {
         self.attention.iter().map(|a| a.code.as_str()).collect::<std::collections::BTreeSet<_>>().len()
     }
 
-    pub fn outcome(&self) -> Outcome {
+    pub(crate) fn outcome(&self) -> Outcome {
         if self.attention.is_empty() { Outcome::AllPass } else { Outcome::Attention }
     }
 
     /// The review lines for stderr (the cron mail), one per hospital, fiscal year and regime.
-    pub fn lines(&self, lang: crate::cli::Lang) -> impl Iterator<Item = String> + '_ {
+    pub(crate) fn lines(&self, lang: crate::cli::Lang) -> impl Iterator<Item = String> + '_ {
         let prefix = match lang {
             crate::cli::Lang::En => "needs review",
             crate::cli::Lang::Ja => "要確認",
@@ -97,7 +101,7 @@ fn needs_review(row: &RateRow) -> bool {
 
 /// A checked hospital, fiscal year and regime that needs review: one line of the cron mail.
 #[derive(Debug, Clone)]
-pub struct Attention {
+pub(crate) struct Attention {
     pub code: String,
     pub name: Option<String>,
     pub fiscal_year: FiscalYear,
@@ -132,7 +136,7 @@ impl Attention {
     }
 
     /// The line, in a few words a liaison office reads in a mail.
-    pub fn line(&self, lang: crate::cli::Lang) -> String {
+    pub(crate) fn line(&self, lang: crate::cli::Lang) -> String {
         use crate::cli::Lang;
         let rates = format!("紹介率 {}, 逆紹介率 {}", self.referral, self.reverse);
         match lang {

@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 
 /// One month of one period, a row of the engine's `periods` table.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PeriodMonth {
+pub(crate) struct PeriodMonth {
     pub kind: String,
     pub period: String,
     pub month: String,
@@ -71,7 +71,7 @@ impl PartialOrd for PeriodKind {
 }
 
 /// Parses `YYYY-MM` into (year, month).
-pub fn parse_month(month: &str) -> Option<(i32, u32)> {
+pub(crate) fn parse_month(month: &str) -> Option<(i32, u32)> {
     let (y, m) = month.split_once('-')?;
     if y.len() != 4 || m.len() != 2 {
         return None;
@@ -89,19 +89,22 @@ fn from_index(i: i32) -> String {
 }
 
 /// The fiscal year a month belongs to: 2026-03 → 2025, 2026-04 → 2026.
-pub fn fiscal_year_of(month: &str) -> Option<i32> {
+pub(crate) fn fiscal_year_of(month: &str) -> Option<i32> {
     crate::domain::FiscalYear::of_month(month).map(|fy| fy.0)
 }
 
 /// The twelve months of a fiscal year, April first.
-pub fn months_of_fiscal_year(fy: i32) -> Vec<String> {
+pub(crate) fn months_of_fiscal_year(fy: i32) -> Vec<String> {
     let start = fy * 12 + 3;
     (start..start + 12).map(from_index).collect()
 }
 
 /// The months the data covers: those with monthly data, and the first and last month of each
 /// fiscal year reported only as a whole (it has no monthly rows but needs a calendar).
-pub fn covered_months(months: &BTreeSet<String>, reported_fiscal_years: &BTreeSet<i32>) -> BTreeSet<String> {
+pub(crate) fn covered_months(
+    months: &BTreeSet<String>,
+    reported_fiscal_years: &BTreeSet<i32>,
+) -> BTreeSet<String> {
     let mut covered = months.clone();
     covered.extend(
         reported_fiscal_years.iter().flat_map(|fy| [format!("{fy:04}-04"), format!("{:04}-03", fy + 1)]),
@@ -110,7 +113,7 @@ pub fn covered_months(months: &BTreeSet<String>, reported_fiscal_years: &BTreeSe
 }
 
 /// The months from `first` to `last` inclusive.
-pub fn month_range(first: &str, last: &str) -> Vec<String> {
+pub(crate) fn month_range(first: &str, last: &str) -> Vec<String> {
     match (index(first), index(last)) {
         (Some(a), Some(b)) => (a..=b).map(from_index).collect(),
         _ => Vec::new(),
@@ -118,13 +121,13 @@ pub fn month_range(first: &str, last: &str) -> Vec<String> {
 }
 
 /// The label of the 12 months ending with `end`: `2024-07..2025-06`, like every window's label.
-pub fn rolling12_label(end: &str) -> String {
+pub(crate) fn rolling12_label(end: &str) -> String {
     let start = index(end).map(|e| from_index(e - 11)).unwrap_or_default();
     format!("{start}..{end}")
 }
 
 /// The calendar for `kind` over the months that have data.
-pub fn calendar(kind: PeriodKind, data_months: &BTreeSet<String>) -> Vec<PeriodMonth> {
+pub(crate) fn calendar(kind: PeriodKind, data_months: &BTreeSet<String>) -> Vec<PeriodMonth> {
     let row = |period: String, month: String, n: u32| PeriodMonth {
         kind: kind.name().to_string(),
         period,

@@ -19,7 +19,7 @@ use crate::regimes::{Count, MetricKind, Ratio, Regime};
 
 /// One criterion of one regime for one hospital and period.
 #[derive(Debug, Clone, PartialEq)]
-pub struct CriterionResult {
+pub(crate) struct CriterionResult {
     pub id: String,
     /// `基準B`, `目標値`: how reports name it.
     pub name_ja: String,
@@ -33,7 +33,7 @@ pub struct CriterionResult {
 
 /// One hospital, period and regime.
 #[derive(Debug, Clone, PartialEq)]
-pub struct RateRow {
+pub(crate) struct RateRow {
     pub hospital_code: String,
     pub period_kind: PeriodKind,
     /// The period's label: `2025` for a fiscal year, `2025-04` for a month, `2025-04..2025-09`
@@ -61,7 +61,7 @@ pub struct RateRow {
 
 /// How many more per month, for the rest of the current fiscal year.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Pace {
+pub(crate) struct Pace {
     pub months_left: u32,
     pub referral_per_month: Option<u64>,
     pub reverse_per_month: Option<u64>,
@@ -69,7 +69,7 @@ pub struct Pace {
 
 /// How far the fiscal year under way has got, seen from the latest month with data.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct YearProgress {
+pub(crate) struct YearProgress {
     /// The fiscal year under way.
     #[serde(skip)]
     pub fiscal_year: i32,
@@ -83,7 +83,7 @@ pub struct YearProgress {
 impl YearProgress {
     /// The fiscal year `latest` falls in, when it is still under way: `None` once its March
     /// has data (the year is over) or without data.
-    pub fn under_way(latest: Option<&str>) -> Option<YearProgress> {
+    pub(crate) fn under_way(latest: Option<&str>) -> Option<YearProgress> {
         let latest = latest?;
         let fiscal_year = crate::periods::fiscal_year_of(latest)?;
         let elapsed =
@@ -98,12 +98,12 @@ impl YearProgress {
 
     /// A gap spread over the months left, rounded up: 37 over 9 months → 5 a month. It
     /// assumes the other counts stay as they are.
-    pub fn per_month(&self, gap: Option<u64>) -> Option<u64> {
+    pub(crate) fn per_month(&self, gap: Option<u64>) -> Option<u64> {
         gap.map(|g| g.div_ceil(u64::from(self.months_left.max(1))))
     }
 
     /// The pace of a row's nearest criterion.
-    pub fn pace(&self, row: &RateRow) -> Pace {
+    pub(crate) fn pace(&self, row: &RateRow) -> Pace {
         Pace {
             months_left: self.months_left,
             referral_per_month: self.per_month(row.referral_gap),
@@ -113,7 +113,7 @@ impl YearProgress {
 }
 
 /// Adds the monthly pace to the fiscal-year rows of the year under way.
-pub fn add_pace(rows: &mut [RateRow], progress: Option<&YearProgress>) {
+pub(crate) fn add_pace(rows: &mut [RateRow], progress: Option<&YearProgress>) {
     let Some(progress) = progress else { return };
     let fy = progress.fiscal_year.to_string();
     for row in rows.iter_mut().filter(|r| r.period_kind == PeriodKind::FiscalYear && r.period == fy) {
@@ -130,7 +130,7 @@ impl CriterionResult {
 
 /// The unmet criterion that needs the fewest extra events (the first in the regime's order on
 /// a tie); `None` when no unmet criterion can be reached by adding events.
-pub fn nearest_criterion(criteria: &[CriterionResult]) -> Option<&CriterionResult> {
+pub(crate) fn nearest_criterion(criteria: &[CriterionResult]) -> Option<&CriterionResult> {
     criteria
         .iter()
         .filter(|c| c.met != Some(true) && (c.referral_gap.is_some() || c.reverse_gap.is_some()))
@@ -138,16 +138,16 @@ pub fn nearest_criterion(criteria: &[CriterionResult]) -> Option<&CriterionResul
 }
 
 impl RateRow {
-    pub fn referral_display(&self) -> Option<String> {
+    pub(crate) fn referral_display(&self) -> Option<String> {
         self.referral.and_then(|r| r.display())
     }
-    pub fn reverse_display(&self) -> Option<String> {
+    pub(crate) fn reverse_display(&self) -> Option<String> {
         self.reverse.and_then(|r| r.display())
     }
 }
 
 /// Joins the engine's results with the regimes into rows, ordered by hospital, period, regime.
-pub fn rate_rows(results: &Results, regimes: &[&Regime]) -> Vec<RateRow> {
+pub(crate) fn rate_rows(results: &Results, regimes: &[&Regime]) -> Vec<RateRow> {
     // Every lookup is keyed by hospital, period kind, period (and regime, criterion or metric).
     let counts: BTreeMap<(&str, PeriodKind, &str), &CountsRow> = results
         .counts

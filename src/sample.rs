@@ -18,7 +18,7 @@ use crate::periods::{month_range, parse_month};
 
 /// What to generate.
 #[derive(Debug, Clone)]
-pub struct SampleSpec {
+pub(crate) struct SampleSpec {
     /// Approximate total number of events.
     pub events: u64,
     pub hospitals: u32,
@@ -30,7 +30,7 @@ pub struct SampleSpec {
 
 /// What was written.
 #[derive(Debug, Clone, Copy)]
-pub struct Written {
+pub(crate) struct Written {
     pub events: u64,
     pub files: u64,
 }
@@ -89,7 +89,7 @@ fn institution_code(prefecture: &str, district: u32, number: u32) -> String {
 }
 
 /// The code of the `i`-th generated hospital. The first one starts with 0 (Hokkaido).
-pub fn hospital_code(i: u32) -> String {
+pub(crate) fn hospital_code(i: u32) -> String {
     if i == 0 {
         return "0110113719".to_string();
     }
@@ -103,7 +103,7 @@ fn profile(i: u32) -> &'static Profile {
 
 /// Writes `events/<month>.csv` (all hospitals of a month, canonical format), `hospitals.csv`
 /// and a `refrate.yaml` pointing at them into `out`.
-pub fn write(out: &Path, spec: &SampleSpec) -> std::io::Result<Written> {
+pub(crate) fn write(out: &Path, spec: &SampleSpec) -> std::io::Result<Written> {
     let invalid = |m: String| std::io::Error::new(std::io::ErrorKind::InvalidInput, m);
     let (sy, sm) = parse_month(&spec.start)
         .ok_or_else(|| invalid(format!("--start {:?} is not YYYY-MM", spec.start)))?;

@@ -22,7 +22,7 @@ use crate::warehouse::{
 
 /// One input file matched by a config glob.
 #[derive(Debug, Clone)]
-pub struct SourceFile {
+pub(super) struct SourceFile {
     pub path: PathBuf,
     /// The name recorded in the warehouse: the path relative to the config folder.
     pub name: String,
@@ -32,7 +32,7 @@ pub struct SourceFile {
 /// Expands the config's globs, in a stable order. A glob that matches nothing stops the
 /// command (a moved folder or a typo would otherwise give a green run on no new data),
 /// unless the input is marked `optional: true`, which is only noted.
-pub fn expand_inputs(cfg: &Config, quiet: bool) -> Result<Vec<SourceFile>, AppError> {
+pub(super) fn expand_inputs(cfg: &Config, quiet: bool) -> Result<Vec<SourceFile>, AppError> {
     let mut seen = BTreeSet::new();
     let mut files = Vec::new();
     for input in &cfg.inputs {
@@ -101,7 +101,7 @@ pub(super) fn sha256_file(path: &std::path::Path) -> std::io::Result<String> {
 
 /// What a matched file is to the warehouse.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Delivery {
+pub(super) enum Delivery {
     /// Ingested under this name with this content: skipped silently (`(unchanged)`).
     Unchanged,
     /// A new name whose content was ingested under another name (a copy such as `x (1).csv`,
@@ -115,7 +115,7 @@ pub enum Delivery {
 /// Classifies the matched files, with their SHA-256. A changed file (known name, other
 /// content) is ingested even if its content equals another source's: its own earlier rows
 /// must go.
-pub fn classify(
+pub(super) fn classify(
     current: &Manifest,
     files: Vec<SourceFile>,
 ) -> Result<Vec<(SourceFile, String, Delivery)>, AppError> {
@@ -164,7 +164,7 @@ fn new_content(
 }
 
 /// What the ingest half did.
-pub struct IngestOutcome {
+pub(super) struct IngestOutcome {
     pub manifest: Manifest,
     pub published: bool,
     pub files_seen: usize,
@@ -182,7 +182,7 @@ pub struct IngestOutcome {
 }
 
 /// How `run` ingests.
-pub struct IngestOptions<'a> {
+pub(super) struct IngestOptions<'a> {
     pub run_id: &'a str,
     /// Checked just before publishing: a run whose lock was taken over must not publish.
     pub lock: &'a WriterLock,
@@ -212,7 +212,7 @@ struct Ingested {
 
 /// Skips files already in the manifest (same name and content), ingests the others, and
 /// publishes a new manifest version if anything changed.
-pub async fn ingest_and_publish(
+pub(super) async fn ingest_and_publish(
     cfg: &Config,
     warehouse: &Warehouse,
     options: IngestOptions<'_>,
@@ -577,7 +577,7 @@ fn check_one_source_per_period(
     Ok(())
 }
 
-pub use crate::warehouse::layout::new_run_id;
+pub(super) use crate::warehouse::layout::new_run_id;
 
 /// What stops an ingest.
 #[derive(Debug, Clone, Copy)]

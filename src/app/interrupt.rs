@@ -9,7 +9,7 @@ use super::AppError;
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 
 /// Starts listening for SIGTERM and SIGINT (inside the tokio runtime).
-pub fn install() {
+pub(super) fn install() {
     use tokio::signal::unix::{SignalKind, signal};
     let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt()))
     else {
@@ -34,6 +34,6 @@ pub fn install() {
 }
 
 /// Fails once a signal has arrived; called before every step that publishes or writes.
-pub fn check() -> Result<(), AppError> {
+pub(super) fn check() -> Result<(), AppError> {
     if INTERRUPTED.load(Ordering::SeqCst) { Err(AppError::Interrupted) } else { Ok(()) }
 }

@@ -84,7 +84,7 @@ fn input_glob(file: &Path, config: &Path) -> (String, std::path::PathBuf) {
     (glob, folder)
 }
 
-pub fn suggest(file: &Path, config: &Path) -> Result<String, AppError> {
+pub(super) fn suggest(file: &Path, config: &Path) -> Result<String, AppError> {
     let mut buf = vec![0u8; 256 * 1024];
     let n = {
         use std::io::Read;
@@ -273,7 +273,7 @@ pub fn suggest(file: &Path, config: &Path) -> Result<String, AppError> {
 }
 
 /// The commented starter config of `refrate init`.
-pub const STARTER_CONFIG: &str = r#"# refrate config. Relative paths are relative to this file. Unknown keys are errors.
+pub(super) const STARTER_CONFIG: &str = r#"# refrate config. Relative paths are relative to this file. Unknown keys are errors.
 
 # Where the Parquet warehouse lives: a folder, or an object store URL.
 warehouse: warehouse

@@ -25,7 +25,7 @@ use crate::regimes::{Regime, RegimeError, RegimeSet};
 use crate::report::ReportError;
 use crate::warehouse::{LockPolicy, Manifest, Warehouse, WarehouseError};
 
-pub use crate::ingest::{Hospital, load_hospitals};
+pub(crate) use crate::ingest::{Hospital, load_hospitals};
 
 pub use crate::outcome::Outcome;
 

@@ -14,7 +14,7 @@ use crate::warehouse::{LockInfo, LockPolicy, Manifest, Warehouse, stale_reason};
 
 /// Writes a command's text to stdout; the error is [`AppError::Stdout`], so `main` can tell a
 /// closed pipe from a failure.
-pub fn print(text: &str) -> Result<(), super::AppError> {
+pub(super) fn print(text: &str) -> Result<(), super::AppError> {
     let mut out = std::io::stdout().lock();
     out.write_all(text.as_bytes()).and_then(|()| out.flush()).map_err(super::AppError::Stdout)
 }
@@ -22,7 +22,11 @@ pub fn print(text: &str) -> Result<(), super::AppError> {
 /// `rates --period month`: the monthly counts. A month without data between a hospital's first
 /// month and the latest month of the warehouse is a row with empty counts and a note, never a
 /// silent zero.
-pub fn write_monthly(out: &mut impl Write, rows: &[MonthlyRow], format: OutputFormat) -> std::io::Result<()> {
+pub(super) fn write_monthly(
+    out: &mut impl Write,
+    rows: &[MonthlyRow],
+    format: OutputFormat,
+) -> std::io::Result<()> {
     let last = rows.iter().map(|r| r.month.as_str()).max().unwrap_or("").to_string();
     let mut by_hospital: std::collections::BTreeMap<&str, std::collections::BTreeMap<&str, &MonthlyRow>> =
         Default::default();
@@ -80,7 +84,7 @@ fn opt(v: Option<impl ToString>) -> String {
 }
 
 /// `rates --period fiscal-year|ytd|rolling-12`.
-pub fn write_rates(
+pub(super) fn write_rates(
     out: &mut impl Write,
     rows: &[RateRow],
     period: PeriodKind,
@@ -212,7 +216,7 @@ fn period_ja(kind: PeriodKind, period: &str) -> String {
 }
 
 /// `refrate status`.
-pub fn status_text(warehouse: &Warehouse, m: &Manifest, holder: Option<&LockInfo>) -> String {
+pub(super) fn status_text(warehouse: &Warehouse, m: &Manifest, holder: Option<&LockInfo>) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "warehouse: {}", warehouse.location());
     match holder {
@@ -263,7 +267,7 @@ pub fn status_text(warehouse: &Warehouse, m: &Manifest, holder: Option<&LockInfo
 }
 
 /// `refrate regimes`.
-pub fn regimes_text(set: &RegimeSet) -> String {
+pub(super) fn regimes_text(set: &RegimeSet) -> String {
     let mut s = String::new();
     for r in set.iter() {
         let _ = writeln!(s, "{}  {} / {}", r.id, r.name_ja, r.name_en);

@@ -18,7 +18,7 @@ use crate::warehouse::{Manifest, Warehouse};
 
 /// What rendering found beyond the pages: the review for the exit code, and the hospitals
 /// with data but no entry in the hospital master.
-pub struct Rendered {
+pub(super) struct Rendered {
     pub review: Review,
     pub not_in_master: Vec<String>,
 }
@@ -46,7 +46,7 @@ pub(crate) async fn diagnose(warehouse: &Warehouse, manifest: &Manifest, error: 
 }
 
 /// Renders every page into memory, then writes them; returns the review for the exit code.
-pub async fn render_all(
+pub(super) async fn render_all(
     cfg: &Config,
     warehouse: &Warehouse,
     manifest: &Manifest,
@@ -140,7 +140,7 @@ async fn load_rejects(warehouse: &Warehouse, manifest: &Manifest) -> Result<Vec<
 /// Checks, before the warehouse is touched, that the reports folder can be created and written:
 /// a run must not publish and then find it cannot write its reports.
 /// Leaves nothing behind: a missing folder is judged by the folder it would be created in.
-pub fn check_reports_folder(dir: &Path) -> Result<(), AppError> {
+pub(super) fn check_reports_folder(dir: &Path) -> Result<(), AppError> {
     let existing = dir.ancestors().find(|a| a.exists()).unwrap_or(Path::new("."));
     if !existing.is_dir() {
         return Err(AppError::ReportsFolder { dir: dir.to_path_buf(), existing: existing.to_path_buf() });

@@ -11,7 +11,7 @@ use super::ingest_run::{Delivery, SourceFile};
 use super::{AppError, Outcome};
 use crate::cli::Lang;
 use crate::config::{Config, InputKind};
-use crate::ingest::{self, Deduplicator, Fate, MonthRow, Pseudonymizer, Reject, judge_month};
+use crate::ingest::{self, Fate, MonthRow, Pseudonymizer, Reject, judge_month};
 use crate::warehouse::{Manifest, Warehouse};
 
 /// How many example rejects are shown per reason.
@@ -41,7 +41,12 @@ struct Checked {
 /// It reads everything `run` reads before its first row: the hospital master (a bad or
 /// duplicate row is exit 2 here as there) and the related-institution list. With `quiet`, the
 /// report is printed only when the exit code is not 0.
-pub async fn validate(cfg: &Config, files: &[PathBuf], quiet: bool, lang: Lang) -> Result<Outcome, AppError> {
+pub(super) async fn validate(
+    cfg: &Config,
+    files: &[PathBuf],
+    quiet: bool,
+    lang: Lang,
+) -> Result<Outcome, AppError> {
     let ja = lang == Lang::Ja;
     let unusable_label = if ja { "使えません" } else { "UNUSABLE" };
     let hospital_master = super::load_hospitals(cfg.hospitals.as_deref())?;
@@ -107,7 +112,7 @@ pub async fn validate(cfg: &Config, files: &[PathBuf], quiet: bool, lang: Lang) 
                 );
                 let (rows, offsets) = months.entry(key).or_default();
                 rows.push(MonthRow {
-                    fingerprint: Deduplicator::fingerprint(&e),
+                    fingerprint: ingest::fingerprint(&e),
                     source: index,
                     day: e.event_date.day() as u8,
                     line: e.line,

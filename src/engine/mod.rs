@@ -45,16 +45,16 @@ use crate::regimes::{Count, MetricKind, Regime};
 use crate::warehouse::{Manifest, Warehouse, schema};
 
 /// The SQL files, compiled into the binary.
-pub mod sql {
+pub(crate) mod sql {
     /// The counting rules: one row per event, a 0/1 column per count (registered as a view).
-    pub const COUNTED_EVENTS: &str = include_str!("../../queries/counted_events.sql");
-    pub const MONTHLY_COUNTS: &str = include_str!("../../queries/monthly_counts.sql");
-    pub const PERIOD_COUNTS: &str = include_str!("../../queries/period_counts.sql");
-    pub const REGIME_METRICS: &str = include_str!("../../queries/regime_metrics.sql");
-    pub const REGIME_CONDITIONS: &str = include_str!("../../queries/regime_conditions.sql");
+    pub(crate) const COUNTED_EVENTS: &str = include_str!("../../queries/counted_events.sql");
+    pub(crate) const MONTHLY_COUNTS: &str = include_str!("../../queries/monthly_counts.sql");
+    pub(crate) const PERIOD_COUNTS: &str = include_str!("../../queries/period_counts.sql");
+    pub(crate) const REGIME_METRICS: &str = include_str!("../../queries/regime_metrics.sql");
+    pub(crate) const REGIME_CONDITIONS: &str = include_str!("../../queries/regime_conditions.sql");
     /// "Criterion met", decided once: one row per criterion (registered as `regime_criteria`).
-    pub const REGIME_CRITERIA: &str = include_str!("../../queries/regime_criteria.sql");
-    pub const REGIME_VERDICTS: &str = include_str!("../../queries/regime_verdicts.sql");
+    pub(crate) const REGIME_CRITERIA: &str = include_str!("../../queries/regime_criteria.sql");
+    pub(crate) const REGIME_VERDICTS: &str = include_str!("../../queries/regime_verdicts.sql");
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -75,7 +75,7 @@ pub enum EngineError {
 
 /// Counts of one hospital over one period. `None` means "not reported".
 #[derive(Debug, Clone, PartialEq)]
-pub struct CountsRow {
+pub(crate) struct CountsRow {
     pub hospital_code: String,
     pub period_kind: PeriodKind,
     pub period: String,
@@ -85,33 +85,33 @@ pub struct CountsRow {
 }
 
 impl CountsRow {
-    pub fn get(&self, c: Count) -> Option<u64> {
+    pub(crate) fn get(&self, c: Count) -> Option<u64> {
         self.counts.get(&c).copied().flatten()
     }
 
     /// The counts that are known.
-    pub fn known(&self) -> BTreeMap<Count, u64> {
+    pub(crate) fn known(&self) -> BTreeMap<Count, u64> {
         self.counts.iter().filter_map(|(c, v)| v.map(|v| (*c, v))).collect()
     }
 }
 
 /// A monthly row. A count a hospital did not report is absent.
 #[derive(Debug, Clone, PartialEq)]
-pub struct MonthlyRow {
+pub(crate) struct MonthlyRow {
     pub hospital_code: String,
     pub month: String,
     pub counts: BTreeMap<Count, u64>,
 }
 
 impl MonthlyRow {
-    pub fn get(&self, c: Count) -> Option<u64> {
+    pub(crate) fn get(&self, c: Count) -> Option<u64> {
         self.counts.get(&c).copied()
     }
 }
 
 /// One evaluated condition.
 #[derive(Debug, Clone, PartialEq)]
-pub struct ConditionRow {
+pub(crate) struct ConditionRow {
     pub hospital_code: String,
     pub period_kind: PeriodKind,
     pub period: String,
@@ -125,7 +125,7 @@ pub struct ConditionRow {
 /// One criterion of one regime for one hospital and period (`queries/regime_criteria.sql`):
 /// the one decision of whether it is met, for every consumer to read.
 #[derive(Debug, Clone, PartialEq)]
-pub struct CriterionRow {
+pub(crate) struct CriterionRow {
     pub hospital_code: String,
     pub period_kind: PeriodKind,
     pub period: String,
@@ -142,7 +142,7 @@ pub struct CriterionRow {
 
 /// One metric's numerator and denominator.
 #[derive(Debug, Clone, PartialEq)]
-pub struct MetricRow {
+pub(crate) struct MetricRow {
     pub hospital_code: String,
     pub period_kind: PeriodKind,
     pub period: String,
@@ -154,7 +154,7 @@ pub struct MetricRow {
 
 /// One verdict per hospital, period and regime.
 #[derive(Debug, Clone, PartialEq)]
-pub struct VerdictRow {
+pub(crate) struct VerdictRow {
     pub hospital_code: String,
     pub period_kind: PeriodKind,
     pub period: String,
@@ -166,7 +166,7 @@ pub struct VerdictRow {
 
 /// Everything the SQL computes for a set of periods.
 #[derive(Debug, Clone, Default)]
-pub struct Results {
+pub(crate) struct Results {
     pub counts: Vec<CountsRow>,
     pub metrics: Vec<MetricRow>,
     pub conditions: Vec<ConditionRow>,
@@ -176,7 +176,7 @@ pub struct Results {
 }
 
 /// A session over one committed warehouse version.
-pub struct Engine {
+pub(crate) struct Engine {
     ctx: SessionContext,
     reported_years: std::collections::BTreeSet<i32>,
 }
@@ -241,7 +241,7 @@ fn to_u64(v: Option<i64>) -> Option<u64> {
 
 impl Engine {
     /// A session whose `events` table is exactly the files `manifest` names.
-    pub async fn open(
+    pub(crate) async fn open(
         warehouse: &Warehouse,
         manifest: &Manifest,
         regimes: &[&Regime],
@@ -271,12 +271,16 @@ impl Engine {
         Engine::with_tables(ctx, reported, regimes)
     }
 
-    /// A session over reported counts only (no event files): for tests and tools that hold
-    /// counts rather than logs.
-    pub fn for_reported(reported: Vec<RecordBatch>, regimes: &[&Regime]) -> Result<Engine, EngineError> {
+    /// A session over reported counts only (no event files), for tests.
+    #[cfg(test)]
+    pub(crate) fn for_reported(
+        reported: Vec<RecordBatch>,
+        regimes: &[&Regime],
+    ) -> Result<Engine, EngineError> {
         Engine::in_memory(Vec::new(), reported, regimes)
     }
 
+    #[cfg(test)]
     /// A session over events and reported counts held in memory (batches of the `events` and
     /// `reported_counts` schemas), as the warehouse would provide them.
     pub(crate) fn in_memory(
@@ -319,7 +323,7 @@ impl Engine {
 
     /// Fiscal years some hospital reported as a whole (so the calendar must include them even
     /// without monthly data).
-    pub fn reported_fiscal_years(&self) -> &std::collections::BTreeSet<i32> {
+    pub(crate) fn reported_fiscal_years(&self) -> &std::collections::BTreeSet<i32> {
         &self.reported_years
     }
 
@@ -381,7 +385,7 @@ impl Engine {
 
     /// Monthly counts per hospital (`queries/monthly_counts.sql`), also registered as the
     /// `monthly_counts` table for the period queries.
-    pub async fn monthly_counts(&self) -> Result<Vec<MonthlyRow>, EngineError> {
+    pub(crate) async fn monthly_counts(&self) -> Result<Vec<MonthlyRow>, EngineError> {
         const Q: &str = "monthly_counts.sql";
         self.register_counted_events().await?;
         let batches = self.run_into(Q, sql::MONTHLY_COUNTS, "monthly_counts").await?;
@@ -406,7 +410,7 @@ impl Engine {
 
     /// Counts, metrics, conditions, criteria and verdicts for the given periods. Call
     /// [`Engine::monthly_counts`] first.
-    pub async fn evaluate(&self, periods: &[PeriodMonth]) -> Result<Results, EngineError> {
+    pub(crate) async fn evaluate(&self, periods: &[PeriodMonth]) -> Result<Results, EngineError> {
         self.register_periods(periods)?;
         let mut results = Results::default();
 
@@ -646,14 +650,14 @@ fn register_regimes(ctx: &SessionContext, regimes: &[&Regime]) -> Result<(), Eng
 // Breakdowns for the hospital page (by department, by partner institution).
 
 /// The breakdown SQL files, compiled into the binary.
-pub mod breakdown_sql {
-    pub const DEPARTMENT_BREAKDOWN: &str = include_str!("../../queries/department_breakdown.sql");
-    pub const PARTNER_BREAKDOWN: &str = include_str!("../../queries/partner_breakdown.sql");
+pub(crate) mod breakdown_sql {
+    pub(crate) const DEPARTMENT_BREAKDOWN: &str = include_str!("../../queries/department_breakdown.sql");
+    pub(crate) const PARTNER_BREAKDOWN: &str = include_str!("../../queries/partner_breakdown.sql");
 }
 
 /// Counts of one department of one hospital over one fiscal year.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DepartmentRow {
+pub(crate) struct DepartmentRow {
     pub hospital_code: String,
     pub fiscal_year: i32,
     pub department: String,
@@ -666,7 +670,7 @@ pub struct DepartmentRow {
 /// Referrals exchanged with one partner institution (not related to the founder) over one
 /// fiscal year.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PartnerRow {
+pub(crate) struct PartnerRow {
     pub hospital_code: String,
     pub fiscal_year: i32,
     pub partner_code: String,
@@ -711,7 +715,7 @@ impl Engine {
 
     /// Counts per hospital, fiscal year and department (`queries/department_breakdown.sql`)
     /// over the fiscal years of `months` (the months with data).
-    pub async fn department_breakdown(
+    pub(crate) async fn department_breakdown(
         &self,
         months: &std::collections::BTreeSet<String>,
     ) -> Result<Vec<DepartmentRow>, EngineError> {
@@ -742,7 +746,7 @@ impl Engine {
 
     /// Referrals per hospital, fiscal year and partner (`queries/partner_breakdown.sql`), with
     /// the same months of the previous fiscal year.
-    pub async fn partner_breakdown(
+    pub(crate) async fn partner_breakdown(
         &self,
         months: &std::collections::BTreeSet<String>,
     ) -> Result<Vec<PartnerRow>, EngineError> {

@@ -24,11 +24,11 @@ pub enum ReportedPeriod {
 
 /// The largest count a hospital can report for a period: far above any hospital's year, far
 /// below what could overflow the exact arithmetic of the verdicts (`threshold × count`).
-pub const MAX_COUNT: u64 = 1_000_000_000;
+pub(super) const MAX_COUNT: u64 = 1_000_000_000;
 
 /// A count as people type it: `9811` or `9,811` (commas only between groups of three digits),
 /// at most [`MAX_COUNT`]. `1,2,3` and `98,11` are not numbers.
-pub fn parse_count(text: &str) -> Option<u64> {
+pub(super) fn parse_count(text: &str) -> Option<u64> {
     let mut groups = text.split(',');
     let first = groups.next()?;
     let digits = |g: &str| !g.is_empty() && g.bytes().all(|b| b.is_ascii_digit());
@@ -128,7 +128,7 @@ pub enum AggregatesError {
 /// Reads a reported-counts file: a heading line with `hospital_code`, `period` and any of
 /// `known_counts` (headings may be mapped with the input's `columns:`), then one row per
 /// hospital and period. Counts may be written with thousands separators (`"9,811"`).
-pub fn read_aggregates(
+pub(crate) fn read_aggregates(
     path: &Path,
     display_name: &str,
     format: &InputFormat,

@@ -6,7 +6,7 @@ use super::text::normalize_value;
 
 /// A syntactically valid institution code (10 ASCII digits).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct InstitutionCode {
+pub(crate) struct InstitutionCode {
     /// The 10 digits, leading zeros kept.
     pub code: String,
     /// False when the last digit is not the Luhn check digit of the first nine. Dummy codes
@@ -18,7 +18,7 @@ pub struct InstitutionCode {
 
 /// Why a value is not an institution code.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum CodeError {
+pub(crate) enum CodeError {
     /// Something other than digits (after full-width digits are converted).
     NotDigits,
     /// 9 digits and padding was not asked for.
@@ -29,7 +29,7 @@ pub enum CodeError {
 
 impl CodeError {
     /// English detail for a reject record.
-    pub fn detail(&self) -> String {
+    pub(crate) fn detail(&self) -> String {
         match self {
             CodeError::NotDigits => "an institution code has 10 digits and nothing else".into(),
             CodeError::NineDigits => "9 digits: the leading zero may have been dropped by a \
@@ -42,7 +42,7 @@ impl CodeError {
 
 /// The Luhn check digit (mod 10, weights 2,1,2,… from the right, two-digit products summed as
 /// their digits) of `first_nine`, which must be 9 ASCII digits; `None` otherwise.
-pub fn luhn_check_digit(first_nine: &str) -> Option<u8> {
+pub(crate) fn luhn_check_digit(first_nine: &str) -> Option<u8> {
     let b = first_nine.as_bytes();
     if b.len() != 9 || !b.iter().all(u8::is_ascii_digit) {
         return None;
@@ -67,7 +67,7 @@ fn luhn_digits(nine: &[u8]) -> u8 {
 /// Parses an institution code: trims, converts full-width digits, pads a 9-digit value with a
 /// leading zero only when `pad` is true, and checks the check digit. An empty value is an
 /// error here; callers decide whether empty is allowed (it is for partner codes).
-pub fn parse_institution_code(raw: &str, pad: bool) -> Result<InstitutionCode, CodeError> {
+pub(crate) fn parse_institution_code(raw: &str, pad: bool) -> Result<InstitutionCode, CodeError> {
     let v: Cow<'_, str> = normalize_value(raw);
     let b = v.as_bytes();
     if !b.iter().all(u8::is_ascii_digit) || b.is_empty() {

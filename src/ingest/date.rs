@@ -9,7 +9,7 @@ use super::text::normalize_value;
 
 /// The Japanese eras a hospital log can contain.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Era {
+pub(crate) enum Era {
     /// 昭和, 1926-12-25 ..= 1989-01-07.
     Showa,
     /// 平成, 1989-01-08 ..= 2019-04-30.
@@ -20,7 +20,7 @@ pub enum Era {
 
 impl Era {
     /// The Japanese name, e.g. "令和".
-    pub fn name_ja(self) -> &'static str {
+    pub(crate) fn name_ja(self) -> &'static str {
         match self {
             Era::Showa => "昭和",
             Era::Heisei => "平成",
@@ -38,7 +38,7 @@ impl Era {
     }
 
     /// First day of the era.
-    pub fn first_day(self) -> NaiveDate {
+    pub(crate) fn first_day(self) -> NaiveDate {
         match self {
             Era::Showa => ymd(1926, 12, 25),
             Era::Heisei => ymd(1989, 1, 8),
@@ -47,7 +47,7 @@ impl Era {
     }
 
     /// Last day of the era, `None` for the current one.
-    pub fn last_day(self) -> Option<NaiveDate> {
+    pub(crate) fn last_day(self) -> Option<NaiveDate> {
         match self {
             Era::Showa => Some(ymd(1989, 1, 7)),
             Era::Heisei => Some(ymd(2019, 4, 30)),
@@ -66,7 +66,7 @@ fn ymd(y: i32, m: u32, d: u32) -> NaiveDate {
 
 /// Why a value is not a date.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum DateError {
+pub(crate) enum DateError {
     /// Not in any accepted form.
     Unreadable,
     /// Well formed, but the day does not exist (2025-02-30).
@@ -107,7 +107,7 @@ impl fmt::Display for DateError {
 
 /// Parses a date in any accepted form (see the module doc). Surrounding blanks and full-width
 /// digits are accepted.
-pub fn parse_date(raw: &str) -> Result<NaiveDate, DateError> {
+pub(crate) fn parse_date(raw: &str) -> Result<NaiveDate, DateError> {
     if let Some(ymd) = iso_fast_path(raw.as_bytes()) {
         return make(ymd.0, ymd.1, ymd.2);
     }

@@ -46,7 +46,7 @@ pub enum OverlapPolicy {
 
 /// One valid row of a hospital-month as the delivery rules see it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct MonthRow {
+pub(crate) struct MonthRow {
     pub fingerprint: u128,
     /// Index of the row's source, chosen by the caller.
     pub source: usize,
@@ -57,7 +57,7 @@ pub struct MonthRow {
 
 /// What becomes of one row.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Fate {
+pub(crate) enum Fate {
     Keep,
     /// Identical to an earlier row of the same file: a reject.
     DuplicateInFile {
@@ -87,7 +87,7 @@ pub enum OverlapOutcome {
 
 /// A new file whose rows differ from what the hospital-month held.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Overlap {
+pub(crate) struct Overlap {
     pub source: usize,
     /// The sources whose rows it lacks (refused), or whose rows it replaced.
     pub others: Vec<usize>,
@@ -102,7 +102,7 @@ pub struct Overlap {
 
 /// The delivery rules applied to one hospital-month.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct MonthJudgement {
+pub(crate) struct MonthJudgement {
     /// One per input row, in the input's order.
     pub fates: Vec<Fate>,
     pub overlaps: Vec<Overlap>,
@@ -112,7 +112,7 @@ pub struct MonthJudgement {
 
 /// Applies the delivery rules to the rows of one hospital-month. Rows of one source must be
 /// contiguous; stored sources are taken first, then new ones in their order of appearance.
-pub fn judge_month(
+pub(crate) fn judge_month(
     rows: &[MonthRow],
     is_stored: impl Fn(usize) -> bool,
     policy: OverlapPolicy,

@@ -55,7 +55,7 @@ pub(crate) struct LineReader<R> {
 }
 
 impl<R: Read> LineReader<R> {
-    pub fn new(inner: R) -> Self {
+    pub(super) fn new(inner: R) -> Self {
         LineReader {
             inner: BufReader::with_capacity(256 * 1024, Hashing { inner, hasher: Sha256::new() }),
             buf: Vec::with_capacity(1024),
@@ -66,11 +66,11 @@ impl<R: Read> LineReader<R> {
     }
 
     /// Whether line 1 started with a UTF-8 BOM (valid once line 1 was read).
-    pub fn had_bom(&self) -> bool {
+    pub(super) fn had_bom(&self) -> bool {
         self.bom
     }
 
-    pub fn next_line(&mut self) -> Result<Option<RawLine<'_>>, LineError> {
+    pub(super) fn next_line(&mut self) -> Result<Option<RawLine<'_>>, LineError> {
         self.buf.clear();
         let n = (&mut self.inner)
             .take(MAX_LINE_BYTES + 1)
@@ -106,25 +106,25 @@ impl<R: Read> LineReader<R> {
     }
 
     /// Number of the last line read (0 before the first).
-    pub fn line_number(&self) -> u64 {
+    pub(super) fn line_number(&self) -> u64 {
         self.number
     }
 
     /// Bytes consumed so far, i.e. the file size once [`LineReader::finish`] ran.
-    pub fn bytes_read(&self) -> u64 {
+    pub(super) fn bytes_read(&self) -> u64 {
         self.next_offset
     }
 
     /// Reads what is left (so the hash covers the whole file) and returns the hex SHA-256 of
     /// the file bytes.
-    pub fn finish(&mut self) -> io::Result<String> {
+    pub(super) fn finish(&mut self) -> io::Result<String> {
         self.next_offset += io::copy(&mut self.inner, &mut io::sink())?;
         self.wipe();
         Ok(hex::encode(self.inner.get_ref().hasher.clone().finalize()))
     }
 
     /// Overwrites the line buffer, which held raw patient numbers.
-    pub fn wipe(&mut self) {
+    pub(super) fn wipe(&mut self) {
         wipe(&mut self.buf);
     }
 }

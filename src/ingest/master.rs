@@ -27,7 +27,7 @@ pub enum MasterError {
 
 /// One hospital of the master file.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
-pub struct Hospital {
+pub(crate) struct Hospital {
     pub hospital_code: String,
     pub name: Option<String>,
     pub prefecture: Option<String>,
@@ -36,7 +36,7 @@ pub struct Hospital {
 
 /// Reads the master (UTF-8 CSV with a header). Codes must be 10 digits: a master that lost
 /// leading zeros would silently attach names to the wrong hospitals.
-pub fn load_hospitals(path: Option<&Path>) -> Result<BTreeMap<String, Hospital>, MasterError> {
+pub(crate) fn load_hospitals(path: Option<&Path>) -> Result<BTreeMap<String, Hospital>, MasterError> {
     let Some(path) = path else {
         return Ok(BTreeMap::new());
     };

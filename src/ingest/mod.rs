@@ -9,7 +9,7 @@
 //! - parsing dates, Gregorian and Japanese era ([`parse_date`]);
 //! - checking 医療機関コード (10 digits, Luhn check digit) ([`parse_institution_code`]);
 //! - validating each row and recording why a row was rejected ([`Reject`], [`RejectReason`]);
-//! - exact-duplicate detection across the files of one run ([`Deduplicator`]);
+//! - the identity of a record for exact-duplicate detection ([`fingerprint`]);
 //! - what a delivery means for a hospital-month: already present, duplicate, overlap
 //!   ([`judge_month`]);
 //! - the related-institution list ([`RelatedInstitutions`]) and the hospital master
@@ -39,22 +39,20 @@ mod related;
 mod split;
 mod text;
 
-pub use aggregates::{AggregatesError, ReportedPeriod, ReportedRow, read_aggregates};
-pub use code::{CodeError, InstitutionCode, luhn_check_digit, parse_institution_code};
-pub use date::{DateError, Era, parse_date};
-pub use dedup::{Deduplicator, DuplicateOf};
-pub use delivery::{Fate, MonthJudgement, MonthRow, Overlap, OverlapOutcome, OverlapPolicy, judge_month};
-pub use event::{Event, EventType, Field};
-pub use format::{DateWindow, FileMonth, FormatError, InputEncoding, InputFormat, ValueMaps};
-pub use master::{Hospital, MasterError, load_hospitals};
-pub use privacy::{IdentifierColumn, IdentifierEvidence, PatientNumbers, RowPatient, shape};
-pub use pseudonym::{
-    DEMO_ENV_VAR, KEY_ENV_VAR, KEY_FILE_OPTION, KeyError, MIN_KEY_BYTES, PUBLIC_KEY_SUFFIX, Pseudonymizer,
-    load_key, weak_key_warning,
-};
-pub use read::{FileStats, IngestContext, IngestError, ReadError, read_file};
-pub use reject::{MASK, Reject, RejectReason};
-pub use related::RelatedInstitutions;
+#[cfg(test)]
+pub(crate) use aggregates::ReportedPeriod;
+pub(crate) use aggregates::{AggregatesError, ReportedRow, read_aggregates};
+pub(crate) use code::luhn_check_digit;
+pub(crate) use dedup::fingerprint;
+pub(crate) use delivery::{Fate, MonthRow, Overlap, OverlapOutcome, OverlapPolicy, judge_month};
+pub(crate) use event::{Event, EventType};
+pub(crate) use format::{DateWindow, InputFormat, ValueMaps};
+pub(crate) use master::{Hospital, MasterError, load_hospitals};
+pub(crate) use privacy::{IdentifierColumn, PatientNumbers, RowPatient};
+pub(crate) use pseudonym::{KEY_ENV_VAR, KeyError, Pseudonymizer, load_key};
+pub(crate) use read::{FileStats, IngestContext, IngestError, ReadError, read_file};
+pub(crate) use reject::{MASK, Reject, RejectReason};
+pub(crate) use related::RelatedInstitutions;
 
 #[cfg(test)]
 mod tests;

@@ -37,7 +37,7 @@ const MAX_SHAPE_CHARS: usize = 64;
 
 /// The shape of a value after trimming and full-width → ASCII: ASCII digits become `9`,
 /// ASCII letters `A`, every other character is kept.
-pub fn shape(value: &str) -> String {
+pub(crate) fn shape(value: &str) -> String {
     let mut s = String::new();
     shape_into(value, &mut s);
     s
@@ -55,7 +55,7 @@ fn shape_into(value: &str, out: &mut String) {
 /// What the patient numbers of one file look like: the configured pattern and the shapes of
 /// the valid numbers seen so far. The default has no pattern.
 #[derive(Debug, Clone, Default)]
-pub struct PatientNumbers {
+pub(crate) struct PatientNumbers {
     pattern: Option<regex::Regex>,
     shapes: BTreeSet<String>,
     /// Too many shapes, or too long a number: any value may be one.
@@ -66,13 +66,13 @@ pub struct PatientNumbers {
 
 impl PatientNumbers {
     /// `pattern` is the input's `patient_id_pattern`.
-    pub fn new(pattern: Option<&str>) -> Result<PatientNumbers, FormatError> {
+    pub(crate) fn new(pattern: Option<&str>) -> Result<PatientNumbers, FormatError> {
         let pattern = pattern.map(compile).transpose()?;
         Ok(PatientNumbers { pattern, ..PatientNumbers::default() })
     }
 
     /// Records the shape of a valid patient number.
-    pub fn learn(&mut self, patient_number: &str) {
+    pub(crate) fn learn(&mut self, patient_number: &str) {
         if self.unbounded {
             return;
         }
@@ -89,13 +89,13 @@ impl PatientNumbers {
     }
 
     /// From now on every value may be a patient number (the file's columns cannot be trusted).
-    pub fn hide_every_value(&mut self) {
+    pub(crate) fn hide_every_value(&mut self) {
         self.unbounded = true;
         self.shapes.clear();
     }
 
     /// Whether `value` may be a patient number (an empty value never is).
-    pub fn may_be_one(&self, value: &str) -> bool {
+    pub(crate) fn may_be_one(&self, value: &str) -> bool {
         let v = normalize_value(value);
         if v.is_empty() {
             return false;
@@ -106,12 +106,12 @@ impl PatientNumbers {
     }
 
     /// Whether `value`, read from the row described by `row`, must be hidden.
-    pub fn must_hide(&self, value: &str, row: &RowPatient<'_>) -> bool {
+    pub(crate) fn must_hide(&self, value: &str, row: &RowPatient<'_>) -> bool {
         row.hides(value) || self.may_be_one(value)
     }
 
     /// Hides the reject's value if it may be a patient number.
-    pub fn mask(&self, reject: &mut Reject) {
+    pub(crate) fn mask(&self, reject: &mut Reject) {
         if reject.value.as_deref().is_some_and(|v| v != MASK && self.may_be_one(v)) {
             hide(reject);
         }
@@ -136,7 +136,7 @@ pub(crate) fn compile(pattern: &str) -> Result<regex::Regex, FormatError> {
 
 /// What one row's patient-number column tells about its other values.
 #[derive(Debug, Clone, Copy)]
-pub struct RowPatient<'a> {
+pub(crate) struct RowPatient<'a> {
     /// The raw value of the row's patient-number column, if the file has one.
     value: Option<&'a str>,
     /// The patient-number column holds another field's value: the row is shifted.
@@ -146,7 +146,10 @@ pub struct RowPatient<'a> {
 impl<'a> RowPatient<'a> {
     /// `patient_value` is the row's patient-number column; `is_event_type` recognises the
     /// input's visit types.
-    pub fn new(patient_value: Option<&'a str>, is_event_type: impl Fn(&str) -> bool) -> RowPatient<'a> {
+    pub(crate) fn new(
+        patient_value: Option<&'a str>,
+        is_event_type: impl Fn(&str) -> bool,
+    ) -> RowPatient<'a> {
         let shifted = patient_value.is_some_and(|p| {
             let v = normalize_value(p);
             !v.is_empty()
@@ -156,12 +159,12 @@ impl<'a> RowPatient<'a> {
     }
 
     /// Whether the patient-number column holds another field's value (a visit type, a date).
-    pub fn is_shifted(&self) -> bool {
+    pub(crate) fn is_shifted(&self) -> bool {
         self.shifted
     }
 
     /// A value of this row that must not be shown whatever the file's numbers look like.
-    pub fn hides(&self, value: &str) -> bool {
+    pub(crate) fn hides(&self, value: &str) -> bool {
         let v = normalize_value(value);
         !v.is_empty() && (self.shifted || self.value.is_some_and(|p| normalize_value(p) == v))
     }
@@ -191,7 +194,7 @@ const MIN_VALUES: u64 = 10;
 /// digits and nearly one distinct value per row, as patient numbers are and department names
 /// or codes are not. Keeps counts and keyed hashes only.
 #[derive(Debug, Default)]
-pub struct IdentifierColumn {
+pub(crate) struct IdentifierColumn {
     values: u64,
     identifier_like: u64,
     tracked: u64,
@@ -201,7 +204,7 @@ pub struct IdentifierColumn {
 
 /// Why a column was taken for identifiers (counts only, never a value).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct IdentifierEvidence {
+pub(crate) struct IdentifierEvidence {
     /// Non-empty values seen.
     pub values: u64,
     /// Percentage of them that are mostly digits.
@@ -211,12 +214,12 @@ pub struct IdentifierEvidence {
 }
 
 impl IdentifierColumn {
-    pub fn new() -> IdentifierColumn {
+    pub(crate) fn new() -> IdentifierColumn {
         IdentifierColumn::default()
     }
 
     /// Counts one value of the column.
-    pub fn observe(&mut self, value: &str) {
+    pub(crate) fn observe(&mut self, value: &str) {
         let v = normalize_value(value);
         if v.is_empty() {
             return;
@@ -234,7 +237,7 @@ impl IdentifierColumn {
     /// `Some` when the column looks like identifiers: at least 10 values, 90 % of them mostly
     /// digits, and at least half of them distinct (or more than 256 distinct values, which no
     /// department list has).
-    pub fn verdict(&self) -> Option<IdentifierEvidence> {
+    pub(crate) fn verdict(&self) -> Option<IdentifierEvidence> {
         let distinct = self.distinct.len() as u64;
         let looks = self.values >= MIN_VALUES
             && self.identifier_like * 10 >= self.values * 9

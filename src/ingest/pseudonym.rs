@@ -13,11 +13,11 @@ use sha2::{Digest, Sha256};
 use super::text::{fullwidth_to_ascii, trim};
 
 /// Environment variable holding the pseudonymisation key.
-pub const KEY_ENV_VAR: &str = "REFRATE_PSEUDONYM_KEY";
+pub(crate) const KEY_ENV_VAR: &str = "REFRATE_PSEUDONYM_KEY";
 /// Config option naming a file that holds the key.
-pub const KEY_FILE_OPTION: &str = "pseudonym_key_file";
+pub(crate) const KEY_FILE_OPTION: &str = "pseudonym_key_file";
 /// Shortest key accepted, in bytes.
-pub const MIN_KEY_BYTES: usize = 16;
+pub(crate) const MIN_KEY_BYTES: usize = 16;
 
 const KEY_ID_DOMAIN: &[u8] = b"refrate/pseudonym-key-id/v1\0";
 
@@ -47,15 +47,15 @@ pub enum KeyError {
 }
 
 /// How the keys published in this repository end (`make demo`, `make bench`).
-pub const PUBLIC_KEY_SUFFIX: &str = "-not-for-real-data";
+pub(crate) const PUBLIC_KEY_SUFFIX: &str = "-not-for-real-data";
 
 /// Set to `1` by `make demo` and `make bench`, the only places a public key is accepted.
-pub const DEMO_ENV_VAR: &str = "REFRATE_DEMO";
+pub(crate) const DEMO_ENV_VAR: &str = "REFRATE_DEMO";
 
 /// A warning for a key that looks like fewer than 128 random bits: hex of fewer than 32
 /// digits, or base64 of fewer than 22 characters. (A passphrase is not judged: its strength
 /// cannot be read off its characters.)
-pub fn weak_key_warning(key: &[u8]) -> Option<String> {
+pub(crate) fn weak_key_warning(key: &[u8]) -> Option<String> {
     let hex = key.iter().all(u8::is_ascii_hexdigit);
     let base64 =
         key.iter().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'-' | b'_' | b'='));
@@ -75,7 +75,7 @@ pub fn weak_key_warning(key: &[u8]) -> Option<String> {
 
 /// Replaces patient numbers by HMAC-SHA256 pseudonyms. `Debug` shows the key id only.
 #[derive(Clone)]
-pub struct Pseudonymizer {
+pub(crate) struct Pseudonymizer {
     /// HMAC state with the key already absorbed; cloned per number.
     mac: Hmac<Sha256>,
     key_id: String,
@@ -91,7 +91,7 @@ impl fmt::Debug for Pseudonymizer {
 
 impl Pseudonymizer {
     /// Refuses keys shorter than 16 bytes.
-    pub fn new(key: &[u8]) -> Result<Self, KeyError> {
+    pub(crate) fn new(key: &[u8]) -> Result<Self, KeyError> {
         Self::with_source(key, "the argument of Pseudonymizer::new")
     }
 
@@ -108,21 +108,21 @@ impl Pseudonymizer {
     }
 
     /// A warning to show when the key looks like fewer than 128 random bits.
-    pub fn weakness(&self) -> Option<&str> {
+    pub(crate) fn weakness(&self) -> Option<&str> {
         self.weakness.as_deref()
     }
 
     /// 16 hex chars identifying the key without revealing it: the first 64 bits of
     /// SHA-256(domain prefix ‖ key). Record it with the data so a run with another key is
     /// noticed.
-    pub fn key_id(&self) -> String {
+    pub(crate) fn key_id(&self) -> String {
         self.key_id.clone()
     }
 
     /// The pseudonym of a patient number: 32 lowercase hex chars. The number is normalised
     /// first (blanks trimmed, full-width digits and letters made ASCII, leading zeros kept), so
     /// "００１２３" and "00123" give the same pseudonym.
-    pub fn pseudonymize(&self, patient_id: &str) -> String {
+    pub(crate) fn pseudonymize(&self, patient_id: &str) -> String {
         let id = fullwidth_to_ascii(trim(patient_id));
         let id = trim(&id);
         let mut mac = self.mac.clone();
@@ -137,7 +137,10 @@ impl Pseudonymizer {
 /// Loads the key: `env_value` (the value of REFRATE_PSEUDONYM_KEY, if set and not blank)
 /// first, else the content of `key_file` (trimmed). On unix a key file that group or others
 /// can access is refused.
-pub fn load_key(env_value: Option<String>, key_file: Option<&Path>) -> Result<Pseudonymizer, KeyError> {
+pub(crate) fn load_key(
+    env_value: Option<String>,
+    key_file: Option<&Path>,
+) -> Result<Pseudonymizer, KeyError> {
     if let Some(v) = env_value.as_deref().map(str::trim).filter(|v| !v.is_empty()) {
         refuse_public_key(v.as_bytes(), KEY_ENV_VAR)?;
         return Pseudonymizer::with_source(v.as_bytes(), KEY_ENV_VAR);

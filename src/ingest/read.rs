@@ -9,7 +9,6 @@ use serde::Serialize;
 
 use super::code::{CodeError, parse_institution_code};
 use super::date::{DateError, parse_date};
-use super::dedup::Deduplicator;
 use super::event::{Event, EventType, Field};
 use super::format::{FileMonth, FormatError, InputFormat};
 use super::lines::{LineError, LineReader, MAX_LINE_BYTES};
@@ -22,37 +21,29 @@ use super::text::{normalize_value, trim};
 
 /// What one [`read_file`] call needs besides the file: borrowed from the run.
 #[derive(Debug)]
-pub struct IngestContext<'a> {
+pub(crate) struct IngestContext<'a> {
     pub pseudonymizer: &'a Pseudonymizer,
     /// Related-institution list, if the input has one.
     pub related: Option<&'a RelatedInstitutions>,
-    /// Index of this file in the run; recorded in [`FileStats`] and by the deduplicator.
+    /// Index of this file in the run; recorded in [`FileStats`].
     pub file_index: usize,
-    /// Run-wide exact-duplicate detection; `None` leaves duplicates to the caller.
-    pub dedup: Option<&'a mut Deduplicator>,
 }
 
 impl<'a> IngestContext<'a> {
-    /// A context without duplicate detection (see [`IngestContext::with_dedup`]).
-    pub fn new(
+    /// Reading decides nothing about duplicates: an identical row is delivered, and the
+    /// hospital-month it lands in decides (`warehouse::writer`, by [`super::fingerprint`]).
+    pub(crate) fn new(
         pseudonymizer: &'a Pseudonymizer,
         related: Option<&'a RelatedInstitutions>,
         file_index: usize,
     ) -> Self {
-        IngestContext { pseudonymizer, related, file_index, dedup: None }
-    }
-
-    /// Rejects rows identical to one seen before by `dedup` (in this file or an earlier one)
-    /// as [`RejectReason::Duplicate`].
-    pub fn with_dedup(mut self, dedup: &'a mut Deduplicator) -> Self {
-        self.dedup = Some(dedup);
-        self
+        IngestContext { pseudonymizer, related, file_index }
     }
 }
 
 /// Why [`read_file`] stopped.
 #[derive(Debug, thiserror::Error)]
-pub enum ReadError<E> {
+pub(crate) enum ReadError<E> {
     /// The file (or the rest of it) could not be read.
     #[error(transparent)]
     Ingest(#[from] IngestError),
@@ -65,7 +56,7 @@ pub enum ReadError<E> {
 /// line and blank lines are not rows. `rows_already_present` counts valid rows the caller did
 /// not store again (see [`judge_month`](super::judge_month)); [`read_file`] leaves it at 0.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct FileStats {
+pub(crate) struct FileStats {
     /// Display name of the file.
     pub file: String,
     /// Index of the file in the run (order of `read_file` calls).
@@ -107,7 +98,7 @@ pub struct FileStats {
 impl FileStats {
     /// The share of rows rejected when it is above `max_reject_ratio` (`run` stops on such a
     /// file, `validate` calls it unusable); `None` within the limit or without rows.
-    pub fn reject_share_above(&self, max_reject_ratio: f64) -> Option<f64> {
+    pub(crate) fn reject_share_above(&self, max_reject_ratio: f64) -> Option<f64> {
         if self.rows_read == 0 {
             return None;
         }
@@ -253,7 +244,7 @@ impl IngestError {
 /// rows delivered before stay delivered, rejects included: the caller decides what to keep.
 /// A department column that looks like patient numbers stops the read at the end of the file
 /// ([`IngestError::IdentifierColumn`]): the caller must not store what it received.
-pub fn read_file<E>(
+pub(crate) fn read_file<E>(
     path: &Path,
     display_name: &str,
     format: &InputFormat,
@@ -301,9 +292,6 @@ fn read_rows<E>(
     })?;
 
     let file_index = ctx.file_index;
-    if let Some(d) = ctx.dedup.as_deref_mut() {
-        d.name_file(file_index, display_name);
-    }
     let mut r = Reader {
         file: file.clone(),
         lines: LineReader::new(handle),
@@ -422,22 +410,6 @@ fn read_rows<E>(
                 privacy::hide(&mut rej);
             }
             r.reject(rej, &mut on_reject);
-            continue;
-        }
-
-        if let Some(dedup) = ctx.dedup.as_deref_mut()
-            && let Err(first) = dedup.check(file_index, &event)
-        {
-            let detail = if first.file_index == file_index {
-                format!("duplicate of line {}", first.line)
-            } else {
-                let name = dedup.file_name(first.file_index).unwrap_or("an earlier file");
-                format!("duplicate of {name}:{}", first.line)
-            };
-            r.reject(
-                Reject::new(&file, number, offset, None, None, RejectReason::Duplicate, detail),
-                &mut on_reject,
-            );
             continue;
         }
 

@@ -7,7 +7,7 @@ use serde::Serialize;
 use super::event::Field;
 
 /// The value shown instead of a patient number.
-pub const MASK: &str = "***";
+pub(crate) const MASK: &str = "***";
 
 /// One rejected row (one record per row: the first problem found).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

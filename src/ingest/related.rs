@@ -12,42 +12,39 @@ use super::read::IngestError;
 /// hospital's founder. A pair is one-directional, as a hospital lists its own related
 /// institutions.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct RelatedInstitutions {
+pub(crate) struct RelatedInstitutions {
     pairs: HashMap<String, HashSet<String>>,
     len: usize,
 }
 
 impl RelatedInstitutions {
     /// An empty list.
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self::default()
     }
 
     /// Adds a pair; returns false if it was already there. Codes are taken as given.
-    pub fn insert(&mut self, hospital_code: &str, related_code: &str) -> bool {
+    pub(crate) fn insert(&mut self, hospital_code: &str, related_code: &str) -> bool {
         let added = self.pairs.entry(hospital_code.to_owned()).or_default().insert(related_code.to_owned());
         self.len += usize::from(added);
         added
     }
 
     /// Whether `partner_code` is related to `hospital_code`'s founder.
-    pub fn contains(&self, hospital_code: &str, partner_code: &str) -> bool {
+    pub(crate) fn contains(&self, hospital_code: &str, partner_code: &str) -> bool {
         self.pairs.get(hospital_code).is_some_and(|s| s.contains(partner_code))
     }
 
     /// Number of pairs.
-    pub fn len(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
         self.len
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
     }
 
     /// Loads a UTF-8 CSV (a BOM is allowed) with the heading `hospital_code,related_code`.
     /// Codes must be 10 digits (full-width digits are converted); their check digits are not
     /// checked, since the list is written by hand from official documents.
-    pub fn load(path: &Path) -> Result<Self, IngestError> {
+    pub(crate) fn load(path: &Path) -> Result<Self, IngestError> {
         let file = path.display().to_string();
         let err = |line: u64, detail: String| IngestError::RelatedList { file: file.clone(), line, detail };
         let bytes = std::fs::read(path).map_err(|source| IngestError::Open {

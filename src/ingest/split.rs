@@ -19,7 +19,7 @@ pub(crate) struct Splitter {
 
 impl Splitter {
     /// `delimiter` must be ASCII and not `"` (checked by `InputFormat::validate`).
-    pub fn new(delimiter: u8) -> Self {
+    pub(super) fn new(delimiter: u8) -> Self {
         debug_assert!(delimiter.is_ascii() && delimiter != b'"');
         Splitter { delimiter, buf: String::with_capacity(256), bounds: Vec::with_capacity(16) }
     }
@@ -27,7 +27,7 @@ impl Splitter {
     /// Splits `line`. Unquoted values are trimmed of ASCII and full-width blanks; quoted values
     /// keep their inner blanks, `""` stands for `"`, blanks around the quotes are dropped and
     /// any other text after the closing quote is kept (as spreadsheets and the csv crate do).
-    pub fn split(&mut self, line: &str) -> Result<(), UnterminatedQuote> {
+    pub(super) fn split(&mut self, line: &str) -> Result<(), UnterminatedQuote> {
         self.buf.clear();
         self.bounds.clear();
         let b = line.as_bytes();
@@ -88,24 +88,24 @@ impl Splitter {
         }
     }
 
-    pub fn len(&self) -> usize {
+    pub(super) fn len(&self) -> usize {
         self.bounds.len()
     }
 
     /// Field `i` of the last split line.
-    pub fn get(&self, i: usize) -> &str {
+    pub(super) fn get(&self, i: usize) -> &str {
         let (s, e) = self.bounds[i];
         &self.buf[s..e]
     }
 
     /// True when every field of the last line is empty (a line of bare delimiters, as
     /// spreadsheets leave after the data).
-    pub fn all_empty(&self) -> bool {
+    pub(super) fn all_empty(&self) -> bool {
         self.bounds.iter().all(|&(s, e)| s == e)
     }
 
     /// Overwrites the field buffer, which held raw patient numbers.
-    pub fn wipe(&mut self) {
+    pub(super) fn wipe(&mut self) {
         let mut bytes = std::mem::take(&mut self.buf).into_bytes();
         super::lines::wipe(&mut bytes);
         self.buf = String::from_utf8(bytes).unwrap_or_default();

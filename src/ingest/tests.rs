@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use chrono::NaiveDate;
 use sha2::{Digest, Sha256};
 
+use super::format::{FileMonth, InputEncoding};
 use super::*;
 
 const KEY: &[u8] = b"refrate ingest test key, 32 byte";
@@ -36,25 +37,18 @@ struct Out {
 struct Run {
     pseudonymizer: Pseudonymizer,
     related: RelatedInstitutions,
-    dedup: Deduplicator,
     files: usize,
 }
 
 impl Run {
     fn new() -> Run {
-        Run {
-            pseudonymizer: Pseudonymizer::new(KEY).unwrap(),
-            related: RelatedInstitutions::new(),
-            dedup: Deduplicator::new(),
-            files: 0,
-        }
+        Run { pseudonymizer: Pseudonymizer::new(KEY).unwrap(), related: RelatedInstitutions::new(), files: 0 }
     }
 
-    /// The context for the next file, with run-wide duplicate detection.
+    /// The context for the next file.
     fn ctx(&mut self) -> IngestContext<'_> {
         self.files += 1;
         IngestContext::new(&self.pseudonymizer, Some(&self.related), self.files - 1)
-            .with_dedup(&mut self.dedup)
     }
 }
 
@@ -284,7 +278,7 @@ fn reject_fixture() -> Vec<u8> {
 fn one_reject_per_reason_with_exact_lines() {
     let bytes = reject_fixture();
     let out = read("rej.csv", &bytes, &InputFormat::default()).unwrap();
-    assert_eq!(lines_of(&out.events), [2, 16]);
+    assert_eq!(lines_of(&out.events), [2, 11, 16]);
     use RejectReason::*;
     assert_eq!(
         summary(&out.rejects),
@@ -297,7 +291,6 @@ fn one_reject_per_reason_with_exact_lines() {
             (8, BadPartnerCode, Some("partner_code")),
             (9, BadFlag, Some("ambulance")),
             (10, MissingPatientId, Some("patient_id")),
-            (11, Duplicate, None),
             (12, InvalidEncoding, None),
         ]
     );
@@ -313,17 +306,19 @@ fn one_reject_per_reason_with_exact_lines() {
     assert_eq!(r[5].detail, "expected 10 digits, found 3");
     assert_eq!(r[6].value.as_deref(), Some("2"));
     assert_eq!(r[6].detail, "ambulance: expected 1 (true) or 0, (blank) (false)");
-    assert_eq!(r[8].detail, "duplicate of line 2");
-    assert!(r[9].detail.contains("not valid UTF-8"), "{}", r[9].detail);
+    assert!(r[8].detail.contains("not valid UTF-8"), "{}", r[8].detail);
     for rej in r {
         assert_eq!(rej.file, "rej.csv");
         assert_eq!(rej.byte_offset, offset_of(&bytes, rej.line), "{rej:?}");
     }
     let s = &out.stats;
-    assert_eq!((s.rows_read, s.rows_valid, s.rows_rejected), (12, 2, 10));
+    // Line 11 repeats line 2: reading delivers both; whether it is a duplicate is decided when
+    // the hospital-month is assembled (warehouse::writer), once for run and validate.
+    assert_eq!((s.rows_read, s.rows_valid, s.rows_rejected), (12, 3, 9));
     assert_eq!(s.blank_lines, 3);
-    assert_eq!(s.rejects_by_reason["duplicate"], 1);
-    assert_eq!(s.rejects_by_reason.values().sum::<u64>(), 10);
+    assert_eq!(s.rejects_by_reason.values().sum::<u64>(), 9);
+    assert_eq!(fingerprint(&out.events[0]), fingerprint(&out.events[1]), "line 11 is line 2 again");
+    assert_ne!(fingerprint(&out.events[1]), fingerprint(&out.events[2]));
 }
 
 #[test]
@@ -613,7 +608,7 @@ fn files_without_a_heading_line() {
 }
 
 #[test]
-fn duplicates_across_files_name_the_first_file() {
+fn the_same_record_in_another_layout_has_the_same_fingerprint() {
     let dir = tempfile::tempdir().unwrap();
     let mut c = Run::new();
     let a = format!("{CANONICAL_HEADER}\n{H},2025-04-01,first_visit,00123,内科,1,,0,0,0,0\n");
@@ -627,28 +622,12 @@ fn duplicates_across_files_name_the_first_file() {
     assert_eq!(ea.len(), 1);
     let (rb, eb, rejb) = read_in(&mut c, dir.path(), "b.csv", b.as_bytes(), &InputFormat::default());
     assert_eq!(rb.unwrap().file_index, 1);
-    assert_eq!(lines_of(&eb), [2]);
-    assert_eq!(summary(&rejb), [(3, RejectReason::Duplicate, None)]);
-    assert_eq!(rejb[0].detail, "duplicate of a.csv:2");
-    assert_eq!(c.dedup.len(), 2);
+    assert_eq!(lines_of(&eb), [2, 3]);
+    assert!(rejb.is_empty(), "{rejb:?}");
     assert_eq!(c.files, 2);
-
-    // without a deduplicator, duplicates are the caller's business
-    let p = write(dir.path(), "b.csv", b.as_bytes());
-    let mut delivered = 0;
-    let stats = read_file(
-        &p,
-        "b.csv",
-        &InputFormat::default(),
-        &mut IngestContext::new(&c.pseudonymizer, None, 5),
-        |_| {
-            delivered += 1;
-            Ok::<(), ()>(())
-        },
-        |r| panic!("{r}"),
-    )
-    .unwrap();
-    assert_eq!((delivered, stats.rows_valid, stats.file_index), (2, 2, 5));
+    // Line 3 of b.csv is a.csv's record: another date layout, an era date, full-width digits.
+    assert_eq!(fingerprint(&eb[1]), fingerprint(&ea[0]));
+    assert_ne!(fingerprint(&eb[0]), fingerprint(&ea[0]), "another day is another record");
 }
 
 #[test]
@@ -790,8 +769,9 @@ fn raw_patient_numbers_never_leak() {
     );
     let err = res.unwrap_err();
     assert!(matches!(err, IngestError::UnterminatedQuote { line: 14, .. }));
-    assert_eq!(events.len(), 2);
-    assert_eq!(rejects.len(), 10);
+    // Line 3 repeats line 2: both are delivered (duplicates are decided per hospital-month).
+    assert_eq!(events.len(), 3);
+    assert_eq!(rejects.len(), 9);
 
     // a binary-file error on a line holding a number, and stats of a complete read
     let mut nul = format!("{CANONICAL_HEADER}\n").into_bytes();
@@ -812,8 +792,7 @@ fn raw_patient_numbers_never_leak() {
     }
     rendered += &format!("{err}\n{err:?}\n");
     let nul_err = nul_res.unwrap_err();
-    let ctx_debug =
-        format!("{:?}", IngestContext::new(&c.pseudonymizer, Some(&c.related), 9).with_dedup(&mut c.dedup));
+    let ctx_debug = format!("{:?}", IngestContext::new(&c.pseudonymizer, Some(&c.related), 9));
     assert!(ctx_debug.contains("key_id"), "{ctx_debug}");
     rendered += &format!("{nul_err}\n{nul_err:?}\n{stats:?}\n{ctx_debug}\n");
 

@@ -8,14 +8,14 @@ use super::model::Op;
 /// A threshold as an exact decimal `numerator / denominator` (denominator a power of ten),
 /// in the metric's own unit: `65` means 65 % for a percent metric, `30` means 30 ‰.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Threshold {
+pub(crate) struct Threshold {
     pub numerator: u64,
     pub denominator: u64,
 }
 
 impl Threshold {
     /// Parses a non-negative decimal such as `80`, `65.5` or `0.25` without going through a float.
-    pub fn parse(text: &str) -> Option<Threshold> {
+    pub(crate) fn parse(text: &str) -> Option<Threshold> {
         let text = text.trim();
         let (int_part, frac_part) = match text.split_once('.') {
             Some((i, f)) => (i, f),
@@ -52,7 +52,7 @@ impl fmt::Display for Threshold {
 
 /// A ratio of two counts, shown on a `scale` (100 for %, 1000 for ‰).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Ratio {
+pub(crate) struct Ratio {
     pub numerator: u64,
     pub denominator: u64,
     pub scale: u64,
@@ -61,7 +61,7 @@ pub struct Ratio {
 impl Ratio {
     /// Compares `numerator / denominator × scale` with the threshold exactly, or `None` when the
     /// denominator is zero (no rate exists).
-    pub fn cmp_threshold(&self, t: Threshold) -> Option<Ordering> {
+    pub(crate) fn cmp_threshold(&self, t: Threshold) -> Option<Ordering> {
         if self.denominator == 0 {
             return None;
         }
@@ -70,8 +70,10 @@ impl Ratio {
         Some(lhs.cmp(&rhs))
     }
 
-    /// Whether the ratio meets `op threshold`; `None` without a denominator.
-    pub fn satisfies(&self, op: Op, t: Threshold) -> Option<bool> {
+    /// Whether the ratio meets `op threshold`; `None` without a denominator. A test oracle
+    /// only: whether a condition is met is decided by `queries/regime_conditions.sql`.
+    #[cfg(test)]
+    pub(crate) fn satisfies(&self, op: Op, t: Threshold) -> Option<bool> {
         self.cmp_threshold(t).map(|ord| match op {
             Op::Ge => ord != Ordering::Less,
             Op::Gt => ord == Ordering::Greater,
@@ -80,18 +82,18 @@ impl Ratio {
 
     /// The value for display with one decimal, rounded half up (四捨五入); `None` when the
     /// denominator is zero.
-    pub fn display(&self) -> Option<String> {
+    pub(crate) fn display(&self) -> Option<String> {
         display_half_up(self.numerator, self.denominator, self.scale)
     }
 
     /// The value in tenths of the unit, rounded half up, for charts.
-    pub fn tenths(&self) -> Option<u128> {
+    pub(crate) fn tenths(&self) -> Option<u128> {
         tenths_half_up(self.numerator, self.denominator, self.scale)
     }
 
     /// The value with two decimals, truncated: 3,876 / 4,848 → "79.95" (never rounded up onto
     /// a threshold the value misses).
-    pub fn hundredths_floor(&self) -> Option<String> {
+    pub(crate) fn hundredths_floor(&self) -> Option<String> {
         if self.denominator == 0 {
             return None;
         }
@@ -101,7 +103,7 @@ impl Ratio {
 
     /// Whether the one-decimal display equals `t` although the exact value does not (79.95 %
     /// shows as 80.0 % and fails ≥ 80 %): the page must then show why.
-    pub fn display_hides_difference(&self, t: Threshold) -> bool {
+    pub(crate) fn display_hides_difference(&self, t: Threshold) -> bool {
         let Some(tenths) = self.tenths() else { return false };
         let shows_threshold = tenths * u128::from(t.denominator) == u128::from(t.numerator) * 10;
         shows_threshold && self.cmp_threshold(t) != Some(Ordering::Equal)
@@ -118,7 +120,7 @@ fn tenths_half_up(numerator: u64, denominator: u64, scale: u64) -> Option<u128> 
 }
 
 /// `numerator / denominator × scale` with one decimal, half up: 29.96 ‰ → "30.0".
-pub fn display_half_up(numerator: u64, denominator: u64, scale: u64) -> Option<String> {
+pub(crate) fn display_half_up(numerator: u64, denominator: u64, scale: u64) -> Option<String> {
     tenths_half_up(numerator, denominator, scale).map(|t| format!("{}.{}", t / 10, t % 10))
 }
 
@@ -127,7 +129,7 @@ pub fn display_half_up(numerator: u64, denominator: u64, scale: u64) -> Option<S
 /// how much one additional event adds above and below the line (a referred first visit adds one
 /// to both `referred` and `initial`; a reverse referral adds to the numerator only).
 /// `Some(0)` when already met, `None` when no number of such events can meet it.
-pub fn gap_to(ratio: Ratio, a: u64, b: u64, op: Op, t: Threshold) -> Option<u64> {
+pub(crate) fn gap_to(ratio: Ratio, a: u64, b: u64, op: Op, t: Threshold) -> Option<u64> {
     let q = i128::from(t.denominator);
     let p = i128::from(t.numerator);
     let s = i128::from(ratio.scale);

@@ -11,7 +11,5 @@
 mod arith;
 mod model;
 
-pub use arith::{Ratio, Threshold, display_half_up, gap_to};
-pub use model::{
-    Condition, Count, Criterion, Metric, MetricKind, Op, Regime, RegimeError, RegimeSet, Term, Unit,
-};
+pub(crate) use arith::Ratio;
+pub(crate) use model::{Count, MetricKind, Regime, RegimeError, RegimeSet};

@@ -11,7 +11,7 @@ use super::arith::{Ratio, Threshold, gap_to};
 
 /// A named count per hospital and period; the vocabulary regimes are written in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Count {
+pub(crate) enum Count {
     FirstVisits,
     AmbulanceFirstVisits,
     AfterHoursFirstVisits,
@@ -25,7 +25,7 @@ pub enum Count {
 
 impl Count {
     /// Every count, in the order of the monthly table.
-    pub const ALL: [Count; 9] = [
+    pub(crate) const ALL: [Count; 9] = [
         Count::FirstVisits,
         Count::AmbulanceFirstVisits,
         Count::AfterHoursFirstVisits,
@@ -38,7 +38,7 @@ impl Count {
     ];
 
     /// The column name used in SQL, CSV and YAML.
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Count::FirstVisits => "first_visits",
             Count::AmbulanceFirstVisits => "ambulance_first_visits",
@@ -53,7 +53,7 @@ impl Count {
     }
 
     /// The Japanese label used in reports.
-    pub fn label_ja(self) -> &'static str {
+    pub(crate) fn label_ja(self) -> &'static str {
         match self {
             Count::FirstVisits => "初診(全体)",
             Count::AmbulanceFirstVisits => "救急自動車搬入",
@@ -67,7 +67,7 @@ impl Count {
         }
     }
 
-    pub fn from_name(name: &str) -> Option<Count> {
+    pub(crate) fn from_name(name: &str) -> Option<Count> {
         Count::ALL.into_iter().find(|c| c.name() == name)
     }
 
@@ -90,7 +90,7 @@ impl fmt::Display for Count {
 
 /// A comparison operator of a criterion.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Op {
+pub(crate) enum Op {
     /// 以上 (≥)
     Ge,
     /// 超える / 上回る (>)
@@ -98,13 +98,13 @@ pub enum Op {
 }
 
 impl Op {
-    pub fn symbol(self) -> &'static str {
+    pub(crate) fn symbol(self) -> &'static str {
         match self {
             Op::Ge => "≥",
             Op::Gt => ">",
         }
     }
-    pub fn sql(self) -> &'static str {
+    pub(crate) fn sql(self) -> &'static str {
         match self {
             Op::Ge => ">=",
             Op::Gt => ">",
@@ -114,19 +114,19 @@ impl Op {
 
 /// The unit a metric is shown in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Unit {
+pub(crate) enum Unit {
     Percent,
     PerMille,
 }
 
 impl Unit {
-    pub fn scale(self) -> u64 {
+    pub(crate) fn scale(self) -> u64 {
         match self {
             Unit::Percent => 100,
             Unit::PerMille => 1000,
         }
     }
-    pub fn symbol(self) -> &'static str {
+    pub(crate) fn symbol(self) -> &'static str {
         match self {
             Unit::Percent => "%",
             Unit::PerMille => "‰",
@@ -136,13 +136,13 @@ impl Unit {
 
 /// Which of a regime's two metrics.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum MetricKind {
+pub(crate) enum MetricKind {
     Referral,
     Reverse,
 }
 
 impl MetricKind {
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             MetricKind::Referral => "referral",
             MetricKind::Reverse => "reverse",
@@ -152,14 +152,14 @@ impl MetricKind {
 
 /// One count added (`sign` 1) or subtracted (`sign` −1) in a numerator or denominator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Term {
+pub(crate) struct Term {
     pub count: Count,
     pub sign: i64,
 }
 
 /// A ratio definition.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Metric {
+pub(crate) struct Metric {
     pub kind: MetricKind,
     pub name_ja: String,
     pub numerator: Vec<Term>,
@@ -169,13 +169,13 @@ pub struct Metric {
 
 impl Metric {
     /// The counts this metric reads.
-    pub fn counts(&self) -> impl Iterator<Item = Count> + '_ {
+    pub(crate) fn counts(&self) -> impl Iterator<Item = Count> + '_ {
         self.numerator.iter().chain(&self.denominator).map(|t| t.count)
     }
 
     /// The ratio for a set of counts; `None` if a count it needs is missing. A side that sums to
     /// less than zero (bad input) is treated as zero.
-    pub fn ratio(&self, counts: &BTreeMap<Count, u64>) -> Option<Ratio> {
+    pub(crate) fn ratio(&self, counts: &BTreeMap<Count, u64>) -> Option<Ratio> {
         let side = |terms: &[Term]| -> Option<u64> {
             let mut total: i128 = 0;
             for t in terms {
@@ -195,7 +195,7 @@ impl Metric {
     }
 
     /// How much one more referred first visit adds to (numerator, denominator).
-    pub fn referral_lever(&self) -> (i64, i64) {
+    pub(crate) fn referral_lever(&self) -> (i64, i64) {
         (
             Self::lever(&self.numerator, Count::grows_with_referral),
             Self::lever(&self.denominator, Count::grows_with_referral),
@@ -203,7 +203,7 @@ impl Metric {
     }
 
     /// How much one more reverse referral adds to (numerator, denominator).
-    pub fn reverse_lever(&self) -> (i64, i64) {
+    pub(crate) fn reverse_lever(&self) -> (i64, i64) {
         (
             Self::lever(&self.numerator, Count::grows_with_reverse_referral),
             Self::lever(&self.denominator, Count::grows_with_reverse_referral),
@@ -211,7 +211,7 @@ impl Metric {
     }
 
     /// "紹介率 = 紹介患者の数 ÷ 初診患者の数 × 100 %" style formula text.
-    pub fn formula(&self) -> String {
+    pub(crate) fn formula(&self) -> String {
         let side = |terms: &[Term]| {
             terms
                 .iter()
@@ -235,7 +235,7 @@ impl Metric {
 
 /// One comparison inside a criterion.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Condition {
+pub(crate) struct Condition {
     pub metric: MetricKind,
     pub op: Op,
     pub threshold: Threshold,
@@ -243,7 +243,7 @@ pub struct Condition {
 
 /// A criterion is met when all its conditions hold; a regime passes when any criterion is met.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Criterion {
+pub(crate) struct Criterion {
     pub id: String,
     /// How reports name it: `基準B`, `目標値`.
     pub name_ja: String,
@@ -252,7 +252,7 @@ pub struct Criterion {
 
 /// A validated regime.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Regime {
+pub(crate) struct Regime {
     pub id: String,
     pub name_ja: String,
     pub name_en: String,
@@ -268,7 +268,7 @@ pub struct Regime {
 }
 
 impl Regime {
-    pub fn metric(&self, kind: MetricKind) -> &Metric {
+    pub(crate) fn metric(&self, kind: MetricKind) -> &Metric {
         match kind {
             MetricKind::Referral => &self.referral,
             MetricKind::Reverse => &self.reverse,
@@ -276,7 +276,7 @@ impl Regime {
     }
 
     /// The counts any metric of this regime needs.
-    pub fn required_counts(&self) -> Vec<Count> {
+    pub(crate) fn required_counts(&self) -> Vec<Count> {
         let mut counts: Vec<Count> = self.referral.counts().chain(self.reverse.counts()).collect();
         counts.sort();
         counts.dedup();
@@ -284,7 +284,7 @@ impl Regime {
     }
 
     /// A condition as people read it: "紹介率 ≥ 80 %".
-    pub fn condition_label(&self, c: &Condition) -> String {
+    pub(crate) fn condition_label(&self, c: &Condition) -> String {
         let m = self.metric(c.metric);
         format!("{} {} {} {}", m.name_ja, c.op.symbol(), c.threshold, m.unit.symbol())
     }
@@ -292,7 +292,7 @@ impl Regime {
     /// For an unmet criterion, the extra referred first visits and then the extra reverse
     /// referrals that would meet it. The reverse gap is computed after adding the referral gap,
     /// because referred first visits also enlarge the denominator of the reverse rate.
-    pub fn criterion_gaps(
+    pub(crate) fn criterion_gaps(
         &self,
         criterion: &Criterion,
         counts: &BTreeMap<Count, u64>,
@@ -414,7 +414,7 @@ struct ConditionFile {
 
 impl Regime {
     /// Parses and validates one regime file's text.
-    pub fn from_yaml(text: &str, origin: &str) -> Result<Regime, RegimeError> {
+    pub(crate) fn from_yaml(text: &str, origin: &str) -> Result<Regime, RegimeError> {
         let file: RegimeFile = serde_yaml::from_str(text)
             .map_err(|source| RegimeError::Yaml { origin: origin.to_string(), source })?;
         let invalid = |message: String| RegimeError::Invalid { origin: origin.to_string(), message };
@@ -545,12 +545,12 @@ const BUILTIN: [(&str, &str); 6] = [
 /// All regimes known to a run: the built-in ones, then user files (a user file with a built-in
 /// id replaces it).
 #[derive(Debug, Clone)]
-pub struct RegimeSet {
+pub(crate) struct RegimeSet {
     regimes: BTreeMap<String, Regime>,
 }
 
 impl RegimeSet {
-    pub fn builtin() -> RegimeSet {
+    pub(crate) fn builtin() -> RegimeSet {
         let regimes = BUILTIN
             .iter()
             .map(|(path, text)| {
@@ -563,7 +563,7 @@ impl RegimeSet {
     }
 
     /// The built-in regimes plus the given files.
-    pub fn load(files: &[PathBuf]) -> Result<RegimeSet, RegimeError> {
+    pub(crate) fn load(files: &[PathBuf]) -> Result<RegimeSet, RegimeError> {
         let mut set = RegimeSet::builtin();
         for path in files {
             set.add_file(path)?;
@@ -579,14 +579,14 @@ impl RegimeSet {
         Ok(())
     }
 
-    pub fn get(&self, id: &str) -> Result<&Regime, RegimeError> {
+    pub(crate) fn get(&self, id: &str) -> Result<&Regime, RegimeError> {
         self.regimes.get(id).ok_or_else(|| RegimeError::Unknown {
             id: id.to_string(),
             known: self.regimes.keys().cloned().collect::<Vec<_>>().join(", "),
         })
     }
 
-    pub fn iter(&self) -> impl Iterator<Item = &Regime> {
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &Regime> {
         self.regimes.values()
     }
 }

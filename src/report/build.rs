@@ -23,7 +23,7 @@ use crate::regimes::{Count, MetricKind, Ratio, Regime};
 use crate::warehouse::Manifest;
 
 /// Everything the pages are built from.
-pub struct Sources<'a> {
+pub(crate) struct Sources<'a> {
     /// The configured regimes; the first is the primary one (monthly table, chart).
     pub regimes: &'a [&'a Regime],
     /// Fiscal-year, month and rolling-12 rows of every hospital and regime.
@@ -40,7 +40,10 @@ pub struct Sources<'a> {
 
 /// Every file of the reports folder, by name: the pages of each hospital and fiscal year, the
 /// overview of each fiscal year (HTML, CSV, JSON), `index.html` and `rejects.csv`.
-pub fn pages(sources: &Sources<'_>, renderer: &Renderer) -> Result<Vec<(String, String)>, ReportError> {
+pub(crate) fn pages(
+    sources: &Sources<'_>,
+    renderer: &Renderer,
+) -> Result<Vec<(String, String)>, ReportError> {
     let Sources {
         regimes,
         rows,

@@ -8,7 +8,7 @@ use crate::domain::Verdict;
 /// still 平成31年, but the government names it 令和元年度 (the era changed on 2019-05-01), so
 /// every fiscal year from 2019 is 令和 and 1989–2018 is 平成. Years before 1989 are written in
 /// the Western calendar (`"1988年度"`); no report covers them.
-pub fn fy_ja(fiscal_year: i32) -> String {
+pub(crate) fn fy_ja(fiscal_year: i32) -> String {
     let (era, year) = match fiscal_year {
         2019.. => ("令和", fiscal_year - 2018),
         1989..=2018 => ("平成", fiscal_year - 1988),
@@ -18,17 +18,17 @@ pub fn fy_ja(fiscal_year: i32) -> String {
 }
 
 /// `2025` → `"FY2025"`.
-pub fn fy_en(fiscal_year: i32) -> String {
+pub(crate) fn fy_en(fiscal_year: i32) -> String {
     format!("FY{fiscal_year}")
 }
 
 /// The months a fiscal year covers: `2025` → `"2025年4月〜2026年3月"`.
-pub fn fy_period_ja(fiscal_year: i32) -> String {
+pub(crate) fn fy_period_ja(fiscal_year: i32) -> String {
     format!("{fiscal_year}年4月〜{}年3月", fiscal_year + 1)
 }
 
 /// `12345` → `"12,345"`.
-pub fn thousands(n: u64) -> String {
+pub(crate) fn thousands(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, ch) in digits.chars().enumerate() {
@@ -42,14 +42,14 @@ pub fn thousands(n: u64) -> String {
 
 /// `"pass"` → `"満たしています"` (templates receive verdicts as their codes); `None` for a
 /// word that is not a [`Verdict`] code.
-pub fn verdict_ja(verdict: &str) -> Option<&'static str> {
+pub(crate) fn verdict_ja(verdict: &str) -> Option<&'static str> {
     Verdict::from_code(verdict).map(Verdict::label_ja)
 }
 
 /// The headline sentence of a regime's result, e.g.
 /// `"地域医療支援病院の紹介率・逆紹介率要件を満たしています（基準B）"`.
 /// `None` for a word that is not a [`Verdict`] code.
-pub fn verdict_sentence_ja(name_ja: &str, verdict: &str, met_criteria: &[String]) -> Option<String> {
+pub(crate) fn verdict_sentence_ja(name_ja: &str, verdict: &str, met_criteria: &[String]) -> Option<String> {
     let sentence = match Verdict::from_code(verdict)? {
         Verdict::Pass if met_criteria.is_empty() => {
             format!("{name_ja}の紹介率・逆紹介率要件を満たしています")
@@ -65,7 +65,7 @@ pub fn verdict_sentence_ja(name_ja: &str, verdict: &str, met_criteria: &[String]
 }
 
 /// `"2025-04"` → `"2025年4月"`; any other shape is returned unchanged.
-pub fn month_ja(month: &str) -> String {
+pub(crate) fn month_ja(month: &str) -> String {
     match split_month(month) {
         Some((year, m)) => format!("{year}年{m}月"),
         None => month.to_owned(),
@@ -73,7 +73,7 @@ pub fn month_ja(month: &str) -> String {
 }
 
 /// `"2025-04"` → `"4月"` (chart axis); any other shape is returned unchanged.
-pub fn month_short_ja(month: &str) -> String {
+pub(crate) fn month_short_ja(month: &str) -> String {
     match split_month(month) {
         Some((_, m)) => format!("{m}月"),
         None => month.to_owned(),

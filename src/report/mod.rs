@@ -7,13 +7,13 @@
 //! would make an unsafe or misleading page (unknown verdict words, unsafe links).
 //!
 //! Templates are compiled into the binary; an override folder may replace any of
-//! [`TEMPLATE_NAMES`] with a file of the same name. Every template is HTML-escaped whatever its
+//! the templates named in `TEMPLATES` with a file of the same name. Every template is HTML-escaped whatever its
 //! name, and an undefined variable is an error, not an empty string.
 
-pub mod build;
-pub mod format;
-pub mod model;
-pub mod svg;
+pub(crate) mod build;
+pub(crate) mod format;
+pub(crate) mod model;
+pub(crate) mod svg;
 
 /// Fixed view models: the snapshot tests' fixture, and the pages every template is rendered
 /// with once before a run touches the warehouse.
@@ -27,7 +27,7 @@ use std::path::{Component, Path, PathBuf};
 
 use minijinja::{AutoEscape, Environment, ErrorKind, UndefinedBehavior, Value, context};
 
-pub use model::*;
+pub(crate) use model::*;
 
 /// Templates compiled into the binary, by the name an override file must have.
 const TEMPLATES: [(&str, &str); 4] = [
@@ -38,17 +38,14 @@ const TEMPLATES: [(&str, &str); 4] = [
 ];
 
 /// The overview's sort script. Not overridable: the page's CSP allows exactly this text, by hash.
-pub const SORT_SCRIPT: &str = include_str!("../../templates/sort.js");
+pub(crate) const SORT_SCRIPT: &str = include_str!("../../templates/sort.js");
 
 /// The CSP source hash of [`SORT_SCRIPT`]: base64 of its SHA-256.
-pub fn sort_script_hash() -> String {
+pub(crate) fn sort_script_hash() -> String {
     use base64::Engine as _;
     use sha2::Digest as _;
     base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(SORT_SCRIPT.as_bytes()))
 }
-
-/// The template names an override folder may provide.
-pub const TEMPLATE_NAMES: [&str; 4] = [TEMPLATES[0].0, TEMPLATES[1].0, TEMPLATES[2].0, TEMPLATES[3].0];
 
 /// Errors of the report module.
 #[derive(Debug, thiserror::Error)]
@@ -86,16 +83,16 @@ pub enum ReportError {
 }
 
 /// Renders the HTML pages from a fixed set of templates.
-pub struct Renderer {
+pub(crate) struct Renderer {
     env: Environment<'static>,
 }
 
 impl Renderer {
     /// Builds the template environment from the compiled-in templates, replacing any of
-    /// [`TEMPLATE_NAMES`] found in `override_dir`. Templates are parsed here, so a syntax error
+    /// the templates named in `TEMPLATES` found in `override_dir`. Templates are parsed here, so a syntax error
     /// in an override shows before any page is written. Other files in the folder are ignored,
     /// and templates cannot include anything outside this set.
-    pub fn new(override_dir: Option<&Path>) -> Result<Self, ReportError> {
+    pub(crate) fn new(override_dir: Option<&Path>) -> Result<Self, ReportError> {
         let mut env = Environment::new();
         // Escape every template, whatever its file name; the default keys on `.html`.
         env.set_auto_escape_callback(|_| AutoEscape::Html);
@@ -145,7 +142,7 @@ impl Renderer {
     }
 
     /// The page of one hospital for one fiscal year.
-    pub fn hospital(&self, page: &HospitalPage) -> Result<String, ReportError> {
+    pub(crate) fn hospital(&self, page: &HospitalPage) -> Result<String, ReportError> {
         validate_hospital(page)?;
         // The chart is the only markup passed unescaped; `svg` escapes all its text.
         let chart_svg = Value::from_safe_string(svg::chart_svg(&page.chart));
@@ -154,7 +151,7 @@ impl Renderer {
     }
 
     /// The overview of all hospitals of a fiscal year, one section per regime.
-    pub fn index(&self, page: &IndexPage) -> Result<String, ReportError> {
+    pub(crate) fn index(&self, page: &IndexPage) -> Result<String, ReportError> {
         validate_index(page)?;
         // The script is refrate's own constant, never data; the CSP allows it by its hash.
         let ctx = context! {
@@ -194,14 +191,14 @@ fn unknown_verdict(verdict: &str) -> minijinja::Error {
 
 /// The file name of a hospital page: `("0110113719", 2025)` → `"0110113719_FY2025.html"`.
 /// `code` must already be validated (digits only); the index refuses any other link.
-pub fn hospital_page_file(code: &str, fiscal_year: i32) -> String {
+pub(crate) fn hospital_page_file(code: &str, fiscal_year: i32) -> String {
     format!("{code}_FY{fiscal_year}.html")
 }
 
 /// Whether `name` is a per-fiscal-year file `run` writes into the reports folder
 /// (`<code>_FY<year>.html`, `index_FY<year>.html`, `overview_FY<year>.csv|json`). A run removes
 /// those of fiscal years no longer in the data, and nothing else.
-pub fn is_fiscal_year_report(name: &str) -> bool {
+pub(crate) fn is_fiscal_year_report(name: &str) -> bool {
     let year = |y: &str| y.len() == 4 && y.bytes().all(|b| b.is_ascii_digit());
     let Some((stem, ext)) = name.rsplit_once('.') else { return false };
     let Some((prefix, fy)) = stem.rsplit_once("_FY") else { return false };
@@ -308,7 +305,7 @@ fn is_safe_relative_link(page: &str) -> bool {
 }
 
 /// Prefixes `'` to a cell that a spreadsheet would run as a formula (CSV injection).
-pub fn neutralise_csv_cell(cell: &str) -> String {
+pub(crate) fn neutralise_csv_cell(cell: &str) -> String {
     neutralise(cell).into_owned()
 }
 
@@ -322,7 +319,7 @@ fn neutralise(cell: &str) -> Cow<'_, str> {
 
 /// The index as CSV (UTF-8, no BOM, header row, one row per hospital and regime).
 /// Rates are the display strings (empty when there is no rate); criteria are joined by `;`.
-pub fn index_csv(page: &IndexPage) -> Result<String, ReportError> {
+pub(crate) fn index_csv(page: &IndexPage) -> Result<String, ReportError> {
     const HEADER: [&str; 23] = [
         "code",
         "name",
@@ -416,7 +413,7 @@ pub fn index_csv(page: &IndexPage) -> Result<String, ReportError> {
 }
 
 /// The index as pretty-printed JSON: the [`IndexPage`] as serialised, plus a final newline.
-pub fn index_json(page: &IndexPage) -> Result<String, ReportError> {
+pub(crate) fn index_json(page: &IndexPage) -> Result<String, ReportError> {
     let mut json = serde_json::to_string_pretty(page)?;
     json.push('\n');
     Ok(json)

@@ -8,7 +8,7 @@ use crate::domain::Verdict;
 
 /// Who produced a page, and from which warehouse version; printed in every footer.
 #[derive(Debug, Clone, Serialize)]
-pub struct RunInfo {
+pub(crate) struct RunInfo {
     pub refrate_version: String,
     /// Already formatted, e.g. `"2026-11-26 22:50 UTC"`.
     pub generated_at: String,
@@ -17,7 +17,7 @@ pub struct RunInfo {
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct HospitalInfo {
+pub(crate) struct HospitalInfo {
     /// 医療機関コード, 10 digits as text (may start with 0).
     pub code: String,
     pub name: Option<String>,
@@ -27,7 +27,7 @@ pub struct HospitalInfo {
 
 /// One rate as it is printed: display value, unit, and the integers it came from.
 #[derive(Debug, Clone, Serialize)]
-pub struct RateValue {
+pub(crate) struct RateValue {
     /// Rounded for display, e.g. `"96.5"`; `None` when the denominator is 0.
     pub display: Option<String>,
     /// `"%"` or `"‰"`.
@@ -41,7 +41,7 @@ pub struct RateValue {
 
 /// One criterion of a regime (e.g. 基準B) and whether it is met.
 #[derive(Debug, Clone, Serialize)]
-pub struct CriterionRow {
+pub(crate) struct CriterionRow {
     /// `"A"`, `"B"`, …
     pub id: String,
     /// `"基準B"`, `"目標値"`: the name printed.
@@ -64,7 +64,7 @@ pub struct CriterionRow {
 
 /// The result of one regime for one hospital and period.
 #[derive(Debug, Clone, Serialize)]
-pub struct RegimeResult {
+pub(crate) struct RegimeResult {
     /// e.g. `"chiiki-shien-2014"`.
     pub id: String,
     pub name_ja: String,
@@ -83,7 +83,7 @@ pub struct RegimeResult {
 
 /// One month of counts for the monthly table. Rates are those of the primary regime.
 #[derive(Debug, Clone, Serialize)]
-pub struct MonthRow {
+pub(crate) struct MonthRow {
     /// `"2025-04"`.
     pub month: String,
     /// `false` rows are shown as "データなし" gaps, not zeros.
@@ -105,7 +105,7 @@ pub struct MonthRow {
 
 /// Input rows rejected at ingest, for the data-quality section.
 #[derive(Debug, Clone, Serialize)]
-pub struct RejectSummary {
+pub(crate) struct RejectSummary {
     pub total: u64,
     pub rows_read: u64,
     pub by_reason: Vec<ReasonCount>,
@@ -118,7 +118,7 @@ pub struct RejectSummary {
 
 /// One rejected input row. Never a patient number: ingest masks it.
 #[derive(Debug, Clone, Serialize)]
-pub struct RejectRow {
+pub(crate) struct RejectRow {
     pub file: String,
     /// Physical line (header = 1).
     pub line: u64,
@@ -133,7 +133,7 @@ pub struct RejectRow {
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct ReasonCount {
+pub(crate) struct ReasonCount {
     pub code: String,
     pub label_ja: String,
     pub count: u64,
@@ -141,7 +141,7 @@ pub struct ReasonCount {
 
 /// Everything one hospital page shows for one fiscal year.
 #[derive(Debug, Clone, Serialize)]
-pub struct HospitalPage {
+pub(crate) struct HospitalPage {
     pub hospital: HospitalInfo,
     /// 2025 = 2025-04..2026-03.
     pub fiscal_year: i32,
@@ -165,11 +165,11 @@ pub struct HospitalPage {
     pub run: RunInfo,
 }
 
-pub use crate::rates::YearProgress;
+pub(crate) use crate::rates::YearProgress;
 
 /// One department of the hospital over the fiscal year.
 #[derive(Debug, Clone, Serialize)]
-pub struct DepartmentLine {
+pub(crate) struct DepartmentLine {
     /// As written in the input data.
     pub department: String,
     pub first_visits: u64,
@@ -184,7 +184,7 @@ pub struct DepartmentLine {
 
 /// One partner institution with one count.
 #[derive(Debug, Clone, Serialize)]
-pub struct PartnerLine {
+pub(crate) struct PartnerLine {
     /// 医療機関コード as written in the input data.
     pub code: String,
     /// From the hospitals list, when the partner is in it.
@@ -194,7 +194,7 @@ pub struct PartnerLine {
 
 /// A partner whose referrals fell against the same months of the previous fiscal year.
 #[derive(Debug, Clone, Serialize)]
-pub struct PartnerDecline {
+pub(crate) struct PartnerDecline {
     pub code: String,
     pub name: Option<String>,
     pub previous: u64,
@@ -205,7 +205,7 @@ pub struct PartnerDecline {
 
 /// 連携先別: who refers to the hospital, where it refers patients back, who sends fewer.
 #[derive(Debug, Clone, Serialize)]
-pub struct PartnerBreakdown {
+pub(crate) struct PartnerBreakdown {
     /// Largest first, at most [`PartnerBreakdown::LIMIT`].
     pub top_referrers: Vec<PartnerLine>,
     pub top_reverse: Vec<PartnerLine>,
@@ -220,12 +220,12 @@ pub struct PartnerBreakdown {
 
 impl PartnerBreakdown {
     /// Rows per partner list.
-    pub const LIMIT: usize = 10;
+    pub(crate) const LIMIT: usize = 10;
 }
 
 /// One input file of the warehouse.
 #[derive(Debug, Clone, Serialize)]
-pub struct SourceFile {
+pub(crate) struct SourceFile {
     pub path: String,
     pub sha256: String,
     pub encoding: String,
@@ -235,7 +235,7 @@ pub struct SourceFile {
 
 /// Where a regime definition came from.
 #[derive(Debug, Clone, Serialize)]
-pub struct RegimeFile {
+pub(crate) struct RegimeFile {
     pub id: String,
     /// `builtin:rules/x.yaml` or a user path.
     pub origin: String,
@@ -243,7 +243,7 @@ pub struct RegimeFile {
 
 /// Monthly series for the chart; `months`, `referral` and `reverse` have the same length.
 #[derive(Debug, Clone, Serialize)]
-pub struct ChartData {
+pub(crate) struct ChartData {
     pub months: Vec<String>,
     /// Display value per month; `None` = gap.
     pub referral: Vec<Option<f64>>,
@@ -259,7 +259,7 @@ pub struct ChartData {
 
 /// One line of the index: one hospital under one regime.
 #[derive(Debug, Clone, Serialize)]
-pub struct IndexRow {
+pub(crate) struct IndexRow {
     pub code: String,
     pub name: Option<String>,
     pub fiscal_year: i32,
@@ -286,14 +286,14 @@ pub struct IndexRow {
 
 /// A hospital of the master with no data in the fiscal year: shown as 未提出, never left out.
 #[derive(Debug, Clone, Serialize)]
-pub struct NotSubmitted {
+pub(crate) struct NotSubmitted {
     pub code: String,
     pub name: Option<String>,
 }
 
 /// All hospitals of one fiscal year.
 #[derive(Debug, Clone, Serialize)]
-pub struct IndexPage {
+pub(crate) struct IndexPage {
     pub fiscal_year: i32,
     /// `(id, name_ja)`, in the order the sections are printed.
     pub regimes: Vec<(String, String)>,

@@ -22,7 +22,7 @@ const TEXT_COLOUR: &str = "#222";
 const ROLLING_WIDTH: f64 = 7.0;
 
 /// Escapes text for SVG/HTML character data and double-quoted attribute values.
-pub fn escape(text: &str) -> String {
+pub(crate) fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for ch in text.chars() {
         match ch {
@@ -106,7 +106,7 @@ impl Plot {
 ///
 /// When the two units differ (% and ‰) each series gets its own axis: referral on the left,
 /// reverse on the right. Months with `None` (or a non-finite value) leave a gap in the line.
-pub fn chart_svg(chart: &ChartData) -> String {
+pub(crate) fn chart_svg(chart: &ChartData) -> String {
     let dual = chart.referral_unit != chart.reverse_unit;
     let slots = chart.months.len();
     let value_at =

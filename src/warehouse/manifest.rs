@@ -273,7 +273,7 @@ impl Manifest {
 
 /// Whether `path` (as a manifest writes it) stays inside `kind`'s folder of the warehouse: a
 /// relative path of plain components under `events/`, `rejects/` or `reported/`.
-pub fn confinement(path: &str, kind: FileKind) -> Result<(), String> {
+pub(super) fn confinement(path: &str, kind: FileKind) -> Result<(), String> {
     if path.starts_with('/') || path.contains('\\') || path.contains(':') {
         return Err(
             "an absolute path, a URL or a Windows path; manifest paths are relative to the warehouse".into(),

@@ -15,7 +15,7 @@ use object_store::{
 
 /// Which operation fails (1-based counts; `None` never fails).
 #[derive(Debug, Default, Clone, Copy)]
-pub struct Faults {
+pub(crate) struct Faults {
     /// Fail the n-th single put (data files, rejects, the lock, the manifest).
     pub put: Option<usize>,
     /// Fail the n-th multipart completion (the upload is then aborted by the caller).
@@ -31,7 +31,7 @@ struct Counters {
 
 /// The wrapper. Counters are shared with clones, so a test can read them after a run.
 #[derive(Debug, Clone)]
-pub struct FaultyStore {
+pub(crate) struct FaultyStore {
     inner: Arc<dyn ObjectStore>,
     faults: Faults,
     counters: Arc<Counters>,
@@ -45,19 +45,19 @@ fn injected(what: &str, n: usize) -> object_store::Error {
 }
 
 impl FaultyStore {
-    pub fn new(inner: Arc<dyn ObjectStore>, faults: Faults) -> FaultyStore {
+    pub(crate) fn new(inner: Arc<dyn ObjectStore>, faults: Faults) -> FaultyStore {
         FaultyStore { inner, faults, counters: Arc::default() }
     }
 
-    pub fn puts(&self) -> usize {
+    pub(crate) fn puts(&self) -> usize {
         self.counters.puts.load(Ordering::SeqCst)
     }
 
-    pub fn completes(&self) -> usize {
+    pub(crate) fn completes(&self) -> usize {
         self.counters.completes.load(Ordering::SeqCst)
     }
 
-    pub fn aborts(&self) -> usize {
+    pub(crate) fn aborts(&self) -> usize {
         self.counters.aborts.load(Ordering::SeqCst)
     }
 }

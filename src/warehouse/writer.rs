@@ -242,7 +242,7 @@ fn judge_partition(
             }
             rows.push(MonthRow {
                 // The same definition of "the same record" as ingest's duplicate check.
-                fingerprint: crate::ingest::Deduplicator::fingerprint(&event),
+                fingerprint: crate::ingest::fingerprint(&event),
                 source: s,
                 day: event.event_date.day() as u8,
                 line: event.line,
