@@ -44,78 +44,129 @@ pub(crate) fn pages(
     sources: &Sources<'_>,
     renderer: &Renderer,
 ) -> Result<Vec<(String, String)>, ReportError> {
-    let Sources {
-        regimes,
-        rows,
-        monthly,
-        covered_months: year_months,
-        departments,
-        partners,
-        manifest,
-        rejects,
-        hospitals,
-    } = *sources;
-    let months: BTreeSet<String> = monthly.iter().map(|m| m.month.clone()).collect();
-    let regime_files: Vec<RegimeFile> =
-        regimes.iter().map(|r| RegimeFile { id: r.id.clone(), origin: r.origin.clone() }).collect();
-
-    let run = RunInfo {
-        refrate_version: env!("CARGO_PKG_VERSION").to_string(),
-        generated_at: chrono::Utc::now().format("%Y-%m-%d %H:%M UTC").to_string(),
-        run_id: manifest.runs.last().map(|r| r.run_id.clone()).unwrap_or_else(|| "-".into()),
-        warehouse_version: manifest.version,
-    };
-    let monthly_by: BTreeMap<(&str, &str), &MonthlyRow> =
-        monthly.iter().map(|m| ((m.hospital_code.as_str(), m.month.as_str()), m)).collect();
-    let row_by: BTreeMap<(&str, PeriodKind, &str, &str), &RateRow> = rows
-        .iter()
-        .map(|r| ((r.hospital_code.as_str(), r.period_kind, r.period.as_str(), r.regime_id.as_str()), r))
-        .collect();
-    let fiscal_years: BTreeSet<i32> = year_months.iter().filter_map(|m| periods::fiscal_year_of(m)).collect();
-    let hospital_codes: BTreeSet<&str> = monthly
-        .iter()
-        .map(|m| m.hospital_code.as_str())
-        .chain(rows.iter().map(|r| r.hospital_code.as_str()))
-        .collect();
-    let primary = regimes[0];
-    let under_way = YearProgress::under_way(months.last().map(String::as_str));
-
+    let book = Book::new(sources);
+    let fiscal_years: BTreeSet<i32> =
+        sources.covered_months.iter().filter_map(|m| periods::fiscal_year_of(m)).collect();
     let mut files: Vec<(String, String)> = Vec::new();
-    let mut index_pages = Vec::new();
+    let mut latest = None;
     for &fy in &fiscal_years {
-        let fy_label = fy.to_string();
-        let previous_label = (fy - 1).to_string();
-        let fy_months = periods::months_of_fiscal_year(fy);
-        let progress = under_way.clone().filter(|p| p.fiscal_year == fy);
+        let progress = book.under_way.clone().filter(|p| p.fiscal_year == fy);
         let mut index_rows = Vec::new();
-        for &code in &hospital_codes {
-            if !row_by.keys().any(|k| k.0 == code && k.1 == PeriodKind::FiscalYear && k.2 == fy_label) {
-                continue;
-            }
-            let hospital_months: BTreeSet<String> =
-                monthly.iter().filter(|m| m.hospital_code == code).map(|m| m.month.clone()).collect();
-            let info = hospitals.get(code);
-            let missing_months: Vec<String> = fy_months
+        for &code in book.hospital_codes.iter().filter(|code| book.has_fiscal_year(code, fy)) {
+            index_rows.extend(book.index_rows(code, fy));
+            let page = book.hospital_page(code, fy, progress.as_ref());
+            files.push((super::hospital_page_file(code, fy), renderer.hospital(&page)?));
+        }
+        let page = book.index_page(fy, index_rows, progress);
+        files.push((format!("index_FY{fy}.html"), renderer.index(&page)?));
+        files.push((format!("overview_FY{fy}.csv"), super::index_csv(&page)?));
+        files.push((format!("overview_FY{fy}.json"), super::index_json(&page)?));
+        latest = Some(page);
+    }
+    if let Some(latest) = &latest {
+        files.push(("index.html".to_string(), renderer.index(latest)?));
+    }
+    files.push(("rejects.csv".to_string(), rejects_csv(sources.rejects)?));
+    Ok(files)
+}
+
+/// The sources indexed for the pages: every lookup is by hospital, period and regime.
+struct Book<'a> {
+    sources: &'a Sources<'a>,
+    /// The latest month with monthly data anywhere.
+    latest_month: Option<&'a str>,
+    monthly_by: BTreeMap<(&'a str, &'a str), &'a MonthlyRow>,
+    rows_by: BTreeMap<(&'a str, PeriodKind, &'a str, &'a str), &'a RateRow>,
+    /// The months with data of each hospital.
+    hospital_months: BTreeMap<&'a str, BTreeSet<String>>,
+    hospital_codes: BTreeSet<&'a str>,
+    /// The fiscal-year rows there are, as (hospital, fiscal year).
+    fiscal_years_of: BTreeSet<(&'a str, i32)>,
+    /// The regime the monthly table and the chart use.
+    primary: &'a Regime,
+    under_way: Option<YearProgress>,
+    regime_files: Vec<RegimeFile>,
+    run: RunInfo,
+}
+
+impl<'a> Book<'a> {
+    fn new(sources: &'a Sources<'a>) -> Book<'a> {
+        let Sources { regimes, rows, monthly, manifest, .. } = *sources;
+        let latest_month = monthly.iter().map(|m| m.month.as_str()).max();
+        let mut hospital_months: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
+        for m in monthly {
+            hospital_months.entry(m.hospital_code.as_str()).or_default().insert(m.month.clone());
+        }
+        Book {
+            sources,
+            latest_month,
+            monthly_by: monthly.iter().map(|m| ((m.hospital_code.as_str(), m.month.as_str()), m)).collect(),
+            rows_by: rows
                 .iter()
-                .filter(|m| {
-                    !monthly_by.contains_key(&(code, m.as_str()))
-                        && months.last().is_some_and(|last| m.as_str() <= last.as_str())
+                .map(|r| {
+                    ((r.hospital_code.as_str(), r.period_kind, r.period.as_str(), r.regime_id.as_str()), r)
                 })
-                .cloned()
-                .collect();
-            let mut regime_results = Vec::new();
-            for regime in regimes {
-                let Some(row) =
-                    row_by.get(&(code, PeriodKind::FiscalYear, fy_label.as_str(), regime.id.as_str()))
-                else {
-                    continue;
-                };
-                regime_results.push(regime_result(row, regime, progress.as_ref()));
-                let previous =
-                    row_by.get(&(code, PeriodKind::FiscalYear, previous_label.as_str(), regime.id.as_str()));
-                index_rows.push(IndexRow {
+                .collect(),
+            hospital_months,
+            hospital_codes: monthly
+                .iter()
+                .map(|m| m.hospital_code.as_str())
+                .chain(rows.iter().map(|r| r.hospital_code.as_str()))
+                .collect(),
+            fiscal_years_of: rows
+                .iter()
+                .filter(|r| r.period_kind == PeriodKind::FiscalYear)
+                .filter_map(|r| r.period.parse().ok().map(|fy| (r.hospital_code.as_str(), fy)))
+                .collect(),
+            primary: regimes[0],
+            under_way: YearProgress::under_way(latest_month),
+            regime_files: regimes
+                .iter()
+                .map(|r| RegimeFile { id: r.id.clone(), origin: r.origin.clone() })
+                .collect(),
+            run: RunInfo {
+                refrate_version: env!("CARGO_PKG_VERSION").to_string(),
+                generated_at: chrono::Utc::now().format("%Y-%m-%d %H:%M UTC").to_string(),
+                run_id: manifest.runs.last().map(|r| r.run_id.clone()).unwrap_or_else(|| "-".into()),
+                warehouse_version: manifest.version,
+            },
+        }
+    }
+
+    fn has_fiscal_year(&self, code: &str, fy: i32) -> bool {
+        self.fiscal_years_of.contains(&(code, fy))
+    }
+
+    fn row(&self, code: &str, kind: PeriodKind, period: &str, regime: &Regime) -> Option<&'a RateRow> {
+        self.rows_by.get(&(code, kind, period, regime.id.as_str())).copied()
+    }
+
+    /// Months of the fiscal year up to the latest month with data anywhere that this hospital
+    /// has no data for.
+    fn missing_months(&self, code: &str, fy: i32) -> Vec<String> {
+        periods::months_of_fiscal_year(fy)
+            .into_iter()
+            .filter(|m| {
+                !self.monthly_by.contains_key(&(code, m.as_str()))
+                    && self.latest_month.is_some_and(|last| m.as_str() <= last)
+            })
+            .collect()
+    }
+
+    /// The overview's rows of one hospital and fiscal year, one per regime.
+    fn index_rows(&self, code: &str, fy: i32) -> Vec<IndexRow> {
+        let (label, previous_label) = (fy.to_string(), (fy - 1).to_string());
+        let name = self.sources.hospitals.get(code).and_then(|h| h.name.clone());
+        let missing_months = self.missing_months(code, fy).len() as u32;
+        self.sources
+            .regimes
+            .iter()
+            .filter_map(|regime| {
+                let row = self.row(code, PeriodKind::FiscalYear, &label, regime)?;
+                let previous = self.row(code, PeriodKind::FiscalYear, &previous_label, regime);
+                Some(IndexRow {
                     code: code.to_string(),
-                    name: info.and_then(|h| h.name.clone()),
+                    name: name.clone(),
                     fiscal_year: fy,
                     regime_id: regime.id.clone(),
                     referral: rate_value(row.referral, row.referral_unit, regime, MetricKind::Referral),
@@ -126,109 +177,18 @@ pub(crate) fn pages(
                     on_boundary: row.on_boundary,
                     referral_change: change_display(row.referral, previous.and_then(|p| p.referral)),
                     reverse_change: change_display(row.reverse, previous.and_then(|p| p.reverse)),
-                    missing_months: missing_months.len() as u32,
+                    missing_months,
                     months_with_data: row.counts.months_with_data as u32,
                     page: super::hospital_page_file(code, fy),
-                });
-            }
-            let month_rows: Vec<MonthRow> = fy_months
-                .iter()
-                .map(|m| {
-                    let counts = monthly_by.get(&(code, m.as_str()));
-                    let rate = row_by.get(&(code, PeriodKind::Month, m.as_str(), primary.id.as_str()));
-                    let c = |k: Count| counts.and_then(|r| r.get(k)).unwrap_or(0);
-                    MonthRow {
-                        month: m.clone(),
-                        has_data: counts.is_some(),
-                        first_visits: c(Count::FirstVisits),
-                        ambulance_first_visits: c(Count::AmbulanceFirstVisits),
-                        after_hours_first_visits: c(Count::AfterHoursFirstVisits),
-                        checkup_first_visits: c(Count::CheckupFirstVisits),
-                        initial_patients: c(Count::InitialPatients),
-                        referred_patients: c(Count::ReferredPatients),
-                        reverse_referred_patients: c(Count::ReverseReferredPatients),
-                        return_visits: c(Count::ReturnVisits),
-                        referral_rate: rate.and_then(|r| r.referral_display()),
-                        reverse_rate: rate.and_then(|r| r.reverse_display()),
-                        referral_unit: primary.referral.unit.symbol().to_string(),
-                        reverse_unit: primary.reverse.unit.symbol().to_string(),
-                    }
                 })
-                .collect();
-            // Rolling 12 months only where all twelve months have data: a shorter window would
-            // be a different rate under the same name.
-            let rolling = |metric: fn(&RateRow) -> Option<Ratio>| -> Vec<Option<f64>> {
-                fy_months
-                    .iter()
-                    .map(|m| {
-                        row_by
-                            .get(&(
-                                code,
-                                PeriodKind::Rolling12,
-                                periods::rolling12_label(m).as_str(),
-                                primary.id.as_str(),
-                            ))
-                            .filter(|r| r.counts.months_with_data == 12)
-                            .and_then(|r| tenths_f64(metric(r)))
-                    })
-                    .collect()
-            };
-            let fy_row =
-                row_by.get(&(code, PeriodKind::FiscalYear, fy_label.as_str(), primary.id.as_str())).copied();
-            let (referral_threshold, reverse_threshold) = chart_thresholds(fy_row, primary);
-            let chart = ChartData {
-                months: fy_months.clone(),
-                referral: fy_months
-                    .iter()
-                    .map(|m| {
-                        tenths_f64(
-                            row_by
-                                .get(&(code, PeriodKind::Month, m.as_str(), primary.id.as_str()))
-                                .and_then(|r| r.referral),
-                        )
-                    })
-                    .collect(),
-                reverse: fy_months
-                    .iter()
-                    .map(|m| {
-                        tenths_f64(
-                            row_by
-                                .get(&(code, PeriodKind::Month, m.as_str(), primary.id.as_str()))
-                                .and_then(|r| r.reverse),
-                        )
-                    })
-                    .collect(),
-                referral_rolling: rolling(|r| r.referral),
-                reverse_rolling: rolling(|r| r.reverse),
-                referral_threshold,
-                reverse_threshold,
-                referral_unit: primary.referral.unit.symbol().to_string(),
-                reverse_unit: primary.reverse.unit.symbol().to_string(),
-            };
-            let page = HospitalPage {
-                hospital: HospitalInfo {
-                    code: code.to_string(),
-                    name: info.and_then(|h| h.name.clone()),
-                    prefecture: info.and_then(|h| h.prefecture.clone()),
-                    beds: info.and_then(|h| h.beds),
-                },
-                fiscal_year: fy,
-                regimes: regime_results,
-                months: month_rows,
-                missing_months,
-                chart,
-                progress: progress.clone(),
-                departments: department_lines(departments, code, fy),
-                partners: partner_breakdown(partners, code, fy, &hospital_months, hospitals),
-                rejects: reject_summary(manifest, code, &fy_months, rejects),
-                sources: source_files(manifest, code, &fy_months),
-                regime_files: regime_files.clone(),
-                run: run.clone(),
-            };
-            files.push((super::hospital_page_file(code, fy), renderer.hospital(&page)?));
-        }
-        // Failing and boundary rows first, then by code.
-        index_rows.sort_by_key(|r| {
+            })
+            .collect()
+    }
+
+    /// The overview of one fiscal year: failing and boundary rows first, then by code; the
+    /// master's hospitals without data are listed as not submitted.
+    fn index_page(&self, fy: i32, mut rows: Vec<IndexRow>, progress: Option<YearProgress>) -> IndexPage {
+        rows.sort_by_key(|r| {
             let rank = match (r.verdict, r.on_boundary) {
                 (Verdict::Fail, _) => 0,
                 (_, true) => 1,
@@ -237,30 +197,127 @@ pub(crate) fn pages(
             };
             (rank, r.code.clone())
         });
-        let with_data: BTreeSet<&str> = index_rows.iter().map(|r| r.code.as_str()).collect();
-        let not_submitted = hospitals
+        let with_data: BTreeSet<&str> = rows.iter().map(|r| r.code.as_str()).collect();
+        let not_submitted = self
+            .sources
+            .hospitals
             .values()
             .filter(|h| !with_data.contains(h.hospital_code.as_str()))
             .map(|h| NotSubmitted { code: h.hospital_code.clone(), name: h.name.clone() })
             .collect();
-        let page = IndexPage {
+        IndexPage {
             fiscal_year: fy,
-            regimes: regimes.iter().map(|r| (r.id.clone(), r.name_ja.clone())).collect(),
-            rows: index_rows,
-            progress: progress.clone(),
+            regimes: self.sources.regimes.iter().map(|r| (r.id.clone(), r.name_ja.clone())).collect(),
+            rows,
+            progress,
             not_submitted,
-            run: run.clone(),
+            run: self.run.clone(),
+        }
+    }
+
+    /// The page of one hospital and fiscal year.
+    fn hospital_page(&self, code: &str, fy: i32, progress: Option<&YearProgress>) -> HospitalPage {
+        let Sources { regimes, departments, partners, manifest, rejects, hospitals, .. } = *self.sources;
+        let info = hospitals.get(code);
+        let label = fy.to_string();
+        let fy_months = periods::months_of_fiscal_year(fy);
+        let no_months = BTreeSet::new();
+        HospitalPage {
+            hospital: HospitalInfo {
+                code: code.to_string(),
+                name: info.and_then(|h| h.name.clone()),
+                prefecture: info.and_then(|h| h.prefecture.clone()),
+                beds: info.and_then(|h| h.beds),
+            },
+            fiscal_year: fy,
+            regimes: regimes
+                .iter()
+                .filter_map(|regime| {
+                    let row = self.row(code, PeriodKind::FiscalYear, &label, regime)?;
+                    Some(regime_result(row, regime, progress))
+                })
+                .collect(),
+            months: self.month_rows(code, &fy_months),
+            missing_months: self.missing_months(code, fy),
+            chart: self.chart(code, fy, &fy_months),
+            progress: progress.cloned(),
+            departments: department_lines(departments, code, fy),
+            partners: partner_breakdown(
+                partners,
+                code,
+                fy,
+                self.hospital_months.get(code).unwrap_or(&no_months),
+                hospitals,
+            ),
+            rejects: reject_summary(manifest, code, &fy_months, rejects),
+            sources: source_files(manifest, code, &fy_months),
+            regime_files: self.regime_files.clone(),
+            run: self.run.clone(),
+        }
+    }
+
+    /// The monthly table: counts, and the primary regime's rates.
+    fn month_rows(&self, code: &str, fy_months: &[String]) -> Vec<MonthRow> {
+        let primary = self.primary;
+        fy_months
+            .iter()
+            .map(|m| {
+                let counts = self.monthly_by.get(&(code, m.as_str()));
+                let rate = self.row(code, PeriodKind::Month, m, primary);
+                let c = |k: Count| counts.and_then(|r| r.get(k)).unwrap_or(0);
+                MonthRow {
+                    month: m.clone(),
+                    has_data: counts.is_some(),
+                    first_visits: c(Count::FirstVisits),
+                    ambulance_first_visits: c(Count::AmbulanceFirstVisits),
+                    after_hours_first_visits: c(Count::AfterHoursFirstVisits),
+                    checkup_first_visits: c(Count::CheckupFirstVisits),
+                    initial_patients: c(Count::InitialPatients),
+                    referred_patients: c(Count::ReferredPatients),
+                    reverse_referred_patients: c(Count::ReverseReferredPatients),
+                    return_visits: c(Count::ReturnVisits),
+                    referral_rate: rate.and_then(|r| r.referral_display()),
+                    reverse_rate: rate.and_then(|r| r.reverse_display()),
+                    referral_unit: primary.referral.unit.symbol().to_string(),
+                    reverse_unit: primary.reverse.unit.symbol().to_string(),
+                }
+            })
+            .collect()
+    }
+
+    /// The chart of the primary regime: monthly rates, rolling-12 rates where all twelve
+    /// months have data (a shorter window would be a different rate under the same name), and
+    /// the thresholds of the criterion met or nearest.
+    fn chart(&self, code: &str, fy: i32, fy_months: &[String]) -> ChartData {
+        let primary = self.primary;
+        let series = |kind: PeriodKind, metric: fn(&RateRow) -> Option<Ratio>| -> Vec<Option<f64>> {
+            fy_months
+                .iter()
+                .map(|m| {
+                    let (period, complete) = match kind {
+                        PeriodKind::Rolling12 => (periods::rolling12_label(m), 12),
+                        _ => (m.clone(), 0),
+                    };
+                    self.row(code, kind, &period, primary)
+                        .filter(|r| r.counts.months_with_data >= complete)
+                        .and_then(|r| tenths_f64(metric(r)))
+                })
+                .collect()
         };
-        files.push((format!("index_FY{fy}.html"), renderer.index(&page)?));
-        files.push((format!("overview_FY{fy}.csv"), super::index_csv(&page)?));
-        files.push((format!("overview_FY{fy}.json"), super::index_json(&page)?));
-        index_pages.push(page);
+        let fy_row = self.row(code, PeriodKind::FiscalYear, &fy.to_string(), primary);
+        let (referral_threshold, reverse_threshold) = chart_thresholds(fy_row, primary);
+        ChartData {
+            months: fy_months.to_vec(),
+            referral: series(PeriodKind::Month, |r| r.referral),
+            reverse: series(PeriodKind::Month, |r| r.reverse),
+            referral_rolling: series(PeriodKind::Rolling12, |r| r.referral),
+            reverse_rolling: series(PeriodKind::Rolling12, |r| r.reverse),
+            referral_threshold,
+            reverse_threshold,
+            referral_unit: primary.referral.unit.symbol().to_string(),
+            reverse_unit: primary.reverse.unit.symbol().to_string(),
+        }
     }
-    if let Some(latest) = index_pages.last() {
-        files.push(("index.html".to_string(), renderer.index(latest)?));
-    }
-    files.push(("rejects.csv".to_string(), rejects_csv(rejects)?));
-    Ok(files)
 }
 
 /// The printed names of criteria given by id.
