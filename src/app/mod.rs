@@ -1,7 +1,9 @@
 //! The commands: each ties config, ingest, warehouse, engine, rates and report together.
 //!
 //! This is the only module that sequences side effects (reading inputs, publishing, writing
-//! reports) and decides the outcome a command reports to `main`.
+//! reports). It holds no business rule: the outcome a command reports to `main` comes from
+//! [`crate::outcome`], the numbers from the engine and [`crate::rates`], the pages from
+//! [`crate::report::build`].
 
 mod ingest_run;
 mod interrupt;

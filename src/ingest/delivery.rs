@@ -3,7 +3,7 @@
 //!
 //! The rows of one hospital-month arrive from several sources: files already stored in the
 //! warehouse ("stored"), and files delivered in this run ("new"), in run order. Each row is
-//! compared by its exact fingerprint ([`Deduplicator::fingerprint`](super::Deduplicator)):
+//! compared by its exact fingerprint ([`fingerprint`](super::fingerprint)):
 //!
 //! - a row identical to an earlier row **of the same file** is a broken export: a reject;
 //! - a row identical to a row of **another** file (stored, or earlier in this run) is

@@ -235,7 +235,7 @@ impl IngestError {
 
 /// Streams one file: every valid row goes to `on_event` as it is read, every bad row to
 /// `on_reject` when the file ends, and the statistics come back. Memory does not grow with the
-/// file's valid rows (the [`Deduplicator`] in `ctx` aside); its rejects are kept until the end,
+/// file's valid rows; its rejects are kept until the end,
 /// because only then is it known which values may be patient numbers (see `privacy`): a
 /// reject's value is shown as "***" when it may be one, wherever it landed.
 ///

@@ -1,6 +1,6 @@
-//! The view model: already-computed, display-ready results that the engine fills and the
-//! templates lay out. Nothing here is computed by the report module; rates arrive as display
-//! strings rounded by the regimes, verdicts as fixed words.
+//! The view model: display-ready results that [`super::build`] fills from the rate rows and the
+//! templates lay out. Nothing here is computed: rates arrive as display strings rounded by the
+//! regimes, verdicts as [`Verdict`]s (serialised as their codes).
 
 use serde::Serialize;
 
