@@ -4,6 +4,9 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = refrate::cli::Cli::parse();
     let lang = refrate::cli::Lang::resolve(cli.lang);
@@ -21,7 +24,7 @@ fn main() -> ExitCode {
         Err(err) => {
             // Messages quote file names and values from the input: no control character of
             // theirs reaches the terminal or the cron mail as such.
-            let escape = |e: &dyn std::fmt::Display| refrate::config::escape_controls(&e.to_string());
+            let escape = |e: &dyn std::fmt::Display| refrate::escape_controls(&e.to_string());
             if lang == refrate::cli::Lang::Ja && err.message(lang) != err.to_string() {
                 // The Japanese text of an input-file error stands for the chain: it names the
                 // file, line and what to do.
