@@ -27,6 +27,8 @@ pub(super) struct SourceFile {
     /// The name recorded in the warehouse: the path relative to the config folder.
     pub name: String,
     pub input: Input,
+    /// Size and modification time when found, if settled ([`FileStat::settled`]).
+    pub stat: Option<crate::warehouse::FileStat>,
 }
 
 /// Expands the config's globs, in a stable order. A glob that matches nothing stops the
@@ -78,7 +80,8 @@ pub(super) fn expand_inputs(cfg: &Config, quiet: bool) -> Result<Vec<SourceFile>
         }
         for path in matched {
             if seen.insert(path.clone()) {
-                files.push(SourceFile { name: cfg.display_path(&path), path, input: input.clone() });
+                let stat = crate::warehouse::FileStat::settled(&path);
+                files.push(SourceFile { name: cfg.display_path(&path), path, input: input.clone(), stat });
             }
         }
     }
@@ -124,6 +127,15 @@ pub(super) fn classify(
     let mut this_run: HashMap<String, String> = HashMap::new();
     let mut out = Vec::new();
     for f in files {
+        // Same name, size and modification time as when it was ingested: not read again.
+        if let Some(s) = current.sources.get(&f.name)
+            && s.stat.is_some()
+            && s.stat == f.stat
+        {
+            let sha = s.sha256.clone();
+            out.push((f, sha, Delivery::Unchanged));
+            continue;
+        }
         let sha = sha256_file(&f.path).map_err(AppError::io(format!("reading {}", f.name)))?;
         let delivery = match current.sources.get(&f.name) {
             Some(s) if s.sha256 == sha => Delivery::Unchanged,
@@ -194,6 +206,7 @@ pub(super) struct IngestOptions<'a> {
 struct FileResult {
     name: String,
     sha256: String,
+    stat: Option<crate::warehouse::FileStat>,
     stats: FileStats,
     rejects: Vec<Reject>,
     /// The partitions holding rows of this file.
@@ -378,6 +391,7 @@ pub(super) async fn ingest_and_publish(
                 reported_digest: None,
                 run_id: run_id.clone(),
                 ingested_at: now.clone(),
+                stat: f.stat,
             },
         );
     }
@@ -416,6 +430,7 @@ pub(super) async fn ingest_and_publish(
                 reported_digest,
                 run_id: run_id.clone(),
                 ingested_at: now.clone(),
+                stat: file.stat,
             },
         );
     }
@@ -713,6 +728,7 @@ fn ingest_files(
         results.push(FileResult {
             name: file.name.clone(),
             sha256: sha.clone(),
+            stat: file.stat,
             stats,
             rejects,
             partitions: BTreeSet::new(),

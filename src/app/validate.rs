@@ -60,6 +60,7 @@ pub(super) async fn validate(
                 name: cfg.display_path(path),
                 path: path.clone(),
                 input: input.clone(),
+                stat: crate::warehouse::FileStat::settled(path),
             });
         }
     }

@@ -17,10 +17,10 @@ use serde::{Deserialize, Serialize};
 /// do record (a partition's SHA-256), and the next run writes format 2. A build that reads
 /// only format 1 refuses a format 2 manifest with a message naming both formats, rather
 /// than failing on an unknown field.
-pub const FORMAT: u32 = 2;
+pub(super) const FORMAT: u32 = 2;
 
 /// The manifest formats this build reads.
-pub const READABLE_FORMATS: std::ops::RangeInclusive<u32> = 1..=FORMAT;
+pub(crate) const READABLE_FORMATS: std::ops::RangeInclusive<u32> = 1..=FORMAT;
 
 /// SHA-256 and size of a stored file, so a reader can check it is the file that was published.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -77,6 +77,35 @@ pub struct SourceEntry {
     pub reported_digest: Option<FileDigest>,
     pub run_id: String,
     pub ingested_at: String,
+    /// The file's size and modification time when it was hashed: a later run that finds both
+    /// unchanged does not read it again, as git's index does (the SHA-256 stays its identity).
+    /// Absent for a file modified too shortly before it was hashed to trust its clock.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stat: Option<FileStat>,
+}
+
+/// Size and modification time of an input file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileStat {
+    pub size: u64,
+    /// Nanoseconds since the Unix epoch.
+    pub mtime_ns: i128,
+}
+
+impl FileStat {
+    /// A file modified less than this before it is hashed may be rewritten again within the
+    /// clock's resolution without its time changing: its stat is not recorded.
+    const SETTLED: std::time::Duration = std::time::Duration::from_secs(2);
+
+    /// The stat of `path` when it is settled (modified at least [`Self::SETTLED`] ago).
+    pub fn settled(path: &std::path::Path) -> Option<FileStat> {
+        let meta = std::fs::metadata(path).ok()?;
+        let modified = meta.modified().ok()?;
+        std::time::SystemTime::now().duration_since(modified).ok().filter(|age| *age >= Self::SETTLED)?;
+        let since_epoch = modified.duration_since(std::time::UNIX_EPOCH).ok()?;
+        Some(FileStat { size: meta.len(), mtime_ns: since_epoch.as_nanos() as i128 })
+    }
 }
 
 /// One hospital-month of events.

@@ -291,7 +291,7 @@ fn no_raw_patient_number_leaves_ingest() {
         let bytes = std::fs::read(&f).unwrap();
         if f.extension().is_some_and(|e| e == "parquet") {
             // Parquet pages are compressed: decode every value before looking.
-            for batch in refrate::warehouse::read_parquet_bytes(bytes.into()).unwrap() {
+            for batch in refrate::testing::read_parquet_bytes(bytes.into()).unwrap() {
                 for col in batch.columns() {
                     let strings =
                         datafusion::arrow::compute::cast(col, &datafusion::arrow::datatypes::DataType::Utf8)
@@ -460,4 +460,42 @@ fn an_overlapping_later_export_does_not_count_a_row_twice() {
     assert_eq!(rejects.lines().count(), 1, "{rejects}");
     let m = latest_manifest(&p.path("warehouse"));
     assert_eq!(m["sources"]["inputs/b.csv"]["already_present_in"]["inputs/a.csv"], 1);
+}
+
+/// A rerun does not read an input whose size and modification time are those recorded when it
+/// was ingested (as git's index); a file modified too recently to trust its clock is read again.
+#[test]
+fn rerun_does_not_read_inputs_whose_size_and_time_are_unchanged() {
+    let p = Project::new("");
+    let first = row("4011000207", "2025-04-11", "first_visit", "P1", "1311009904", [1, 0, 0, 0, 0]);
+    p.input("april.csv", std::slice::from_ref(&first));
+    let path = p.path("inputs/april.csv");
+    // Written just now: its stat is not trusted, so none is recorded.
+    assert_code(&p.run(), 0);
+    let manifest = latest_manifest(&p.path("warehouse"));
+    assert!(manifest["sources"]["inputs/april.csv"].get("stat").is_none(), "{manifest}");
+
+    // Settled, and changed (a letter became none): ingested, and now its stat is recorded.
+    p.input("april.csv", &[first.replacen(",1,1311009904", ",0,1311009904", 1)]);
+    age_file(&path, 3600);
+    let out = p.run();
+    assert_code(&out, 1);
+    assert!(stderr(&out).contains("1 new"), "{}", stderr(&out));
+    let manifest = latest_manifest(&p.path("warehouse"));
+    let stat = &manifest["sources"]["inputs/april.csv"]["stat"];
+    assert_eq!(stat["size"], serde_json::json!(std::fs::metadata(&path).unwrap().len()), "{manifest}");
+
+    // Other bytes of the same size with the recorded time put back: not read, so not seen.
+    let when = std::fs::metadata(&path).unwrap().modified().unwrap();
+    p.input("april.csv", std::slice::from_ref(&first));
+    std::fs::File::options().write(true).open(&path).unwrap().set_modified(when).unwrap();
+    let out = p.run();
+    assert_code(&out, 1);
+    assert!(stderr(&out).contains("0 new, 1 skipped as already ingested"), "{}", stderr(&out));
+
+    // Touched: read again, and its content is new.
+    age_file(&path, 1800);
+    let out = p.run();
+    assert_code(&out, 0);
+    assert!(stderr(&out).contains("1 new"), "{}", stderr(&out));
 }
