@@ -135,7 +135,7 @@ pub struct Config {
 }
 
 /// The default of `dates.max_jump_months`.
-pub const DEFAULT_MAX_JUMP_MONTHS: u32 = 3;
+pub(crate) const DEFAULT_MAX_JUMP_MONTHS: u32 = 3;
 
 /// A config that cannot be used; the message names the file and the key.
 #[derive(Debug, thiserror::Error)]

@@ -10,7 +10,7 @@
 
 pub mod app;
 pub mod cli;
-pub mod config;
+pub(crate) mod config;
 pub(crate) mod domain;
 pub(crate) mod engine;
 pub(crate) mod ingest;
@@ -20,4 +20,13 @@ pub(crate) mod rates;
 pub(crate) mod regimes;
 pub(crate) mod report;
 pub(crate) mod sample;
-pub mod warehouse;
+pub(crate) mod warehouse;
+
+pub use config::escape_controls;
+
+/// What the end-to-end tests need besides the binary: decoding the Parquet files the warehouse
+/// wrote, and naming a lock's holder as `run` does.
+#[doc(hidden)]
+pub mod testing {
+    pub use crate::warehouse::{host_name, lock_object_name, read_parquet_bytes};
+}

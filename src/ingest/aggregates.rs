@@ -15,7 +15,7 @@ use super::text::normalize_value;
 
 /// The period a row reports.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum ReportedPeriod {
+pub(crate) enum ReportedPeriod {
     /// `2025-04`
     Month(String),
     /// `FY2025` (2025-04..2026-03)
@@ -50,7 +50,7 @@ pub(super) fn parse_count(text: &str) -> Option<u64> {
 
 impl ReportedPeriod {
     /// Whether any day of the period lies in `window`.
-    pub fn overlaps(&self, window: &super::format::DateWindow) -> bool {
+    pub(crate) fn overlaps(&self, window: &super::format::DateWindow) -> bool {
         use chrono::NaiveDate;
         let (first, last) = match self {
             ReportedPeriod::Month(m) => {
@@ -68,7 +68,7 @@ impl ReportedPeriod {
     }
 
     /// Parses `2025-04`, `2025/04`, `FY2025`, `2025年度`.
-    pub fn parse(text: &str) -> Option<ReportedPeriod> {
+    pub(crate) fn parse(text: &str) -> Option<ReportedPeriod> {
         let t = normalize_value(text);
         let t = t.trim();
         if let Some(y) = t.strip_prefix("FY").or_else(|| t.strip_suffix("年度")) {
@@ -82,7 +82,7 @@ impl ReportedPeriod {
     }
 
     /// `month` or `fiscal-year`, as in the engine's period kinds.
-    pub fn kind(&self) -> &'static str {
+    pub(crate) fn kind(&self) -> &'static str {
         match self {
             ReportedPeriod::Month(_) => "month",
             ReportedPeriod::FiscalYear(_) => "fiscal-year",
@@ -90,7 +90,7 @@ impl ReportedPeriod {
     }
 
     /// `2025-04` or `2025`.
-    pub fn label(&self) -> String {
+    pub(crate) fn label(&self) -> String {
         match self {
             ReportedPeriod::Month(m) => m.clone(),
             ReportedPeriod::FiscalYear(y) => y.to_string(),
@@ -98,7 +98,7 @@ impl ReportedPeriod {
     }
 
     /// The key used to detect overlaps: `H/2025-04` or `H/FY2025`.
-    pub fn key(&self, hospital: &str) -> String {
+    pub(crate) fn key(&self, hospital: &str) -> String {
         match self {
             ReportedPeriod::Month(m) => format!("{hospital}/{m}"),
             ReportedPeriod::FiscalYear(y) => format!("{hospital}/FY{y}"),
@@ -108,7 +108,7 @@ impl ReportedPeriod {
 
 /// One reported row.
 #[derive(Debug, Clone, PartialEq)]
-pub struct ReportedRow {
+pub(crate) struct ReportedRow {
     pub hospital_code: String,
     pub period: ReportedPeriod,
     /// Count name → value, only for the counts the file has a (non-empty) value for.

@@ -76,7 +76,7 @@ pub(crate) enum Fate {
 
 /// How an overlap was settled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OverlapOutcome {
+pub(crate) enum OverlapOutcome {
     /// Refused under `overlap: refuse`.
     Refused,
     /// Refused whatever the policy: the other file is new in this run too.

@@ -7,7 +7,7 @@ use serde::Serialize;
 
 /// One valid row, already pseudonymised. Holds no raw patient number.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Event {
+pub(crate) struct Event {
     /// 10-digit institution code of the reporting hospital, leading zeros kept.
     pub hospital_code: String,
     pub event_date: NaiveDate,
@@ -33,7 +33,7 @@ pub struct Event {
 /// What the source system says the visit was.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum EventType {
+pub(crate) enum EventType {
     /// 初診
     FirstVisit,
     /// 再診
@@ -44,10 +44,11 @@ pub enum EventType {
 
 impl EventType {
     /// All variants, in canonical order.
-    pub const ALL: [EventType; 3] = [EventType::FirstVisit, EventType::ReturnVisit, EventType::ReferralOut];
+    pub(crate) const ALL: [EventType; 3] =
+        [EventType::FirstVisit, EventType::ReturnVisit, EventType::ReferralOut];
 
     /// The canonical name: "first_visit", "return_visit" or "referral_out".
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             EventType::FirstVisit => "first_visit",
             EventType::ReturnVisit => "return_visit",
@@ -56,7 +57,7 @@ impl EventType {
     }
 
     /// Inverse of [`EventType::as_str`].
-    pub fn parse(s: &str) -> Option<EventType> {
+    pub(crate) fn parse(s: &str) -> Option<EventType> {
         EventType::ALL.into_iter().find(|t| t.as_str() == s)
     }
 }

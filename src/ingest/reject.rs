@@ -11,7 +11,7 @@ pub(crate) const MASK: &str = "***";
 
 /// One rejected row (one record per row: the first problem found).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Reject {
+pub(crate) struct Reject {
     /// The file's display name.
     pub file: String,
     /// Physical line the row starts on (the heading line is 1).
@@ -30,7 +30,7 @@ pub struct Reject {
 impl Reject {
     /// Builds a reject; a `patient_id` value is replaced by "***" here (an empty one by
     /// nothing), so no caller can leak one by mistake.
-    pub fn new(
+    pub(crate) fn new(
         file: &str,
         line: u64,
         byte_offset: u64,
@@ -73,7 +73,7 @@ impl fmt::Display for Reject {
 /// Why a row was rejected. `code()` ids are stable: reports and reject files use them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum RejectReason {
+pub(crate) enum RejectReason {
     FieldCount,
     BadDate,
     EraOutOfRange,
@@ -91,7 +91,7 @@ pub enum RejectReason {
 
 impl RejectReason {
     /// All reasons, in a fixed order for reports.
-    pub const ALL: [RejectReason; 13] = [
+    pub(crate) const ALL: [RejectReason; 13] = [
         RejectReason::FieldCount,
         RejectReason::BadDate,
         RejectReason::EraOutOfRange,
@@ -108,7 +108,7 @@ impl RejectReason {
     ];
 
     /// Stable snake_case id.
-    pub fn code(self) -> &'static str {
+    pub(crate) fn code(self) -> &'static str {
         match self {
             RejectReason::FieldCount => "field_count",
             RejectReason::BadDate => "bad_date",
@@ -127,12 +127,12 @@ impl RejectReason {
     }
 
     /// Inverse of [`RejectReason::code`].
-    pub fn from_code(code: &str) -> Option<RejectReason> {
+    pub(crate) fn from_code(code: &str) -> Option<RejectReason> {
         RejectReason::ALL.into_iter().find(|r| r.code() == code)
     }
 
     /// Short English message.
-    pub fn message_en(self) -> &'static str {
+    pub(crate) fn message_en(self) -> &'static str {
         match self {
             RejectReason::FieldCount => "wrong number of fields",
             RejectReason::BadDate => "date cannot be read",
@@ -151,7 +151,7 @@ impl RejectReason {
     }
 
     /// Short Japanese message.
-    pub fn message_ja(self) -> &'static str {
+    pub(crate) fn message_ja(self) -> &'static str {
         match self {
             RejectReason::FieldCount => "項目数が合いません",
             RejectReason::BadDate => "日付が読めません",

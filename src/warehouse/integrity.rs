@@ -117,7 +117,7 @@ impl fmt::Display for DamageReport {
 
 /// What [`Warehouse::verify`] checked.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct VerifyReport {
+pub(crate) struct VerifyReport {
     pub version: u64,
     pub files: usize,
     pub bytes: u64,
@@ -140,7 +140,7 @@ fn expected_schema(kind: FileKind) -> SchemaRef {
 
 /// How much of each file [`Warehouse::verify`] reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Depth {
+pub(crate) enum Depth {
     /// Size, SHA-256 and the Parquet footer's schema: what a reader checks before using files.
     Digest,
     /// Also decode every row and compare the row count: `refrate verify`.
@@ -215,7 +215,7 @@ impl Warehouse {
 
     /// Checks that every file `manifest` names exists with its published size (one listing per
     /// folder, no read of the files). Every command that reads the warehouse calls this first.
-    pub async fn check_present(&self, manifest: &Manifest) -> Result<(), WarehouseError> {
+    pub(crate) async fn check_present(&self, manifest: &Manifest) -> Result<(), WarehouseError> {
         let files = manifest.named_files();
         if files.is_empty() {
             return Ok(());
@@ -232,7 +232,7 @@ impl Warehouse {
 
     /// Reads a whole named file and checks it against the manifest: present, its size and
     /// SHA-256 where recorded.
-    pub async fn get_verified(&self, version: u64, file: &NamedFile) -> Result<Bytes, WarehouseError> {
+    pub(crate) async fn get_verified(&self, version: u64, file: &NamedFile) -> Result<Bytes, WarehouseError> {
         let bytes = match self.get(&file.path).await {
             Ok(bytes) => bytes,
             Err(WarehouseError::Store { source: object_store::Error::NotFound { .. }, .. }) => {
@@ -257,7 +257,7 @@ impl Warehouse {
 
     /// Reads, checks and decodes a whole named file as its table. A file that does not decode
     /// is damage naming the file, never a panic further on.
-    pub async fn read_verified(
+    pub(crate) async fn read_verified(
         &self,
         version: u64,
         file: &NamedFile,
@@ -270,7 +270,11 @@ impl Warehouse {
     /// Every file `manifest` names, read whole: present, size, SHA-256, its table's schema and,
     /// at [`Depth::Decode`] (`refrate verify`), every row decoded and counted. Reads a few files
     /// at a time.
-    pub async fn verify(&self, manifest: &Manifest, depth: Depth) -> Result<VerifyReport, WarehouseError> {
+    pub(crate) async fn verify(
+        &self,
+        manifest: &Manifest,
+        depth: Depth,
+    ) -> Result<VerifyReport, WarehouseError> {
         let files = manifest.named_files();
         let sizes = self.sizes(&files).await?;
         let mut report = VerifyReport { version: manifest.version, files: files.len(), ..Default::default() };
@@ -328,13 +332,13 @@ impl Warehouse {
 
     /// Every file `manifest` names read whole and checked at [`Depth::Digest`]: the check `run`
     /// makes before it reads the warehouse (it costs a few percent of a run, docs/DESIGN.md).
-    pub async fn check_digests(&self, manifest: &Manifest) -> Result<(), WarehouseError> {
+    pub(crate) async fn check_digests(&self, manifest: &Manifest) -> Result<(), WarehouseError> {
         let report = self.verify(manifest, Depth::Digest).await?;
         self.damage_error(&report).map_or(Ok(()), Err)
     }
 
     /// The report as an error when it found damage.
-    pub fn damage_error(&self, report: &VerifyReport) -> Option<WarehouseError> {
+    pub(crate) fn damage_error(&self, report: &VerifyReport) -> Option<WarehouseError> {
         (!report.damage.is_empty()).then(|| self.damaged(report.version, report.damage.clone()))
     }
 }

@@ -6,25 +6,25 @@
 //! note, a backup) is never deleted, whatever its age.
 
 /// Folders of data objects, relative to the warehouse root.
-pub const DATA_DIRS: [&str; 3] = ["events", "rejects", "reported"];
+pub(crate) const DATA_DIRS: [&str; 3] = ["events", "rejects", "reported"];
 
 /// The Parquet file of one hospital-month written by `run_id`.
-pub fn event_file(hospital: &str, month: &str, run_id: &str) -> String {
+pub(crate) fn event_file(hospital: &str, month: &str, run_id: &str) -> String {
     format!("events/hospital={hospital}/month={month}/part-{run_id}.parquet")
 }
 
 /// The rejects table of the `index`-th source of a run.
-pub fn rejects_file(run_id: &str, index: usize) -> String {
+pub(crate) fn rejects_file(run_id: &str, index: usize) -> String {
     format!("rejects/run={run_id}/source-{index:04}.parquet")
 }
 
 /// The reported-counts table of the `index`-th aggregates source of a run.
-pub fn reported_file(run_id: &str, index: usize) -> String {
+pub(crate) fn reported_file(run_id: &str, index: usize) -> String {
     format!("reported/run={run_id}/source-{index:04}.parquet")
 }
 
 /// Whether `id` has the shape of [`new_run_id`]'s output: `YYYYMMDDTHHMMSSZ-<pid>-<8 hex>`.
-pub fn is_run_id(id: &str) -> bool {
+pub(crate) fn is_run_id(id: &str) -> bool {
     let mut parts = id.splitn(3, '-');
     let (Some(time), Some(pid), Some(nonce)) = (parts.next(), parts.next(), parts.next()) else {
         return false;
@@ -42,7 +42,7 @@ pub fn is_run_id(id: &str) -> bool {
 }
 
 /// A fresh run id: time, pid and a random nonce, so data files of two runs never collide.
-pub fn new_run_id() -> String {
+pub(crate) fn new_run_id() -> String {
     let now = chrono::Utc::now();
     let nonce: u32 = rand::random();
     format!("{}-{}-{nonce:08x}", now.format("%Y%m%dT%H%M%SZ"), std::process::id())
@@ -58,7 +58,7 @@ fn is_month(s: &str) -> bool {
 
 /// Whether `relative` (a path below the warehouse root) is a data object refrate writes:
 /// exactly one of the shapes built by [`event_file`], [`rejects_file`], [`reported_file`].
-pub fn is_own_data_file(relative: &str) -> bool {
+pub(crate) fn is_own_data_file(relative: &str) -> bool {
     let parts: Vec<&str> = relative.split('/').collect();
     let source_of_run = |run: &str, file: &str| {
         run.strip_prefix("run=").is_some_and(is_run_id)
@@ -80,7 +80,7 @@ pub fn is_own_data_file(relative: &str) -> bool {
 
 /// Whether `relative` is a manifest version or a lock generation (`_manifest/v<20 digits>.json`,
 /// `_lock/v<20 digits>.json`).
-pub fn is_own_meta_file(relative: &str) -> bool {
+pub(crate) fn is_own_meta_file(relative: &str) -> bool {
     let Some((dir, file)) = relative.split_once('/') else { return false };
     matches!(dir, "_manifest" | "_lock")
         && file.strip_prefix('v').and_then(|f| f.strip_suffix(".json")).is_some_and(|n| is_digits(n, 20))
@@ -88,7 +88,7 @@ pub fn is_own_meta_file(relative: &str) -> bool {
 
 /// Whether `relative` is a `LocalFileSystem` staging file (`<name>#<digits>`) of an object
 /// refrate writes: the staging file of an interrupted write of one of its own names.
-pub fn is_own_staging_file(relative: &str) -> bool {
+pub(crate) fn is_own_staging_file(relative: &str) -> bool {
     relative.rsplit_once('#').is_some_and(|(name, n)| {
         !n.is_empty()
             && n.bytes().all(|b| b.is_ascii_digit())

@@ -27,7 +27,7 @@ use serde::{Deserialize, Serialize};
 use super::{Manifest, Warehouse, WarehouseError};
 
 /// The folder of lock generations, relative to the warehouse root.
-pub const LOCK_DIR: &str = "_lock";
+pub(super) const LOCK_DIR: &str = "_lock";
 
 /// Object name of lock generation `n` (zero-padded, so names sort by generation).
 pub fn lock_object_name(n: u64) -> String {
@@ -36,7 +36,7 @@ pub fn lock_object_name(n: u64) -> String {
 
 /// Who holds the lock.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct LockInfo {
+pub(crate) struct LockInfo {
     pub host: String,
     pub pid: u32,
     pub run_id: String,
@@ -65,7 +65,7 @@ impl std::fmt::Display for LockInfo {
 
 /// When a lock counts as abandoned, and how often a holder proves it is alive.
 #[derive(Debug, Clone, Copy)]
-pub struct LockPolicy {
+pub(crate) struct LockPolicy {
     /// A lock whose heartbeat is older than this is stale, whatever host holds it.
     pub stale_after: Duration,
     /// How often the holder rewrites its heartbeat (well below `stale_after`).
@@ -80,7 +80,7 @@ impl Default for LockPolicy {
 
 /// Why a stale lock was superseded.
 #[derive(Debug, Clone)]
-pub struct Takeover {
+pub(crate) struct Takeover {
     pub previous: LockInfo,
     pub reason: String,
 }
@@ -88,7 +88,7 @@ pub struct Takeover {
 /// A held lock. Call [`WriterLock::release`] at the end, also after an error; a process that
 /// dies without releasing leaves a lock that the next run recognises as stale.
 #[derive(Debug)]
-pub struct WriterLock {
+pub(crate) struct WriterLock {
     warehouse: Warehouse,
     generation: u64,
     info: LockInfo,
@@ -129,7 +129,7 @@ fn pid_alive(pid: u32) -> bool {
 }
 
 /// Why `holder` is stale, or `None` if it must be assumed alive.
-pub fn stale_reason(holder: &LockInfo, policy: &LockPolicy, now: DateTime<Utc>) -> Option<String> {
+pub(crate) fn stale_reason(holder: &LockInfo, policy: &LockPolicy, now: DateTime<Utc>) -> Option<String> {
     if holder.host == host_name() && !pid_alive(holder.pid) {
         return Some(format!("process {} on {} is gone", holder.pid, holder.host));
     }
@@ -167,7 +167,7 @@ impl Warehouse {
     }
 
     /// The current lock holder, if the lock is held (possibly by a stale holder).
-    pub async fn lock_holder(&self) -> Result<Option<LockInfo>, WarehouseError> {
+    pub(crate) async fn lock_holder(&self) -> Result<Option<LockInfo>, WarehouseError> {
         Ok(self.lock_head().await?.1.filter(|h| h.released_at.is_none()))
     }
 
@@ -187,7 +187,7 @@ impl Warehouse {
 
     /// Takes the writer lock for `run_id`, superseding a stale holder. Fails with
     /// [`WarehouseError::Locked`] naming the holder if another run is alive.
-    pub async fn lock(
+    pub(crate) async fn lock(
         &self,
         run_id: &str,
         command: &str,
@@ -253,7 +253,7 @@ impl Warehouse {
     /// after it. Returns the holder it ended (`None`: the lock was free). Only for a lock the
     /// operator knows is abandoned: the run holding it notices at its next heartbeat and
     /// publishes nothing.
-    pub async fn unlock(&self) -> Result<Option<LockInfo>, WarehouseError> {
+    pub(crate) async fn unlock(&self) -> Result<Option<LockInfo>, WarehouseError> {
         let (n, head) = self.lock_head().await?;
         let Some(holder) = head.filter(|h| h.released_at.is_none()) else {
             return Ok(None);
@@ -294,7 +294,7 @@ impl Warehouse {
     }
 
     /// Deletes an object; a missing one is fine.
-    pub async fn delete(&self, relative: &str) -> Result<(), WarehouseError> {
+    pub(crate) async fn delete(&self, relative: &str) -> Result<(), WarehouseError> {
         match self.store.delete(&self.path(relative)).await {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
             Err(source) => Err(WarehouseError::Store { location: self.location.clone(), source }),
@@ -329,12 +329,13 @@ async fn heartbeat(
 }
 
 impl WriterLock {
-    pub fn holder(&self) -> &LockInfo {
+    #[cfg(test)]
+    pub(crate) fn holder(&self) -> &LockInfo {
         &self.info
     }
 
     /// Fails if another run has superseded this run's lock (this run was thought dead).
-    pub fn check(&self) -> Result<(), WarehouseError> {
+    pub(crate) fn check(&self) -> Result<(), WarehouseError> {
         if self.lost.load(Ordering::SeqCst) {
             return Err(WarehouseError::Locked {
                 location: self.warehouse.location.clone(),
@@ -346,7 +347,7 @@ impl WriterLock {
 
     /// Stops the heartbeat and marks the generation released. Rewriting a generation that
     /// another run has superseded is harmless: only the highest one counts.
-    pub async fn release(mut self) -> Result<(), WarehouseError> {
+    pub(crate) async fn release(mut self) -> Result<(), WarehouseError> {
         self.heartbeat.abort();
         self.info.released_at = Some(Utc::now());
         let body = serde_json::to_vec_pretty(&self.info).expect("lock serialises");

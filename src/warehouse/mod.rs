@@ -7,10 +7,10 @@
 //! does not parse input files or compute rates.
 
 mod integrity;
-pub mod layout;
+pub(crate) mod layout;
 mod lock;
 mod manifest;
-pub mod schema;
+pub(crate) mod schema;
 mod sweep;
 #[cfg(test)]
 pub(crate) mod testing;
@@ -24,19 +24,17 @@ use object_store::path::Path as StorePath;
 use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
 use url::Url;
 
-pub use integrity::{Damage, DamageReport, Depth, Problem, VerifyReport};
-pub use lock::{
-    LOCK_DIR, LockInfo, LockPolicy, Takeover, WriterLock, host_name, lock_object_name, stale_reason,
+pub(crate) use integrity::{DamageReport, Depth};
+pub(crate) use lock::{LockInfo, LockPolicy, WriterLock, stale_reason};
+/// For the end-to-end tests (`refrate::testing`).
+pub use lock::{host_name, lock_object_name};
+pub(crate) use manifest::{
+    FileDigest, FileKind, FileStat, Manifest, PartitionEntry, READABLE_FORMATS, RunEntry, SourceEntry,
 };
-pub use manifest::{
-    FORMAT, FileDigest, FileKind, Manifest, NamedFile, PartitionEntry, READABLE_FORMATS, RunEntry,
-    SourceEntry,
-};
-pub use sweep::{SweepPolicy, SweepReport};
-pub use writer::{
-    Duplicate, Finished, FinishedPartition, PartitionOverlap, PartitionSink, WrittenFile, read_parquet_bytes,
-    write_batches,
-};
+pub(crate) use sweep::{SweepPolicy, SweepReport};
+/// For the end-to-end tests (`refrate::testing`).
+pub use writer::read_parquet_bytes;
+pub(crate) use writer::{FinishedPartition, PartitionOverlap, PartitionSink, WrittenFile, write_batches};
 
 /// A warehouse problem; the message names the location.
 #[derive(Debug, thiserror::Error)]
@@ -76,7 +74,7 @@ pub enum WarehouseError {
 
 /// An opened warehouse location.
 #[derive(Debug, Clone)]
-pub struct Warehouse {
+pub(crate) struct Warehouse {
     store: Arc<dyn ObjectStore>,
     /// Prefix of every object of this warehouse inside `store`.
     root: StorePath,
@@ -101,7 +99,7 @@ fn store_options_from_env() -> impl Iterator<Item = (String, String)> {
 
 impl Warehouse {
     /// Opens a folder (created if missing) or an object store URL.
-    pub fn open(location: &str) -> Result<Warehouse, WarehouseError> {
+    pub(crate) fn open(location: &str) -> Result<Warehouse, WarehouseError> {
         let invalid = |message: String| WarehouseError::Invalid { location: location.to_string(), message };
         if location.contains("://") && !location.starts_with("file://") {
             let url = Url::parse(location).map_err(|e| invalid(format!("not a URL: {e}")))?;
@@ -140,7 +138,7 @@ impl Warehouse {
 
     /// A warehouse at `root` inside a store built by the caller (an embedding program, or a
     /// test wrapping a real store). `store_url` is where DataFusion finds `store`.
-    pub fn with_store(
+    pub(crate) fn with_store(
         store: Arc<dyn ObjectStore>,
         root: StorePath,
         store_url: Url,
@@ -157,13 +155,14 @@ impl Warehouse {
     }
 
     /// Sets the multipart part size (tests use a small one to exercise multipart uploads).
-    pub fn with_part_size(mut self, bytes: usize) -> Warehouse {
+    #[cfg(test)]
+    pub(crate) fn with_part_size(mut self, bytes: usize) -> Warehouse {
         self.part_size = bytes.max(1);
         self
     }
 
     /// Opens a warehouse for reading: a missing local folder is an error, not created.
-    pub fn open_existing(location: &str) -> Result<Warehouse, WarehouseError> {
+    pub(crate) fn open_existing(location: &str) -> Result<Warehouse, WarehouseError> {
         let is_local = !location.contains("://") || location.starts_with("file://");
         let folder = location.strip_prefix("file://").unwrap_or(location);
         if is_local && !std::path::Path::new(folder).is_dir() {
@@ -175,20 +174,20 @@ impl Warehouse {
         Warehouse::open(location)
     }
 
-    pub fn location(&self) -> &str {
+    pub(crate) fn location(&self) -> &str {
         &self.location
     }
 
-    pub fn store(&self) -> Arc<dyn ObjectStore> {
+    pub(crate) fn store(&self) -> Arc<dyn ObjectStore> {
         self.store.clone()
     }
 
-    pub fn store_url(&self) -> &Url {
+    pub(crate) fn store_url(&self) -> &Url {
         &self.store_url
     }
 
     /// The full object path of a file given relative to the warehouse root.
-    pub fn path(&self, relative: &str) -> StorePath {
+    pub(crate) fn path(&self, relative: &str) -> StorePath {
         let mut path = self.root.clone();
         for part in relative.split('/').filter(|p| !p.is_empty()) {
             path = path.join(part);
@@ -197,7 +196,7 @@ impl Warehouse {
     }
 
     /// A URL DataFusion can read the relative file at.
-    pub fn url_of(&self, relative: &str) -> String {
+    pub(crate) fn url_of(&self, relative: &str) -> String {
         let base = self.store_url.as_str().trim_end_matches('/');
         format!("{base}/{}", self.path(relative))
     }
@@ -207,7 +206,7 @@ impl Warehouse {
     }
 
     /// The highest published manifest version, or 0 for an empty warehouse.
-    pub async fn latest_version(&self) -> Result<u64, WarehouseError> {
+    pub(crate) async fn latest_version(&self) -> Result<u64, WarehouseError> {
         Ok(self.published_version().await?.unwrap_or(0))
     }
 
@@ -222,7 +221,7 @@ impl Warehouse {
     /// The current manifest (an empty one for a new warehouse). A warehouse with data files
     /// but no manifest at all is refused ([`WarehouseError::NoManifest`]): its manifests were
     /// lost, it is not new.
-    pub async fn current(&self) -> Result<Manifest, WarehouseError> {
+    pub(crate) async fn current(&self) -> Result<Manifest, WarehouseError> {
         match self.published_version().await? {
             None => {
                 self.refuse_data_without_manifest().await?;
@@ -237,7 +236,7 @@ impl Warehouse {
     /// the empty version 0 is published first, before any data file is written. Data files
     /// left by a first run killed before it published are then not mistaken for a warehouse
     /// whose manifests were lost.
-    pub async fn current_for_writer(&self) -> Result<Manifest, WarehouseError> {
+    pub(crate) async fn current_for_writer(&self) -> Result<Manifest, WarehouseError> {
         if self.published_version().await?.is_none() {
             self.refuse_data_without_manifest().await?;
             let mut genesis = Manifest::empty();
@@ -268,7 +267,7 @@ impl Warehouse {
     }
 
     /// Reads one manifest version.
-    pub async fn manifest(&self, version: u64) -> Result<Manifest, WarehouseError> {
+    pub(crate) async fn manifest(&self, version: u64) -> Result<Manifest, WarehouseError> {
         let name = Manifest::object_name(version);
         let bytes = self.get(&name).await?;
         let manifest: Manifest = serde_json::from_slice(&bytes).map_err(|e| WarehouseError::Invalid {
@@ -300,20 +299,24 @@ impl Warehouse {
     }
 
     /// Reads a whole object.
-    pub async fn get(&self, relative: &str) -> Result<bytes::Bytes, WarehouseError> {
+    pub(crate) async fn get(&self, relative: &str) -> Result<bytes::Bytes, WarehouseError> {
         let result = self.store.get(&self.path(relative)).await.map_err(self.store_err())?;
         result.bytes().await.map_err(self.store_err())
     }
 
     /// Writes an object (atomically: a reader sees the whole object or none).
-    pub async fn put(&self, relative: &str, bytes: Vec<u8>) -> Result<(), WarehouseError> {
+    pub(crate) async fn put(&self, relative: &str, bytes: Vec<u8>) -> Result<(), WarehouseError> {
         self.store.put(&self.path(relative), PutPayload::from(bytes)).await.map_err(self.store_err())?;
         Ok(())
     }
 
     /// Uploads a staged local file: in one put if small, else in parts. A failed multipart
     /// upload is aborted, since object stores cannot clean one up by themselves.
-    pub async fn put_file(&self, relative: &str, file: &mut WrittenFile) -> Result<(), WarehouseError> {
+    pub(crate) async fn put_file(
+        &self,
+        relative: &str,
+        file: &mut WrittenFile,
+    ) -> Result<(), WarehouseError> {
         use std::io::{Read, Seek, SeekFrom};
         let io_err = |source: std::io::Error| WarehouseError::Io {
             location: self.location.clone(),
@@ -349,7 +352,7 @@ impl Warehouse {
 
     /// Publishes `manifest` as its version, which must be the next one. Fails with
     /// [`WarehouseError::Conflict`] if that version already exists.
-    pub async fn publish(&self, manifest: &Manifest) -> Result<(), WarehouseError> {
+    pub(crate) async fn publish(&self, manifest: &Manifest) -> Result<(), WarehouseError> {
         let body = serde_json::to_vec_pretty(manifest).expect("manifest serialises");
         let options = PutOptions { mode: PutMode::Create, ..Default::default() };
         let name = Manifest::object_name(manifest.version);

@@ -11,7 +11,7 @@ use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use crate::ingest::{Event, EventType, Reject};
 
 /// `events`: one row per valid input row, patient numbers only as keyed hashes.
-pub static EVENTS: LazyLock<SchemaRef> = LazyLock::new(|| {
+pub(crate) static EVENTS: LazyLock<SchemaRef> = LazyLock::new(|| {
     Arc::new(Schema::new(vec![
         Field::new("hospital_code", DataType::Utf8, false),
         Field::new("month", DataType::Utf8, false),
@@ -32,7 +32,7 @@ pub static EVENTS: LazyLock<SchemaRef> = LazyLock::new(|| {
 });
 
 /// `rejects`: rows that were not taken, with where they were and why. Never a patient number.
-pub static REJECTS: LazyLock<SchemaRef> = LazyLock::new(|| {
+pub(crate) static REJECTS: LazyLock<SchemaRef> = LazyLock::new(|| {
     Arc::new(Schema::new(vec![
         Field::new("file", DataType::Utf8, false),
         Field::new("line", DataType::UInt64, false),
@@ -45,7 +45,7 @@ pub static REJECTS: LazyLock<SchemaRef> = LazyLock::new(|| {
 });
 
 /// `reported_counts`: counts hospitals reported (aggregates inputs), NULL where not reported.
-pub static REPORTED: LazyLock<SchemaRef> = LazyLock::new(|| {
+pub(crate) static REPORTED: LazyLock<SchemaRef> = LazyLock::new(|| {
     let mut fields = vec![
         Field::new("hospital_code", DataType::Utf8, false),
         Field::new("period_kind", DataType::Utf8, false),
@@ -58,7 +58,7 @@ pub static REPORTED: LazyLock<SchemaRef> = LazyLock::new(|| {
 });
 
 /// Reported rows as a batch of the `reported_counts` schema.
-pub fn reported_batch(rows: &[crate::ingest::ReportedRow], source_file: &str) -> RecordBatch {
+pub(crate) fn reported_batch(rows: &[crate::ingest::ReportedRow], source_file: &str) -> RecordBatch {
     use datafusion::arrow::array::Int64Builder;
     let mut hospital = StringBuilder::new();
     let mut kind = StringBuilder::new();
@@ -86,7 +86,7 @@ pub fn reported_batch(rows: &[crate::ingest::ReportedRow], source_file: &str) ->
 }
 
 /// `YYYY-MM` of a date.
-pub fn month_of(date: NaiveDate) -> String {
+pub(crate) fn month_of(date: NaiveDate) -> String {
     format!("{:04}-{:02}", date.year(), date.month())
 }
 
@@ -98,7 +98,7 @@ fn days_since_epoch(date: NaiveDate) -> i32 {
 }
 
 /// Accumulates events into Arrow columns.
-pub struct EventBatchBuilder {
+pub(crate) struct EventBatchBuilder {
     hospital_code: StringBuilder,
     month: StringBuilder,
     event_date: Date32Builder,
@@ -124,7 +124,7 @@ impl Default for EventBatchBuilder {
 }
 
 impl EventBatchBuilder {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         EventBatchBuilder {
             hospital_code: StringBuilder::new(),
             month: StringBuilder::new(),
@@ -145,15 +145,15 @@ impl EventBatchBuilder {
         }
     }
 
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.len
     }
 
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.len == 0
     }
 
-    pub fn push(&mut self, e: &Event, source_file: &str) {
+    pub(crate) fn push(&mut self, e: &Event, source_file: &str) {
         self.hospital_code.append_value(&e.hospital_code);
         self.month.append_value(month_of(e.event_date));
         self.event_date.append_value(days_since_epoch(e.event_date));
@@ -173,7 +173,7 @@ impl EventBatchBuilder {
     }
 
     /// Takes the rows so far as a batch and starts empty again.
-    pub fn finish(&mut self) -> RecordBatch {
+    pub(crate) fn finish(&mut self) -> RecordBatch {
         let columns: Vec<ArrayRef> = vec![
             Arc::new(self.hospital_code.finish()),
             Arc::new(self.month.finish()),
@@ -199,7 +199,7 @@ impl EventBatchBuilder {
 /// Reads events back from a batch of the events schema (used when a partition is rebuilt).
 /// A batch of another schema, a date Date32 cannot hold as a calendar day or an unknown event
 /// type is an error (a foreign or damaged file), never a panic.
-pub fn events_from_batch(batch: &RecordBatch) -> Result<Vec<(Event, String)>, String> {
+pub(crate) fn events_from_batch(batch: &RecordBatch) -> Result<Vec<(Event, String)>, String> {
     use datafusion::arrow::array::{Array, AsArray};
     for field in EVENTS.fields() {
         match batch.schema().field_with_name(field.name()) {
@@ -268,7 +268,7 @@ pub fn events_from_batch(batch: &RecordBatch) -> Result<Vec<(Event, String)>, St
 }
 
 /// Rejects as a batch of the rejects schema.
-pub fn rejects_batch(rejects: &[Reject]) -> RecordBatch {
+pub(crate) fn rejects_batch(rejects: &[Reject]) -> RecordBatch {
     let mut file = StringBuilder::new();
     let mut line = UInt64Builder::new();
     let mut offset = UInt64Builder::new();

@@ -44,7 +44,7 @@ impl Default for SweepPolicy {
 
 /// What a sweep did.
 #[derive(Debug, Default, Clone, PartialEq)]
-pub struct SweepReport {
+pub(crate) struct SweepReport {
     /// Deleted objects, relative to the warehouse root.
     pub deleted: Vec<String>,
     pub bytes_freed: u64,
@@ -61,7 +61,7 @@ fn old_enough(modified: DateTime<Utc>, now: DateTime<Utc>, retention: Duration) 
 impl Warehouse {
     /// The files named by the newest `keep_versions` manifests (the live set), and the older
     /// versions among them that could not be read. The newest version must read.
-    pub async fn live_files(
+    pub(crate) async fn live_files(
         &self,
         keep_versions: u64,
     ) -> Result<(BTreeSet<String>, Vec<String>), WarehouseError> {
@@ -80,7 +80,7 @@ impl Warehouse {
     }
 
     /// Deletes unreferenced data files older than the retention (see the module comment).
-    pub async fn sweep(
+    pub(crate) async fn sweep(
         &self,
         policy: SweepPolicy,
         now: DateTime<Utc>,

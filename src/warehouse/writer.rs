@@ -36,7 +36,7 @@ fn writer_properties() -> WriterProperties {
 
 /// A finished local file ready to be uploaded.
 #[derive(Debug)]
-pub struct WrittenFile {
+pub(crate) struct WrittenFile {
     pub file: File,
     pub rows: u64,
     pub sha256: String,
@@ -45,7 +45,7 @@ pub struct WrittenFile {
 
 impl WrittenFile {
     /// The file's bytes.
-    pub fn read_all(&mut self) -> std::io::Result<Vec<u8>> {
+    pub(crate) fn read_all(&mut self) -> std::io::Result<Vec<u8>> {
         let mut buf = Vec::with_capacity(self.bytes as usize);
         self.file.seek(SeekFrom::Start(0))?;
         self.file.read_to_end(&mut buf)?;
@@ -72,22 +72,22 @@ struct Open {
 /// Memory is bounded by the number of open partitions times a small batch, plus a fixed budget
 /// for encoded row groups: when the budget is exceeded the largest row group is flushed.
 #[derive(Default)]
-pub struct PartitionSink {
+pub(crate) struct PartitionSink {
     open: BTreeMap<String, Open>,
     in_progress_total: usize,
 }
 
 impl PartitionSink {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self::default()
     }
 
-    pub fn contains(&self, key: &str) -> bool {
+    pub(crate) fn contains(&self, key: &str) -> bool {
         self.open.contains_key(key)
     }
 
     /// Opens the partition (idempotent).
-    pub fn open(&mut self, key: &str) -> Result<(), ParquetError> {
+    pub(crate) fn open(&mut self, key: &str) -> Result<(), ParquetError> {
         if !self.open.contains_key(key) {
             let file = tempfile::tempfile().map_err(|e| ParquetError::External(Box::new(e)))?;
             let writer = ArrowWriter::try_new(file, EVENTS.clone(), Some(writer_properties()))?;
@@ -97,12 +97,8 @@ impl PartitionSink {
         Ok(())
     }
 
-    pub fn keys(&self) -> impl Iterator<Item = &String> {
-        self.open.keys()
-    }
-
     /// Adds one event to partition `key` (opened on first use).
-    pub fn push(&mut self, key: &str, event: &Event, source_file: &str) -> Result<(), ParquetError> {
+    pub(crate) fn push(&mut self, key: &str, event: &Event, source_file: &str) -> Result<(), ParquetError> {
         self.open(key)?;
         let part = self.open.get_mut(key).expect("opened above");
         part.buffer.push(event, source_file);
@@ -143,7 +139,7 @@ impl PartitionSink {
     /// The rules run per partition after writing, by reading the partition back: two rows can
     /// only be the same record within one hospital-month, so memory is bounded by the largest
     /// partition rather than by the whole input.
-    pub fn finish(
+    pub(crate) fn finish(
         self,
         is_new: impl Fn(&str) -> bool,
         policy: OverlapPolicy,
@@ -164,7 +160,7 @@ impl PartitionSink {
 
 /// What [`PartitionSink::finish`] produced.
 #[derive(Debug, Default)]
-pub struct Finished {
+pub(crate) struct Finished {
     pub partitions: BTreeMap<String, FinishedPartition>,
     /// Rows not stored: repeats within a file, rows already present from another file.
     pub duplicates: Vec<Duplicate>,
@@ -176,7 +172,7 @@ pub struct Finished {
 
 /// One finished partition file.
 #[derive(Debug)]
-pub struct FinishedPartition {
+pub(crate) struct FinishedPartition {
     pub file: WrittenFile,
     /// Sources with rows in the file.
     pub sources: BTreeSet<String>,
@@ -186,7 +182,7 @@ pub struct FinishedPartition {
 
 /// A row dropped because an identical row came first.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Duplicate {
+pub(crate) struct Duplicate {
     pub partition: String,
     pub source_file: String,
     pub line: u64,
@@ -197,14 +193,14 @@ pub struct Duplicate {
 
 impl Duplicate {
     /// A repeat within one file (a reject), not a row already present from another file.
-    pub fn within_one_file(&self) -> bool {
+    pub(crate) fn within_one_file(&self) -> bool {
         self.source_file == self.first_source_file
     }
 }
 
 /// An [`Overlap`] with file names.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PartitionOverlap {
+pub(crate) struct PartitionOverlap {
     pub partition: String,
     pub file: String,
     pub others: Vec<String>,
@@ -320,7 +316,7 @@ fn judge_partition(
 }
 
 /// Writes whole batches into one Parquet file in memory.
-pub fn write_batches(schema: SchemaRef, batches: &[RecordBatch]) -> Result<Vec<u8>, ParquetError> {
+pub(crate) fn write_batches(schema: SchemaRef, batches: &[RecordBatch]) -> Result<Vec<u8>, ParquetError> {
     let mut buf = Vec::new();
     let mut writer = ArrowWriter::try_new(&mut buf, schema, Some(writer_properties()))?;
     for b in batches {

@@ -63,7 +63,7 @@ fn a_live_lock_stops_the_run_with_exit_2_naming_the_holder() {
     three_months(&p);
     std::fs::create_dir_all(p.path("warehouse/_lock")).unwrap();
     // This test process is alive on this host: its lock is not stale.
-    let lock = lock_json(&refrate::warehouse::host_name(), std::process::id(), "holder-run-42", 5);
+    let lock = lock_json(&refrate::testing::host_name(), std::process::id(), "holder-run-42", 5);
     std::fs::write(p.path(LOCK1), &lock).unwrap();
     let out = p.run();
     assert_code(&out, 2);
@@ -88,7 +88,7 @@ fn a_stale_lock_is_taken_over_with_a_message() {
     let dead_pid = child.id();
     child.wait().unwrap();
     let cases = [
-        (lock_json(&refrate::warehouse::host_name(), dead_pid, "dead-run", 5), "is gone"),
+        (lock_json(&refrate::testing::host_name(), dead_pid, "dead-run", 5), "is gone"),
         (lock_json("another-host", 1, "silent-run", 3600), "no heartbeat"),
     ];
     for (lock, reason) in cases {

@@ -175,7 +175,7 @@ fn warehouse_in_s3_publishes_reads_locks_and_sweeps() {
 
     // A live holder's lock in S3 stops a run: PutMode::Create (If-None-Match: *) works here.
     let lock = serde_json::json!({
-        "host": refrate::warehouse::host_name(), "pid": std::process::id(), "run_id": "s3-holder",
+        "host": refrate::testing::host_name(), "pid": std::process::id(), "run_id": "s3-holder",
         "command": "run", "started_at": chrono::Utc::now().to_rfc3339(), "heartbeat_at": chrono::Utc::now().to_rfc3339(),
     });
     // The next lock generation after those the runs created.
@@ -187,7 +187,7 @@ fn warehouse_in_s3_publishes_reads_locks_and_sweeps() {
         .unwrap_or(0)
         + 1;
     let held: object_store::path::Path =
-        format!("wh/{}", refrate::warehouse::lock_object_name(generation)).into();
+        format!("wh/{}", refrate::testing::lock_object_name(generation)).into();
     rt.block_on(store.put(&held, PutPayload::from(lock.to_string().into_bytes()))).unwrap();
     p.input("may.csv", &[row(H3, "2025-05-01", "first_visit", "A2", PARTNER, [1, 0, 0, 0, 0])]);
     let out = refrate_s3(dir, &moto.endpoint, &["run"]);

@@ -317,7 +317,7 @@ fn error_lock_held_by_a_live_run() {
     // This host and a live pid (the test's own) with a fresh heartbeat: not taken over.
     p.write(
         &next_lock_generation(&p),
-        &lock_json(&refrate::warehouse::host_name(), std::process::id(), "20250101T000000Z-4242-0badcafe", 5),
+        &lock_json(&refrate::testing::host_name(), std::process::id(), "20250101T000000Z-4242-0badcafe", 5),
     );
     snapshot(
         "error_locked",

@@ -209,7 +209,7 @@ pub fn decoded_texts(files: &[PathBuf]) -> Vec<(String, String)> {
     for f in files {
         let bytes = std::fs::read(f).unwrap();
         if f.extension().is_some_and(|e| e == "parquet") {
-            for batch in refrate::warehouse::read_parquet_bytes(bytes.into()).unwrap() {
+            for batch in refrate::testing::read_parquet_bytes(bytes.into()).unwrap() {
                 for col in batch.columns() {
                     let strings = datafusion::arrow::compute::cast(col, &DataType::Utf8).unwrap();
                     for v in strings.as_string::<i32>().iter().flatten() {
