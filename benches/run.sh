@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Benchmark of `refrate run`: generates about N events (default 10 million) with the built-in
 # generator, ingests them into a fresh warehouse, computes every rate and renders the reports,
-# then prints rows/s and peak memory. Usage: benches/run.sh [EVENTS] [HOSPITALS] [MONTHS]
+# then prints rows/s and peak memory. The same CSV files go through the reference job (DuckDB from
+# PyPI, installed into a venv here: CSV -> month-partitioned zstd Parquet, then the monthly counts,
+# benches/duckdb_job.py), alternating with refrate REPEAT times (default 1), and the ratio is
+# printed. Usage: benches/run.sh [EVENTS] [HOSPITALS] [MONTHS]
 # Needs target/release/refrate (`make bench` builds it). Results go to docs/BENCHMARKS.md by hand,
 # with the machine they were measured on.
 set -euo pipefail
@@ -12,6 +15,9 @@ HOSPITALS=${2:-20}
 MONTHS=${3:-24}
 BIN=${REFRATE_BIN:-target/release/refrate}
 WORK=${BENCH_DIR:-target/bench}
+REPEAT=${REPEAT:-1}
+VENV=${BENCH_VENV:-target/bench-venv}
+DUCKDB_VERSION=${DUCKDB_VERSION:-1.4.2}
 export REFRATE_PSEUDONYM_KEY=refrate-bench-key-not-for-real-data
 export REFRATE_DEMO=1  # the bench key is public: accepted only with this
 
@@ -36,8 +42,23 @@ rows=$(( $(cat "$WORK"/data/events/*.csv | wc -l) - $(ls "$WORK"/data/events/*.c
 bytes=$(du -cb "$WORK"/data/events/*.csv | tail -1 | cut -f1)
 echo "   $rows rows, $((bytes / 1024 / 1024)) MiB of CSV in $gen_s s"
 
-echo "== refrate run (ingest + publish + rates + reports)"
-read -r run_s run_kib <<< "$(peak "$BIN" --quiet run --config "$WORK/data/refrate.yaml")"
+if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c "import duckdb" 2>/dev/null; then
+  echo "== installing duckdb $DUCKDB_VERSION (PyPI) into $VENV"
+  python3 -m venv "$VENV"
+  "$VENV/bin/pip" install --quiet "duckdb==$DUCKDB_VERSION"
+fi
+
+# Alternating, so that both see the same machine state; the last run of each is reported.
+for i in $(seq "$REPEAT"); do
+  echo "== refrate run (ingest + publish + rates + reports), round $i"
+  rm -rf "$WORK/data/warehouse" "$WORK/data/reports"
+  read -r run_s run_kib <<< "$(peak "$BIN" --quiet run --config "$WORK/data/refrate.yaml")"
+  echo "   ${run_s} s, peak RSS $((run_kib / 1024)) MiB"
+  echo "== DuckDB: CSV -> month-partitioned zstd Parquet + monthly counts, round $i"
+  rm -rf "$WORK/duckdb"
+  read -r duck_s duck_kib <<< "$(peak "$VENV/bin/python" benches/duckdb_job.py "$WORK/data/events/*.csv" "$WORK/duckdb")"
+  echo "   ${duck_s} s, peak RSS $((duck_kib / 1024)) MiB, $(cat "$WORK/out.txt") hospital-months"
+done
 echo "== refrate run again (same input: nothing to ingest)"
 read -r rerun_s rerun_kib <<< "$(peak "$BIN" --quiet run --config "$WORK/data/refrate.yaml")"
 echo "== refrate rates --period fiscal-year"
@@ -50,4 +71,6 @@ echo "machine:   $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB, $(gre
 echo "rows:      $rows ($((bytes / 1024 / 1024)) MiB CSV -> $((wh / 1024 / 1024)) MiB Parquet)"
 echo "run:       ${run_s} s, ${rate} rows/s, peak RSS $((run_kib / 1024)) MiB"
 echo "rerun:     ${rerun_s} s, peak RSS $((rerun_kib / 1024)) MiB"
+echo "duckdb:    ${duck_s} s, peak RSS $((duck_kib / 1024)) MiB (duckdb $DUCKDB_VERSION)"
+echo "ratio:     refrate run / duckdb = $(python3 -c "print(f'{$run_s / $duck_s:.2f}')")"
 echo "rates:     ${rates_s} s, peak RSS $((rates_kib / 1024)) MiB"

@@ -7,7 +7,19 @@ use clap::Parser;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// mimalloc's options as numbered in its `mimalloc.h` (v3, the version `libmimalloc-sys` builds).
+const MI_OPTION_ARENA_EAGER_COMMIT: libmimalloc_sys::mi_option_t = 4;
+const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+
 fn main() -> ExitCode {
+    // Freed memory goes back to the OS at once and arenas are committed as they are used: with
+    // mimalloc's defaults `rates` peaked at 1.2 GiB where the system allocator needs 0.3
+    // (docs/BENCHMARKS.md).
+    // SAFETY: setting an option only stores a value the allocator reads later.
+    unsafe {
+        libmimalloc_sys::mi_option_set(MI_OPTION_ARENA_EAGER_COMMIT, 0);
+        libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 0);
+    }
     let cli = refrate::cli::Cli::parse();
     let lang = refrate::cli::Lang::resolve(cli.lang);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
