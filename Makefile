@@ -41,7 +41,7 @@ demo: ## Run the whole pipeline on sample_data/ and say where the reports are
 screenshots: demo ## Screenshots of the demo reports into docs/ (needs Debian's chromium)
 	./docs/screenshots.sh $(DEMO_DIR)/reports docs
 
-bench: ## Generate ~10 million events and time `refrate run` on them (see docs/BENCHMARKS.md)
+bench: ## Generate ~10 million events; time `refrate run` and DuckDB's bare copy on them (docs/BENCHMARKS.md)
 	$(CARGO) build --locked --release
 	./benches/run.sh $(BENCH_EVENTS)
 
