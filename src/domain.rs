@@ -1,6 +1,6 @@
 //! The project's vocabulary as types, parsed once at the edge (the CLI, the config, the
 //! engine's rows) and passed on as such: a verdict is a [`Verdict`], a fiscal year a
-//! [`FiscalYear`], a period kind a [`PeriodKind`], a count a [`Count`]. Words like `"fail"` or
+//! [`FiscalYear`], a period kind a [`PeriodKind`] (a count is a [`crate::regimes::Count`]). Words like `"fail"` or
 //! `"fiscal-year"` appear only where they are read or written (SQL results, CSV, JSON,
 //! templates), through the methods here.
 

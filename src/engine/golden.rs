@@ -482,8 +482,15 @@ async fn a_criterion_with_a_failed_and_an_unknown_condition_is_unknown() {
     let met: Vec<(&str, Option<bool>)> =
         results.criteria.iter().map(|c| (c.criterion_id.as_str(), c.met)).collect();
     assert_eq!(met, [("A", Some(false)), ("B", None), ("C", None)]);
+    let batches = engine
+        .run(
+            "conditions",
+            "SELECT met FROM regime_conditions_evaluated WHERE criterion_id = 'B' ORDER BY condition_index",
+        )
+        .await
+        .unwrap();
     let conditions: Vec<Option<bool>> =
-        results.conditions.iter().filter(|c| c.criterion_id == "B").map(|c| c.met).collect();
+        batches.iter().flat_map(|b| super::bools(b, "conditions", "met").unwrap()).collect();
     assert_eq!(conditions, [Some(false), None]);
 }
 

@@ -109,19 +109,6 @@ impl MonthlyRow {
     }
 }
 
-/// One evaluated condition.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct ConditionRow {
-    pub hospital_code: String,
-    pub period_kind: PeriodKind,
-    pub period: String,
-    pub regime_id: String,
-    pub criterion_id: String,
-    pub condition_index: i64,
-    pub met: Option<bool>,
-    pub on_line: bool,
-}
-
 /// One criterion of one regime for one hospital and period (`queries/regime_criteria.sql`):
 /// the one decision of whether it is met, for every consumer to read.
 #[derive(Debug, Clone, PartialEq)]
@@ -169,7 +156,6 @@ pub(crate) struct VerdictRow {
 pub(crate) struct Results {
     pub counts: Vec<CountsRow>,
     pub metrics: Vec<MetricRow>,
-    pub conditions: Vec<ConditionRow>,
     /// Ordered by hospital, period kind, period, regime and criterion.
     pub criteria: Vec<CriterionRow>,
     pub verdicts: Vec<VerdictRow>,
@@ -466,30 +452,8 @@ impl Engine {
         }
 
         const RC: &str = "regime_conditions.sql";
-        let batches = self.run_into(RC, sql::REGIME_CONDITIONS, "regime_conditions_evaluated").await?;
-        for b in &batches {
-            let (h, k, p, r, c) = (
-                strings(b, RC, "hospital_code")?,
-                period_kinds(b, RC, "period_kind")?,
-                strings(b, RC, "period")?,
-                strings(b, RC, "regime_id")?,
-                strings(b, RC, "criterion_id")?,
-            );
-            let (idx, met, on_line) =
-                (ints(b, RC, "condition_index")?, bools(b, RC, "met")?, bools(b, RC, "on_line")?);
-            for i in 0..b.num_rows() {
-                results.conditions.push(ConditionRow {
-                    hospital_code: h[i].clone(),
-                    period_kind: k[i],
-                    period: p[i].clone(),
-                    regime_id: r[i].clone(),
-                    criterion_id: c[i].clone(),
-                    condition_index: idx[i].unwrap_or(0),
-                    met: met[i],
-                    on_line: on_line[i].unwrap_or(false),
-                });
-            }
-        }
+        // Registered for regime_criteria.sql; its rows are read only by the goldens.
+        self.run_into(RC, sql::REGIME_CONDITIONS, "regime_conditions_evaluated").await?;
 
         const CR: &str = "regime_criteria.sql";
         let batches = self.run_into(CR, sql::REGIME_CRITERIA, "regime_criteria").await?;
@@ -540,17 +504,6 @@ impl Engine {
                 });
             }
         }
-        results.conditions.sort_by(|a, b| {
-            (&a.hospital_code, &a.period_kind, &a.period, &a.regime_id, &a.criterion_id, a.condition_index)
-                .cmp(&(
-                    &b.hospital_code,
-                    &b.period_kind,
-                    &b.period,
-                    &b.regime_id,
-                    &b.criterion_id,
-                    b.condition_index,
-                ))
-        });
         results.metrics.sort_by(|a, b| {
             (&a.hospital_code, &a.period_kind, &a.period, &a.regime_id, a.metric).cmp(&(
                 &b.hospital_code,
