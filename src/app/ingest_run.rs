@@ -16,7 +16,7 @@ use crate::ingest::{
 use crate::regimes::Count;
 use crate::warehouse::schema::{self, month_of};
 use crate::warehouse::{
-    FinishedPartition, Manifest, PartitionEntry, PartitionSink, RunEntry, SourceEntry, Warehouse, WriterLock,
+    FinishedMonth, Manifest, PartitionEntry, PartitionSink, RunEntry, SourceEntry, Warehouse, WriterLock,
     layout,
 };
 
@@ -219,7 +219,8 @@ struct FileResult {
 
 struct Ingested {
     files: Vec<FileResult>,
-    partitions: BTreeMap<String, FinishedPartition>,
+    /// By month.
+    months: BTreeMap<String, FinishedMonth>,
     notes: Vec<String>,
 }
 
@@ -276,7 +277,7 @@ pub(super) async fn ingest_and_publish(
     let progress = options.progress.clone();
     progress.set_length(changed.len() as u64);
     let ingested = if changed.is_empty() {
-        Ingested { files: Vec::new(), partitions: BTreeMap::new(), notes: Vec::new() }
+        Ingested { files: Vec::new(), months: BTreeMap::new(), notes: Vec::new() }
     } else {
         let pseudonymizer = pseudonymizer.ok_or_else(|| AppError::Key(ingest::KeyError::Missing))?;
         tokio::task::spawn_blocking(move || {
@@ -305,39 +306,50 @@ pub(super) async fn ingest_and_publish(
     let mut partitions_cleared = Vec::new();
     options.progress.set_message("uploading");
     notes.extend(ingested.notes);
-    for (key, finished) in ingested.partitions {
-        let FinishedPartition { file: mut written, sources, new_rows } = finished;
+    for (month, finished) in ingested.months {
+        let FinishedMonth { file: mut written, partitions } = finished;
+        let stored: BTreeMap<&String, &PartitionEntry> =
+            next.partitions.iter().filter(|(_, p)| p.month == month).collect();
         // Rebuilt with nothing new and nothing removed (a cumulative export repeating what is
-        // stored): the partition keeps its file, byte for byte.
-        if new_rows == 0
-            && let Some(entry) = next.partitions.get(&key)
-            && entry.sources.iter().all(|s| sources.contains(s))
-            && entry.rows == written.rows
-        {
+        // stored): the month keeps its files, byte for byte.
+        let unchanged = partitions.len() == stored.len()
+            && partitions.iter().all(|(key, p)| {
+                p.new_rows == 0
+                    && stored.get(key).is_some_and(|entry| {
+                        entry.rows == p.rows && entry.sources.iter().all(|s| p.sources.contains(s))
+                    })
+            });
+        if unchanged {
             continue;
         }
-        if written.rows == 0 {
-            if next.partitions.remove(&key).is_some() {
+        let stored: Vec<String> = stored.into_keys().cloned().collect();
+        for key in stored {
+            next.partitions.remove(&key);
+            if !partitions.contains_key(&key) {
                 partitions_cleared.push(key);
             }
+        }
+        if partitions.is_empty() {
             continue;
         }
-        let (hospital, month) = key.split_once('/').expect("partition keys are hospital/month");
-        let file = layout::event_file(hospital, month, &run_id);
+        let file = layout::month_file(&month, &run_id);
         warehouse.put_file(&file, &mut written).await?;
-        partitions_written += 1;
-        next.partitions.insert(
-            key.clone(),
-            PartitionEntry {
-                hospital_code: hospital.to_string(),
-                month: month.to_string(),
-                file,
-                rows: written.rows,
-                sha256: written.sha256,
-                bytes: Some(written.bytes),
-                sources: sources.into_iter().collect(),
-            },
-        );
+        partitions_written += partitions.len();
+        for (key, p) in partitions {
+            let hospital = key.split_once('/').map_or(key.as_str(), |(h, _)| h).to_string();
+            next.partitions.insert(
+                key,
+                PartitionEntry {
+                    hospital_code: hospital,
+                    month: month.clone(),
+                    file: file.clone(),
+                    rows: p.rows,
+                    sha256: written.sha256.clone(),
+                    bytes: Some(written.bytes),
+                    sources: p.sources.into_iter().collect(),
+                },
+            );
+        }
     }
     let (mut rows_read, mut rows_rejected, mut rows_valid, mut rows_already_present) = (0, 0, 0, 0);
     for (i, f) in ingested.files.iter().enumerate() {
@@ -602,60 +614,94 @@ struct Limits {
     overlap: OverlapPolicy,
 }
 
-/// Rebuilds the hospital-months a run touches: rows of the changed files plus the rows other
-/// sources contributed earlier. The delivery rules (already present, duplicates, overlaps) are
-/// applied when the partitions are finished (see [`PartitionSink::finish`]).
+/// Rebuilds the months a run touches: rows of the changed files plus the rows other sources
+/// contributed earlier, every hospital's, since a month is one file. The delivery rules
+/// (already present, duplicates, overlaps) are applied per hospital-month when the months are
+/// finished (see [`PartitionSink::finish`]).
 struct Rebuild<'a> {
     handle: &'a tokio::runtime::Handle,
     warehouse: &'a Warehouse,
     current: &'a Manifest,
+    /// The stored event files holding rows of each month (one from format 3, one per
+    /// hospital-month before), each with its partitions.
+    stored: BTreeMap<&'a str, Vec<Vec<(&'a str, &'a PartitionEntry)>>>,
     changed_names: BTreeSet<&'a str>,
     sink: PartitionSink,
 }
 
-impl Rebuild<'_> {
-    fn staging(key: &str) -> impl FnOnce(datafusion::parquet::errors::ParquetError) -> AppError + '_ {
-        move |source| AppError::Parquet { what: format!("staging partition {key}"), source }
+impl<'a> Rebuild<'a> {
+    fn new(
+        handle: &'a tokio::runtime::Handle,
+        warehouse: &'a Warehouse,
+        current: &'a Manifest,
+        changed_names: BTreeSet<&'a str>,
+    ) -> Self {
+        let mut stored: BTreeMap<&str, Vec<Vec<(&str, &PartitionEntry)>>> = BTreeMap::new();
+        for parts in current.event_files().into_values() {
+            for month in parts.iter().map(|(_, p)| p.month.as_str()).collect::<BTreeSet<_>>() {
+                stored.entry(month).or_default().push(parts.clone());
+            }
+        }
+        Rebuild { handle, warehouse, current, stored, changed_names, sink: PartitionSink::new() }
     }
 
-    /// Opens a partition, carrying over the rows of sources that are not being replaced. They
+    fn staging(month: &str) -> impl FnOnce(datafusion::parquet::errors::ParquetError) -> AppError + '_ {
+        move |source| AppError::Parquet { what: format!("staging month {month}"), source }
+    }
+
+    /// Opens a month, carrying over the rows of sources that are not being replaced. They
     /// come first, so a new row identical to one of them is the one "already present".
-    fn open_partition(&mut self, key: &str) -> Result<(), AppError> {
-        if self.sink.contains(key) {
+    fn open_month(&mut self, month: &str) -> Result<(), AppError> {
+        if self.sink.contains(month) {
             return Ok(());
         }
-        self.sink.open(key).map_err(Self::staging(key))?;
-        let Some(entry) = self.current.partitions.get(key) else {
+        self.sink.open(month).map_err(Self::staging(month))?;
+        let Some(files) = self.stored.get(month) else {
             return Ok(());
         };
-        if entry.sources.iter().all(|s| self.changed_names.contains(s.as_str())) {
-            return Ok(());
-        }
-        // Read whole anyway, so checking its SHA-256 and schema costs nothing extra.
-        let file = entry.named_file(key);
-        let batches = self.handle.block_on(self.warehouse.read_verified(self.current.version, &file))?;
-        for batch in &batches {
-            let events = schema::events_from_batch(batch).map_err(|problem| AppError::Partition {
-                key: key.to_string(),
-                file: entry.file.clone(),
-                problem,
-            })?;
-            for (event, source) in events {
-                if self.changed_names.contains(source.as_str()) {
-                    continue;
+        for parts in files {
+            let replaced =
+                |p: &PartitionEntry| p.sources.iter().all(|s| self.changed_names.contains(s.as_str()));
+            if parts.iter().all(|(_, p)| replaced(p)) {
+                continue;
+            }
+            // Read whole anyway, so checking its SHA-256 and schema costs nothing extra.
+            let file = PartitionEntry::named_file(parts);
+            let batches = self.handle.block_on(self.warehouse.read_verified(self.current.version, &file))?;
+            for batch in &batches {
+                let events = schema::events_from_batch(batch).map_err(|problem| AppError::Partition {
+                    key: file.feeds.clone(),
+                    file: file.path.clone(),
+                    problem,
+                })?;
+                for (event, source) in events {
+                    if self.changed_names.contains(source.as_str()) {
+                        continue;
+                    }
+                    let event_month = month_of(event.event_date);
+                    if event_month != month {
+                        return Err(AppError::Partition {
+                            key: file.feeds.clone(),
+                            file: file.path.clone(),
+                            problem: format!(
+                                "a row of {event_month} (line {} of {source}) in a file of {month}",
+                                event.line
+                            ),
+                        });
+                    }
+                    self.sink.push(month, &event, &source).map_err(Self::staging(month))?;
                 }
-                self.sink.push(key, &event, &source).map_err(Self::staging(key))?;
             }
         }
         Ok(())
     }
 
-    /// Adds a valid event of `file`.
+    /// Adds a valid event of `file`; returns its partition key.
     fn add(&mut self, event: &Event, file: &str) -> Result<String, AppError> {
-        let key = Manifest::partition_key(&event.hospital_code, &month_of(event.event_date));
-        self.open_partition(&key)?;
-        self.sink.push(&key, event, file).map_err(Self::staging(&key))?;
-        Ok(key)
+        let month = month_of(event.event_date);
+        self.open_month(&month)?;
+        self.sink.push(&month, event, file).map_err(Self::staging(&month))?;
+        Ok(Manifest::partition_key(&event.hospital_code, &month))
     }
 }
 
@@ -674,13 +720,8 @@ fn ingest_files(
     progress: &indicatif::ProgressBar,
 ) -> Result<Ingested, AppError> {
     let Limits { max_reject_ratio, allow_empty, overlap } = limits;
-    let mut rebuild = Rebuild {
-        handle,
-        warehouse,
-        current,
-        changed_names: changed.iter().map(|(f, _)| f.name.as_str()).collect(),
-        sink: PartitionSink::new(),
-    };
+    let mut rebuild =
+        Rebuild::new(handle, warehouse, current, changed.iter().map(|(f, _)| f.name.as_str()).collect());
     let mut results = Vec::new();
     for (file_index, (file, sha)) in changed.iter().enumerate() {
         progress.set_message(file.name.clone());
@@ -741,7 +782,8 @@ fn ingest_files(
     for (file, _) in changed {
         if let Some(old) = current.sources.get(&file.name) {
             for key in &old.partitions {
-                rebuild.open_partition(key)?;
+                let month = key.split_once('/').map_or(key.as_str(), |(_, m)| m);
+                rebuild.open_month(month)?;
             }
         }
     }
@@ -795,7 +837,7 @@ fn ingest_files(
             detail: format!("exact duplicate of line {} of this file", d.first_line),
         });
     }
-    for (key, p) in &finished.partitions {
+    for (key, p) in finished.months.values().flat_map(|m| &m.partitions) {
         for source in &p.sources {
             if let Some(r) = results.iter_mut().find(|r| &r.name == source) {
                 r.partitions.insert(key.clone());
@@ -808,7 +850,7 @@ fn ingest_files(
         // rejects and do not count).
         check_reject_ratio(&r.name, &r.stats, &r.rejects, max_reject_ratio)?;
     }
-    Ok(Ingested { files: results, partitions: finished.partitions, notes })
+    Ok(Ingested { files: results, months: finished.months, notes })
 }
 
 /// A newer file that differs from what a hospital-month holds stops the run unless

@@ -235,7 +235,8 @@ impl Engine {
         let config = SessionConfig::new().with_target_partitions(2).with_information_schema(false);
         let ctx = SessionContext::new_with_config(config);
         ctx.register_object_store(warehouse.store_url(), warehouse.store());
-        let urls: Vec<String> = manifest.partitions.values().map(|p| warehouse.url_of(&p.file)).collect();
+        // A month file holds several partitions: each file is read once.
+        let urls: Vec<String> = manifest.event_files().keys().map(|file| warehouse.url_of(file)).collect();
         if urls.is_empty() {
             let empty = MemTable::try_new(schema::EVENTS.clone(), vec![vec![]])
                 .map_err(|source| EngineError::Register { table: "events", source })?;

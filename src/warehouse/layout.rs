@@ -8,8 +8,15 @@
 /// Folders of data objects, relative to the warehouse root.
 pub(crate) const DATA_DIRS: [&str; 3] = ["events", "rejects", "reported"];
 
-/// The Parquet file of one hospital-month written by `run_id`.
-pub(crate) fn event_file(hospital: &str, month: &str, run_id: &str) -> String {
+/// The Parquet file of one month, every hospital's rows of it, written by `run_id`.
+pub(crate) fn month_file(month: &str, run_id: &str) -> String {
+    format!("events/month={month}/part-{run_id}.parquet")
+}
+
+/// The Parquet file of one hospital-month, as builds before manifest format 3 wrote it: still
+/// read, and swept once no kept version names it.
+#[cfg(test)]
+pub(crate) fn hospital_month_file(hospital: &str, month: &str, run_id: &str) -> String {
     format!("events/hospital={hospital}/month={month}/part-{run_id}.parquet")
 }
 
@@ -57,7 +64,8 @@ fn is_month(s: &str) -> bool {
 }
 
 /// Whether `relative` (a path below the warehouse root) is a data object refrate writes:
-/// exactly one of the shapes built by [`event_file`], [`rejects_file`], [`reported_file`].
+/// exactly one of the shapes built by [`month_file`] (or the hospital-month files of earlier
+/// builds), [`rejects_file`], [`reported_file`].
 pub(crate) fn is_own_data_file(relative: &str) -> bool {
     let parts: Vec<&str> = relative.split('/').collect();
     let source_of_run = |run: &str, file: &str| {
@@ -67,11 +75,16 @@ pub(crate) fn is_own_data_file(relative: &str) -> bool {
                 .and_then(|f| f.strip_suffix(".parquet"))
                 .is_some_and(|n| is_digits(n, 4))
     };
+    let part_of_run = |file: &str| {
+        file.strip_prefix("part-").and_then(|f| f.strip_suffix(".parquet")).is_some_and(is_run_id)
+    };
+    let month_folder = |month: &str| month.strip_prefix("month=").is_some_and(is_month);
     match parts.as_slice() {
+        ["events", month, file] => month_folder(month) && part_of_run(file),
         ["events", hospital, month, file] => {
             hospital.strip_prefix("hospital=").is_some_and(|h| is_digits(h, 10))
-                && month.strip_prefix("month=").is_some_and(is_month)
-                && file.strip_prefix("part-").and_then(|f| f.strip_suffix(".parquet")).is_some_and(is_run_id)
+                && month_folder(month)
+                && part_of_run(file)
         }
         ["rejects", run, file] | ["reported", run, file] => source_of_run(run, file),
         _ => false,
@@ -104,13 +117,17 @@ mod tests {
     fn names_refrate_writes_are_recognised_and_nothing_else() {
         let run = new_run_id();
         assert!(is_run_id(&run), "{run}");
-        assert!(is_own_data_file(&event_file("0110113719", "2025-04", &run)));
+        assert!(is_own_data_file(&month_file("2025-04", &run)));
+        assert!(is_own_data_file(&hospital_month_file("0110113719", "2025-04", &run)));
         assert!(is_own_data_file(&rejects_file(&run, 3)));
         assert!(is_own_data_file(&reported_file(&run, 0)));
         for foreign in [
             "events/2025-04.csv",
             "events/hospital=0110113719/month=2025-04/part-killed.parquet",
             "events/hospital=0110113719/month=2025-04/notes.txt",
+            "events/month=2025-04/part-killed.parquet",
+            "events/month=2025-4/part-20250101T000000Z-1-0a0b0c0d.parquet",
+            "events/2025-04/part-20250101T000000Z-1-0a0b0c0d.parquet",
             "events/hospital=011011371/month=2025-04/part-20250101T000000Z-1-0a0b0c0d.parquet",
             "rejects/run=killed/source-0000.parquet",
             "rejects/run=20250101T000000Z-1-0a0b0c0d/source-0000.csv",
@@ -122,7 +139,7 @@ mod tests {
         assert!(is_own_meta_file("_manifest/v00000000000000000007.json"));
         assert!(is_own_meta_file("_lock/v00000000000000000012.json"));
         assert!(!is_own_meta_file("_manifest/notes.json"));
-        assert!(is_own_staging_file(&format!("{}#12", event_file("0110113719", "2025-04", &run))));
+        assert!(is_own_staging_file(&format!("{}#12", month_file("2025-04", &run))));
         assert!(is_own_staging_file("_manifest/v00000000000000000007.json#3"));
         assert!(!is_own_staging_file("events/2025-04.csv#3"));
         assert!(!is_own_staging_file("report#2024"));

@@ -17,7 +17,13 @@ use serde::{Deserialize, Serialize};
 /// do record (a partition's SHA-256), and the next run writes format 2. A build that reads
 /// only format 1 refuses a format 2 manifest with a message naming both formats, rather
 /// than failing on an unknown field.
-pub(super) const FORMAT: u32 = 2;
+///
+/// Format 3 stores one file per month holding every hospital's rows of it (it was one file per
+/// hospital-month): several partitions name the same file, with its SHA-256 and size. A build
+/// reading format 2 would count such a file once per partition, so format 3 is refused there.
+/// Format 1 and 2 warehouses are read as they are; a run that touches a month writes that
+/// month as one file, so they convert month by month.
+pub(super) const FORMAT: u32 = 3;
 
 /// The manifest formats this build reads.
 pub(crate) const READABLE_FORMATS: std::ops::RangeInclusive<u32> = 1..=FORMAT;
@@ -114,8 +120,10 @@ impl FileStat {
 pub struct PartitionEntry {
     pub hospital_code: String,
     pub month: String,
-    /// Path of the Parquet file, relative to the warehouse root.
+    /// Path of the Parquet file holding its rows, relative to the warehouse root: from format 3
+    /// the month's file, which holds every hospital of that month (before, a file of its own).
     pub file: String,
+    /// Rows of this hospital-month (the file holds the sum over the partitions naming it).
     pub rows: u64,
     /// SHA-256 of the Parquet file, so a reader can check it is the file that was published.
     pub sha256: String,
@@ -191,7 +199,18 @@ impl Manifest {
         digits.parse().ok()
     }
 
-    /// The files this version references, relative to the warehouse root.
+    /// The distinct event files, each with the partitions (`hospital/month` keys) whose rows it
+    /// holds, in path order.
+    pub fn event_files(&self) -> BTreeMap<&str, Vec<(&str, &PartitionEntry)>> {
+        let mut files: BTreeMap<&str, Vec<(&str, &PartitionEntry)>> = BTreeMap::new();
+        for (key, p) in &self.partitions {
+            files.entry(p.file.as_str()).or_default().push((key.as_str(), p));
+        }
+        files
+    }
+
+    /// The files this version references, relative to the warehouse root (an event file once
+    /// per partition it holds).
     pub fn live_files(&self) -> impl Iterator<Item = &str> {
         self.partitions
             .values()
@@ -242,15 +261,22 @@ pub struct NamedFile {
 }
 
 impl PartitionEntry {
-    /// This partition's file as a [`NamedFile`] (`key` is `hospital/month`).
-    pub fn named_file(&self, key: &str) -> NamedFile {
+    /// The file of `partitions` (all naming the same file) as a [`NamedFile`]: its checks as
+    /// the first records them, the rows of all. Partitions that disagree on the checks name no
+    /// file that could match both: the first's are checked.
+    pub(crate) fn named_file(partitions: &[(&str, &PartitionEntry)]) -> NamedFile {
+        let (key, first) = partitions[0];
+        let feeds = match partitions {
+            [_] => format!("partition {key}"),
+            _ => format!("month {} ({} hospitals' partitions)", first.month, partitions.len()),
+        };
         NamedFile {
-            path: self.file.clone(),
+            path: first.file.clone(),
             kind: FileKind::Events,
-            sha256: Some(self.sha256.clone()),
-            bytes: self.bytes,
-            rows: Some(self.rows),
-            feeds: format!("partition {key}"),
+            sha256: Some(first.sha256.clone()),
+            bytes: first.bytes,
+            rows: Some(partitions.iter().map(|(_, p)| p.rows).sum()),
+            feeds,
         }
     }
 }
@@ -286,7 +312,8 @@ impl SourceEntry {
 impl Manifest {
     /// Every file this version names, with its checks.
     pub fn named_files(&self) -> Vec<NamedFile> {
-        let mut files: Vec<NamedFile> = self.partitions.iter().map(|(k, p)| p.named_file(k)).collect();
+        let mut files: Vec<NamedFile> =
+            self.event_files().values().map(|parts| PartitionEntry::named_file(parts)).collect();
         for (name, s) in &self.sources {
             files.extend(s.rejects_named_file(name));
             files.extend(s.reported_named_file(name));

@@ -34,7 +34,7 @@ pub(crate) use manifest::{
 pub(crate) use sweep::{SweepPolicy, SweepReport};
 /// For the end-to-end tests (`refrate::testing`).
 pub use writer::read_parquet_bytes;
-pub(crate) use writer::{FinishedPartition, PartitionOverlap, PartitionSink, WrittenFile, write_batches};
+pub(crate) use writer::{FinishedMonth, PartitionOverlap, PartitionSink, WrittenFile, write_batches};
 
 /// A warehouse problem; the message names the location.
 #[derive(Debug, thiserror::Error)]

@@ -1,4 +1,5 @@
-//! Streaming Parquet writing: one file per hospital-month, memory bounded by a budget.
+//! Streaming Parquet writing: one file per month holding every hospital's rows of it, memory
+//! bounded by a budget.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fs::File;
@@ -38,7 +39,6 @@ fn writer_properties() -> WriterProperties {
 #[derive(Debug)]
 pub(crate) struct WrittenFile {
     pub file: File,
-    pub rows: u64,
     pub sha256: String,
     pub bytes: u64,
 }
@@ -53,12 +53,12 @@ impl WrittenFile {
     }
 }
 
-fn finish_file(mut file: File, rows: u64) -> std::io::Result<WrittenFile> {
+fn finish_file(mut file: File) -> std::io::Result<WrittenFile> {
     let bytes = file.seek(SeekFrom::End(0))?;
     file.seek(SeekFrom::Start(0))?;
     let mut hasher = Sha256::new();
     std::io::copy(&mut file, &mut hasher)?;
-    Ok(WrittenFile { file, rows, sha256: hex::encode(hasher.finalize()), bytes })
+    Ok(WrittenFile { file, sha256: hex::encode(hasher.finalize()), bytes })
 }
 
 struct Open {
@@ -67,9 +67,11 @@ struct Open {
     in_progress: usize,
 }
 
-/// Writes events into one temporary Parquet file per partition key as they stream in.
+/// Writes events into one temporary Parquet file per month as they stream in: every
+/// hospital's rows of that month in one file, a size Parquet is good at (a file per
+/// hospital-month held a thousand rows and cost more to open than to read).
 ///
-/// Memory is bounded by the number of open partitions times a small batch, plus a fixed budget
+/// Memory is bounded by the number of open months times a small batch, plus a fixed budget
 /// for encoded row groups: when the budget is exceeded the largest row group is flushed.
 #[derive(Default)]
 pub(crate) struct PartitionSink {
@@ -82,25 +84,25 @@ impl PartitionSink {
         Self::default()
     }
 
-    pub(crate) fn contains(&self, key: &str) -> bool {
-        self.open.contains_key(key)
+    pub(crate) fn contains(&self, month: &str) -> bool {
+        self.open.contains_key(month)
     }
 
-    /// Opens the partition (idempotent).
-    pub(crate) fn open(&mut self, key: &str) -> Result<(), ParquetError> {
-        if !self.open.contains_key(key) {
+    /// Opens the month's file (idempotent).
+    pub(crate) fn open(&mut self, month: &str) -> Result<(), ParquetError> {
+        if !self.open.contains_key(month) {
             let file = tempfile::tempfile().map_err(|e| ParquetError::External(Box::new(e)))?;
             let writer = ArrowWriter::try_new(file, EVENTS.clone(), Some(writer_properties()))?;
             self.open
-                .insert(key.to_string(), Open { buffer: EventBatchBuilder::new(), writer, in_progress: 0 });
+                .insert(month.to_string(), Open { buffer: EventBatchBuilder::new(), writer, in_progress: 0 });
         }
         Ok(())
     }
 
-    /// Adds one event to partition `key` (opened on first use).
-    pub(crate) fn push(&mut self, key: &str, event: &Event, source_file: &str) -> Result<(), ParquetError> {
-        self.open(key)?;
-        let part = self.open.get_mut(key).expect("opened above");
+    /// Adds one event to the file of `month` (opened on first use).
+    pub(crate) fn push(&mut self, month: &str, event: &Event, source_file: &str) -> Result<(), ParquetError> {
+        self.open(month)?;
+        let part = self.open.get_mut(month).expect("opened above");
         part.buffer.push(event, source_file);
         if part.buffer.len() >= BATCH_ROWS {
             let batch = part.buffer.finish();
@@ -130,29 +132,29 @@ impl PartitionSink {
         Ok(())
     }
 
-    /// Closes every partition and applies the delivery rules to each ([`judge_month`]): rows
-    /// already present from another file and repeats within one file are dropped (the first
-    /// occurrence stays), and a newer file that differs from the stored rows is refused or
-    /// replaces the hospital-month, per `policy`. `is_new` tells the files of this run from
-    /// those whose rows were carried over from the warehouse.
+    /// Closes every month and applies the delivery rules to each of its hospital-months
+    /// ([`judge_month`]): rows already present from another file and repeats within one file
+    /// are dropped (the first occurrence stays), and a newer file that differs from the stored
+    /// rows is refused or replaces the hospital-month, per `policy`. `is_new` tells the files
+    /// of this run from those whose rows were carried over from the warehouse.
     ///
-    /// The rules run per partition after writing, by reading the partition back: two rows can
-    /// only be the same record within one hospital-month, so memory is bounded by the largest
-    /// partition rather than by the whole input.
+    /// The rules run per month after writing, by reading the month back: two rows can only be
+    /// the same record within one hospital-month, so memory is bounded by the largest month
+    /// (a fingerprint per row) rather than by the whole input.
     pub(crate) fn finish(
         self,
         is_new: impl Fn(&str) -> bool,
         policy: OverlapPolicy,
     ) -> Result<Finished, ParquetError> {
         let mut done = Finished::default();
-        for (key, mut part) in self.open {
+        for (month, mut part) in self.open {
             if !part.buffer.is_empty() {
                 let batch = part.buffer.finish();
                 part.writer.write(&batch)?;
             }
             let file = part.writer.into_inner()?;
-            let judged = judge_partition(file, &key, &is_new, policy, &mut done)?;
-            done.partitions.insert(key, judged);
+            let judged = judge_month_file(file, &is_new, policy, &mut done)?;
+            done.months.insert(month, judged);
         }
         Ok(done)
     }
@@ -161,7 +163,8 @@ impl PartitionSink {
 /// What [`PartitionSink::finish`] produced.
 #[derive(Debug, Default)]
 pub(crate) struct Finished {
-    pub partitions: BTreeMap<String, FinishedPartition>,
+    /// By month.
+    pub months: BTreeMap<String, FinishedMonth>,
     /// Rows not stored: repeats within a file, rows already present from another file.
     pub duplicates: Vec<Duplicate>,
     /// New files that differ from what a hospital-month held (refused or replacing).
@@ -170,13 +173,22 @@ pub(crate) struct Finished {
     pub complements: Vec<PartitionOverlap>,
 }
 
-/// One finished partition file.
+/// One finished month file and the hospital-months it holds.
 #[derive(Debug)]
-pub(crate) struct FinishedPartition {
+pub(crate) struct FinishedMonth {
     pub file: WrittenFile,
-    /// Sources with rows in the file.
+    /// By partition key (`hospital/month`); a hospital-month all of whose rows were dropped
+    /// is absent.
+    pub partitions: BTreeMap<String, FinishedPartition>,
+}
+
+/// One hospital-month of a finished month file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct FinishedPartition {
+    pub rows: u64,
+    /// Sources with rows in it.
     pub sources: BTreeSet<String>,
-    /// Rows of new files in the file: none means the partition holds what it held before.
+    /// Rows of new files in it: none means it holds what it held before.
     pub new_rows: u64,
 }
 
@@ -217,86 +229,119 @@ fn reader(file: &File) -> Result<impl Iterator<Item = Result<RecordBatch, Parque
     Ok(reader.map(|b| b.map_err(|e| ParquetError::External(Box::new(e)))))
 }
 
-/// Reads a partition file back, judges its rows and, if any is dropped, rewrites it without.
-fn judge_partition(
+/// Interns names (sources, hospitals) as small indices.
+#[derive(Default)]
+struct Names {
+    names: Vec<String>,
+    index: HashMap<String, usize>,
+}
+
+impl Names {
+    fn of(&mut self, name: String) -> usize {
+        let next = self.names.len();
+        let i = *self.index.entry(name.clone()).or_insert(next);
+        if i == next {
+            self.names.push(name);
+        }
+        i
+    }
+}
+
+/// Reads a month file back, judges the rows of each of its hospital-months and, if any is
+/// dropped, rewrites it without.
+fn judge_month_file(
     file: File,
-    key: &str,
     is_new: &impl Fn(&str) -> bool,
     policy: OverlapPolicy,
     done: &mut Finished,
-) -> Result<FinishedPartition, ParquetError> {
-    let mut names: Vec<String> = Vec::new();
-    let mut index: HashMap<String, usize> = HashMap::new();
+) -> Result<FinishedMonth, ParquetError> {
+    let (mut sources, mut hospitals) = (Names::default(), Names::default());
     let mut rows: Vec<MonthRow> = Vec::new();
     let mut offsets: Vec<u64> = Vec::new();
+    // Row indices by hospital, in file order.
+    let mut by_hospital: Vec<Vec<usize>> = Vec::new();
+    let mut month = String::new();
     for batch in reader(&file)? {
         for (event, source) in schema::events_from_batch(&batch?).map_err(ParquetError::General)? {
-            let next = names.len();
-            let s = *index.entry(source.clone()).or_insert(next);
-            if s == next {
-                names.push(source);
+            if month.is_empty() {
+                month = schema::month_of(event.event_date);
             }
+            let h = hospitals.of(event.hospital_code.clone());
+            if h == by_hospital.len() {
+                by_hospital.push(Vec::new());
+            }
+            by_hospital[h].push(rows.len());
             rows.push(MonthRow {
                 // The same definition of "the same record" as ingest's duplicate check.
                 fingerprint: crate::ingest::fingerprint(&event),
-                source: s,
+                source: sources.of(source),
                 day: event.event_date.day() as u8,
                 line: event.line,
             });
             offsets.push(event.byte_offset);
         }
     }
+    let names = &sources.names;
     let new: Vec<bool> = names.iter().map(|n| is_new(n)).collect();
-    let judged = judge_month(&rows, |s| !new[s], policy);
-    let named = |o: &Overlap, outcome| PartitionOverlap {
-        partition: key.to_string(),
-        file: names[o.source].clone(),
-        others: o.others.iter().map(|&s| names[s].clone()).collect(),
-        shared: o.shared,
-        lacking: o.lacking,
-        added: o.added,
-        outcome,
-    };
-    done.overlaps.extend(judged.overlaps.iter().map(|o| named(o, Some(o.outcome))));
-    for (s, others) in &judged.complements {
-        done.complements.push(PartitionOverlap {
-            partition: key.to_string(),
-            file: names[*s].clone(),
-            others: others.iter().map(|&o| names[o].clone()).collect(),
-            shared: 0,
-            lacking: 0,
-            added: 0,
-            outcome: None,
-        });
-    }
-    let mut sources = BTreeSet::new();
-    let mut new_rows = 0;
-    let mut kept = 0u64;
-    for (i, fate) in judged.fates.iter().enumerate() {
-        let row = rows[i];
-        let first = match *fate {
-            Fate::Keep => {
-                kept += 1;
-                sources.insert(names[row.source].clone());
-                new_rows += u64::from(new[row.source]);
-                continue;
-            }
-            Fate::Replaced { .. } => continue,
-            Fate::DuplicateInFile { first_line } => (row.source, first_line),
-            Fate::AlreadyPresent { source, line } => (source, line),
+    let mut fates = vec![Fate::Keep; rows.len()];
+    let mut partitions = BTreeMap::new();
+    for (h, indices) in by_hospital.iter().enumerate() {
+        let key = crate::warehouse::Manifest::partition_key(&hospitals.names[h], &month);
+        let group: Vec<MonthRow> = indices.iter().map(|&i| rows[i]).collect();
+        let judged = judge_month(&group, |s| !new[s], policy);
+        let named = |o: &Overlap, outcome| PartitionOverlap {
+            partition: key.clone(),
+            file: names[o.source].clone(),
+            others: o.others.iter().map(|&s| names[s].clone()).collect(),
+            shared: o.shared,
+            lacking: o.lacking,
+            added: o.added,
+            outcome,
         };
-        done.duplicates.push(Duplicate {
-            partition: key.to_string(),
-            source_file: names[row.source].clone(),
-            line: row.line,
-            byte_offset: offsets[i],
-            first_source_file: names[first.0].clone(),
-            first_line: first.1,
-        });
+        done.overlaps.extend(judged.overlaps.iter().map(|o| named(o, Some(o.outcome))));
+        for (s, others) in &judged.complements {
+            done.complements.push(PartitionOverlap {
+                partition: key.clone(),
+                file: names[*s].clone(),
+                others: others.iter().map(|&o| names[o].clone()).collect(),
+                shared: 0,
+                lacking: 0,
+                added: 0,
+                outcome: None,
+            });
+        }
+        let mut kept = FinishedPartition { rows: 0, sources: BTreeSet::new(), new_rows: 0 };
+        for (&i, fate) in indices.iter().zip(&judged.fates) {
+            fates[i] = *fate;
+            let row = rows[i];
+            let first = match *fate {
+                Fate::Keep => {
+                    kept.rows += 1;
+                    kept.sources.insert(names[row.source].clone());
+                    kept.new_rows += u64::from(new[row.source]);
+                    continue;
+                }
+                Fate::Replaced { .. } => continue,
+                Fate::DuplicateInFile { first_line } => (row.source, first_line),
+                Fate::AlreadyPresent { source, line } => (source, line),
+            };
+            done.duplicates.push(Duplicate {
+                partition: key.clone(),
+                source_file: names[row.source].clone(),
+                line: row.line,
+                byte_offset: offsets[i],
+                first_source_file: names[first.0].clone(),
+                first_line: first.1,
+            });
+        }
+        if kept.rows > 0 {
+            partitions.insert(key, kept);
+        }
     }
-    let finished = |file: File| -> Result<FinishedPartition, ParquetError> {
-        let file = finish_file(file, kept).map_err(|e| ParquetError::External(Box::new(e)))?;
-        Ok(FinishedPartition { file, sources: sources.clone(), new_rows })
+    let kept: u64 = partitions.values().map(|p| p.rows).sum();
+    let finished = |file: File| -> Result<FinishedMonth, ParquetError> {
+        let file = finish_file(file).map_err(|e| ParquetError::External(Box::new(e)))?;
+        Ok(FinishedMonth { file, partitions })
     };
     if kept == rows.len() as u64 {
         return finished(file);
@@ -307,7 +352,7 @@ fn judge_partition(
     for batch in reader(&file)? {
         let batch = batch?;
         let keep: BooleanArray =
-            (0..batch.num_rows()).map(|i| Some(judged.fates[row_number + i] == Fate::Keep)).collect();
+            (0..batch.num_rows()).map(|i| Some(fates[row_number + i] == Fate::Keep)).collect();
         row_number += batch.num_rows();
         let kept = filter_record_batch(&batch, &keep).map_err(|e| ParquetError::External(Box::new(e)))?;
         writer.write(&kept)?;
