@@ -6,13 +6,13 @@
 
 use std::fmt;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 pub(crate) use crate::periods::PeriodKind;
 
 /// The verdict of one regime for one hospital and period, as `queries/regime_verdicts.sql`
 /// decides it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub(crate) enum Verdict {
     /// A criterion is met.
@@ -62,7 +62,7 @@ impl fmt::Display for Verdict {
 
 /// A fiscal year (年度), April to March, named by the year of its April: `FiscalYear(2025)` is
 /// 2025-04..2026-03 (令和7年度).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
 pub(crate) struct FiscalYear(pub i32);
 

@@ -40,7 +40,7 @@ pub(crate) fn checked_fiscal_years(latest_month: Option<&str>) -> Vec<FiscalYear
 }
 
 /// The checked fiscal-year rows of a command, and those that need review.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub(crate) struct Review {
     pub fiscal_years: Vec<FiscalYear>,
     pub hospitals_checked: usize,
@@ -100,7 +100,7 @@ fn needs_review(row: &RateRow) -> bool {
 }
 
 /// A checked hospital, fiscal year and regime that needs review: one line of the cron mail.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub(crate) struct Attention {
     pub code: String,
     pub name: Option<String>,

@@ -160,19 +160,18 @@ pub(super) fn classify(
 
 /// The files whose content is not in the warehouse yet (see [`classify`]); copies get a note.
 fn new_content(
-    current: &Manifest,
-    files: Vec<SourceFile>,
+    files: Vec<(SourceFile, String, Delivery)>,
     notes: &mut Vec<String>,
-) -> Result<Vec<(SourceFile, String)>, AppError> {
+) -> Vec<(SourceFile, String)> {
     let mut changed = Vec::new();
-    for (f, sha, delivery) in classify(current, files)? {
+    for (f, sha, delivery) in files {
         match delivery {
             Delivery::Unchanged => {}
             Delivery::Copy(note) => notes.push(format!("{note}: skipped")),
             Delivery::New => changed.push((f, sha)),
         }
     }
-    Ok(changed)
+    changed
 }
 
 /// What the ingest half did.
@@ -231,7 +230,7 @@ pub(super) async fn ingest_and_publish(
     warehouse: &Warehouse,
     options: IngestOptions<'_>,
     current: Manifest,
-    files: Vec<SourceFile>,
+    files: Vec<(SourceFile, String, Delivery)>,
     pseudonymizer: Option<Pseudonymizer>,
     related: Option<RelatedInstitutions>,
 ) -> Result<IngestOutcome, AppError> {
@@ -249,7 +248,7 @@ pub(super) async fn ingest_and_publish(
     }
     let files_seen = files.len();
     let mut notes = Vec::new();
-    let changed = new_content(&current, files, &mut notes)?;
+    let changed = new_content(files, &mut notes);
     if changed.is_empty() {
         return Ok(IngestOutcome {
             manifest: current,
@@ -627,6 +626,8 @@ struct Rebuild<'a> {
     stored: BTreeMap<&'a str, Vec<Vec<(&'a str, &'a PartitionEntry)>>>,
     changed_names: BTreeSet<&'a str>,
     sink: PartitionSink,
+    /// The month of the last row added, and its name.
+    last_month: Option<((i32, u32), String)>,
 }
 
 impl<'a> Rebuild<'a> {
@@ -642,7 +643,15 @@ impl<'a> Rebuild<'a> {
                 stored.entry(month).or_default().push(parts.clone());
             }
         }
-        Rebuild { handle, warehouse, current, stored, changed_names, sink: PartitionSink::new() }
+        Rebuild {
+            handle,
+            warehouse,
+            current,
+            stored,
+            changed_names,
+            sink: PartitionSink::new(),
+            last_month: None,
+        }
     }
 
     fn staging(month: &str) -> impl FnOnce(datafusion::parquet::errors::ParquetError) -> AppError + '_ {
@@ -696,12 +705,20 @@ impl<'a> Rebuild<'a> {
         Ok(())
     }
 
-    /// Adds a valid event of `file`; returns its partition key.
-    fn add(&mut self, event: &Event, file: &str) -> Result<String, AppError> {
-        let month = month_of(event.event_date);
-        self.open_month(&month)?;
-        self.sink.push(&month, event, file).map_err(Self::staging(&month))?;
-        Ok(Manifest::partition_key(&event.hospital_code, &month))
+    /// Adds a valid event of `file`.
+    fn add(&mut self, event: &Event, file: &str) -> Result<(), AppError> {
+        use chrono::Datelike;
+        // Rows come month by month: the month's name is built when it changes.
+        let ym = (event.event_date.year(), event.event_date.month());
+        if self.last_month.as_ref().is_none_or(|(last, _)| *last != ym) {
+            self.last_month = Some((ym, month_of(event.event_date)));
+        }
+        let month = self.last_month.take().expect("set above");
+        let added = self
+            .open_month(&month.1)
+            .and_then(|()| self.sink.push(&month.1, event, file).map_err(Self::staging(&month.1)));
+        self.last_month = Some(month);
+        added
     }
 }
 
@@ -723,61 +740,61 @@ fn ingest_files(
     let mut rebuild =
         Rebuild::new(handle, warehouse, current, changed.iter().map(|(f, _)| f.name.as_str()).collect());
     let mut results = Vec::new();
-    for (file_index, (file, sha)) in changed.iter().enumerate() {
-        progress.set_message(file.name.clone());
-        let mut rejects: Vec<Reject> = Vec::new();
-        let mut partitions = BTreeSet::new();
-        let mut ctx = ingest::IngestContext::new(pseudonymizer, related, file_index);
-        let stats = ingest::read_file(
-            &file.path,
-            &file.name,
-            &file.input.format,
-            &mut ctx,
-            |event: Event| -> Result<(), AppError> {
-                super::interrupt::check()?;
-                partitions.insert(rebuild.add(&event, &file.name)?);
-                Ok(())
-            },
-            |reject| rejects.push(reject),
-        );
-        let stats = match stats {
-            Ok(stats) => stats,
-            Err(ingest::ReadError::Stopped(app)) => return Err(app),
-            Err(ingest::ReadError::Ingest(source)) => {
-                return Err(AppError::Ingest { file: file.name.clone(), error: Box::new(source) });
+    // Two threads: this one stores the rows (Parquet encoding and compression) while a reader
+    // parses, checks and pseudonymises the next ones, the files in run order.
+    let (sender, parsed) = std::sync::mpsc::sync_channel::<Parsed>(PARSED_CHUNKS_IN_FLIGHT);
+    std::thread::scope(|scope| -> Result<(), AppError> {
+        scope.spawn(move || read_in_order(changed, pseudonymizer, related, &sender));
+        let parsed = parsed; // dropped on return, which stops the reader at its next send
+        let mut files = changed.iter();
+        let mut file = files.next();
+        let mut events_of_file = 0u64;
+        for message in &parsed {
+            let (source, sha) = file.expect("the reader sends nothing after the last file");
+            match message {
+                Parsed::Events(chunk) => {
+                    if events_of_file == 0 {
+                        progress.set_message(source.name.clone());
+                    }
+                    super::interrupt::check()?;
+                    events_of_file += chunk.len() as u64;
+                    for event in &chunk {
+                        rebuild.add(event, &source.name)?;
+                    }
+                }
+                Parsed::File(result) => {
+                    let (stats, mut rejects) = match *result {
+                        Ok(read) => read,
+                        Err(error) => {
+                            return Err(AppError::Ingest {
+                                file: source.name.clone(),
+                                error: Box::new(error),
+                            });
+                        }
+                    };
+                    rejects.sort_by_key(|r| r.line);
+                    check_reject_ratio(&source.name, &stats, &rejects, max_reject_ratio)?;
+                    if events_of_file == 0 && !allow_empty {
+                        check_not_emptied(current, &source.name, &stats)?;
+                    }
+                    results.push(FileResult {
+                        name: source.name.clone(),
+                        sha256: sha.clone(),
+                        stat: source.stat,
+                        stats,
+                        rejects,
+                        partitions: BTreeSet::new(),
+                        already_present_in: BTreeMap::new(),
+                        replaced: BTreeMap::new(),
+                    });
+                    progress.inc(1);
+                    file = files.next();
+                    events_of_file = 0;
+                }
             }
-        };
-        rejects.sort_by_key(|r| r.line);
-        check_reject_ratio(&file.name, &stats, &rejects, max_reject_ratio)?;
-        if partitions.is_empty()
-            && !allow_empty
-            && let Some(old) = current.sources.get(&file.name).filter(|old| !old.partitions.is_empty())
-        {
-            return Err(AppError::refused(
-                Refusal::EmptiedFile,
-                format!(
-                    "{}: this changed file holds no valid row ({} read), but it fed {} hospital-month(s) ({}); \
-                 nothing was published. An empty export is usually a failed one: check it. If those months \
-                 really have no events, run again with --allow-empty to clear them",
-                    file.name,
-                    stats.rows_read,
-                    old.partitions.len(),
-                    old.partitions.join(", ")
-                ),
-            ));
         }
-        results.push(FileResult {
-            name: file.name.clone(),
-            sha256: sha.clone(),
-            stat: file.stat,
-            stats,
-            rejects,
-            partitions: BTreeSet::new(),
-            already_present_in: BTreeMap::new(),
-            replaced: BTreeMap::new(),
-        });
-        progress.inc(1);
-    }
+        Ok(())
+    })?;
     // Partitions a changed file used to feed but feeds no longer are rebuilt without it.
     for (file, _) in changed {
         if let Some(old) = current.sources.get(&file.name) {
@@ -851,6 +868,80 @@ fn ingest_files(
         check_reject_ratio(&r.name, &r.stats, &r.rejects, max_reject_ratio)?;
     }
     Ok(Ingested { files: results, months: finished.months, notes })
+}
+
+/// Parsed rows sent to the storing thread at a time, and chunks in flight: memory stays a few
+/// chunks of rows whatever the input's size.
+const PARSED_CHUNK: usize = 4096;
+const PARSED_CHUNKS_IN_FLIGHT: usize = 8;
+
+/// What the reading thread sends: a file's valid rows in chunks, then its statistics and
+/// rejects (or why it could not be read, after which it sends nothing more).
+enum Parsed {
+    Events(Vec<Event>),
+    File(Box<Result<(FileStats, Vec<Reject>), ingest::IngestError>>),
+}
+
+/// Reads `changed` in order on the reading thread. Stops when the storing thread has gone
+/// (it stopped on an error, which it reports).
+fn read_in_order(
+    changed: &[(SourceFile, String)],
+    pseudonymizer: &Pseudonymizer,
+    related: Option<&RelatedInstitutions>,
+    sender: &std::sync::mpsc::SyncSender<Parsed>,
+) {
+    for (file_index, (file, _)) in changed.iter().enumerate() {
+        let mut rejects: Vec<Reject> = Vec::new();
+        let mut chunk = Vec::with_capacity(PARSED_CHUNK);
+        let mut ctx = ingest::IngestContext::new(pseudonymizer, related, file_index);
+        let result = ingest::read_file(
+            &file.path,
+            &file.name,
+            &file.input.format,
+            &mut ctx,
+            |event: Event| -> Result<(), ()> {
+                chunk.push(event);
+                if chunk.len() == PARSED_CHUNK {
+                    let full = std::mem::replace(&mut chunk, Vec::with_capacity(PARSED_CHUNK));
+                    sender.send(Parsed::Events(full)).map_err(|_| ())?;
+                }
+                Ok(())
+            },
+            |reject| rejects.push(reject),
+        );
+        let result = match result {
+            Ok(stats) => Ok((stats, rejects)),
+            Err(ingest::ReadError::Stopped(())) => return,
+            Err(ingest::ReadError::Ingest(error)) => Err(error),
+        };
+        if !chunk.is_empty() && sender.send(Parsed::Events(chunk)).is_err() {
+            return;
+        }
+        let failed = result.is_err();
+        if sender.send(Parsed::File(Box::new(result))).is_err() || failed {
+            return;
+        }
+    }
+}
+
+/// A changed file with no valid row that fed hospital-months stops the run (unless
+/// `--allow-empty`): an empty export is usually a failed one.
+fn check_not_emptied(current: &Manifest, name: &str, stats: &FileStats) -> Result<(), AppError> {
+    let Some(old) = current.sources.get(name).filter(|old| !old.partitions.is_empty()) else {
+        return Ok(());
+    };
+    Err(AppError::refused(
+        Refusal::EmptiedFile,
+        format!(
+            "{}: this changed file holds no valid row ({} read), but it fed {} hospital-month(s) ({}); \
+         nothing was published. An empty export is usually a failed one: check it. If those months \
+         really have no events, run again with --allow-empty to clear them",
+            name,
+            stats.rows_read,
+            old.partitions.len(),
+            old.partitions.join(", ")
+        ),
+    ))
 }
 
 /// A newer file that differs from what a hospital-month holds stops the run unless

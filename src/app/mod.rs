@@ -274,13 +274,7 @@ pub(crate) async fn run_with(
     {
         eprintln!("refrate: note: took over the stale lock of {} ({})", t.previous, t.reason);
     }
-    // A damaged warehouse stops the run before anything is read from it or published. Every
-    // file is hashed: a run reads most of the warehouse anyway (carry-over, rendering).
-    let before = match warehouse.current_for_writer().await {
-        Ok(current) => warehouse.check_digests(&current).await.map(|()| current),
-        Err(e) => Err(e),
-    };
-    let result = match before {
+    let result = match warehouse.current_for_writer().await {
         Ok(current) => {
             let before_version = current.version;
             let job = RunJob { cfg, options, warehouse: &warehouse, lock: &lock, run_id: &run_id, started };
@@ -353,6 +347,20 @@ impl RunJob<'_> {
         renderer: &crate::report::Renderer,
     ) -> Result<Outcome, AppError> {
         let RunJob { cfg, options, warehouse, lock, run_id, started } = self;
+        let files = ingest_run::classify(&current, files)?;
+        // Nothing new and the pages made from this very state: nothing is read or rewritten.
+        // Each stored file is checked for presence and size, as `rates` does.
+        let nothing_new = files.iter().all(|(_, _, d)| *d != ingest_run::Delivery::New);
+        let key = reports::RenderKey::of(cfg, &current)?;
+        let up_to_date = if nothing_new { reports::up_to_date(&cfg.reports, &key) } else { None };
+        // Otherwise a damaged warehouse stops the run before anything is read from it or
+        // published. Every file is hashed: a run reads most of the warehouse anyway
+        // (carry-over, rendering).
+        if up_to_date.is_some() {
+            warehouse.check_present(&current).await?;
+        } else {
+            warehouse.check_digests(&current).await?;
+        }
         let progress = progress_bar(options.quiet);
         let ingest_options = ingest_run::IngestOptions {
             run_id,
@@ -380,10 +388,16 @@ impl RunJob<'_> {
         }
         interrupt::check()?;
         let manifest = &outcome.manifest;
-        let rendered = match reports::render_all(cfg, warehouse, manifest, regimes, hospitals, renderer).await
-        {
-            Ok(rendered) => rendered,
-            Err(e) => return Err(reports::diagnose(warehouse, manifest, e).await),
+        let rendered = match up_to_date.filter(|_| !outcome.published) {
+            Some(rendered) => rendered,
+            None => {
+                let key = if outcome.published { reports::RenderKey::of(cfg, manifest)? } else { key };
+                match reports::render_all(cfg, warehouse, manifest, regimes, hospitals, renderer, &key).await
+                {
+                    Ok(rendered) => rendered,
+                    Err(e) => return Err(reports::diagnose(warehouse, manifest, e).await),
+                }
+            }
         };
         if !options.quiet && !rendered.not_in_master.is_empty() {
             eprintln!(

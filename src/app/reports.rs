@@ -18,9 +18,89 @@ use crate::warehouse::{Manifest, Warehouse};
 
 /// What rendering found beyond the pages: the review for the exit code, and the hospitals
 /// with data but no entry in the hospital master.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub(super) struct Rendered {
     pub review: Review,
     pub not_in_master: Vec<String>,
+}
+
+/// Everything the pages are made from, as one SHA-256: the warehouse state (the manifest),
+/// the config, the user's regime files, the hospital master, the templates folder, and the
+/// program (its version, and the size and time of its executable, so that a rebuilt binary
+/// renders again). Anything a page shows must be covered here.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct RenderKey(String);
+
+impl RenderKey {
+    pub(super) fn of(cfg: &Config, manifest: &Manifest) -> Result<RenderKey, AppError> {
+        use sha2::{Digest, Sha256};
+        let mut hash = Sha256::new();
+        let mut part = |label: &str, bytes: &[u8]| {
+            hash.update(label.as_bytes());
+            hash.update((bytes.len() as u64).to_le_bytes());
+            hash.update(bytes);
+        };
+        part("refrate", env!("CARGO_PKG_VERSION").as_bytes());
+        let exe = std::env::current_exe().ok().and_then(|p| crate::warehouse::FileStat::of(&p));
+        part("executable", format!("{exe:?}").as_bytes());
+        part("manifest", &serde_json::to_vec(manifest).expect("a manifest serialises"));
+        let read =
+            |path: &Path| std::fs::read(path).map_err(AppError::io(format!("reading {}", path.display())));
+        part("config", &read(&cfg.path)?);
+        for file in &cfg.regime_files {
+            part("regime", &read(file)?);
+        }
+        if let Some(master) = &cfg.hospitals {
+            part("hospitals", &read(master)?);
+        }
+        if let Some(dir) = &cfg.templates {
+            let mut names: Vec<_> = std::fs::read_dir(dir)
+                .map_err(AppError::io(format!("reading {}", dir.display())))?
+                .flatten()
+                .map(|e| e.path())
+                .filter(|p| p.is_file())
+                .collect();
+            names.sort();
+            for path in names {
+                part("template", path.to_string_lossy().as_bytes());
+                part("content", &read(&path)?);
+            }
+        }
+        Ok(RenderKey(hex::encode(hash.finalize())))
+    }
+}
+
+/// The record of the last complete render, written into the reports folder after its pages:
+/// what they were made from, the SHA-256 of each, and what the run concluded.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RenderStamp {
+    key: String,
+    pages: BTreeMap<String, String>,
+    rendered: Rendered,
+}
+
+/// Its name. Every render removes it before writing a page, so a render that stops half-way
+/// leaves none and the next run renders again.
+const STAMP: &str = ".refrate_rendered.json";
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// What the pages in `dir` concluded, if they were rendered from `key` and every one of them
+/// is still there as written (a page deleted or edited since is rendered again).
+pub(super) fn up_to_date(dir: &Path, key: &RenderKey) -> Option<Rendered> {
+    let stamp: RenderStamp = serde_json::from_slice(&std::fs::read(dir.join(STAMP)).ok()?).ok()?;
+    if stamp.key != key.0 {
+        return None;
+    }
+    let intact = stamp
+        .pages
+        .iter()
+        .all(|(name, sha)| std::fs::read(dir.join(name)).is_ok_and(|bytes| sha256_hex(&bytes) == *sha));
+    intact.then_some(stamp.rendered)
 }
 
 /// What a reader checks before the engine reads `manifest`'s files: each present with its size,
@@ -53,6 +133,7 @@ pub(super) async fn render_all(
     regimes: &[&Regime],
     hospitals: &BTreeMap<String, Hospital>,
     renderer: &Renderer,
+    key: &RenderKey,
 ) -> Result<Rendered, AppError> {
     check_before_reading(warehouse, manifest).await?;
     let engine = Engine::open(warehouse, manifest, regimes).await?;
@@ -95,7 +176,15 @@ pub(super) async fn render_all(
             .collect();
         codes.into_iter().filter(|c| !hospitals.contains_key(*c)).map(str::to_string).collect()
     };
-    Ok(Rendered { review, not_in_master })
+    let rendered = Rendered { review, not_in_master };
+    let stamp = RenderStamp {
+        key: key.0.clone(),
+        pages: files.iter().map(|(name, content)| (name.clone(), sha256_hex(content.as_bytes()))).collect(),
+        rendered: rendered.clone(),
+    };
+    let stamp = serde_json::to_string_pretty(&stamp).expect("a stamp serialises");
+    write_all_in_place(&cfg.reports, &[(STAMP.to_string(), stamp)])?;
+    Ok(rendered)
 }
 
 /// Every reject of the current sources, read back from the warehouse.
@@ -172,6 +261,29 @@ fn write_all(dir: &Path, files: &[(String, String)]) -> Result<(), AppError> {
             let _ = std::fs::remove_file(entry.path());
         }
     }
+    match std::fs::remove_file(dir.join(STAMP)) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            return Err(AppError::io(format!("removing {}", dir.join(STAMP).display()))(e));
+        }
+        _ => {}
+    }
+    write_all_in_place(dir, files)?;
+    let written: BTreeSet<&str> = files.iter().map(|(name, _)| name.as_str()).collect();
+    let entries = std::fs::read_dir(dir)
+        .map_err(AppError::io(format!("reading the reports folder {}", dir.display())))?;
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        if report::is_fiscal_year_report(name) && !written.contains(name) && entry.path().is_file() {
+            std::fs::remove_file(entry.path())
+                .map_err(AppError::io(format!("removing the outdated report {}", entry.path().display())))?;
+        }
+    }
+    Ok(())
+}
+
+/// Writes each file to a temporary name in `dir` and renames it into place.
+fn write_all_in_place(dir: &Path, files: &[(String, String)]) -> Result<(), AppError> {
     for (name, content) in files {
         let target = dir.join(name);
         let mut tmp = tempfile::Builder::new()
@@ -186,17 +298,6 @@ fn write_all(dir: &Path, files: &[(String, String)]) -> Result<(), AppError> {
             context: format!("writing {}", target.display()),
             source: e.error,
         })?;
-    }
-    let written: BTreeSet<&str> = files.iter().map(|(name, _)| name.as_str()).collect();
-    let entries = std::fs::read_dir(dir)
-        .map_err(AppError::io(format!("reading the reports folder {}", dir.display())))?;
-    for entry in entries.flatten() {
-        let name = entry.file_name();
-        let Some(name) = name.to_str() else { continue };
-        if report::is_fiscal_year_report(name) && !written.contains(name) && entry.path().is_file() {
-            std::fs::remove_file(entry.path())
-                .map_err(AppError::io(format!("removing the outdated report {}", entry.path().display())))?;
-        }
     }
     Ok(())
 }

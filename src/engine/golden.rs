@@ -166,7 +166,7 @@ fn events() -> RecordBatch {
     for (i, e) in events.iter_mut().enumerate() {
         e.patient_key = format!("{i:032x}");
         e.line = i as u64 + 2;
-        builder.push(e, "fixture.csv");
+        builder.push(e, &crate::warehouse::schema::month_of(e.event_date), "fixture.csv");
     }
     builder.finish()
 }

@@ -106,10 +106,16 @@ impl FileStat {
 
     /// The stat of `path` when it is settled (modified at least [`Self::SETTLED`] ago).
     pub fn settled(path: &std::path::Path) -> Option<FileStat> {
-        let meta = std::fs::metadata(path).ok()?;
-        let modified = meta.modified().ok()?;
+        let stat = FileStat::of(path)?;
+        let modified = std::time::UNIX_EPOCH + std::time::Duration::from_nanos(stat.mtime_ns as u64);
         std::time::SystemTime::now().duration_since(modified).ok().filter(|age| *age >= Self::SETTLED)?;
-        let since_epoch = modified.duration_since(std::time::UNIX_EPOCH).ok()?;
+        Some(stat)
+    }
+
+    /// The stat of `path`, however recently it changed.
+    pub fn of(path: &std::path::Path) -> Option<FileStat> {
+        let meta = std::fs::metadata(path).ok()?;
+        let since_epoch = meta.modified().ok()?.duration_since(std::time::UNIX_EPOCH).ok()?;
         Some(FileStat { size: meta.len(), mtime_ns: since_epoch.as_nanos() as i128 })
     }
 }

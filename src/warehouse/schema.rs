@@ -153,9 +153,11 @@ impl EventBatchBuilder {
         self.len == 0
     }
 
-    pub(crate) fn push(&mut self, e: &Event, source_file: &str) {
+    /// Adds `e`, whose month ([`month_of`] its date) is `month`.
+    pub(crate) fn push(&mut self, e: &Event, month: &str, source_file: &str) {
+        debug_assert_eq!(month, month_of(e.event_date));
         self.hospital_code.append_value(&e.hospital_code);
-        self.month.append_value(month_of(e.event_date));
+        self.month.append_value(month);
         self.event_date.append_value(days_since_epoch(e.event_date));
         self.event_type.append_value(e.event_type.as_str());
         self.patient_key.append_value(&e.patient_key);

@@ -103,7 +103,7 @@ impl PartitionSink {
     pub(crate) fn push(&mut self, month: &str, event: &Event, source_file: &str) -> Result<(), ParquetError> {
         self.open(month)?;
         let part = self.open.get_mut(month).expect("opened above");
-        part.buffer.push(event, source_file);
+        part.buffer.push(event, month, source_file);
         if part.buffer.len() >= BATCH_ROWS {
             let batch = part.buffer.finish();
             part.writer.write(&batch)?;

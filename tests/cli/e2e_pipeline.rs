@@ -500,3 +500,54 @@ fn rerun_does_not_read_inputs_whose_size_and_time_are_unchanged() {
     assert_code(&out, 0);
     assert!(stderr(&out).contains("1 new"), "{}", stderr(&out));
 }
+
+#[test]
+fn a_rerun_with_nothing_new_rewrites_no_page_unless_what_they_are_made_from_changed() {
+    let p = Project::new("");
+    p.input("fy2025.csv", &fixture_rows());
+    let first = p.run();
+    assert_code(&first, 1);
+    let review = |o: &std::process::Output| -> Vec<String> {
+        stderr(o).lines().filter(|l| l.contains("needs review")).map(str::to_string).collect()
+    };
+    assert!(!review(&first).is_empty(), "{}", stderr(&first));
+    let pages = || -> Vec<(std::path::PathBuf, std::time::SystemTime, Vec<u8>)> {
+        p.files_under("reports")
+            .into_iter()
+            .map(|f| {
+                (f.clone(), std::fs::metadata(&f).unwrap().modified().unwrap(), std::fs::read(&f).unwrap())
+            })
+            .collect()
+    };
+    let before = pages();
+    assert!(before.iter().any(|(f, _, _)| f.ends_with("reports/index.html")));
+
+    // Nothing new: the same review and exit code, and not one page written again.
+    let again = p.run();
+    assert_code(&again, 1);
+    assert_eq!(review(&again), review(&first));
+    assert_eq!(pages(), before, "a page was rewritten");
+
+    // A page deleted (or edited) since: everything is rendered again, the page is back.
+    std::fs::remove_file(p.path("reports/index.html")).unwrap();
+    assert_code(&p.run(), 1);
+    assert_eq!(
+        std::fs::read(p.path("reports/index.html")).unwrap(),
+        before.iter().find(|(f, _, _)| f.ends_with("reports/index.html")).unwrap().2
+    );
+    let rendered = pages();
+    assert_code(&p.run(), 1);
+    assert_eq!(pages(), rendered);
+
+    // What the pages are made from changed (here the config): rendered again.
+    let config = std::fs::read_to_string(p.path("refrate.yaml")).unwrap();
+    p.write("refrate.yaml", &format!("{config}# reviewed\n"));
+    let out = p.run();
+    assert_code(&out, 1);
+    assert_eq!(review(&out), review(&first));
+    let after = pages();
+    let index_time = |v: &[(std::path::PathBuf, std::time::SystemTime, Vec<u8>)]| {
+        v.iter().find(|(f, _, _)| f.ends_with("reports/index.html")).unwrap().1
+    };
+    assert_ne!(index_time(&after), index_time(&rendered), "the pages were not rendered again");
+}

@@ -136,8 +136,14 @@ fn rewritten_partition_file_of_the_same_size_is_found_by_verify_and_by_the_carry
     let out = verify(&p);
     assert_refused_naming(&out, &april);
     assert!(stderr(&out).contains("SHA-256"), "{}", stderr(&out));
-    // A run with nothing new renders every month: it hashes what it reads.
+    // A run with nothing new whose pages are those of this state reads no data file: it checks
+    // presence and sizes only, as `rates` does, and rewrites nothing.
     let before = std::fs::read(p.path("reports/index.html")).unwrap();
+    assert_code(&p.run(), 1);
+    assert_eq!(std::fs::read(p.path("reports/index.html")).unwrap(), before, "reports were rewritten");
+    // A run that renders hashes every file first: here the config changed (a comment).
+    let config = std::fs::read_to_string(p.path("refrate.yaml")).unwrap();
+    p.write("refrate.yaml", &format!("{config}# reviewed\n"));
     let run = p.run();
     assert_refused_naming(&run, &april);
     assert!(stderr(&run).contains("SHA-256"), "{}", stderr(&run));
