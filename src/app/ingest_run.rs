@@ -626,7 +626,7 @@ struct Rebuild<'a> {
     stored: BTreeMap<&'a str, Vec<Vec<(&'a str, &'a PartitionEntry)>>>,
     changed_names: BTreeSet<&'a str>,
     sink: PartitionSink,
-    /// The month of the last row added, and its name.
+    /// The month of the last row added, and its name (opened).
     last_month: Option<((i32, u32), String)>,
 }
 
@@ -710,13 +710,15 @@ impl<'a> Rebuild<'a> {
         use chrono::Datelike;
         // Rows come month by month: the month's name is built when it changes.
         let ym = (event.event_date.year(), event.event_date.month());
-        if self.last_month.as_ref().is_none_or(|(last, _)| *last != ym) {
-            self.last_month = Some((ym, month_of(event.event_date)));
-        }
-        let month = self.last_month.take().expect("set above");
-        let added = self
-            .open_month(&month.1)
-            .and_then(|()| self.sink.push(&month.1, event, file).map_err(Self::staging(&month.1)));
+        let month = match self.last_month.take() {
+            Some((last, name)) if last == ym => (last, name),
+            _ => {
+                let name = month_of(event.event_date);
+                self.open_month(&name)?;
+                (ym, name)
+            }
+        };
+        let added = self.sink.push(&month.1, event, file).map_err(Self::staging(&month.1));
         self.last_month = Some(month);
         added
     }
@@ -744,7 +746,10 @@ fn ingest_files(
     // parses, checks and pseudonymises the next ones, the files in run order.
     let (sender, parsed) = std::sync::mpsc::sync_channel::<Parsed>(PARSED_CHUNKS_IN_FLIGHT);
     std::thread::scope(|scope| -> Result<(), AppError> {
-        scope.spawn(move || read_in_order(changed, pseudonymizer, related, &sender));
+        std::thread::Builder::new()
+            .name("refrate-reader".into())
+            .spawn_scoped(scope, move || read_in_order(changed, pseudonymizer, related, &sender))
+            .map_err(AppError::io("starting the reading thread".to_string()))?;
         let parsed = parsed; // dropped on return, which stops the reader at its next send
         let mut files = changed.iter();
         let mut file = files.next();

@@ -13,16 +13,51 @@ use super::event::Event;
 /// 128-bit xxh3 of every canonical field of the event, excluding its line and byte offset.
 pub(crate) fn fingerprint(event: &Event) -> u128 {
     let mut buf = Vec::with_capacity(128);
-    fingerprint_into(&mut buf, event)
+    fingerprint_into(&mut buf, &EventFields::of(event))
 }
 
-fn fingerprint_into(buf: &mut Vec<u8>, e: &Event) -> u128 {
+/// The fields of an event that make its identity, borrowed (from an [`Event`], or from a
+/// stored batch's columns without building one).
+pub(crate) struct EventFields<'a> {
+    pub hospital_code: &'a str,
+    /// Days from 0001-01-01 (chrono's `num_days_from_ce`).
+    pub days_from_ce: i32,
+    pub event_type: super::EventType,
+    pub patient_key: &'a str,
+    pub department: &'a str,
+    pub partner_code: Option<&'a str>,
+    /// referral_letter, partner_related, ambulance, after_hours_emergency, checkup_origin.
+    pub flags: [bool; 5],
+}
+
+impl<'a> EventFields<'a> {
+    pub(crate) fn of(e: &'a Event) -> Self {
+        EventFields {
+            hospital_code: &e.hospital_code,
+            days_from_ce: e.event_date.num_days_from_ce(),
+            event_type: e.event_type,
+            patient_key: &e.patient_key,
+            department: &e.department,
+            partner_code: e.partner_code.as_deref(),
+            flags: [
+                e.referral_letter,
+                e.partner_related,
+                e.ambulance,
+                e.after_hours_emergency,
+                e.checkup_origin,
+            ],
+        }
+    }
+}
+
+/// [`fingerprint`] of borrowed fields, reusing `buf`.
+pub(crate) fn fingerprint_into(buf: &mut Vec<u8>, e: &EventFields<'_>) -> u128 {
     const SEP: u8 = 0x1F;
     buf.clear();
     let b = |v: bool| if v { b'1' } else { b'0' };
     buf.extend_from_slice(e.hospital_code.as_bytes());
     buf.push(SEP);
-    buf.extend_from_slice(&e.event_date.num_days_from_ce().to_le_bytes());
+    buf.extend_from_slice(&e.days_from_ce.to_le_bytes());
     buf.push(SEP);
     buf.extend_from_slice(e.event_type.as_str().as_bytes());
     buf.push(SEP);
@@ -38,13 +73,7 @@ fn fingerprint_into(buf: &mut Vec<u8>, e: &Event) -> u128 {
         None => buf.push(b'-'),
     }
     buf.push(SEP);
-    buf.extend_from_slice(&[
-        b(e.referral_letter),
-        b(e.partner_related),
-        b(e.ambulance),
-        b(e.after_hours_emergency),
-        b(e.checkup_origin),
-    ]);
+    buf.extend_from_slice(&e.flags.map(b));
     xxh3_128(buf)
 }
 

@@ -4,11 +4,13 @@ use std::sync::{Arc, LazyLock};
 
 use chrono::{Datelike, NaiveDate};
 use datafusion::arrow::array::{
-    ArrayRef, BooleanBuilder, Date32Builder, RecordBatch, StringBuilder, UInt64Builder,
+    Array, ArrayRef, BooleanArray, BooleanBuilder, Date32Builder, PrimitiveArray, RecordBatch, StringArray,
+    StringBuilder, UInt64Builder,
 };
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::arrow::datatypes::{Date32Type, UInt64Type};
 
-use crate::ingest::{Event, EventType, Reject};
+use crate::ingest::{Event, EventFields, EventType, Reject};
 
 /// `events`: one row per valid input row, patient numbers only as keyed hashes.
 pub(crate) static EVENTS: LazyLock<SchemaRef> = LazyLock::new(|| {
@@ -198,75 +200,128 @@ impl EventBatchBuilder {
     }
 }
 
-/// Reads events back from a batch of the events schema (used when a partition is rebuilt).
-/// A batch of another schema, a date Date32 cannot hold as a calendar day or an unknown event
-/// type is an error (a foreign or damaged file), never a panic.
-pub(crate) fn events_from_batch(batch: &RecordBatch) -> Result<Vec<(Event, String)>, String> {
-    use datafusion::arrow::array::{Array, AsArray};
-    for field in EVENTS.fields() {
-        match batch.schema().field_with_name(field.name()) {
-            Ok(found) if found.data_type() == field.data_type() => {}
-            _ => {
-                return Err(format!(
-                    "not a refrate events file: column {} ({}) is missing or of another type",
-                    field.name(),
-                    field.data_type()
-                ));
+/// The columns of a batch of the events schema, checked once and read row by row without
+/// copying. A batch of another schema, a date Date32 cannot hold as a calendar day or an
+/// unknown event type is an error (a foreign or damaged file), never a panic.
+pub(crate) struct EventColumns<'a> {
+    hospital: &'a StringArray,
+    event_type: &'a StringArray,
+    key: &'a StringArray,
+    dept: &'a StringArray,
+    partner: &'a StringArray,
+    source: &'a StringArray,
+    dates: &'a PrimitiveArray<Date32Type>,
+    lines: &'a PrimitiveArray<UInt64Type>,
+    offsets: &'a PrimitiveArray<UInt64Type>,
+    flags: [&'a BooleanArray; 5],
+}
+
+/// `num_days_from_ce` of 1970-01-01: Date32 counts from there.
+const EPOCH_DAYS_FROM_CE: i32 = 719_163;
+
+impl<'a> EventColumns<'a> {
+    pub(crate) fn of(batch: &'a RecordBatch) -> Result<Self, String> {
+        use datafusion::arrow::array::AsArray;
+        for field in EVENTS.fields() {
+            match batch.schema().field_with_name(field.name()) {
+                Ok(found) if found.data_type() == field.data_type() => {}
+                _ => {
+                    return Err(format!(
+                        "not a refrate events file: column {} ({}) is missing or of another type",
+                        field.name(),
+                        field.data_type()
+                    ));
+                }
             }
         }
-    }
-    use datafusion::arrow::datatypes::{Date32Type, UInt64Type};
-    let s = |name: &str| batch.column_by_name(name).expect("events column").as_string::<i32>().clone();
-    let b = |name: &str| batch.column_by_name(name).expect("events column").as_boolean().clone();
-    let (hospital, event_type, key, dept, partner, source) = (
-        s("hospital_code"),
-        s("event_type"),
-        s("patient_key"),
-        s("department"),
-        s("partner_code"),
-        s("source_file"),
-    );
-    let dates =
-        batch.column_by_name("event_date").expect("events column").as_primitive::<Date32Type>().clone();
-    let lines =
-        batch.column_by_name("source_line").expect("events column").as_primitive::<UInt64Type>().clone();
-    let offsets =
-        batch.column_by_name("source_offset").expect("events column").as_primitive::<UInt64Type>().clone();
-    let (letter, related, amb, after, checkup) = (
-        b("referral_letter"),
-        b("partner_related"),
-        b("ambulance"),
-        b("after_hours_emergency"),
-        b("checkup_origin"),
-    );
-    let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid date");
-    (0..batch.num_rows())
-        .map(|i| {
-            let days = dates.value(i);
-            let event_date =
-                epoch.checked_add_signed(chrono::TimeDelta::days(i64::from(days))).ok_or_else(|| {
-                    format!("row {i}: event_date {days} days from 1970-01-01 is no calendar date")
-                })?;
-            let event_type = EventType::parse(event_type.value(i))
-                .ok_or_else(|| format!("row {i}: unknown event_type {:?}", event_type.value(i)))?;
-            let event = Event {
-                hospital_code: hospital.value(i).to_string(),
-                event_date,
-                event_type,
-                patient_key: key.value(i).to_string(),
-                department: dept.value(i).to_string(),
-                referral_letter: letter.value(i),
-                partner_code: (!partner.is_null(i)).then(|| partner.value(i).to_string()),
-                partner_related: related.value(i),
-                ambulance: amb.value(i),
-                after_hours_emergency: after.value(i),
-                checkup_origin: checkup.value(i),
-                line: lines.value(i),
-                byte_offset: offsets.value(i),
-            };
-            Ok((event, source.value(i).to_string()))
+        let column = |name: &str| batch.column_by_name(name).expect("checked above");
+        let s = |name: &str| column(name).as_string::<i32>();
+        let b = |name: &str| column(name).as_boolean();
+        Ok(EventColumns {
+            hospital: s("hospital_code"),
+            event_type: s("event_type"),
+            key: s("patient_key"),
+            dept: s("department"),
+            partner: s("partner_code"),
+            source: s("source_file"),
+            dates: column("event_date").as_primitive::<Date32Type>(),
+            lines: column("source_line").as_primitive::<UInt64Type>(),
+            offsets: column("source_offset").as_primitive::<UInt64Type>(),
+            flags: [
+                b("referral_letter"),
+                b("partner_related"),
+                b("ambulance"),
+                b("after_hours_emergency"),
+                b("checkup_origin"),
+            ],
         })
-        .collect()
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.hospital.len()
+    }
+
+    /// The identity fields of row `i`.
+    pub(crate) fn fields(&self, i: usize) -> Result<EventFields<'a>, String> {
+        let event_type = EventType::parse(self.event_type.value(i))
+            .ok_or_else(|| format!("row {i}: unknown event_type {:?}", self.event_type.value(i)))?;
+        let days = self.dates.value(i);
+        let days_from_ce = days
+            .checked_add(EPOCH_DAYS_FROM_CE)
+            .filter(|d| NaiveDate::from_num_days_from_ce_opt(*d).is_some())
+            .ok_or_else(|| format!("row {i}: event_date {days} days from 1970-01-01 is no calendar date"))?;
+        Ok(EventFields {
+            hospital_code: self.hospital.value(i),
+            days_from_ce,
+            event_type,
+            patient_key: self.key.value(i),
+            department: self.dept.value(i),
+            partner_code: (!self.partner.is_null(i)).then(|| self.partner.value(i)),
+            flags: self.flags.map(|f| f.value(i)),
+        })
+    }
+
+    pub(crate) fn source(&self, i: usize) -> &'a str {
+        self.source.value(i)
+    }
+
+    pub(crate) fn line(&self, i: usize) -> u64 {
+        self.lines.value(i)
+    }
+
+    pub(crate) fn offset(&self, i: usize) -> u64 {
+        self.offsets.value(i)
+    }
+
+    /// Row `i` as an owned event, with its source file.
+    pub(crate) fn event(&self, i: usize) -> Result<(Event, String), String> {
+        let f = self.fields(i)?;
+        let event_date = NaiveDate::from_num_days_from_ce_opt(f.days_from_ce).expect("checked by fields");
+        let [referral_letter, partner_related, ambulance, after_hours_emergency, checkup_origin] = f.flags;
+        let event = Event {
+            hospital_code: f.hospital_code.to_string(),
+            event_date,
+            event_type: f.event_type,
+            patient_key: f.patient_key.to_string(),
+            department: f.department.to_string(),
+            referral_letter,
+            partner_code: f.partner_code.map(str::to_string),
+            partner_related,
+            ambulance,
+            after_hours_emergency,
+            checkup_origin,
+            line: self.line(i),
+            byte_offset: self.offset(i),
+        };
+        Ok((event, self.source(i).to_string()))
+    }
+}
+
+/// Reads events back from a batch of the events schema (used when a month is rebuilt); see
+/// [`EventColumns`] for what is an error.
+pub(crate) fn events_from_batch(batch: &RecordBatch) -> Result<Vec<(Event, String)>, String> {
+    let columns = EventColumns::of(batch)?;
+    (0..columns.len()).map(|i| columns.event(i)).collect()
 }
 
 /// Rejects as a batch of the rejects schema.
@@ -297,4 +352,63 @@ pub(crate) fn rejects_batch(rejects: &[Reject]) -> RecordBatch {
         Arc::new(detail.finish()),
     ];
     RecordBatch::try_new(REJECTS.clone(), columns).expect("columns match the rejects schema")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(day: u32, partner: Option<&str>, flags: [bool; 5]) -> Event {
+        let [referral_letter, partner_related, ambulance, after_hours_emergency, checkup_origin] = flags;
+        Event {
+            hospital_code: "0110113719".into(),
+            event_date: NaiveDate::from_ymd_opt(2025, 4, day).unwrap(),
+            event_type: EventType::FirstVisit,
+            patient_key: "00112233445566778899aabbccddeeff".into(),
+            department: "内科".into(),
+            referral_letter,
+            partner_code: partner.map(str::to_string),
+            partner_related,
+            ambulance,
+            after_hours_emergency,
+            checkup_origin,
+            line: u64::from(day) + 1,
+            byte_offset: u64::from(day) * 80,
+        }
+    }
+
+    #[test]
+    fn stored_rows_read_back_as_the_events_written_with_the_same_fingerprints() {
+        assert_eq!(NaiveDate::from_ymd_opt(1970, 1, 1).unwrap().num_days_from_ce(), EPOCH_DAYS_FROM_CE);
+        let events = [
+            event(1, Some("1311009904"), [true, false, false, false, false]),
+            event(30, None, [false, true, true, true, true]),
+            event(2, Some(""), [false, false, true, false, false]),
+        ];
+        let mut builder = EventBatchBuilder::new();
+        for e in &events {
+            builder.push(e, "2025-04", "april.csv");
+        }
+        let batch = builder.finish();
+        let columns = EventColumns::of(&batch).unwrap();
+        assert_eq!(columns.len(), 3);
+        let mut buf = Vec::new();
+        for (i, e) in events.iter().enumerate() {
+            assert_eq!(columns.event(i).unwrap(), (e.clone(), "april.csv".to_string()));
+            let fields = columns.fields(i).unwrap();
+            assert_eq!(crate::ingest::fingerprint_into(&mut buf, &fields), crate::ingest::fingerprint(e));
+        }
+    }
+
+    #[test]
+    fn a_date_no_calendar_holds_is_an_error_not_a_panic() {
+        let mut builder = EventBatchBuilder::new();
+        builder.push(&event(1, None, [false; 5]), "2025-04", "april.csv");
+        let batch = builder.finish();
+        let mut columns: Vec<ArrayRef> = batch.columns().to_vec();
+        columns[2] = Arc::new(datafusion::arrow::array::Date32Array::from(vec![i32::MAX]));
+        let batch = RecordBatch::try_new(EVENTS.clone(), columns).unwrap();
+        let err = EventColumns::of(&batch).unwrap().fields(0).err().unwrap();
+        assert!(err.contains("is no calendar date"), "{err}");
+    }
 }

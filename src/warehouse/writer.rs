@@ -19,7 +19,7 @@ use datafusion::arrow::compute::filter_record_batch;
 
 use super::schema::{self, EVENTS, EventBatchBuilder};
 use crate::ingest::{Event, Fate, MonthRow, Overlap, OverlapOutcome, OverlapPolicy, judge_month};
-use chrono::Datelike;
+use chrono::{Datelike, NaiveDate};
 
 /// Rows buffered per partition before they are encoded.
 const BATCH_ROWS: usize = 1024;
@@ -28,8 +28,13 @@ const BATCH_ROWS: usize = 1024;
 const IN_PROGRESS_BUDGET: usize = 48 * 1024 * 1024;
 
 fn writer_properties() -> WriterProperties {
-    WriterProperties::builder()
-        .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).expect("valid level")))
+    use datafusion::parquet::schema::types::ColumnPath;
+    // Columns with a value per row (keyed hashes, lines, offsets): a dictionary never pays.
+    let unique = ["patient_key", "source_line", "source_offset"];
+    unique
+        .into_iter()
+        .fold(WriterProperties::builder(), |b, c| b.set_column_dictionary_enabled(ColumnPath::from(c), false))
+        .set_compression(Compression::ZSTD(ZstdLevel::try_new(1).expect("valid level")))
         .set_max_row_group_row_count(Some(256 * 1024))
         .set_created_by(format!("refrate {}", env!("CARGO_PKG_VERSION")))
         .build()
@@ -101,7 +106,9 @@ impl PartitionSink {
 
     /// Adds one event to the file of `month` (opened on first use).
     pub(crate) fn push(&mut self, month: &str, event: &Event, source_file: &str) -> Result<(), ParquetError> {
-        self.open(month)?;
+        if !self.open.contains_key(month) {
+            self.open(month)?;
+        }
         let part = self.open.get_mut(month).expect("opened above");
         part.buffer.push(event, month, source_file);
         if part.buffer.len() >= BATCH_ROWS {
@@ -141,23 +148,64 @@ impl PartitionSink {
     /// The rules run per month after writing, by reading the month back: two rows can only be
     /// the same record within one hospital-month, so memory is bounded by the largest month
     /// (a fingerprint per row) rather than by the whole input.
+    ///
+    /// Months are judged on every core, and their findings merged in month order.
     pub(crate) fn finish(
         self,
-        is_new: impl Fn(&str) -> bool,
+        is_new: impl Fn(&str) -> bool + Sync,
         policy: OverlapPolicy,
     ) -> Result<Finished, ParquetError> {
-        let mut done = Finished::default();
+        let mut files = Vec::new();
         for (month, mut part) in self.open {
             if !part.buffer.is_empty() {
                 let batch = part.buffer.finish();
                 part.writer.write(&batch)?;
             }
-            let file = part.writer.into_inner()?;
-            let judged = judge_month_file(file, &is_new, policy, &mut done)?;
+            files.push((month, part.writer.into_inner()?));
+        }
+        let judged = in_parallel(files, |(month, file)| {
+            let mut found = Finished::default();
+            let judged = judge_month_file(file, &month, &is_new, policy, &mut found)?;
+            Ok::<_, ParquetError>((month, judged, found))
+        });
+        let mut done = Finished::default();
+        for result in judged {
+            let (month, judged, found) = result?;
             done.months.insert(month, judged);
+            done.duplicates.extend(found.duplicates);
+            done.overlaps.extend(found.overlaps);
+            done.complements.extend(found.complements);
         }
         Ok(done)
     }
+}
+
+/// `f` of every item on every core (scoped threads taking the next item in turn); the results
+/// in the items' order.
+fn in_parallel<T: Send, R: Send>(items: Vec<T>, f: impl Fn(T) -> R + Sync) -> Vec<R> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, items.len().max(1));
+    let queue = std::sync::Mutex::new(items.into_iter().enumerate());
+    let mut results: Vec<(usize, R)> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut mine = Vec::new();
+                    loop {
+                        let next = queue.lock().unwrap_or_else(std::sync::PoisonError::into_inner).next();
+                        let Some((i, item)) = next else { break };
+                        mine.push((i, f(item)));
+                    }
+                    mine
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+            .collect()
+    });
+    results.sort_by_key(|(i, _)| *i);
+    results.into_iter().map(|(_, r)| r).collect()
 }
 
 /// What [`PartitionSink::finish`] produced.
@@ -237,12 +285,13 @@ struct Names {
 }
 
 impl Names {
-    fn of(&mut self, name: String) -> usize {
-        let next = self.names.len();
-        let i = *self.index.entry(name.clone()).or_insert(next);
-        if i == next {
-            self.names.push(name);
+    fn of(&mut self, name: &str) -> usize {
+        if let Some(&i) = self.index.get(name) {
+            return i;
         }
+        let i = self.names.len();
+        self.index.insert(name.to_string(), i);
+        self.names.push(name.to_string());
         i
     }
 }
@@ -251,6 +300,7 @@ impl Names {
 /// dropped, rewrites it without.
 fn judge_month_file(
     file: File,
+    month: &str,
     is_new: &impl Fn(&str) -> bool,
     policy: OverlapPolicy,
     done: &mut Finished,
@@ -260,25 +310,26 @@ fn judge_month_file(
     let mut offsets: Vec<u64> = Vec::new();
     // Row indices by hospital, in file order.
     let mut by_hospital: Vec<Vec<usize>> = Vec::new();
-    let mut month = String::new();
+    let mut buf = Vec::with_capacity(128);
     for batch in reader(&file)? {
-        for (event, source) in schema::events_from_batch(&batch?).map_err(ParquetError::General)? {
-            if month.is_empty() {
-                month = schema::month_of(event.event_date);
-            }
-            let h = hospitals.of(event.hospital_code.clone());
+        let batch = batch?;
+        let columns = schema::EventColumns::of(&batch).map_err(ParquetError::General)?;
+        for i in 0..columns.len() {
+            let fields = columns.fields(i).map_err(ParquetError::General)?;
+            let h = hospitals.of(fields.hospital_code);
             if h == by_hospital.len() {
                 by_hospital.push(Vec::new());
             }
             by_hospital[h].push(rows.len());
+            let day = NaiveDate::from_num_days_from_ce_opt(fields.days_from_ce).map_or(0, |d| d.day() as u8);
             rows.push(MonthRow {
                 // The same definition of "the same record" as ingest's duplicate check.
-                fingerprint: crate::ingest::fingerprint(&event),
-                source: sources.of(source),
-                day: event.event_date.day() as u8,
-                line: event.line,
+                fingerprint: crate::ingest::fingerprint_into(&mut buf, &fields),
+                source: sources.of(columns.source(i)),
+                day,
+                line: columns.line(i),
             });
-            offsets.push(event.byte_offset);
+            offsets.push(columns.offset(i));
         }
     }
     let names = &sources.names;
@@ -286,7 +337,7 @@ fn judge_month_file(
     let mut fates = vec![Fate::Keep; rows.len()];
     let mut partitions = BTreeMap::new();
     for (h, indices) in by_hospital.iter().enumerate() {
-        let key = crate::warehouse::Manifest::partition_key(&hospitals.names[h], &month);
+        let key = crate::warehouse::Manifest::partition_key(&hospitals.names[h], month);
         let group: Vec<MonthRow> = indices.iter().map(|&i| rows[i]).collect();
         let judged = judge_month(&group, |s| !new[s], policy);
         let named = |o: &Overlap, outcome| PartitionOverlap {
