@@ -1,27 +1,23 @@
 -- Referrals from and reverse referrals to each partner institution, per fiscal year, with
 -- the referrals of the same months of the previous fiscal year (紹介が減った連携先).
 --
--- Inputs: `counted_events` (the view of `counted_events.sql`: one row per event with a 0/1
--- column per count; the counting rules live there, not here), and `fiscal_months` (month,
--- fiscal_year, same_month_prev_year). A referral is a `referred_patient`, a reverse referral a
--- `reverse_referred_patient`. Related partners and rows without a partner code are left out
--- entirely: they never count, and they get no row.
+-- Inputs: `partner_months` (the result of `partner_months.sql`: referrals and reverse
+-- referrals per hospital, month and partner, summed from `counted_events`, where the counting
+-- rules live; partner_code NULL for the events that count for no partner), and
+-- `fiscal_months` (month, fiscal_year, same_month_prev_year). Related partners and rows
+-- without a partner code are left out entirely: they never count, and they get no row.
 --
 -- The comparison uses only the "compared months": months of the fiscal year in which the
 -- hospital has data and also had data twelve months earlier. `referred_compared` and
 -- `referred_previous` are both summed over exactly those months, so a month missing on
 -- either side cannot look like a fall.
 WITH per_month AS (
-    SELECT
-        hospital_code, month, partner_code,
-        SUM(referred_patient) AS referred,
-        SUM(reverse_referred_patient) AS reverse
-    FROM counted_events
-    WHERE partner_code IS NOT NULL AND partner_code <> '' AND NOT partner_related
-    GROUP BY hospital_code, month, partner_code
+    SELECT hospital_code, month, partner_code, referred, reverse
+    FROM partner_months
+    WHERE partner_code IS NOT NULL
 ),
 hospital_months AS (
-    SELECT DISTINCT hospital_code, month FROM counted_events
+    SELECT DISTINCT hospital_code, month FROM partner_months
 ),
 compared_months AS (
     SELECT h.hospital_code, f.fiscal_year, f.month, f.same_month_prev_year

@@ -345,7 +345,7 @@ async fn counted_events_is_a_view_planned_into_each_query() {
     for (query, sql) in [
         ("monthly_counts.sql", sql::MONTHLY_COUNTS),
         ("department_breakdown.sql", breakdown_sql::DEPARTMENT_BREAKDOWN),
-        ("partner_breakdown.sql", breakdown_sql::PARTNER_BREAKDOWN),
+        ("partner_months.sql", breakdown_sql::PARTNER_MONTHS),
     ] {
         let plan = engine.ctx.sql(sql).await.unwrap().into_optimized_plan().unwrap();
         let plan = plan.display_indent().to_string();
@@ -504,6 +504,23 @@ async fn department_breakdown() {
     insta::assert_snapshot!(
         golden("department_breakdown.sql", breakdown_sql::DEPARTMENT_BREAKDOWN, Order::AsQueried).await
     );
+}
+
+#[tokio::test]
+async fn partner_months() {
+    insta::assert_snapshot!(
+        golden("partner_months.sql", breakdown_sql::PARTNER_MONTHS, Order::AllColumns).await
+    );
+}
+
+/// The partner breakdown reads the events once, through `partner_months`.
+#[tokio::test]
+async fn partner_breakdown_scans_the_events_once() {
+    let engine = fixture().await;
+    let plan = engine.ctx.sql(breakdown_sql::PARTNER_BREAKDOWN).await.unwrap().into_optimized_plan().unwrap();
+    let plan = plan.display_indent().to_string();
+    assert!(!plan.contains("TableScan: events"), "{plan}");
+    assert!(plan.contains("TableScan: partner_months"), "{plan}");
 }
 
 #[tokio::test]

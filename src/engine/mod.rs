@@ -11,7 +11,8 @@
 //! - `regime_criteria.sql`: each criterion met (`Results::criteria`);
 //! - `regime_verdicts.sql`: the verdict, the criteria met and the boundary flag;
 //! - `department_breakdown.sql`, `partner_breakdown.sql`: the hospital page's breakdowns, sums
-//!   of the same `counted_events`.
+//!   of the same `counted_events` (the partner breakdown through `partner_months.sql`, its one
+//!   scan of the events, materialised as a table).
 //!
 //! Why SQL: these are exact integer arithmetic (a rate meets `≥ p/q` when
 //! `n × scale × q ≥ p × d`, in DECIMAL(38, 0), never a float), short enough to review as SQL
@@ -606,6 +607,7 @@ fn register_regimes(ctx: &SessionContext, regimes: &[&Regime]) -> Result<(), Eng
 /// The breakdown SQL files, compiled into the binary.
 pub(crate) mod breakdown_sql {
     pub(crate) const DEPARTMENT_BREAKDOWN: &str = include_str!("../../queries/department_breakdown.sql");
+    pub(crate) const PARTNER_MONTHS: &str = include_str!("../../queries/partner_months.sql");
     pub(crate) const PARTNER_BREAKDOWN: &str = include_str!("../../queries/partner_breakdown.sql");
 }
 
@@ -707,6 +709,7 @@ impl Engine {
         const Q: &str = "partner_breakdown.sql";
         self.register_counted_events().await?;
         self.register_fiscal_months(months)?;
+        self.run_into("partner_months.sql", breakdown_sql::PARTNER_MONTHS, "partner_months").await?;
         let mut rows = Vec::new();
         for b in &self.run(Q, breakdown_sql::PARTNER_BREAKDOWN).await? {
             let (h, fy, p) =
