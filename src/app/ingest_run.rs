@@ -298,6 +298,9 @@ pub(super) async fn ingest_and_publish(
     let now = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
     let mut next = current.clone();
     next.version = current.version + 1;
+    // Written by this build: its month files are shared by partitions, which builds reading
+    // format 2 would count once per partition.
+    next.format = crate::warehouse::FORMAT;
     next.created_at = now.clone();
     next.refrate_version = env!("CARGO_PKG_VERSION").to_string();
     next.pseudonym_key_id = next.pseudonym_key_id.or(key_id);

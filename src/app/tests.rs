@@ -173,3 +173,91 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+/// Monthly counts of the warehouse's current version, as the engine reads them.
+async fn monthly_counts(cfg: &Config) -> Vec<crate::engine::MonthlyRow> {
+    let wh = Warehouse::open(&cfg.warehouse).unwrap();
+    let manifest = wh.current().await.unwrap();
+    let set = crate::regimes::RegimeSet::builtin();
+    let regimes: Vec<&crate::regimes::Regime> = vec![set.get("chiiki-shien-2014").unwrap()];
+    let engine = crate::engine::Engine::open(&wh, &manifest, &regimes).await.unwrap();
+    engine.monthly_counts().await.unwrap()
+}
+
+/// Rewrites the current version as a format 2 warehouse (one file per hospital-month, as
+/// builds before format 3 wrote it), published as the next version.
+async fn as_format_2(cfg: &Config) {
+    use datafusion::arrow::array::{AsArray, BooleanArray};
+    let wh = Warehouse::open(&cfg.warehouse).unwrap();
+    let mut m = wh.current().await.unwrap();
+    let run = crate::warehouse::layout::new_run_id();
+    for (file, parts) in m.clone().event_files() {
+        let batches = crate::warehouse::read_parquet_bytes(wh.get(file).await.unwrap()).unwrap();
+        for (key, p) in parts {
+            let mine: Vec<_> = batches
+                .iter()
+                .map(|b| {
+                    let hospital = b.column_by_name("hospital_code").unwrap().as_string::<i32>();
+                    let keep: BooleanArray =
+                        hospital.iter().map(|h| Some(h == Some(p.hospital_code.as_str()))).collect();
+                    datafusion::arrow::compute::filter_record_batch(b, &keep).unwrap()
+                })
+                .collect();
+            let bytes =
+                crate::warehouse::write_batches(crate::warehouse::schema::EVENTS.clone(), &mine).unwrap();
+            let digest = crate::warehouse::FileDigest::of(&bytes);
+            let path = crate::warehouse::layout::hospital_month_file(&p.hospital_code, &p.month, &run);
+            wh.put(&path, bytes).await.unwrap();
+            let entry = m.partitions.get_mut(key).unwrap();
+            (entry.file, entry.sha256, entry.bytes) = (path, digest.sha256, Some(digest.bytes));
+        }
+    }
+    m.format = 2;
+    m.version += 1;
+    wh.publish(&m).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_format_2_warehouse_is_read_as_it_is_and_a_corrected_month_becomes_one_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = project(dir.path());
+    run_with(&cfg, QUIET, |c| Warehouse::open(&c.warehouse)).await.unwrap();
+    let counts = monthly_counts(&cfg).await;
+    as_format_2(&cfg).await;
+    let wh = Warehouse::open(&cfg.warehouse).unwrap();
+    let old = wh.current().await.unwrap();
+    assert_eq!((old.format, old.version), (2, 2));
+    assert_eq!(old.event_files().len(), old.partitions.len(), "one file per hospital-month");
+    // Read as it is: the same numbers, and the damage checks pass.
+    assert_eq!(monthly_counts(&cfg).await, counts);
+    wh.check_digests(&old).await.unwrap();
+
+    // May is corrected (its last row dropped): May becomes one file of every hospital's rows;
+    // April and June keep their files of format 2, byte for byte.
+    let may = dir.path().join("events/2025-05.csv");
+    let text = std::fs::read_to_string(&may).unwrap();
+    let kept: Vec<&str> = text.lines().collect();
+    std::fs::write(&may, format!("{}\n", kept[..kept.len() - 1].join("\n"))).unwrap();
+    run_with(&cfg, QUIET, |c| Warehouse::open(&c.warehouse)).await.unwrap();
+    let new = wh.current().await.unwrap();
+    assert_eq!((new.format, new.version), (crate::warehouse::FORMAT, 3));
+    for (key, p) in &new.partitions {
+        if p.month == "2025-05" {
+            assert!(p.file.starts_with("events/month=2025-05/part-"), "{key}: {}", p.file);
+        } else {
+            assert_eq!(p, &old.partitions[key], "{key} changed");
+        }
+    }
+    let may_files: std::collections::BTreeSet<&str> =
+        new.partitions.values().filter(|p| p.month == "2025-05").map(|p| p.file.as_str()).collect();
+    assert_eq!(may_files.len(), 1);
+
+    // The numbers equal those of a warehouse built from the corrected files from scratch.
+    let clean_dir = tempfile::tempdir().unwrap();
+    copy_dir(dir.path(), clean_dir.path());
+    std::fs::remove_dir_all(clean_dir.path().join("warehouse")).unwrap();
+    let clean_cfg = Config::load(&clean_dir.path().join("refrate.yaml")).unwrap();
+    run_with(&clean_cfg, QUIET, |c| Warehouse::open(&c.warehouse)).await.unwrap();
+    assert_eq!(monthly_counts(&cfg).await, monthly_counts(&clean_cfg).await);
+    assert_ne!(monthly_counts(&cfg).await, counts, "the correction changed nothing");
+}

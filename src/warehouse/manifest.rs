@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 /// reading format 2 would count such a file once per partition, so format 3 is refused there.
 /// Format 1 and 2 warehouses are read as they are; a run that touches a month writes that
 /// month as one file, so they convert month by month.
-pub(super) const FORMAT: u32 = 3;
+pub(crate) const FORMAT: u32 = 3;
 
 /// The manifest formats this build reads.
 pub(crate) const READABLE_FORMATS: std::ops::RangeInclusive<u32> = 1..=FORMAT;

@@ -29,7 +29,7 @@ pub(crate) use lock::{LockInfo, LockPolicy, WriterLock, stale_reason};
 /// For the end-to-end tests (`refrate::testing`).
 pub use lock::{host_name, lock_object_name};
 pub(crate) use manifest::{
-    FileDigest, FileKind, FileStat, Manifest, PartitionEntry, READABLE_FORMATS, RunEntry, SourceEntry,
+    FORMAT, FileDigest, FileKind, FileStat, Manifest, PartitionEntry, READABLE_FORMATS, RunEntry, SourceEntry,
 };
 pub(crate) use sweep::{SweepPolicy, SweepReport};
 /// For the end-to-end tests (`refrate::testing`).
