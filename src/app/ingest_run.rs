@@ -16,8 +16,8 @@ use crate::ingest::{
 use crate::regimes::Count;
 use crate::warehouse::schema::{self, month_of};
 use crate::warehouse::{
-    FinishedMonth, Manifest, PartitionEntry, PartitionSink, RunEntry, SourceEntry, Warehouse, WriterLock,
-    layout,
+    Commit, FinishedMonth, Manifest, PartitionEntry, PartitionSink, RunSummary, SourceEntry, Warehouse,
+    WriterLock,
 };
 
 /// One input file matched by a config glob.
@@ -294,159 +294,78 @@ pub(super) async fn ingest_and_publish(
     )?;
 
     // Upload data files under fresh names; none is visible until the manifest names it.
-    let run_id = options.run_id.to_string();
-    let now = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
-    let mut next = current.clone();
-    next.version = current.version + 1;
-    // Written by this build: its month files are shared by partitions, which builds reading
-    // format 2 would count once per partition.
-    next.format = crate::warehouse::FORMAT;
-    next.created_at = now.clone();
-    next.refrate_version = env!("CARGO_PKG_VERSION").to_string();
-    next.pseudonym_key_id = next.pseudonym_key_id.or(key_id);
-    let mut partitions_written = 0;
-    let mut partitions_cleared = Vec::new();
+    let mut commit = Commit::begin(warehouse, &current, options.run_id, key_id);
     options.progress.set_message("uploading");
     notes.extend(ingested.notes);
     for (month, finished) in ingested.months {
-        let FinishedMonth { file: mut written, partitions } = finished;
-        let stored: BTreeMap<&String, &PartitionEntry> =
-            next.partitions.iter().filter(|(_, p)| p.month == month).collect();
-        // Rebuilt with nothing new and nothing removed (a cumulative export repeating what is
-        // stored): the month keeps its files, byte for byte.
-        let unchanged = partitions.len() == stored.len()
-            && partitions.iter().all(|(key, p)| {
-                p.new_rows == 0
-                    && stored.get(key).is_some_and(|entry| {
-                        entry.rows == p.rows && entry.sources.iter().all(|s| p.sources.contains(s))
-                    })
-            });
-        if unchanged {
-            continue;
-        }
-        let stored: Vec<String> = stored.into_keys().cloned().collect();
-        for key in stored {
-            next.partitions.remove(&key);
-            if !partitions.contains_key(&key) {
-                partitions_cleared.push(key);
-            }
-        }
-        if partitions.is_empty() {
-            continue;
-        }
-        let file = layout::month_file(&month, &run_id);
-        warehouse.put_file(&file, &mut written).await?;
-        partitions_written += partitions.len();
-        for (key, p) in partitions {
-            let hospital = key.split_once('/').map_or(key.as_str(), |(h, _)| h).to_string();
-            next.partitions.insert(
-                key,
-                PartitionEntry {
-                    hospital_code: hospital,
-                    month: month.clone(),
-                    file: file.clone(),
-                    rows: p.rows,
-                    sha256: written.sha256.clone(),
-                    bytes: Some(written.bytes),
-                    sources: p.sources.into_iter().collect(),
-                },
-            );
-        }
+        commit.put_month(&month, finished).await?;
     }
-    let (mut rows_read, mut rows_rejected, mut rows_valid, mut rows_already_present) = (0, 0, 0, 0);
-    for (i, f) in ingested.files.iter().enumerate() {
+    let mut run = RunSummary::default();
+    let (mut rows_read, mut rows_already_present) = (0, 0);
+    for f in &ingested.files {
         rows_read += f.stats.rows_read;
-        rows_rejected += f.stats.rows_rejected;
-        rows_valid += f.stats.rows_valid;
+        run.rows_rejected += f.stats.rows_rejected;
+        run.rows_valid += f.stats.rows_valid;
         rows_already_present += f.stats.rows_already_present;
-        // A replaced source no longer feeds the hospital-months it lost.
-        for (key, others) in &f.replaced {
-            for other in others {
-                if let Some(entry) = next.sources.get_mut(other) {
-                    entry.partitions.retain(|p| p != key);
-                }
-            }
-        }
         let (rejects_file, rejects_digest) = if f.rejects.is_empty() {
             (None, None)
         } else {
-            let name = layout::rejects_file(&run_id, i);
-            let bytes = crate::warehouse::write_batches(
-                schema::REJECTS.clone(),
-                &[schema::rejects_batch(&f.rejects)],
-            )
-            .map_err(|source| AppError::Parquet { what: format!("writing rejects of {}", f.name), source })?;
-            let digest = crate::warehouse::FileDigest::of(&bytes);
-            warehouse.put(&name, bytes).await?;
+            let (name, digest) = commit.put_rejects(&f.rejects).await?;
             (Some(name), Some(digest))
         };
         let mut by_reason: BTreeMap<String, u64> = BTreeMap::new();
         for r in &f.rejects {
             *by_reason.entry(r.reason.code().to_string()).or_default() += 1;
         }
-        next.sources.insert(
-            f.name.clone(),
-            SourceEntry {
-                sha256: f.sha256.clone(),
-                kind: "events".into(),
-                encoding: f.stats.encoding.clone(),
-                rows_read: f.stats.rows_read,
-                rows_valid: f.stats.rows_valid,
-                rows_rejected: f.stats.rows_rejected,
-                rows_already_present: f.stats.rows_already_present,
-                already_present_in: f.already_present_in.clone(),
-                replaced: f.replaced.clone(),
-                check_digit_warnings: f.stats.check_digit_warnings,
-                rejects_by_reason: by_reason,
-                partitions: f.partitions.iter().cloned().collect(),
-                rejects_file,
-                rejects_digest,
-                reported_file: None,
-                reported_digest: None,
-                run_id: run_id.clone(),
-                ingested_at: now.clone(),
-                stat: f.stat,
-            },
-        );
+        let entry = SourceEntry {
+            sha256: f.sha256.clone(),
+            kind: "events".into(),
+            encoding: f.stats.encoding.clone(),
+            rows_read: f.stats.rows_read,
+            rows_valid: f.stats.rows_valid,
+            rows_rejected: f.stats.rows_rejected,
+            rows_already_present: f.stats.rows_already_present,
+            already_present_in: f.already_present_in.clone(),
+            replaced: f.replaced.clone(),
+            check_digit_warnings: f.stats.check_digit_warnings,
+            rejects_by_reason: by_reason,
+            partitions: f.partitions.iter().cloned().collect(),
+            rejects_file,
+            rejects_digest,
+            reported_file: None,
+            reported_digest: None,
+            run_id: options.run_id.to_string(),
+            ingested_at: commit.now.clone(),
+            stat: f.stat,
+        };
+        commit.record_source(&f.name, entry);
     }
-    for (i, (file, sha, rows)) in reported.iter().enumerate() {
-        let name = layout::reported_file(&run_id, i);
-        let bytes = crate::warehouse::write_batches(
-            schema::REPORTED.clone(),
-            &[schema::reported_batch(rows, &file.name)],
-        )
-        .map_err(|source| AppError::Parquet {
-            what: format!("writing reported counts of {}", file.name),
-            source,
-        })?;
-        let reported_digest = Some(crate::warehouse::FileDigest::of(&bytes));
-        warehouse.put(&name, bytes).await?;
+    for (file, sha, rows) in &reported {
+        let (name, digest) = commit.put_reported(rows, &file.name).await?;
         rows_read += rows.len() as u64;
-        rows_valid += rows.len() as u64;
-        next.sources.insert(
-            file.name.clone(),
-            SourceEntry {
-                sha256: sha.clone(),
-                kind: "aggregates".into(),
-                encoding: file.input.format.encoding.name().to_string(),
-                rows_read: rows.len() as u64,
-                rows_valid: rows.len() as u64,
-                rows_rejected: 0,
-                rows_already_present: 0,
-                already_present_in: BTreeMap::new(),
-                replaced: BTreeMap::new(),
-                check_digit_warnings: 0,
-                rejects_by_reason: BTreeMap::new(),
-                partitions: rows.iter().map(|r| r.period.key(&r.hospital_code)).collect(),
-                rejects_file: None,
-                rejects_digest: None,
-                reported_file: Some(name),
-                reported_digest,
-                run_id: run_id.clone(),
-                ingested_at: now.clone(),
-                stat: file.stat,
-            },
-        );
+        run.rows_valid += rows.len() as u64;
+        let entry = SourceEntry {
+            sha256: sha.clone(),
+            kind: "aggregates".into(),
+            encoding: file.input.format.encoding.name().to_string(),
+            rows_read: rows.len() as u64,
+            rows_valid: rows.len() as u64,
+            rows_rejected: 0,
+            rows_already_present: 0,
+            already_present_in: BTreeMap::new(),
+            replaced: BTreeMap::new(),
+            check_digit_warnings: 0,
+            rejects_by_reason: BTreeMap::new(),
+            partitions: rows.iter().map(|r| r.period.key(&r.hospital_code)).collect(),
+            rejects_file: None,
+            rejects_digest: None,
+            reported_file: Some(name),
+            reported_digest: Some(digest),
+            run_id: options.run_id.to_string(),
+            ingested_at: commit.now.clone(),
+            stat: file.stat,
+        };
+        commit.record_source(&file.name, entry);
     }
     let lines: HashMap<(String, String), u64> = reported
         .iter()
@@ -454,25 +373,17 @@ pub(super) async fn ingest_and_publish(
             rows.iter().map(|r| ((f.name.clone(), r.period.key(&r.hospital_code)), r.line))
         })
         .collect();
-    check_one_source_per_period(&next, &lines)?;
-    next.runs.push(RunEntry {
-        run_id,
-        version: next.version,
-        finished_at: now,
-        files_ingested: (ingested.files.len() + reported.len()) as u64,
-        rows_valid,
-        rows_rejected,
-        partitions_written: partitions_written as u64,
-    });
-    if next.runs.len() > 50 {
-        let excess = next.runs.len() - 50;
-        next.runs.drain(..excess);
-    }
-    // A run that lost its lock while silent must not publish over the run that took it over,
-    // and nothing is published after SIGTERM/SIGINT.
-    super::interrupt::check()?;
-    options.lock.check()?;
-    warehouse.publish(&next).await?;
+    run.files_ingested = (ingested.files.len() + reported.len()) as u64;
+    let (partitions_written, partitions_cleared) =
+        (commit.partitions_written, commit.partitions_cleared.clone());
+    let rows_rejected = run.rows_rejected;
+    // Nothing is published after SIGTERM/SIGINT, nor with two sources for one period.
+    let next = commit
+        .publish(run, options.lock, |next| {
+            check_one_source_per_period(next, &lines)?;
+            super::interrupt::check()
+        })
+        .await?;
     Ok(IngestOutcome {
         manifest: next,
         published: true,

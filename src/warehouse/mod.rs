@@ -1,11 +1,13 @@
 //! The warehouse: Parquet files plus a versioned manifest, in a folder or an object store.
 //!
-//! Owns the layout (`events/hospital=…/month=…/part-<run>.parquet`, `rejects/…`,
-//! `_manifest/v….json`), writing Parquet, reading and publishing manifests. Publishing is one
+//! Owns the layout (`events/month=…/part-<run>.parquet`, `rejects/…`, `_manifest/v….json`),
+//! writing Parquet, the commit of a run (`commit.rs`: the next manifest from what it stored),
+//! reading and publishing manifests. Publishing is one
 //! create-only `put` of the next manifest version, so readers see either the old state or the
 //! new one, never a mix, and two writers cannot both publish the same version. This module
 //! does not parse input files or compute rates.
 
+mod commit;
 mod integrity;
 pub(crate) mod layout;
 mod lock;
@@ -24,6 +26,7 @@ use object_store::path::Path as StorePath;
 use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
 use url::Url;
 
+pub(crate) use commit::{Commit, RunSummary};
 pub(crate) use integrity::{DamageReport, Depth};
 pub(crate) use lock::{LockInfo, LockPolicy, WriterLock, stale_reason};
 /// For the end-to-end tests (`refrate::testing`).

@@ -1,0 +1,199 @@
+//! The commit of a run: the next manifest version, assembled from what the run stored, and its
+//! publication. Every data file goes up under a fresh name of the run first, and none is
+//! visible until the manifest names it; the manifest is published last, create-only, after the
+//! writer lock is checked. `app` says what to store; the paths, the digests, the run history
+//! and the publication are decided here.
+
+use std::collections::BTreeMap;
+
+use super::schema;
+use super::{
+    FORMAT, FileDigest, FinishedMonth, Manifest, PartitionEntry, RunEntry, SourceEntry, Warehouse,
+    WarehouseError, WriterLock, layout,
+};
+
+/// Runs kept in the manifest's history.
+const RUNS_KEPT: usize = 50;
+
+/// The next version of a warehouse, being assembled by one run.
+pub(crate) struct Commit<'a> {
+    warehouse: &'a Warehouse,
+    run_id: String,
+    /// When the run committed, as the manifest records it (`2025-04-01T09:00:00Z`).
+    pub now: String,
+    next: Manifest,
+    /// Hospital-months whose entry was written again.
+    pub partitions_written: usize,
+    /// Hospital-months that had rows and now have none (an emptied file, `--allow-empty`).
+    pub partitions_cleared: Vec<String>,
+    rejects_files: usize,
+    reported_files: usize,
+}
+
+impl<'a> Commit<'a> {
+    /// Starts the version after `current`, written by this build (format [`FORMAT`]: its month
+    /// files are shared by partitions, which builds reading format 2 would count once per
+    /// partition). `key_id` identifies the pseudonymisation key, if the run has one.
+    pub(crate) fn begin(
+        warehouse: &'a Warehouse,
+        current: &Manifest,
+        run_id: &str,
+        key_id: Option<String>,
+    ) -> Commit<'a> {
+        let now = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
+        let mut next = current.clone();
+        next.format = FORMAT;
+        next.version = current.version + 1;
+        next.created_at = now.clone();
+        next.refrate_version = env!("CARGO_PKG_VERSION").to_string();
+        next.pseudonym_key_id = next.pseudonym_key_id.or(key_id);
+        Commit {
+            warehouse,
+            run_id: run_id.to_string(),
+            now,
+            next,
+            partitions_written: 0,
+            partitions_cleared: Vec::new(),
+            rejects_files: 0,
+            reported_files: 0,
+        }
+    }
+
+    /// Stores a rebuilt month. One that holds what it held (nothing new, nothing removed: a
+    /// cumulative export repeating what is stored) keeps its files, byte for byte; otherwise
+    /// its file goes up and replaces every partition entry of the month.
+    pub(crate) async fn put_month(
+        &mut self,
+        month: &str,
+        finished: FinishedMonth,
+    ) -> Result<(), WarehouseError> {
+        let FinishedMonth { file: mut written, partitions } = finished;
+        let stored: BTreeMap<&String, &PartitionEntry> =
+            self.next.partitions.iter().filter(|(_, p)| p.month == month).collect();
+        let unchanged = partitions.len() == stored.len()
+            && partitions.iter().all(|(key, p)| {
+                p.new_rows == 0
+                    && stored.get(key).is_some_and(|entry| {
+                        entry.rows == p.rows && entry.sources.iter().all(|s| p.sources.contains(s))
+                    })
+            });
+        if unchanged {
+            return Ok(());
+        }
+        let stored: Vec<String> = stored.into_keys().cloned().collect();
+        for key in stored {
+            self.next.partitions.remove(&key);
+            if !partitions.contains_key(&key) {
+                self.partitions_cleared.push(key);
+            }
+        }
+        if partitions.is_empty() {
+            return Ok(());
+        }
+        let file = layout::month_file(month, &self.run_id);
+        self.warehouse.put_file(&file, &mut written).await?;
+        self.partitions_written += partitions.len();
+        for (key, p) in partitions {
+            let hospital = key.split_once('/').map_or(key.as_str(), |(h, _)| h).to_string();
+            let entry = PartitionEntry {
+                hospital_code: hospital,
+                month: month.to_string(),
+                file: file.clone(),
+                rows: p.rows,
+                sha256: written.sha256.clone(),
+                bytes: Some(written.bytes),
+                sources: p.sources.into_iter().collect(),
+            };
+            self.next.partitions.insert(key, entry);
+        }
+        Ok(())
+    }
+
+    /// Stores the rejects of a source as a table file; returns its name and digest.
+    pub(crate) async fn put_rejects(
+        &mut self,
+        rejects: &[crate::ingest::Reject],
+    ) -> Result<(String, FileDigest), WarehouseError> {
+        let name = layout::rejects_file(&self.run_id, self.rejects_files);
+        self.rejects_files += 1;
+        let batch = schema::rejects_batch(rejects);
+        self.put_table(name, schema::REJECTS.clone(), batch).await
+    }
+
+    /// Stores the counts one source reported as a table file; returns its name and digest.
+    pub(crate) async fn put_reported(
+        &mut self,
+        rows: &[crate::ingest::ReportedRow],
+        source: &str,
+    ) -> Result<(String, FileDigest), WarehouseError> {
+        let name = layout::reported_file(&self.run_id, self.reported_files);
+        self.reported_files += 1;
+        let batch = schema::reported_batch(rows, source);
+        self.put_table(name, schema::REPORTED.clone(), batch).await
+    }
+
+    async fn put_table(
+        &self,
+        name: String,
+        table: datafusion::arrow::datatypes::SchemaRef,
+        batch: datafusion::arrow::array::RecordBatch,
+    ) -> Result<(String, FileDigest), WarehouseError> {
+        let bytes = super::write_batches(table, &[batch]).map_err(|source| WarehouseError::Parquet {
+            location: self.warehouse.location.clone(),
+            file: name.clone(),
+            source,
+        })?;
+        let digest = FileDigest::of(&bytes);
+        self.warehouse.put(&name, bytes).await?;
+        Ok((name, digest))
+    }
+
+    /// Records an ingested source. Sources it replaced no longer feed the hospital-months it
+    /// took from them.
+    pub(crate) fn record_source(&mut self, name: &str, entry: SourceEntry) {
+        for (key, others) in &entry.replaced {
+            for other in others {
+                if let Some(o) = self.next.sources.get_mut(other) {
+                    o.partitions.retain(|p| p != key);
+                }
+            }
+        }
+        self.next.sources.insert(name.to_string(), entry);
+    }
+
+    /// Publishes the version: the run is added to the history, and the manifest is written
+    /// create-only once `ready` (the run's last checks) and the lock check pass. A run whose
+    /// lock was taken over while it was silent must not publish over the run that took it.
+    pub(crate) async fn publish<E: From<WarehouseError>>(
+        mut self,
+        run: RunSummary,
+        lock: &WriterLock,
+        ready: impl FnOnce(&Manifest) -> Result<(), E>,
+    ) -> Result<Manifest, E> {
+        self.next.runs.push(RunEntry {
+            run_id: self.run_id.clone(),
+            version: self.next.version,
+            finished_at: self.now.clone(),
+            files_ingested: run.files_ingested,
+            rows_valid: run.rows_valid,
+            rows_rejected: run.rows_rejected,
+            partitions_written: self.partitions_written as u64,
+        });
+        if self.next.runs.len() > RUNS_KEPT {
+            let excess = self.next.runs.len() - RUNS_KEPT;
+            self.next.runs.drain(..excess);
+        }
+        ready(&self.next)?;
+        lock.check()?;
+        self.warehouse.publish(&self.next).await?;
+        Ok(self.next)
+    }
+}
+
+/// What the run did, for its entry in the history.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct RunSummary {
+    pub files_ingested: u64,
+    pub rows_valid: u64,
+    pub rows_rejected: u64,
+}
