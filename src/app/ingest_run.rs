@@ -582,6 +582,11 @@ impl<'a> Rebuild<'a> {
         let Some(files) = self.stored.get(month) else {
             return Ok(());
         };
+        let expected = crate::periods::parse_month(month);
+        let in_month = |date: chrono::NaiveDate| {
+            use chrono::Datelike;
+            expected == Some((date.year(), date.month()))
+        };
         for parts in files {
             let replaced =
                 |p: &PartitionEntry| p.sources.iter().all(|s| self.changed_names.contains(s.as_str()));
@@ -601,13 +606,13 @@ impl<'a> Rebuild<'a> {
                     if self.changed_names.contains(source.as_str()) {
                         continue;
                     }
-                    let event_month = month_of(event.event_date);
-                    if event_month != month {
+                    if !in_month(event.event_date) {
                         return Err(AppError::Partition {
                             key: file.feeds.clone(),
                             file: file.path.clone(),
                             problem: format!(
-                                "a row of {event_month} (line {} of {source}) in a file of {month}",
+                                "a row of {} (line {} of {source}) in a file of {month}",
+                                month_of(event.event_date),
                                 event.line
                             ),
                         });

@@ -351,8 +351,14 @@ impl RunJob<'_> {
         // Nothing new and the pages made from this very state: nothing is read or rewritten.
         // Each stored file is checked for presence and size, as `rates` does.
         let nothing_new = files.iter().all(|(_, _, d)| *d != ingest_run::Delivery::New);
-        let key = reports::RenderKey::of(cfg, &current)?;
-        let up_to_date = if nothing_new { reports::up_to_date(&cfg.reports, &key) } else { None };
+        // The record of the last render is sealed with the pseudonymisation key.
+        let sealer = pseudonymizer.clone();
+        let up_to_date = match &sealer {
+            Some(sealer) if nothing_new => {
+                reports::RenderRecord::of(cfg, &current, sealer)?.up_to_date(&cfg.reports)
+            }
+            _ => None,
+        };
         // Otherwise a damaged warehouse stops the run before anything is read from it or
         // published. Every file is hashed: a run reads most of the warehouse anyway
         // (carry-over, rendering).
@@ -391,8 +397,18 @@ impl RunJob<'_> {
         let rendered = match up_to_date.filter(|_| !outcome.published) {
             Some(rendered) => rendered,
             None => {
-                let key = if outcome.published { reports::RenderKey::of(cfg, manifest)? } else { key };
-                match reports::render_all(cfg, warehouse, manifest, regimes, hospitals, renderer, &key).await
+                let record =
+                    sealer.as_ref().map(|s| reports::RenderRecord::of(cfg, manifest, s)).transpose()?;
+                match reports::render_all(
+                    cfg,
+                    warehouse,
+                    manifest,
+                    regimes,
+                    hospitals,
+                    renderer,
+                    record.as_ref(),
+                )
+                .await
                 {
                     Ok(rendered) => rendered,
                     Err(e) => return Err(reports::diagnose(warehouse, manifest, e).await),

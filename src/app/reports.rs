@@ -29,10 +29,10 @@ pub(super) struct Rendered {
 /// program (its version, and the size and time of its executable, so that a rebuilt binary
 /// renders again). Anything a page shows must be covered here.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) struct RenderKey(String);
+struct RenderKey(String);
 
 impl RenderKey {
-    pub(super) fn of(cfg: &Config, manifest: &Manifest) -> Result<RenderKey, AppError> {
+    fn of(cfg: &Config, manifest: &Manifest) -> Result<RenderKey, AppError> {
         use sha2::{Digest, Sha256};
         let mut hash = Sha256::new();
         let mut part = |label: &str, bytes: &[u8]| {
@@ -80,27 +80,80 @@ struct RenderStamp {
     rendered: Rendered,
 }
 
+/// The record as stored: its JSON and a tag of it under the pseudonymisation key. The reports
+/// folder is shared; the exit code of a run with nothing to do comes from this record, so an
+/// edited one (a failing hospital taken out of the review) must not be believed: it is
+/// rendered again.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SealedStamp {
+    record: String,
+    seal: String,
+}
+
 /// Its name. Every render removes it before writing a page, so a render that stops half-way
 /// leaves none and the next run renders again.
 const STAMP: &str = ".refrate_rendered.json";
+
+/// The domain of the record's seal ([`Pseudonymizer::seal`](crate::ingest::Pseudonymizer::seal)).
+const SEAL_DOMAIN: &str = "refrate render record v1";
 
 fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::{Digest, Sha256};
     hex::encode(Sha256::digest(bytes))
 }
 
-/// What the pages in `dir` concluded, if they were rendered from `key` and every one of them
-/// is still there as written (a page deleted or edited since is rendered again).
-pub(super) fn up_to_date(dir: &Path, key: &RenderKey) -> Option<Rendered> {
-    let stamp: RenderStamp = serde_json::from_slice(&std::fs::read(dir.join(STAMP)).ok()?).ok()?;
-    if stamp.key != key.0 {
-        return None;
+/// The render record of one warehouse state: what the pages are made from, and the key that
+/// seals the record.
+pub(super) struct RenderRecord<'a> {
+    key: RenderKey,
+    sealer: &'a crate::ingest::Pseudonymizer,
+}
+
+impl<'a> RenderRecord<'a> {
+    pub(super) fn of(
+        cfg: &Config,
+        manifest: &Manifest,
+        sealer: &'a crate::ingest::Pseudonymizer,
+    ) -> Result<Self, AppError> {
+        Ok(RenderRecord { key: RenderKey::of(cfg, manifest)?, sealer })
     }
-    let intact = stamp
-        .pages
-        .iter()
-        .all(|(name, sha)| std::fs::read(dir.join(name)).is_ok_and(|bytes| sha256_hex(&bytes) == *sha));
-    intact.then_some(stamp.rendered)
+
+    /// What the pages in `dir` concluded, if its record says they were rendered from this
+    /// state, bears this key's seal, and every page is still there as written (a page deleted
+    /// or edited since, or an edited record, is rendered again).
+    pub(super) fn up_to_date(&self, dir: &Path) -> Option<Rendered> {
+        let sealed: SealedStamp = serde_json::from_slice(&std::fs::read(dir.join(STAMP)).ok()?).ok()?;
+        if self.sealer.seal(SEAL_DOMAIN, sealed.record.as_bytes()) != sealed.seal {
+            return None;
+        }
+        let stamp: RenderStamp = serde_json::from_str(&sealed.record).ok()?;
+        if stamp.key != self.key.0 {
+            return None;
+        }
+        let intact = stamp
+            .pages
+            .iter()
+            .all(|(name, sha)| std::fs::read(dir.join(name)).is_ok_and(|bytes| sha256_hex(&bytes) == *sha));
+        intact.then_some(stamp.rendered)
+    }
+
+    /// Writes the record of `files` and `rendered`, last, once the pages are in place.
+    fn write(&self, dir: &Path, files: &[(String, String)], rendered: &Rendered) -> Result<(), AppError> {
+        let stamp = RenderStamp {
+            key: self.key.0.clone(),
+            pages: files
+                .iter()
+                .map(|(name, content)| (name.clone(), sha256_hex(content.as_bytes())))
+                .collect(),
+            rendered: rendered.clone(),
+        };
+        let record = serde_json::to_string(&stamp).expect("a record serialises");
+        let seal = self.sealer.seal(SEAL_DOMAIN, record.as_bytes());
+        let sealed =
+            serde_json::to_string_pretty(&SealedStamp { record, seal }).expect("a record serialises");
+        write_all_in_place(dir, &[(STAMP.to_string(), sealed)])
+    }
 }
 
 /// What a reader checks before the engine reads `manifest`'s files: each present with its size,
@@ -133,7 +186,7 @@ pub(super) async fn render_all(
     regimes: &[&Regime],
     hospitals: &BTreeMap<String, Hospital>,
     renderer: &Renderer,
-    key: &RenderKey,
+    record: Option<&RenderRecord<'_>>,
 ) -> Result<Rendered, AppError> {
     check_before_reading(warehouse, manifest).await?;
     let engine = Engine::open(warehouse, manifest, regimes).await?;
@@ -177,13 +230,10 @@ pub(super) async fn render_all(
         codes.into_iter().filter(|c| !hospitals.contains_key(*c)).map(str::to_string).collect()
     };
     let rendered = Rendered { review, not_in_master };
-    let stamp = RenderStamp {
-        key: key.0.clone(),
-        pages: files.iter().map(|(name, content)| (name.clone(), sha256_hex(content.as_bytes()))).collect(),
-        rendered: rendered.clone(),
-    };
-    let stamp = serde_json::to_string_pretty(&stamp).expect("a stamp serialises");
-    write_all_in_place(&cfg.reports, &[(STAMP.to_string(), stamp)])?;
+    // Without a key (reported counts only) nothing could seal a record: every run renders.
+    if let Some(record) = record {
+        record.write(&cfg.reports, &files, &rendered)?;
+    }
     Ok(rendered)
 }
 

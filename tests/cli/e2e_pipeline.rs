@@ -551,3 +551,26 @@ fn a_rerun_with_nothing_new_rewrites_no_page_unless_what_they_are_made_from_chan
     };
     assert_ne!(index_time(&after), index_time(&rendered), "the pages were not rendered again");
 }
+
+#[test]
+fn an_edited_render_record_is_not_believed() {
+    let p = Project::new("");
+    p.input("fy2025.csv", &fixture_rows());
+    let first = p.run();
+    assert_code(&first, 1);
+    // The record in the shared reports folder is edited: the failing hospital taken out of the
+    // review, so that a run with nothing new would exit 0.
+    let path = p.path("reports/.refrate_rendered.json");
+    let mut sealed: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    let mut record: serde_json::Value = serde_json::from_str(sealed["record"].as_str().unwrap()).unwrap();
+    assert!(!record["rendered"]["review"]["attention"].as_array().unwrap().is_empty(), "{record}");
+    record["rendered"]["review"]["attention"] = serde_json::json!([]);
+    sealed["record"] = serde_json::Value::String(record.to_string());
+    std::fs::write(&path, serde_json::to_vec(&sealed).unwrap()).unwrap();
+    // Its seal no longer matches: the pages are rendered again from the warehouse.
+    let again = p.run();
+    assert_code(&again, 1);
+    assert!(stderr(&again).contains("needs review"), "{}", stderr(&again));
+    let restored: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    assert_ne!(restored, sealed);
+}
