@@ -161,13 +161,15 @@ pub(super) fn classify(
 /// The files whose content is not in the warehouse yet (see [`classify`]); copies get a note.
 fn new_content(
     files: Vec<(SourceFile, String, Delivery)>,
-    notes: &mut Vec<String>,
+    notes: &mut Vec<Note>,
 ) -> Vec<(SourceFile, String)> {
     let mut changed = Vec::new();
     for (f, sha, delivery) in files {
         match delivery {
             Delivery::Unchanged => {}
-            Delivery::Copy(note) => notes.push(format!("{note}: skipped")),
+            Delivery::Copy(note) => {
+                notes.push(Note { file: f.name.clone(), text: format!("{note}: skipped") })
+            }
             Delivery::New => changed.push((f, sha)),
         }
     }
@@ -189,29 +191,73 @@ pub(super) struct IngestOutcome {
     pub partitions_cleared: Vec<String>,
     /// What a user should know about the delivery (files skipped as copies, months replaced
     /// or completed by another file), one line each.
-    pub notes: Vec<String>,
+    pub notes: Vec<Note>,
+    /// The event files read, as they would be stored.
+    pub files: Vec<FileResult>,
+    /// The reported-counts files read, with their rows.
+    pub reported: Vec<(String, usize)>,
+    /// What would stop `run`, when surveying (`validate`); a run stops at the first instead.
+    pub stops: Vec<Stop>,
+}
+
+/// A line about the delivery of one file.
+pub(super) struct Note {
+    pub file: String,
+    pub text: String,
+}
+
+/// Something that stops `run`, and the file it concerns (none for what concerns the run as a
+/// whole, such as a month far after the stored data).
+pub(super) struct Stop {
+    pub file: Option<String>,
+    pub error: AppError,
+}
+
+/// A run stops at the first problem; a survey collects them all.
+struct Stops {
+    survey: bool,
+    found: Vec<Stop>,
+}
+
+impl Stops {
+    /// `result` when running; when surveying, its error is kept and the ingest goes on.
+    fn check(&mut self, file: Option<&str>, result: Result<(), AppError>) -> Result<(), AppError> {
+        match result {
+            Err(error) if self.survey => {
+                self.found.push(Stop { file: file.map(str::to_string), error });
+                Ok(())
+            }
+            other => other,
+        }
+    }
 }
 
 /// How `run` ingests.
 pub(super) struct IngestOptions<'a> {
     pub run_id: &'a str,
-    /// Checked just before publishing: a run whose lock was taken over must not publish.
-    pub lock: &'a WriterLock,
+    /// The run's writer lock, checked just before publishing: a run whose lock was taken over
+    /// must not publish. Without one the ingest is a survey (`validate`): every file is read
+    /// and judged exactly as `run` would, nothing is stored or published, and what would stop
+    /// `run` is collected in [`IngestOutcome::stops`].
+    pub lock: Option<&'a WriterLock>,
     pub overlap: OverlapPolicy,
     pub allow_empty: bool,
     pub progress: indicatif::ProgressBar,
 }
 
-struct FileResult {
-    name: String,
+/// One event file, read and judged.
+pub(super) struct FileResult {
+    pub name: String,
     sha256: String,
     stat: Option<crate::warehouse::FileStat>,
-    stats: FileStats,
-    rejects: Vec<Reject>,
+    pub stats: FileStats,
+    pub rejects: Vec<Reject>,
+    /// The hospitals with a valid row in it.
+    pub hospitals: BTreeSet<String>,
     /// The partitions holding rows of this file.
     partitions: BTreeSet<String>,
     /// Rows already present, by the file that had them first.
-    already_present_in: BTreeMap<String, u64>,
+    pub already_present_in: BTreeMap<String, u64>,
     /// Partitions this file replaced, with the sources it replaced.
     replaced: BTreeMap<String, Vec<String>>,
 }
@@ -220,7 +266,10 @@ struct Ingested {
     files: Vec<FileResult>,
     /// By month.
     months: BTreeMap<String, FinishedMonth>,
-    notes: Vec<String>,
+    notes: Vec<Note>,
+    stops: Vec<Stop>,
+    /// The months that held stored rows of other sources, with those sources.
+    carried: BTreeMap<String, BTreeSet<String>>,
 }
 
 /// Skips files already in the manifest (same name and content), ingests the others, and
@@ -247,6 +296,8 @@ pub(super) async fn ingest_and_publish(
         ));
     }
     let files_seen = files.len();
+    let survey = options.lock.is_none();
+    let mut stops = Stops { survey, found: Vec::new() };
     let mut notes = Vec::new();
     let changed = new_content(files, &mut notes);
     if changed.is_empty() {
@@ -261,12 +312,15 @@ pub(super) async fn ingest_and_publish(
             partitions_written: 0,
             partitions_cleared: Vec::new(),
             notes,
+            files: Vec::new(),
+            reported: Vec::new(),
+            stops: Vec::new(),
         });
     }
 
     let (changed, changed_aggregates): (Vec<_>, Vec<_>) =
         changed.into_iter().partition(|(f, _)| f.input.kind == InputKind::Events);
-    let reported = read_reported(&changed_aggregates)?;
+    let reported = read_reported(&changed_aggregates, &mut stops)?;
     let handle = tokio::runtime::Handle::current();
     let wh = warehouse.clone();
     let base = current.clone();
@@ -275,26 +329,52 @@ pub(super) async fn ingest_and_publish(
     let overlap = options.overlap;
     let progress = options.progress.clone();
     progress.set_length(changed.len() as u64);
+    // A survey without the key still judges the files among themselves (a throwaway key
+    // tells equal patient numbers as well as any), but not against stored rows.
+    let (pseudonymizer, compares_stored) = match pseudonymizer {
+        Some(p) => (Some(p), true),
+        None if survey => {
+            let throwaway: [u8; 32] = rand::random();
+            (Some(Pseudonymizer::new(&throwaway).expect("32 random bytes are a valid key")), false)
+        }
+        None => (None, false),
+    };
     let ingested = if changed.is_empty() {
-        Ingested { files: Vec::new(), months: BTreeMap::new(), notes: Vec::new() }
+        Ingested {
+            files: Vec::new(),
+            months: BTreeMap::new(),
+            notes: Vec::new(),
+            stops: Vec::new(),
+            carried: BTreeMap::new(),
+        }
     } else {
         let pseudonymizer = pseudonymizer.ok_or_else(|| AppError::Key(ingest::KeyError::Missing))?;
         tokio::task::spawn_blocking(move || {
-            let limits = Limits { max_reject_ratio: max_ratio, allow_empty, overlap };
+            let limits = Limits { max_reject_ratio: max_ratio, allow_empty, overlap, survey };
             ingest_files(&handle, &wh, &base, &changed, &pseudonymizer, related.as_ref(), limits, &progress)
         })
         .await
         .map_err(AppError::Task)??
     };
+    stops.found.extend(ingested.stops);
+    if !compares_stored {
+        for f in &ingested.files {
+            stops.check(Some(&f.name), needs_the_key(f, &ingested.carried))?;
+        }
+    }
 
-    check_month_jump(
+    let jump = check_month_jump(
         &current,
         ingested.files.iter().map(|f| (f.name.as_str(), &f.stats.months)),
         cfg.max_jump_months,
-    )?;
+    );
+    stops.check(None, jump)?;
 
     // Upload data files under fresh names; none is visible until the manifest names it.
-    let mut commit = Commit::begin(warehouse, &current, options.run_id, key_id);
+    let mut commit = match options.lock {
+        Some(lock) => Commit::begin(warehouse, &current, options.run_id, key_id, lock),
+        None => Commit::rehearse(warehouse, &current, options.run_id, key_id),
+    };
     options.progress.set_message("uploading");
     notes.extend(ingested.notes);
     for (month, finished) in ingested.months {
@@ -379,14 +459,14 @@ pub(super) async fn ingest_and_publish(
     let rows_rejected = run.rows_rejected;
     // Nothing is published after SIGTERM/SIGINT, nor with two sources for one period.
     let next = commit
-        .publish(run, options.lock, |next| {
-            check_one_source_per_period(next, &lines)?;
+        .publish(run, |next| {
+            stops.check(None, check_one_source_per_period(next, &lines))?;
             super::interrupt::check()
         })
         .await?;
     Ok(IngestOutcome {
         manifest: next,
-        published: true,
+        published: !survey,
         files_seen,
         files_ingested: ingested.files.len() + reported.len(),
         rows_read,
@@ -395,7 +475,33 @@ pub(super) async fn ingest_and_publish(
         partitions_written,
         partitions_cleared,
         notes,
+        files: ingested.files,
+        reported: reported.iter().map(|(f, _, rows)| (f.name.clone(), rows.len())).collect(),
+        stops: stops.found,
     })
+}
+
+/// Without the key, a file's rows of months that hold stored rows of other files cannot be
+/// compared with them: whether they are already present, or differ, is not known.
+fn needs_the_key(file: &FileResult, carried: &BTreeMap<String, BTreeSet<String>>) -> Result<(), AppError> {
+    let months: Vec<&str> =
+        file.stats.months.iter().filter(|m| carried.contains_key(*m)).map(String::as_str).collect();
+    if months.is_empty() {
+        return Ok(());
+    }
+    let stored: BTreeSet<&str> = months.iter().flat_map(|m| carried[*m].iter()).map(String::as_str).collect();
+    Err(AppError::refused(
+        Refusal::KeyNeeded,
+        format!(
+            "{}: its rows of {} cannot be compared with the rows stored for them (from {}) without the \
+             pseudonymisation key, so whether they are already present or differ from them is not known; \
+             set {} (or pseudonym_key_file in the config) and validate again",
+            file.name,
+            months.join(", "),
+            stored.into_iter().collect::<Vec<_>>().join(", "),
+            ingest::KEY_ENV_VAR
+        ),
+    ))
 }
 
 /// Refuses new months that leap past the end of the data: a new month more than `max_jump`
@@ -450,15 +556,16 @@ pub(crate) fn check_month_jump<'a>(
 type Reported = Vec<(SourceFile, String, Vec<ReportedRow>)>;
 
 /// Reads the changed reported-counts files (small; any bad row stops the run).
-fn read_reported(files: &[(SourceFile, String)]) -> Result<Reported, AppError> {
+fn read_reported(files: &[(SourceFile, String)], stops: &mut Stops) -> Result<Reported, AppError> {
     let known: Vec<&str> = Count::ALL.iter().map(|c| c.name()).collect();
-    files
-        .iter()
-        .map(|(f, sha)| {
-            let (rows, _) = ingest::read_aggregates(&f.path, &f.name, &f.input.format, &known)?;
-            Ok((f.clone(), sha.clone(), rows))
-        })
-        .collect()
+    let mut reported = Vec::new();
+    for (f, sha) in files {
+        match ingest::read_aggregates(&f.path, &f.name, &f.input.format, &known) {
+            Ok((rows, _)) => reported.push((f.clone(), sha.clone(), rows)),
+            Err(e) => stops.check(Some(&f.name), Err(e.into()))?,
+        }
+    }
+    Ok(reported)
 }
 
 /// A hospital-period comes from one source: event logs, or one row of reported counts. A
@@ -525,6 +632,8 @@ struct Limits {
     max_reject_ratio: f64,
     allow_empty: bool,
     overlap: OverlapPolicy,
+    /// `validate`: collect what stops a run, and read on.
+    survey: bool,
 }
 
 /// Rebuilds the months a run touches: rows of the changed files plus the rows other sources
@@ -542,6 +651,8 @@ struct Rebuild<'a> {
     sink: PartitionSink,
     /// The month of the last row added, and its name (opened).
     last_month: Option<((i32, u32), String)>,
+    /// The months that held rows of other sources, carried over, with those sources.
+    carried: BTreeMap<String, BTreeSet<String>>,
 }
 
 impl<'a> Rebuild<'a> {
@@ -565,6 +676,7 @@ impl<'a> Rebuild<'a> {
             changed_names,
             sink: PartitionSink::new(),
             last_month: None,
+            carried: BTreeMap::new(),
         }
     }
 
@@ -587,6 +699,7 @@ impl<'a> Rebuild<'a> {
             use chrono::Datelike;
             expected == Some((date.year(), date.month()))
         };
+        let mut carried: BTreeSet<String> = BTreeSet::new();
         for parts in files {
             let replaced =
                 |p: &PartitionEntry| p.sources.iter().all(|s| self.changed_names.contains(s.as_str()));
@@ -618,8 +731,14 @@ impl<'a> Rebuild<'a> {
                         });
                     }
                     self.sink.push(month, &event, &source).map_err(Self::staging(month))?;
+                    if !carried.contains(&source) {
+                        carried.insert(source);
+                    }
                 }
             }
+        }
+        if !carried.is_empty() {
+            self.carried.insert(month.to_string(), carried);
         }
         Ok(())
     }
@@ -657,7 +776,8 @@ fn ingest_files(
     limits: Limits,
     progress: &indicatif::ProgressBar,
 ) -> Result<Ingested, AppError> {
-    let Limits { max_reject_ratio, allow_empty, overlap } = limits;
+    let Limits { max_reject_ratio, allow_empty, overlap, survey } = limits;
+    let mut stops = Stops { survey, found: Vec::new() };
     let mut rebuild =
         Rebuild::new(handle, warehouse, current, changed.iter().map(|(f, _)| f.name.as_str()).collect());
     let mut results = Vec::new();
@@ -667,12 +787,13 @@ fn ingest_files(
     std::thread::scope(|scope| -> Result<(), AppError> {
         std::thread::Builder::new()
             .name("refrate-reader".into())
-            .spawn_scoped(scope, move || read_in_order(changed, pseudonymizer, related, &sender))
+            .spawn_scoped(scope, move || read_in_order(changed, pseudonymizer, related, &sender, survey))
             .map_err(AppError::io("starting the reading thread".to_string()))?;
         let parsed = parsed; // dropped on return, which stops the reader at its next send
         let mut files = changed.iter();
         let mut file = files.next();
         let mut events_of_file = 0u64;
+        let mut hospitals: BTreeSet<String> = BTreeSet::new();
         for message in &parsed {
             let (source, sha) = file.expect("the reader sends nothing after the last file");
             match message {
@@ -684,22 +805,32 @@ fn ingest_files(
                     events_of_file += chunk.len() as u64;
                     for event in &chunk {
                         rebuild.add(event, &source.name)?;
+                        if !hospitals.contains(&event.hospital_code) {
+                            hospitals.insert(event.hospital_code.clone());
+                        }
                     }
                 }
                 Parsed::File(result) => {
+                    progress.inc(1);
+                    file = files.next();
+                    let events = std::mem::take(&mut events_of_file);
+                    let hospitals = std::mem::take(&mut hospitals);
                     let (stats, mut rejects) = match *result {
                         Ok(read) => read,
                         Err(error) => {
-                            return Err(AppError::Ingest {
-                                file: source.name.clone(),
-                                error: Box::new(error),
-                            });
+                            let error =
+                                AppError::Ingest { file: source.name.clone(), error: Box::new(error) };
+                            stops.check(Some(&source.name), Err(error))?;
+                            continue;
                         }
                     };
                     rejects.sort_by_key(|r| r.line);
-                    check_reject_ratio(&source.name, &stats, &rejects, max_reject_ratio)?;
-                    if events_of_file == 0 && !allow_empty {
-                        check_not_emptied(current, &source.name, &stats)?;
+                    // Early, before the rows are judged (a survey checks once, after).
+                    if !survey {
+                        check_reject_ratio(&source.name, &stats, &rejects, max_reject_ratio)?;
+                    }
+                    if events == 0 && !allow_empty {
+                        stops.check(Some(&source.name), check_not_emptied(current, &source.name, &stats))?;
                     }
                     results.push(FileResult {
                         name: source.name.clone(),
@@ -707,13 +838,11 @@ fn ingest_files(
                         stat: source.stat,
                         stats,
                         rejects,
+                        hospitals,
                         partitions: BTreeSet::new(),
                         already_present_in: BTreeMap::new(),
                         replaced: BTreeMap::new(),
                     });
-                    progress.inc(1);
-                    file = files.next();
-                    events_of_file = 0;
                 }
             }
         }
@@ -728,14 +857,14 @@ fn ingest_files(
             }
         }
     }
-    let Rebuild { sink, changed_names, .. } = rebuild;
+    let Rebuild { sink, changed_names, carried, .. } = rebuild;
     let finished = sink
         .finish(|name| changed_names.contains(name), overlap)
         .map_err(|source| AppError::Parquet { what: "finishing partition files".into(), source })?;
-    check_overlaps(&finished.overlaps)?;
+    check_overlaps(&finished.overlaps, &mut stops)?;
     let mut notes = Vec::new();
-    for o in &finished.overlaps {
-        notes.push(format!(
+    for o in finished.overlaps.iter().filter(|o| o.outcome == Some(OverlapOutcome::Replaced)) {
+        let text = format!(
             "{} replaces {} (was {}; overlap: replace): {} row(s) in common, {} added, {} of the earlier rows gone",
             o.file,
             o.partition,
@@ -743,18 +872,20 @@ fn ingest_files(
             o.shared,
             o.added,
             o.lacking
-        ));
+        );
+        notes.push(Note { file: o.file.clone(), text });
         if let Some(r) = results.iter_mut().find(|r| r.name == o.file) {
             r.replaced.insert(o.partition.clone(), o.others.clone());
         }
     }
     for c in &finished.complements {
-        notes.push(format!(
+        let text = format!(
             "{} adds rows to {}, which holds rows of {}; no row in common, so they are taken as another part of that month",
             c.file,
             c.partition,
             c.others.join(", ")
-        ));
+        );
+        notes.push(Note { file: c.file.clone(), text });
     }
     for d in finished.duplicates {
         let Some(result) = results.iter_mut().find(|r| r.name == d.source_file) else {
@@ -789,9 +920,9 @@ fn ingest_files(
         r.rejects.sort_by_key(|x| x.line);
         // Again, now that repeats within each file are known (rows already present are not
         // rejects and do not count).
-        check_reject_ratio(&r.name, &r.stats, &r.rejects, max_reject_ratio)?;
+        stops.check(Some(&r.name), check_reject_ratio(&r.name, &r.stats, &r.rejects, max_reject_ratio))?;
     }
-    Ok(Ingested { files: results, months: finished.months, notes })
+    Ok(Ingested { files: results, months: finished.months, notes, stops: stops.found, carried })
 }
 
 /// Parsed rows sent to the storing thread at a time, and chunks in flight: memory stays a few
@@ -807,12 +938,14 @@ enum Parsed {
 }
 
 /// Reads `changed` in order on the reading thread. Stops when the storing thread has gone
-/// (it stopped on an error, which it reports).
+/// (it stopped on an error, which it reports), and after a file that cannot be read unless
+/// `read_on` (a survey).
 fn read_in_order(
     changed: &[(SourceFile, String)],
     pseudonymizer: &Pseudonymizer,
     related: Option<&RelatedInstitutions>,
     sender: &std::sync::mpsc::SyncSender<Parsed>,
+    read_on: bool,
 ) {
     for (file_index, (file, _)) in changed.iter().enumerate() {
         let mut rejects: Vec<Reject> = Vec::new();
@@ -842,7 +975,7 @@ fn read_in_order(
             return;
         }
         let failed = result.is_err();
-        if sender.send(Parsed::File(Box::new(result))).is_err() || failed {
+        if sender.send(Parsed::File(Box::new(result))).is_err() || (failed && !read_on) {
             return;
         }
     }
@@ -869,17 +1002,29 @@ fn check_not_emptied(current: &Manifest, name: &str, stats: &FileStats) -> Resul
 }
 
 /// A newer file that differs from what a hospital-month holds stops the run unless
-/// `overlap: replace` let it replace the month; the message names both files.
-fn check_overlaps(overlaps: &[crate::warehouse::PartitionOverlap]) -> Result<(), AppError> {
-    let refused: Vec<String> = overlaps.iter().filter_map(refusal).collect();
+/// `overlap: replace` let it replace the month; the message names both files. A survey keeps
+/// each refusal with its file.
+fn check_overlaps(
+    overlaps: &[crate::warehouse::PartitionOverlap],
+    stops: &mut Stops,
+) -> Result<(), AppError> {
+    let refused: Vec<(&str, String)> =
+        overlaps.iter().filter_map(|o| refusal(o).map(|why| (o.file.as_str(), why))).collect();
+    if stops.survey {
+        for (file, why) in refused {
+            stops.check(Some(file), Err(AppError::refused(Refusal::DifferingExport, why)))?;
+        }
+        return Ok(());
+    }
     if refused.is_empty() {
         return Ok(());
     }
-    Err(AppError::refused(Refusal::DifferingExport, format!("{}; nothing was published", refused.join("; "))))
+    let why: Vec<String> = refused.into_iter().map(|(_, why)| why).collect();
+    Err(AppError::refused(Refusal::DifferingExport, format!("{}; nothing was published", why.join("; "))))
 }
 
 /// Why an overlap stops the run, or `None` if it does not (a replacement, a complement).
-pub(super) fn refusal(o: &crate::warehouse::PartitionOverlap) -> Option<String> {
+fn refusal(o: &crate::warehouse::PartitionOverlap) -> Option<String> {
     let what = format!(
         "{} gives rows for {} that differ from those of {} ({} row(s) in common, {} of theirs missing on the days it covers, {} new)",
         o.file,

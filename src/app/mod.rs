@@ -139,6 +139,8 @@ pub enum Refusal {
     NotCsv,
     /// `validate` found an input `run` would refuse.
     Unusable,
+    /// `validate` without the key, on rows of months that hold stored rows.
+    KeyNeeded,
 }
 
 impl AppError {
@@ -370,7 +372,7 @@ impl RunJob<'_> {
         let progress = progress_bar(options.quiet);
         let ingest_options = ingest_run::IngestOptions {
             run_id,
-            lock,
+            lock: Some(lock),
             overlap: cfg.overlap,
             allow_empty: options.allow_empty,
             progress: progress.clone(),
@@ -389,7 +391,7 @@ impl RunJob<'_> {
         let outcome = outcome?;
         if !options.quiet {
             for note in &outcome.notes {
-                eprintln!("refrate: note: {note}");
+                eprintln!("refrate: note: {}", note.text);
             }
         }
         interrupt::check()?;

@@ -1,42 +1,29 @@
 //! `refrate validate`: reads inputs exactly as `run` would and reports what it found, writing
-//! nothing (it reads the warehouse's manifest, writes no warehouse and no report, needs no key).
+//! nothing. It is `run`'s ingest as a survey ([`IngestOptions::lock`] `None`): the same
+//! classification, reading, carry-over of stored rows, delivery rules and last checks, with
+//! nothing stored or published, and every problem collected instead of the first stopping it.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
-use chrono::Datelike;
-
-use super::ingest_run::{Delivery, SourceFile};
-use super::{AppError, Outcome};
+use super::ingest_run::{Delivery, FileResult, IngestOptions, SourceFile, Stop};
+use super::{AppError, Outcome, Refusal};
 use crate::cli::Lang;
 use crate::config::{Config, InputKind};
-use crate::ingest::{self, Fate, MonthRow, Pseudonymizer, Reject, judge_month};
+use crate::ingest::{self, Reject};
 use crate::warehouse::{Manifest, Warehouse};
 
 /// How many example rejects are shown per reason.
 const EXAMPLES: usize = 3;
 
-/// One file as `validate` saw it.
-#[derive(Default)]
-struct Checked {
-    report: String,
-    stats: Option<ingest::FileStats>,
-    rejects: Vec<Reject>,
-    hospitals: BTreeSet<String>,
-    already_present_in: BTreeMap<String, u64>,
-    problems: Vec<String>,
-    notes: Vec<String>,
-    stored: bool,
-}
-
 /// Validates the config's inputs, or the given files read with the first events input's
-/// format. Exit: 0 clean, 1 some rows would be rejected, 2 a file cannot be used.
+/// format. Exit: 0 clean, 1 some rows would be rejected, 2 `run` would stop.
 ///
-/// Deliveries are judged as `run` judges them ([`judge_month`]): the warehouse's manifest is
-/// read (never written) to know which files are already ingested; their rows stand for the
-/// stored rows, copies of them are skipped, and rows of other files identical to rows of
-/// another file are "already present".
+/// The warehouse is read, never written: its manifest tells which files are already
+/// ingested, and the stored rows of the months a file touches are what its rows are judged
+/// against, as in `run`. That needs the key; without one, files are judged among themselves,
+/// and a file with rows in months that hold stored rows is reported as not checked (exit 2).
 ///
 /// It reads everything `run` reads before its first row: the hospital master (a bad or
 /// duplicate row is exit 2 here as there) and the related-institution list. With `quiet`, the
@@ -64,180 +51,129 @@ pub(super) async fn validate(
             });
         }
     }
-    let current = match Warehouse::open_existing(&cfg.warehouse) {
+    let (warehouse, current) = match Warehouse::open_existing(&cfg.warehouse) {
         // No warehouse yet: nothing is stored.
-        Err(_) => Manifest::empty(),
-        Ok(w) => w.current().await?,
+        Err(_) => (Warehouse::nothing_yet(&cfg.warehouse), Manifest::empty()),
+        Ok(w) => {
+            let current = w.current().await?;
+            (w, current)
+        }
     };
     let targets = super::ingest_run::classify(&current, targets)?;
-    // Duplicate detection needs a key, but nothing is kept: a random one will do.
-    let ephemeral: [u8; 32] = rand::random();
-    let pseudonymizer = Pseudonymizer::new(&ephemeral).expect("32 random bytes are a valid key");
+    let new_events = targets.iter().any(|(f, _, d)| *d == Delivery::New && f.input.kind == InputKind::Events);
+    // The key as `run` loads it; only its absence is not an error here.
+    let pseudonymizer = if new_events {
+        match ingest::load_key(std::env::var(ingest::KEY_ENV_VAR).ok(), cfg.pseudonym_key_file.as_deref()) {
+            Ok(key) => Some(key),
+            Err(ingest::KeyError::Missing) => None,
+            Err(e) => return Err(e.into()),
+        }
+    } else {
+        None
+    };
     let related = match &cfg.related_institutions {
         Some(path) => Some(ingest::RelatedInstitutions::load(path)?),
         None => None,
     };
-    let mut checked: Vec<Checked> = Vec::new();
-    // Every valid row by hospital-month, with its byte offset, for the delivery rules.
-    let mut months: BTreeMap<String, (Vec<MonthRow>, Vec<u64>)> = BTreeMap::new();
-    for (index, (f, _sha, delivery)) in targets.iter().enumerate() {
-        let mut c = Checked { stored: *delivery == Delivery::Unchanged, ..Checked::default() };
-        let name = &f.name;
-        if let Delivery::Copy(note) = delivery {
-            let _ = writeln!(c.report, "{note}: `refrate run` skips it");
-            checked.push(c);
-            continue;
-        }
-        if f.input.kind == InputKind::Aggregates {
-            let known: Vec<&str> = crate::regimes::Count::ALL.iter().map(|c| c.name()).collect();
-            match ingest::read_aggregates(&f.path, name, &f.input.format, &known) {
-                Ok((rows, _)) => {
-                    let _ = writeln!(c.report, "{name}: {} reported row(s), all usable", rows.len());
-                }
-                Err(e) => c.problems.push(format!("{name}: {unusable_label}: {e}")),
-            }
-            checked.push(c);
-            continue;
-        }
-        let mut ctx = ingest::IngestContext::new(&pseudonymizer, related.as_ref(), index);
-        let (rejects, hospitals) = (&mut c.rejects, &mut c.hospitals);
-        let result = ingest::read_file(
-            &f.path,
-            name,
-            &f.input.format,
-            &mut ctx,
-            |e| -> Result<(), std::convert::Infallible> {
-                let key = Manifest::partition_key(
-                    &e.hospital_code,
-                    &crate::warehouse::schema::month_of(e.event_date),
-                );
-                let (rows, offsets) = months.entry(key).or_default();
-                rows.push(MonthRow {
-                    fingerprint: ingest::fingerprint(&e),
-                    source: index,
-                    day: e.event_date.day() as u8,
-                    line: e.line,
-                });
-                offsets.push(e.byte_offset);
-                hospitals.insert(e.hospital_code);
-                Ok(())
-            },
-            |r| rejects.push(r),
-        );
-        match result {
-            Ok(stats) => c.stats = Some(stats),
-            Err(ingest::ReadError::Ingest(e)) if ja => {
-                c.problems.push(format!("{name}: {unusable_label}: {}", e.message_ja()));
-            }
-            Err(e) => c.problems.push(format!("{name}: {unusable_label}: {e}")),
-        }
-        checked.push(c);
+    if targets.iter().any(|(_, _, d)| *d == Delivery::New) {
+        warehouse.check_digests(&current).await?;
     }
-    // The delivery rules, month by month, as `run` applies them.
-    let is_stored = |s: usize| checked[s].stored;
-    let mut judged = Vec::new();
-    for (key, (rows, offsets)) in &months {
-        judged.push((key, rows, offsets, judge_month(rows, is_stored, cfg.overlap)));
-    }
-    let name = |s: usize| targets[s].0.name.clone();
-    for (key, rows, offsets, j) in judged {
-        for (i, fate) in j.fates.iter().enumerate() {
-            let row = rows[i];
-            let first_line = match *fate {
-                Fate::Keep | Fate::Replaced { .. } => continue,
-                Fate::AlreadyPresent { source, .. } if source != row.source => {
-                    let c = &mut checked[row.source];
-                    *c.already_present_in.entry(name(source)).or_default() += 1;
-                    if let Some(stats) = &mut c.stats {
-                        stats.rows_already_present += 1;
-                    }
-                    continue;
-                }
-                Fate::AlreadyPresent { line, .. } | Fate::DuplicateInFile { first_line: line } => line,
-            };
-            let c = &mut checked[row.source];
-            if let Some(stats) = &mut c.stats {
-                stats.rows_valid -= 1;
-                stats.rows_rejected += 1;
-            }
-            c.rejects.push(Reject {
-                file: name(row.source),
-                line: row.line,
-                byte_offset: offsets[i],
-                field: None,
-                value: None,
-                reason: ingest::RejectReason::Duplicate,
-                detail: format!("exact duplicate of line {first_line} of this file"),
-            });
-        }
-        for o in &j.overlaps {
-            let named = crate::warehouse::PartitionOverlap {
-                partition: key.clone(),
-                file: name(o.source),
-                others: o.others.iter().map(|&s| name(s)).collect(),
-                shared: o.shared,
-                lacking: o.lacking,
-                added: o.added,
-                outcome: Some(o.outcome),
-            };
-            match super::ingest_run::refusal(&named) {
-                Some(why) => {
-                    checked[o.source].problems.push(format!("  OVERLAP: {why}: `refrate run` would stop"))
-                }
-                None => checked[o.source].notes.push(format!(
-                    "  note: `refrate run` would let it replace {key} (was {}; overlap: replace)",
-                    named.others.join(", ")
-                )),
-            }
-        }
-        for (s, others) in &j.complements {
-            let others: Vec<String> = others.iter().map(|&o| name(o)).collect();
-            checked[*s].notes.push(format!(
-                "  note: adds rows to {key}, which holds rows of {}; no row in common, so `refrate run` takes them as another part of that month",
-                others.join(", ")
-            ));
-        }
-    }
+    let run_id = super::ingest_run::new_run_id();
+    let options = IngestOptions {
+        run_id: &run_id,
+        lock: None,
+        overlap: cfg.overlap,
+        allow_empty: false,
+        progress: indicatif::ProgressBar::hidden(),
+    };
+    let outcome = super::ingest_run::ingest_and_publish(
+        cfg,
+        &warehouse,
+        options,
+        current.clone(),
+        targets.clone(),
+        pseudonymizer,
+        related,
+    )
+    .await?;
+    let mut stops: Vec<Option<Stop>> = outcome.stops.into_iter().map(Some).collect();
+    let mut files_of_run = outcome.files;
     let mut report = String::new();
     let (mut any_rejects, mut unusable) = (false, false);
-    for (c, (f, _, _)) in checked.iter_mut().zip(&targets) {
-        report.push_str(&c.report);
-        c.rejects.sort_by_key(|r| r.line);
-        if let Some(stats) = &c.stats {
-            describe(&mut report, &f.name, stats, c, &mut any_rejects, lang);
-            if let Some(ratio) = stats.reject_share_above(cfg.max_reject_ratio) {
-                unusable = true;
-                let (r, max) = (ratio * 100.0, cfg.max_reject_ratio * 100.0);
-                let _ = if ja {
-                    writeln!(
-                        report,
-                        "  使えません: 不備の行が {r:.1} % で、max_reject_ratio {max:.1} % を超えています。`refrate run` は止まります"
-                    )
-                } else {
-                    writeln!(
-                        report,
-                        "  UNUSABLE: {r:.1} % rejected, more than max_reject_ratio {max:.1} %: `refrate run` would stop"
-                    )
-                };
+    for (f, _, delivery) in &targets {
+        let name = &f.name;
+        match delivery {
+            Delivery::Copy(note) => {
+                let _ = writeln!(report, "{note}: `refrate run` skips it");
+                continue;
             }
+            Delivery::Unchanged => {
+                let _ = writeln!(
+                    report,
+                    "{name}: already ingested (same name and content): `refrate run` skips it"
+                );
+                continue;
+            }
+            Delivery::New => {}
         }
-        for n in &c.notes {
-            let _ = writeln!(report, "{n}");
+        let mine: Vec<Stop> = stops
+            .iter_mut()
+            .filter(|s| s.as_ref().is_some_and(|s| s.file.as_ref() == Some(name)))
+            .filter_map(Option::take)
+            .collect();
+        let result = files_of_run.iter_mut().find(|r| &r.name == name);
+        match result {
+            Some(r) => {
+                r.rejects.sort_by_key(|r| r.line);
+                describe(&mut report, r, &mut any_rejects, lang);
+            }
+            None if mine.is_empty() && f.input.kind == InputKind::Aggregates => {
+                let rows = outcome.reported.iter().find(|(n, _)| n == name).map_or(0, |(_, rows)| *rows);
+                let _ = writeln!(report, "{name}: {rows} reported row(s), all usable");
+            }
+            None => {}
         }
-        for p in &c.problems {
+        for n in outcome.notes.iter().filter(|n| &n.file == name) {
+            let _ = writeln!(report, "  note: {}", n.text);
+        }
+        for stop in mine {
             unusable = true;
-            let _ = writeln!(report, "{p}");
+            let line = match &stop.error {
+                AppError::Ingest { error, .. } if ja => {
+                    format!("{name}: {unusable_label}: {}", error.message_ja())
+                }
+                AppError::Ingest { error, .. } => format!("{name}: {unusable_label}: {error}"),
+                AppError::Aggregates(e) => format!("{name}: {unusable_label}: {e}"),
+                AppError::Refused { kind: Refusal::TooManyRejects, .. } => {
+                    let ratio = files_of_run
+                        .iter()
+                        .find(|r| &r.name == name)
+                        .and_then(|r| r.stats.reject_share_above(cfg.max_reject_ratio))
+                        .unwrap_or(0.0);
+                    let (r, max) = (ratio * 100.0, cfg.max_reject_ratio * 100.0);
+                    if ja {
+                        format!(
+                            "  使えません: 不備の行が {r:.1} % で、max_reject_ratio {max:.1} % を超えています。`refrate run` は止まります"
+                        )
+                    } else {
+                        format!(
+                            "  UNUSABLE: {r:.1} % rejected, more than max_reject_ratio {max:.1} %: `refrate run` would stop"
+                        )
+                    }
+                }
+                AppError::Refused { kind: Refusal::DifferingExport, message } => {
+                    format!("  OVERLAP: {message}: `refrate run` would stop")
+                }
+                other => format!("  {unusable_label}: {other}"),
+            };
+            let _ = writeln!(report, "{line}");
         }
     }
-    // A month far after the stored data stops `run`; say so here too.
-    let new_files = checked
-        .iter()
-        .zip(&targets)
-        .filter(|(c, _)| !c.stored)
-        .filter_map(|(c, (f, _, _))| c.stats.as_ref().map(|s| (f.name.as_str(), &s.months)));
-    if let Err(e) = super::ingest_run::check_month_jump(&current, new_files, cfg.max_jump_months) {
+    // What concerns the run as a whole (a month far after the stored data, two sources for a
+    // hospital-period).
+    for stop in stops.into_iter().flatten() {
         unusable = true;
-        let _ = writeln!(report, "{unusable_label}: {e}");
+        let _ = writeln!(report, "{unusable_label}: {}", stop.error);
     }
     if targets.is_empty() {
         let _ = writeln!(
@@ -247,11 +183,11 @@ pub(super) async fn validate(
         );
     }
     if !hospital_master.is_empty() {
-        let unknown: BTreeSet<&String> = checked
+        let with_data = files_of_run
             .iter()
-            .flat_map(|c| c.hospitals.iter())
-            .filter(|h| !hospital_master.contains_key(*h))
-            .collect();
+            .flat_map(|r| r.hospitals.iter())
+            .chain(current.partitions.values().map(|p| &p.hospital_code));
+        let unknown: BTreeSet<&String> = with_data.filter(|h| !hospital_master.contains_key(*h)).collect();
         if !unknown.is_empty() {
             let codes = unknown.iter().map(|c| c.as_str()).collect::<Vec<_>>().join(", ");
             let _ = if ja {
@@ -284,14 +220,8 @@ pub(super) async fn validate(
 }
 
 /// One file's lines of the report.
-fn describe(
-    report: &mut String,
-    name: &str,
-    stats: &ingest::FileStats,
-    c: &Checked,
-    any_rejects: &mut bool,
-    lang: Lang,
-) {
+fn describe(report: &mut String, r: &FileResult, any_rejects: &mut bool, lang: Lang) {
+    let (name, stats) = (&r.name, &r.stats);
     let ja = lang == Lang::Ja;
     let months = match (stats.months.first(), stats.months.last()) {
         (Some(a), Some(b)) => format!("{a}..{b}"),
@@ -304,10 +234,10 @@ fn describe(
         format!(
             " ({} already present in {})",
             stats.rows_already_present,
-            c.already_present_in.keys().cloned().collect::<Vec<_>>().join(", ")
+            r.already_present_in.keys().cloned().collect::<Vec<_>>().join(", ")
         )
     };
-    let hospitals = c.hospitals.iter().cloned().collect::<Vec<_>>().join(" ");
+    let hospitals = r.hospitals.iter().cloned().collect::<Vec<_>>().join(" ");
     let bom = if stats.bom { ", BOM" } else { "" };
     let (read, valid, rejected, encoding) =
         (stats.rows_read, stats.rows_valid, stats.rows_rejected, &stats.encoding);
@@ -322,9 +252,6 @@ fn describe(
             "{name}: {read} rows read, {valid} valid{present}, {rejected} rejected ({encoding}{bom}); months {months}; hospitals {hospitals}"
         )
     };
-    if c.stored {
-        let _ = writeln!(report, "  already ingested (same name and content): `refrate run` skips it");
-    }
     if !stats.absent_columns.is_empty() {
         let _ = writeln!(report, "  columns absent (read as 0/empty): {}", stats.absent_columns.join(", "));
     }
@@ -337,22 +264,22 @@ fn describe(
         );
     }
     let mut by_reason: BTreeMap<&str, Vec<&Reject>> = BTreeMap::new();
-    for r in &c.rejects {
-        by_reason.entry(r.reason.code()).or_default().push(r);
+    for reject in &r.rejects {
+        by_reason.entry(reject.reason.code()).or_default().push(reject);
     }
     let (line_word, byte_word) = if ja { ("行", "バイト") } else { ("line", "byte") };
     for (reason, list) in by_reason {
         *any_rejects = true;
         let _ = writeln!(report, "  {reason} ({}): {}", list[0].reason.message_ja(), list.len());
-        for r in list.iter().take(EXAMPLES) {
+        for reject in list.iter().take(EXAMPLES) {
             let _ = writeln!(
                 report,
                 "    {line_word} {} ({byte_word} {}){}{}: {}",
-                r.line,
-                r.byte_offset,
-                r.field.as_deref().map(|f| format!(", {f}")).unwrap_or_default(),
-                r.value.as_deref().map(|v| format!(" {v:?}")).unwrap_or_default(),
-                r.detail
+                reject.line,
+                reject.byte_offset,
+                reject.field.as_deref().map(|f| format!(", {f}")).unwrap_or_default(),
+                reject.value.as_deref().map(|v| format!(" {v:?}")).unwrap_or_default(),
+                reject.detail
             );
         }
     }

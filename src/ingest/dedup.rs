@@ -3,14 +3,17 @@
 //! twice (a re-export, a copy under another name, two layouts of one export) is counted once.
 //!
 //! Where a duplicate is decided is not here: the hospital-month a row lands in compares
-//! fingerprints (`warehouse::writer`, and `validate` with the same rule).
+//! fingerprints (`warehouse::writer`, for `run` and `validate` alike).
 
+#[cfg(test)]
 use chrono::Datelike;
 use xxhash_rust::xxh3::xxh3_128;
 
+#[cfg(test)]
 use super::event::Event;
 
 /// 128-bit xxh3 of every canonical field of the event, excluding its line and byte offset.
+#[cfg(test)]
 pub(crate) fn fingerprint(event: &Event) -> u128 {
     let mut buf = Vec::with_capacity(128);
     fingerprint_into(&mut buf, &EventFields::of(event))
@@ -30,6 +33,7 @@ pub(crate) struct EventFields<'a> {
     pub flags: [bool; 5],
 }
 
+#[cfg(test)]
 impl<'a> EventFields<'a> {
     pub(crate) fn of(e: &'a Event) -> Self {
         EventFields {

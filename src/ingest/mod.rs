@@ -43,7 +43,9 @@ mod text;
 pub(crate) use aggregates::ReportedPeriod;
 pub(crate) use aggregates::{AggregatesError, ReportedRow, read_aggregates};
 pub(crate) use code::luhn_check_digit;
-pub(crate) use dedup::{EventFields, fingerprint, fingerprint_into};
+#[cfg(test)]
+pub(crate) use dedup::fingerprint;
+pub(crate) use dedup::{EventFields, fingerprint_into};
 pub(crate) use delivery::{Fate, MonthRow, Overlap, OverlapOutcome, OverlapPolicy, judge_month};
 pub(crate) use event::{Event, EventType};
 pub(crate) use format::{DateWindow, InputFormat, ValueMaps};

@@ -28,13 +28,29 @@ pub(crate) struct Commit<'a> {
     pub partitions_cleared: Vec<String>,
     rejects_files: usize,
     reported_files: usize,
+    /// The run's writer lock; none for a rehearsal (`validate`), which assembles and checks
+    /// the next manifest as a real commit does but stores and publishes nothing.
+    lock: Option<&'a WriterLock>,
 }
 
 impl<'a> Commit<'a> {
     /// Starts the version after `current`, written by this build (format [`FORMAT`]: its month
     /// files are shared by partitions, which builds reading format 2 would count once per
-    /// partition). `key_id` identifies the pseudonymisation key, if the run has one.
+    /// partition) under the run's `lock`. `key_id` identifies the pseudonymisation key, if the
+    /// run has one.
     pub(crate) fn begin(
+        warehouse: &'a Warehouse,
+        current: &Manifest,
+        run_id: &str,
+        key_id: Option<String>,
+        lock: &'a WriterLock,
+    ) -> Commit<'a> {
+        Commit { lock: Some(lock), ..Commit::rehearse(warehouse, current, run_id, key_id) }
+    }
+
+    /// A commit that stores nothing and publishes nothing: `validate` assembles the version a
+    /// run would publish, to apply the same last checks to it.
+    pub(crate) fn rehearse(
         warehouse: &'a Warehouse,
         current: &Manifest,
         run_id: &str,
@@ -56,6 +72,7 @@ impl<'a> Commit<'a> {
             partitions_cleared: Vec::new(),
             rejects_files: 0,
             reported_files: 0,
+            lock: None,
         }
     }
 
@@ -91,7 +108,9 @@ impl<'a> Commit<'a> {
             return Ok(());
         }
         let file = layout::month_file(month, &self.run_id);
-        self.warehouse.put_file(&file, &mut written).await?;
+        if self.lock.is_some() {
+            self.warehouse.put_file(&file, &mut written).await?;
+        }
         self.partitions_written += partitions.len();
         for (key, p) in partitions {
             let hospital = key.split_once('/').map_or(key.as_str(), |(h, _)| h).to_string();
@@ -144,7 +163,9 @@ impl<'a> Commit<'a> {
             source,
         })?;
         let digest = FileDigest::of(&bytes);
-        self.warehouse.put(&name, bytes).await?;
+        if self.lock.is_some() {
+            self.warehouse.put(&name, bytes).await?;
+        }
         Ok((name, digest))
     }
 
@@ -164,10 +185,10 @@ impl<'a> Commit<'a> {
     /// Publishes the version: the run is added to the history, and the manifest is written
     /// create-only once `ready` (the run's last checks) and the lock check pass. A run whose
     /// lock was taken over while it was silent must not publish over the run that took it.
+    /// A rehearsal only applies `ready`.
     pub(crate) async fn publish<E: From<WarehouseError>>(
         mut self,
         run: RunSummary,
-        lock: &WriterLock,
         ready: impl FnOnce(&Manifest) -> Result<(), E>,
     ) -> Result<Manifest, E> {
         self.next.runs.push(RunEntry {
@@ -184,6 +205,9 @@ impl<'a> Commit<'a> {
             self.next.runs.drain(..excess);
         }
         ready(&self.next)?;
+        let Some(lock) = self.lock else {
+            return Ok(self.next);
+        };
         lock.check()?;
         self.warehouse.publish(&self.next).await?;
         Ok(self.next)

@@ -165,6 +165,14 @@ impl Warehouse {
     }
 
     /// Opens a warehouse for reading: a missing local folder is an error, not created.
+    /// An empty warehouse in memory, where none exists yet: `validate` reads nothing from it
+    /// and writes nothing to it.
+    pub(crate) fn nothing_yet(location: &str) -> Warehouse {
+        let url = Url::parse("memory:///").expect("a valid URL");
+        let store = Arc::new(object_store::memory::InMemory::new());
+        Warehouse::with_store(store, StorePath::default(), url, location)
+    }
+
     pub(crate) fn open_existing(location: &str) -> Result<Warehouse, WarehouseError> {
         let is_local = !location.contains("://") || location.starts_with("file://");
         let folder = location.strip_prefix("file://").unwrap_or(location);

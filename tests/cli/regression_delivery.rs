@@ -18,6 +18,18 @@ fn validate(p: &Project) -> std::process::Output {
     p.refrate(&["validate", "--config", config.to_str().unwrap()])
 }
 
+/// `validate`, then `run`, on the same state (issue 12: `validate` reads exactly as `run`
+/// does): both exit `code`, the report of one says `report` and the summary or error of the
+/// other `says`.
+fn validate_then_run(p: &Project, code: i32, report: &str, says: &str) {
+    let checked = validate(p);
+    assert_code(&checked, code);
+    assert!(stdout(&checked).contains(report), "validate: {}", stdout(&checked));
+    let out = p.run();
+    assert_code(&out, code);
+    assert!(stderr(&out).contains(says), "run: {}", stderr(&out));
+}
+
 /// The monthly counts of `rates --period month`, first 8 columns, without the header.
 fn months(p: &Project) -> Vec<String> {
     first_columns(&stdout(&p.rates("month", &[])), 8)[1..].to_vec()
@@ -166,19 +178,12 @@ fn rows_repeated_by_another_file_of_the_same_run_are_already_present() {
     // b.csv repeats all of a.csv and adds a day: with the default max_reject_ratio (1 %) this
     // stopped the run before.
     p.input("b.csv", &[month("A", "2025-04-01", 10), month("B", "2025-04-02", 2)].concat());
-    let checked = validate(&p);
-    assert_code(&checked, 0);
-    let report = stdout(&checked);
-    assert!(
-        report.contains(
-            "inputs/b.csv: 12 rows read, 12 valid (10 already present in inputs/a.csv), 0 rejected"
-        ),
-        "{report}"
+    validate_then_run(
+        &p,
+        0,
+        "inputs/b.csv: 12 rows read, 12 valid (10 already present in inputs/a.csv), 0 rejected",
+        "22 rows, 0 rejected, 10 already present",
     );
-
-    let out = p.run();
-    assert_code(&out, 0);
-    assert!(stderr(&out).contains("22 rows, 0 rejected, 10 already present"), "{}", stderr(&out));
     assert_eq!(months(&p), ["2711000105,2025-04,12,0,0,0,12,12"]);
 }
 
@@ -316,4 +321,127 @@ fn reexport_with_every_row_changed_is_refused_not_counted_twice() {
     std::fs::write(p.config(), config).unwrap();
     assert_code(&p.run(), 0);
     assert_eq!(first_columns(&months(&p).join("\n"), 3), [format!("{H},2025-04,20")]);
+}
+
+// Issue 12: `validate` judged deliveries against the input files still in the folder (stand-ins
+// for the stored rows, under a throwaway key) and left out checks `run` makes, so it could pass
+// a file `run` then refused, or miss that a file only repeats what is stored.
+
+/// April delivered and stored, then archived out of the inputs folder, as liaison offices do
+/// once a month is filed.
+fn april_stored_and_archived() -> Project {
+    let p = Project::new("");
+    p.input("2025-04.csv", &month("A", "2025-04-01", 10));
+    assert_code(&p.run(), 0);
+    std::fs::create_dir_all(p.path("archive")).unwrap();
+    std::fs::rename(p.path("inputs/2025-04.csv"), p.path("archive/2025-04.csv")).unwrap();
+    p
+}
+
+#[test]
+fn validate_judges_a_delivery_against_the_stored_rows_not_the_files_left_in_the_folder() {
+    // A re-export of April that lost a row and gained one: `run` refuses it. The file it
+    // differs from is stored but no longer in the folder.
+    let p = april_stored_and_archived();
+    let mut corrected = month("A", "2025-04-01", 10);
+    corrected.remove(9);
+    corrected.push(row(H, "2025-04-01", "first_visit", "A11", PARTNER, [1, 0, 0, 0, 0]));
+    p.input("2025-04_v2.csv", &corrected);
+    let checked = validate(&p);
+    let report = stdout(&checked);
+    assert_code(&checked, 2);
+    assert!(
+        report.contains("inputs/2025-04_v2.csv")
+            && report.contains("inputs/2025-04.csv")
+            && report.contains("overlap"),
+        "{report}"
+    );
+    let out = p.run();
+    assert_code(&out, 2);
+    assert!(stderr(&out).contains("differ from those of inputs/2025-04.csv"), "{}", stderr(&out));
+
+    // A cumulative export that repeats April and adds May: April's rows are already present.
+    std::fs::remove_file(p.path("inputs/2025-04_v2.csv")).unwrap();
+    p.input("fy2025_to_date.csv", &[month("A", "2025-04-01", 10), month("B", "2025-05-07", 4)].concat());
+    validate_then_run(
+        &p,
+        0,
+        "inputs/fy2025_to_date.csv: 14 rows read, 14 valid (10 already present in inputs/2025-04.csv), 0 rejected",
+        "14 rows, 0 rejected, 10 already present",
+    );
+}
+
+#[test]
+fn validate_stops_where_run_stops_on_an_emptied_file_and_on_two_sources_for_a_month() {
+    let p = Project::with_config(
+        "warehouse: warehouse\nreports: reports\ninputs:\n  - path: inputs/*.csv\n    kind: events\n  - path: counts/*.csv\n    kind: aggregates\n    optional: true\n",
+    );
+    p.input("2025-04.csv", &month("A", "2025-04-01", 10));
+    assert_code(&p.run(), 0);
+
+    // The same file exported again by a failed job: a header and no row.
+    p.input("2025-04.csv", &[]);
+    let checked = validate(&p);
+    assert_code(&checked, 2);
+    assert!(
+        stdout(&checked).contains("inputs/2025-04.csv: this changed file holds no valid row"),
+        "{}",
+        stdout(&checked)
+    );
+    let out = p.run();
+    assert_code(&out, 2);
+    assert!(stderr(&out).contains("holds no valid row"), "{}", stderr(&out));
+
+    // Reported counts for a month the event logs provide.
+    p.input("2025-04.csv", &month("A", "2025-04-01", 10));
+    p.write(
+        "counts/april.csv",
+        &format!("hospital_code,period,initial_patients,referred_patients\n{H},2025-04,10,8\n"),
+    );
+    let checked = validate(&p);
+    assert_code(&checked, 2);
+    assert!(
+        stdout(&checked)
+            .contains(&format!("counts/april.csv line 2 reports {H}/2025-04, but inputs/2025-04.csv")),
+        "{}",
+        stdout(&checked)
+    );
+    let out = p.run();
+    assert_code(&out, 2);
+    assert!(stderr(&out).contains("already provides"), "{}", stderr(&out));
+}
+
+#[test]
+fn validate_with_another_key_or_none_says_what_it_cannot_check() {
+    let p = april_stored_and_archived();
+    p.input("fy2025_to_date.csv", &[month("A", "2025-04-01", 10), month("B", "2025-05-07", 4)].concat());
+    let config = p.config();
+    let args = ["validate", "--config", config.to_str().unwrap()];
+
+    // Under another key no row could match a stored one: `run` refuses, and so must validate.
+    let other = refrate_in(p.dir.path(), &args, Some("another-key-0123456789abcdef"));
+    assert_code(&other, 2);
+    assert!(stderr(&other).contains("is not the one this warehouse was built with"), "{}", stderr(&other));
+
+    // Without a key, rows cannot be compared with stored ones: said, and not a green.
+    let without = p.refrate_without_key(&args);
+    assert_code(&without, 2);
+    let report = stdout(&without);
+    assert!(
+        report.contains("inputs/fy2025_to_date.csv")
+            && report.contains("2025-04")
+            && report.contains("REFRATE_PSEUDONYM_KEY"),
+        "{report}"
+    );
+
+    // A month nothing is stored for needs no key.
+    std::fs::remove_file(p.path("inputs/fy2025_to_date.csv")).unwrap();
+    p.input("2025-05.csv", &month("B", "2025-05-07", 4));
+    let without = p.refrate_without_key(&args);
+    assert_code(&without, 0);
+    assert!(
+        stdout(&without).contains("inputs/2025-05.csv: 4 rows read, 4 valid, 0 rejected"),
+        "{}",
+        stdout(&without)
+    );
 }

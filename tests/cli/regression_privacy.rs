@@ -173,9 +173,18 @@ fn patient_id_pattern_masks_matching_values_of_any_shape() {
 
 #[test]
 fn department_names_and_the_sample_are_not_taken_for_identifiers() {
-    let sample = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("sample_data/refrate.yaml");
-    let out =
-        refrate_in(std::env::temp_dir().as_path(), &["validate", "--config", sample.to_str().unwrap()], None);
+    // A copy of the sample with its own warehouse: the demo's may hold it already.
+    let sample = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("sample_data");
+    let copy = tempfile::tempdir().unwrap();
+    std::fs::create_dir(copy.path().join("events")).unwrap();
+    for entry in std::fs::read_dir(sample.join("events")).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(&path, copy.path().join("events").join(path.file_name().unwrap())).unwrap();
+    }
+    std::fs::copy(sample.join("hospitals.csv"), copy.path().join("hospitals.csv")).unwrap();
+    let config = std::fs::read_to_string(sample.join("refrate.yaml")).unwrap().replace("../target/demo/", "");
+    std::fs::write(copy.path().join("refrate.yaml"), config).unwrap();
+    let out = refrate_in(copy.path(), &["validate", "--config", "refrate.yaml"], None);
     // The sample has a few bad rows on purpose (exit 1), and no suspicious column.
     assert_code(&out, 1);
     assert!(!stdout(&out).contains("UNUSABLE"), "{}", stdout(&out));
