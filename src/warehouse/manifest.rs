@@ -215,6 +215,41 @@ impl Manifest {
         files
     }
 
+    /// Why the entries of this version disagree with one another, if they do: an entry whose
+    /// key is not its hospital and month, or entries naming one file with another month,
+    /// SHA-256 or size (before format 3, naming one file at all). A manifest refrate wrote
+    /// never does: it was damaged or edited, and its numbers cannot be trusted.
+    pub(crate) fn disagreement(&self) -> Option<String> {
+        for (key, p) in &self.partitions {
+            if *key != Manifest::partition_key(&p.hospital_code, &p.month) {
+                return Some(format!(
+                    "the entry {key} is not its hospital and month ({} of {})",
+                    p.hospital_code, p.month
+                ));
+            }
+        }
+        for (file, parts) in self.event_files() {
+            let (first_key, first) = parts[0];
+            for &(key, p) in &parts[1..] {
+                let other = if self.format < 3 {
+                    Some(format!("in format {}, where no file is shared", self.format))
+                } else if p.month != first.month {
+                    Some("with another month".to_string())
+                } else if p.sha256 != first.sha256 {
+                    Some("with another SHA-256".to_string())
+                } else if p.bytes != first.bytes {
+                    Some("with another size".to_string())
+                } else {
+                    None
+                };
+                if let Some(other) = other {
+                    return Some(format!("the entries {first_key} and {key} name one file, {file}, {other}"));
+                }
+            }
+        }
+        None
+    }
+
     /// The files this version references, relative to the warehouse root (an event file once
     /// per partition it holds).
     pub fn live_files(&self) -> impl Iterator<Item = &str> {
@@ -384,6 +419,33 @@ mod tests {
         );
         assert_eq!(files[1].feeds, "rejects of source a.csv");
         assert!(m.unconfined_file().is_none());
+    }
+
+    #[test]
+    fn entries_naming_one_file_must_agree_and_only_format_3_shares_files() {
+        let entry = |hospital: &str, sha: &str, bytes: u64| PartitionEntry {
+            hospital_code: hospital.into(),
+            month: "2025-04".into(),
+            file: "events/month=2025-04/part-r.parquet".into(),
+            rows: 1,
+            sha256: sha.into(),
+            bytes: Some(bytes),
+            sources: vec!["a.csv".into()],
+        };
+        let with = |entries: Vec<PartitionEntry>, format: u32| {
+            let mut m = Manifest::empty();
+            m.format = format;
+            for e in entries {
+                m.partitions.insert(Manifest::partition_key(&e.hospital_code, &e.month), e);
+            }
+            m
+        };
+        assert_eq!(with(vec![entry("1", "ab", 10), entry("2", "ab", 10)], 3).disagreement(), None);
+        let size = with(vec![entry("1", "ab", 10), entry("2", "ab", 11)], 3).disagreement().unwrap();
+        assert!(size.ends_with("with another size"), "{size}");
+        let shared = with(vec![entry("1", "ab", 10), entry("2", "ab", 10)], 2).disagreement().unwrap();
+        assert!(shared.contains("in format 2, where no file is shared"), "{shared}");
+        assert_eq!(with(vec![entry("1", "ab", 10)], 2).disagreement(), None);
     }
 
     #[test]

@@ -297,6 +297,16 @@ impl Warehouse {
                 ),
             });
         }
+        if let Some(why) = manifest.disagreement() {
+            return Err(WarehouseError::Invalid {
+                location: self.location.clone(),
+                message: format!(
+                    "{name} is damaged or was edited: {why}. Nothing was computed from it. Restore the \
+                     `_manifest/` folder from a backup, or move the warehouse away and `refrate run` again to \
+                     rebuild it from the inputs (with the same pseudonymisation key)"
+                ),
+            });
+        }
         if let Some((file, reason)) = manifest.unconfined_file() {
             return Err(WarehouseError::ForeignPath {
                 location: self.location.clone(),
