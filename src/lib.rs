@@ -15,6 +15,7 @@ pub(crate) mod domain;
 pub(crate) mod engine;
 pub(crate) mod ingest;
 pub(crate) mod outcome;
+pub(crate) mod parallel;
 pub(crate) mod periods;
 pub(crate) mod rates;
 pub(crate) mod regimes;

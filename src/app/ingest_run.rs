@@ -16,8 +16,8 @@ use crate::ingest::{
 use crate::regimes::Count;
 use crate::warehouse::schema::{self, month_of};
 use crate::warehouse::{
-    Commit, FinishedMonth, Manifest, PartitionEntry, PartitionSink, RunSummary, SourceEntry, Warehouse,
-    WriterLock,
+    BlockingReader, Commit, FinishedMonth, Manifest, PartitionEntry, PartitionSink, RunSummary, SourceEntry,
+    StagedMonth, Warehouse, WriterLock,
 };
 
 /// One input file matched by a config glob.
@@ -321,8 +321,7 @@ pub(super) async fn ingest_and_publish(
     let (changed, changed_aggregates): (Vec<_>, Vec<_>) =
         changed.into_iter().partition(|(f, _)| f.input.kind == InputKind::Events);
     let reported = read_reported(&changed_aggregates, &mut stops)?;
-    let handle = tokio::runtime::Handle::current();
-    let wh = warehouse.clone();
+    let stored_files = warehouse.blocking_reader(current.version);
     let base = current.clone();
     let max_ratio = cfg.max_reject_ratio;
     let allow_empty = options.allow_empty;
@@ -351,7 +350,7 @@ pub(super) async fn ingest_and_publish(
         let pseudonymizer = pseudonymizer.ok_or_else(|| AppError::Key(ingest::KeyError::Missing))?;
         tokio::task::spawn_blocking(move || {
             let limits = Limits { max_reject_ratio: max_ratio, allow_empty, overlap, survey };
-            ingest_files(&handle, &wh, &base, &changed, &pseudonymizer, related.as_ref(), limits, &progress)
+            ingest_files(&stored_files, &base, &changed, &pseudonymizer, related.as_ref(), limits, &progress)
         })
         .await
         .map_err(AppError::Task)??
@@ -641,9 +640,8 @@ struct Limits {
 /// (already present, duplicates, overlaps) are applied per hospital-month when the months are
 /// finished (see [`PartitionSink::finish`]).
 struct Rebuild<'a> {
-    handle: &'a tokio::runtime::Handle,
-    warehouse: &'a Warehouse,
-    current: &'a Manifest,
+    /// The warehouse's stored files, read for this blocking thread.
+    stored_files: &'a BlockingReader,
     /// The stored event files holding rows of each month (one from format 3, one per
     /// hospital-month before), each with its partitions.
     stored: BTreeMap<&'a str, Vec<Vec<(&'a str, &'a PartitionEntry)>>>,
@@ -657,8 +655,7 @@ struct Rebuild<'a> {
 
 impl<'a> Rebuild<'a> {
     fn new(
-        handle: &'a tokio::runtime::Handle,
-        warehouse: &'a Warehouse,
+        stored_files: &'a BlockingReader,
         current: &'a Manifest,
         changed_names: BTreeSet<&'a str>,
     ) -> Self {
@@ -669,9 +666,7 @@ impl<'a> Rebuild<'a> {
             }
         }
         Rebuild {
-            handle,
-            warehouse,
-            current,
+            stored_files,
             stored,
             changed_names,
             sink: PartitionSink::new(),
@@ -708,7 +703,7 @@ impl<'a> Rebuild<'a> {
             }
             // Read whole anyway, so checking its SHA-256 and schema costs nothing extra.
             let file = PartitionEntry::named_file(parts);
-            let batches = self.handle.block_on(self.warehouse.read_verified(self.current.version, &file))?;
+            let batches = self.stored_files.read_verified(&file)?;
             for batch in &batches {
                 let events = schema::events_from_batch(batch).map_err(|problem| AppError::Partition {
                     key: file.feeds.clone(),
@@ -767,8 +762,7 @@ impl<'a> Rebuild<'a> {
 /// whole: a corrected file replaces its own earlier rows and nothing else.
 #[allow(clippy::too_many_arguments)]
 fn ingest_files(
-    handle: &tokio::runtime::Handle,
-    warehouse: &Warehouse,
+    stored_files: &BlockingReader,
     current: &Manifest,
     changed: &[(SourceFile, String)],
     pseudonymizer: &Pseudonymizer,
@@ -779,7 +773,7 @@ fn ingest_files(
     let Limits { max_reject_ratio, allow_empty, overlap, survey } = limits;
     let mut stops = Stops { survey, found: Vec::new() };
     let mut rebuild =
-        Rebuild::new(handle, warehouse, current, changed.iter().map(|(f, _)| f.name.as_str()).collect());
+        Rebuild::new(stored_files, current, changed.iter().map(|(f, _)| f.name.as_str()).collect());
     let mut results = Vec::new();
     // Two threads: this one stores the rows (Parquet encoding and compression) while a reader
     // parses, checks and pseudonymises the next ones, the files in run order.
@@ -858,9 +852,9 @@ fn ingest_files(
         }
     }
     let Rebuild { sink, changed_names, carried, .. } = rebuild;
-    let finished = sink
-        .finish(|name| changed_names.contains(name), overlap)
-        .map_err(|source| AppError::Parquet { what: "finishing partition files".into(), source })?;
+    let staged =
+        sink.finish().map_err(|source| AppError::Parquet { what: "finishing month files".into(), source })?;
+    let finished = judge_months(staged, |name| changed_names.contains(name), overlap)?;
     check_overlaps(&finished.overlaps, &mut stops)?;
     let mut notes = Vec::new();
     for o in finished.overlaps.iter().filter(|o| o.outcome == Some(OverlapOutcome::Replaced)) {
@@ -923,6 +917,54 @@ fn ingest_files(
         stops.check(Some(&r.name), check_reject_ratio(&r.name, &r.stats, &r.rejects, max_reject_ratio))?;
     }
     Ok(Ingested { files: results, months: finished.months, notes, stops: stops.found, carried })
+}
+
+/// What the delivery rules found in the months of a run, and the months to store.
+#[derive(Default)]
+struct Judged {
+    /// By month.
+    months: BTreeMap<String, FinishedMonth>,
+    duplicates: Vec<ingest::Duplicate>,
+    overlaps: Vec<ingest::PartitionOverlap>,
+    complements: Vec<ingest::PartitionOverlap>,
+}
+
+/// Applies the delivery rules to each hospital-month of each staged month, on every core,
+/// reading each month back (two rows can only be the same record within one hospital-month,
+/// so memory is bounded by the largest month, a fingerprint per row, not by the input): rows
+/// already present from another file and repeats within one file are dropped (the first
+/// stays), and a newer file that differs from the stored rows is refused or replaces the
+/// hospital-month, per `policy`. `is_new` tells the files of this run from those whose rows
+/// were carried over. Findings are merged in month order.
+fn judge_months(
+    staged: Vec<StagedMonth>,
+    is_new: impl Fn(&str) -> bool + Sync,
+    policy: OverlapPolicy,
+) -> Result<Judged, AppError> {
+    let judged = crate::parallel::in_parallel(staged, |staged| {
+        let mut rows = ingest::MonthRows::default();
+        staged.rows(|fields, source, line, offset| rows.push(fields, source, line, offset))?;
+        let month = staged.month.clone();
+        let judged = rows.judge(&month, &is_new, policy);
+        let finished = staged.keep(&judged.keep, judged.partitions)?;
+        Ok::<_, datafusion::parquet::errors::ParquetError>((
+            month,
+            finished,
+            judged.duplicates,
+            judged.overlaps,
+            judged.complements,
+        ))
+    });
+    let mut done = Judged::default();
+    for result in judged {
+        let (month, finished, duplicates, overlaps, complements) =
+            result.map_err(|source| AppError::Parquet { what: "judging a month's rows".into(), source })?;
+        done.months.insert(month, finished);
+        done.duplicates.extend(duplicates);
+        done.overlaps.extend(overlaps);
+        done.complements.extend(complements);
+    }
+    Ok(done)
 }
 
 /// Parsed rows sent to the storing thread at a time, and chunks in flight: memory stays a few
@@ -1004,10 +1046,7 @@ fn check_not_emptied(current: &Manifest, name: &str, stats: &FileStats) -> Resul
 /// A newer file that differs from what a hospital-month holds stops the run unless
 /// `overlap: replace` let it replace the month; the message names both files. A survey keeps
 /// each refusal with its file.
-fn check_overlaps(
-    overlaps: &[crate::warehouse::PartitionOverlap],
-    stops: &mut Stops,
-) -> Result<(), AppError> {
+fn check_overlaps(overlaps: &[ingest::PartitionOverlap], stops: &mut Stops) -> Result<(), AppError> {
     let refused: Vec<(&str, String)> =
         overlaps.iter().filter_map(|o| refusal(o).map(|why| (o.file.as_str(), why))).collect();
     if stops.survey {
@@ -1024,7 +1063,7 @@ fn check_overlaps(
 }
 
 /// Why an overlap stops the run, or `None` if it does not (a replacement, a complement).
-fn refusal(o: &crate::warehouse::PartitionOverlap) -> Option<String> {
+fn refusal(o: &ingest::PartitionOverlap) -> Option<String> {
     let what = format!(
         "{} gives rows for {} that differ from those of {} ({} row(s) in common, {} of theirs missing on the days it covers, {} new)",
         o.file,

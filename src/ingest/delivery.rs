@@ -1,5 +1,6 @@
 //! What a delivered file means for one hospital-month: the one home of the delivery rules,
-//! used by `run` (on each partition it rebuilds) and by `validate` (on the files it reads).
+//! applied to each hospital-month a run rebuilds ([`MonthRows`](super::MonthRows)), by `run`
+//! and `validate` alike.
 //!
 //! The rows of one hospital-month arrive from several sources: files already stored in the
 //! warehouse ("stored"), and files delivered in this run ("new"), in run order. Each row is

@@ -11,7 +11,7 @@
 //! - validating each row and recording why a row was rejected ([`Reject`], [`RejectReason`]);
 //! - the identity of a record for exact-duplicate detection ([`fingerprint`]);
 //! - what a delivery means for a hospital-month: already present, duplicate, overlap
-//!   ([`judge_month`]);
+//!   ([`judge_month`]), applied to the rows of a month as stored ([`MonthRows`]);
 //! - the related-institution list ([`RelatedInstitutions`]) and the hospital master
 //!   ([`load_hospitals`]);
 //! - pseudonymising patient numbers with HMAC-SHA256 ([`Pseudonymizer`]);
@@ -31,6 +31,7 @@ mod event;
 mod format;
 mod lines;
 mod master;
+mod month;
 mod privacy;
 mod pseudonym;
 mod read;
@@ -50,6 +51,7 @@ pub(crate) use delivery::{Fate, MonthRow, Overlap, OverlapOutcome, OverlapPolicy
 pub(crate) use event::{Event, EventType};
 pub(crate) use format::{DateWindow, InputFormat, ValueMaps};
 pub(crate) use master::{Hospital, MasterError, load_hospitals};
+pub(crate) use month::{Duplicate, KeptPartition, MonthRows, PartitionOverlap, hospital_month};
 pub(crate) use privacy::{IdentifierColumn, PatientNumbers, RowPatient};
 pub(crate) use pseudonym::{KEY_ENV_VAR, KeyError, Pseudonymizer, load_key};
 pub(crate) use read::{FileStats, IngestContext, IngestError, ReadError, read_file};

@@ -267,6 +267,21 @@ impl Warehouse {
             .map_err(|why| self.damaged(version, vec![Damage::of(file, Problem::NotParquet(why))]))
     }
 
+    /// A reader of this version's stored files for code on a blocking thread, so that it need
+    /// not drive the runtime itself: each read goes to a task on the runtime, which does the
+    /// (async) reading, and the answer comes back. The task ends when the reader is dropped.
+    pub(crate) fn blocking_reader(&self, version: u64) -> BlockingReader {
+        let (requests, mut incoming) = tokio::sync::mpsc::channel::<ReadRequest>(1);
+        let warehouse = self.clone();
+        tokio::spawn(async move {
+            while let Some((file, answer)) = incoming.recv().await {
+                // The asker may have gone (stopped on an error): nothing to tell.
+                let _ = answer.send(warehouse.read_verified(version, &file).await);
+            }
+        });
+        BlockingReader { requests, location: self.location.clone() }
+    }
+
     /// Every file `manifest` names, read whole: present, size, SHA-256, its table's schema and,
     /// at [`Depth::Decode`] (`refrate verify`), every row decoded and counted. Reads a few files
     /// at a time.
@@ -340,6 +355,27 @@ impl Warehouse {
     /// The report as an error when it found damage.
     pub(crate) fn damage_error(&self, report: &VerifyReport) -> Option<WarehouseError> {
         (!report.damage.is_empty()).then(|| self.damaged(report.version, report.damage.clone()))
+    }
+}
+
+type ReadRequest = (NamedFile, tokio::sync::oneshot::Sender<Result<Vec<RecordBatch>, WarehouseError>>);
+
+/// See [`Warehouse::blocking_reader`].
+pub(crate) struct BlockingReader {
+    requests: tokio::sync::mpsc::Sender<ReadRequest>,
+    location: String,
+}
+
+impl BlockingReader {
+    /// [`Warehouse::read_verified`] from a blocking thread (never from one of the runtime's).
+    pub(crate) fn read_verified(&self, file: &NamedFile) -> Result<Vec<RecordBatch>, WarehouseError> {
+        let gone = || WarehouseError::Invalid {
+            location: self.location.clone(),
+            message: format!("reading {}: the reading task stopped", file.path),
+        };
+        let (answer, reply) = tokio::sync::oneshot::channel();
+        self.requests.blocking_send((file.clone(), answer)).map_err(|_| gone())?;
+        reply.blocking_recv().map_err(|_| gone())?
     }
 }
 

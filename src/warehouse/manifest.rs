@@ -187,7 +187,7 @@ impl Manifest {
     }
 
     pub fn partition_key(hospital_code: &str, month: &str) -> String {
-        format!("{hospital_code}/{month}")
+        crate::ingest::hospital_month(hospital_code, month)
     }
 
     /// Object name of version `v`, zero-padded so names sort by version.

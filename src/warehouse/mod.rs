@@ -27,7 +27,7 @@ use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload}
 use url::Url;
 
 pub(crate) use commit::{Commit, RunSummary};
-pub(crate) use integrity::{DamageReport, Depth};
+pub(crate) use integrity::{BlockingReader, DamageReport, Depth};
 pub(crate) use lock::{LockInfo, LockPolicy, WriterLock, stale_reason};
 /// For the end-to-end tests (`refrate::testing`).
 pub use lock::{host_name, lock_object_name};
@@ -37,7 +37,7 @@ pub(crate) use manifest::{
 pub(crate) use sweep::{SweepPolicy, SweepReport};
 /// For the end-to-end tests (`refrate::testing`).
 pub use writer::read_parquet_bytes;
-pub(crate) use writer::{FinishedMonth, PartitionOverlap, PartitionSink, WrittenFile, write_batches};
+pub(crate) use writer::{FinishedMonth, PartitionSink, StagedMonth, WrittenFile, write_batches};
 
 /// A warehouse problem; the message names the location.
 #[derive(Debug, thiserror::Error)]

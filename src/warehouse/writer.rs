@@ -1,7 +1,7 @@
 //! Streaming Parquet writing: one file per month holding every hospital's rows of it, memory
 //! bounded by a budget.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 
@@ -18,8 +18,7 @@ use datafusion::arrow::array::BooleanArray;
 use datafusion::arrow::compute::filter_record_batch;
 
 use super::schema::{self, EVENTS, EventBatchBuilder};
-use crate::ingest::{Event, Fate, MonthRow, Overlap, OverlapOutcome, OverlapPolicy, judge_month};
-use chrono::{Datelike, NaiveDate};
+use crate::ingest::{Event, EventFields, KeptPartition};
 
 /// Rows buffered per partition before they are encoded.
 const BATCH_ROWS: usize = 1024;
@@ -139,86 +138,71 @@ impl PartitionSink {
         Ok(())
     }
 
-    /// Closes every month and applies the delivery rules to each of its hospital-months
-    /// ([`judge_month`]): rows already present from another file and repeats within one file
-    /// are dropped (the first occurrence stays), and a newer file that differs from the stored
-    /// rows is refused or replaces the hospital-month, per `policy`. `is_new` tells the files
-    /// of this run from those whose rows were carried over from the warehouse.
-    ///
-    /// The rules run per month after writing, by reading the month back: two rows can only be
-    /// the same record within one hospital-month, so memory is bounded by the largest month
-    /// (a fingerprint per row) rather than by the whole input.
-    ///
-    /// Months are judged on every core, and their findings merged in month order.
-    pub(crate) fn finish(
-        self,
-        is_new: impl Fn(&str) -> bool + Sync,
-        policy: OverlapPolicy,
-    ) -> Result<Finished, ParquetError> {
-        let mut files = Vec::new();
+    /// Closes every month: its staged file, for the delivery rules to judge.
+    pub(crate) fn finish(self) -> Result<Vec<StagedMonth>, ParquetError> {
+        let mut staged = Vec::new();
         for (month, mut part) in self.open {
             if !part.buffer.is_empty() {
                 let batch = part.buffer.finish();
                 part.writer.write(&batch)?;
             }
-            files.push((month, part.writer.into_inner()?));
+            staged.push(StagedMonth { month, file: part.writer.into_inner()? });
         }
-        let judged = in_parallel(files, |(month, file)| {
-            let mut found = Finished::default();
-            let judged = judge_month_file(file, &month, &is_new, policy, &mut found)?;
-            Ok::<_, ParquetError>((month, judged, found))
-        });
-        let mut done = Finished::default();
-        for result in judged {
-            let (month, judged, found) = result?;
-            done.months.insert(month, judged);
-            done.duplicates.extend(found.duplicates);
-            done.overlaps.extend(found.overlaps);
-            done.complements.extend(found.complements);
-        }
-        Ok(done)
+        Ok(staged)
     }
 }
 
-/// `f` of every item on every core (scoped threads taking the next item in turn); the results
-/// in the items' order.
-fn in_parallel<T: Send, R: Send>(items: Vec<T>, f: impl Fn(T) -> R + Sync) -> Vec<R> {
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, items.len().max(1));
-    let queue = std::sync::Mutex::new(items.into_iter().enumerate());
-    let mut results: Vec<(usize, R)> = std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..threads)
-            .map(|_| {
-                scope.spawn(|| {
-                    let mut mine = Vec::new();
-                    loop {
-                        let next = queue.lock().unwrap_or_else(std::sync::PoisonError::into_inner).next();
-                        let Some((i, item)) = next else { break };
-                        mine.push((i, f(item)));
-                    }
-                    mine
-                })
-            })
-            .collect();
-        workers
-            .into_iter()
-            .flat_map(|w| w.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
-            .collect()
-    });
-    results.sort_by_key(|(i, _)| *i);
-    results.into_iter().map(|(_, r)| r).collect()
+/// One month's rows in a temporary file, in the order they were added, not judged yet.
+pub(crate) struct StagedMonth {
+    pub month: String,
+    file: File,
 }
 
-/// What [`PartitionSink::finish`] produced.
-#[derive(Debug, Default)]
-pub(crate) struct Finished {
-    /// By month.
-    pub months: BTreeMap<String, FinishedMonth>,
-    /// Rows not stored: repeats within a file, rows already present from another file.
-    pub duplicates: Vec<Duplicate>,
-    /// New files that differ from what a hospital-month held (refused or replacing).
-    pub overlaps: Vec<PartitionOverlap>,
-    /// New files that shared no row with a hospital-month's rows and were added to them.
-    pub complements: Vec<PartitionOverlap>,
+impl StagedMonth {
+    /// Reads every row back, in order: its identity fields, source file, line and byte
+    /// offset (the columns themselves, no owned event per row).
+    pub(crate) fn rows(
+        &self,
+        mut row: impl FnMut(&EventFields<'_>, &str, u64, u64),
+    ) -> Result<(), ParquetError> {
+        for batch in reader(&self.file)? {
+            let batch = batch?;
+            let columns = schema::EventColumns::of(&batch).map_err(ParquetError::General)?;
+            for i in 0..columns.len() {
+                let fields = columns.fields(i).map_err(ParquetError::General)?;
+                row(&fields, columns.source(i), columns.line(i), columns.offset(i));
+            }
+        }
+        Ok(())
+    }
+
+    /// The month's file to store, holding `partitions`: the rows `keep` marks `false` are
+    /// left out (the file is rewritten only if any is).
+    pub(crate) fn keep(
+        self,
+        keep: &[bool],
+        partitions: BTreeMap<String, KeptPartition>,
+    ) -> Result<FinishedMonth, ParquetError> {
+        let finished = |file: File| -> Result<FinishedMonth, ParquetError> {
+            let file = finish_file(file).map_err(|e| ParquetError::External(Box::new(e)))?;
+            Ok(FinishedMonth { file, partitions })
+        };
+        if keep.iter().all(|k| *k) {
+            return finished(self.file);
+        }
+        let out = tempfile::tempfile().map_err(|e| ParquetError::External(Box::new(e)))?;
+        let mut writer = ArrowWriter::try_new(out, EVENTS.clone(), Some(writer_properties()))?;
+        let mut row_number = 0usize;
+        for batch in reader(&self.file)? {
+            let batch = batch?;
+            let n = batch.num_rows();
+            let mask: BooleanArray = keep[row_number..row_number + n].iter().map(|k| Some(*k)).collect();
+            row_number += n;
+            let kept = filter_record_batch(&batch, &mask).map_err(|e| ParquetError::External(Box::new(e)))?;
+            writer.write(&kept)?;
+        }
+        finished(writer.into_inner()?)
+    }
 }
 
 /// One finished month file and the hospital-months it holds.
@@ -227,188 +211,13 @@ pub(crate) struct FinishedMonth {
     pub file: WrittenFile,
     /// By partition key (`hospital/month`); a hospital-month all of whose rows were dropped
     /// is absent.
-    pub partitions: BTreeMap<String, FinishedPartition>,
-}
-
-/// One hospital-month of a finished month file.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct FinishedPartition {
-    pub rows: u64,
-    /// Sources with rows in it.
-    pub sources: BTreeSet<String>,
-    /// Rows of new files in it: none means it holds what it held before.
-    pub new_rows: u64,
-}
-
-/// A row dropped because an identical row came first.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Duplicate {
-    pub partition: String,
-    pub source_file: String,
-    pub line: u64,
-    pub byte_offset: u64,
-    pub first_source_file: String,
-    pub first_line: u64,
-}
-
-impl Duplicate {
-    /// A repeat within one file (a reject), not a row already present from another file.
-    pub(crate) fn within_one_file(&self) -> bool {
-        self.source_file == self.first_source_file
-    }
-}
-
-/// An [`Overlap`] with file names.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct PartitionOverlap {
-    pub partition: String,
-    pub file: String,
-    pub others: Vec<String>,
-    pub shared: u64,
-    pub lacking: u64,
-    pub added: u64,
-    /// `None` for a complement.
-    pub outcome: Option<OverlapOutcome>,
+    pub partitions: BTreeMap<String, KeptPartition>,
 }
 
 fn reader(file: &File) -> Result<impl Iterator<Item = Result<RecordBatch, ParquetError>>, ParquetError> {
     let file = file.try_clone().map_err(|e| ParquetError::External(Box::new(e)))?;
     let reader = ParquetRecordBatchReaderBuilder::try_new(file)?.with_batch_size(8192).build()?;
     Ok(reader.map(|b| b.map_err(|e| ParquetError::External(Box::new(e)))))
-}
-
-/// Interns names (sources, hospitals) as small indices.
-#[derive(Default)]
-struct Names {
-    names: Vec<String>,
-    index: HashMap<String, usize>,
-}
-
-impl Names {
-    fn of(&mut self, name: &str) -> usize {
-        if let Some(&i) = self.index.get(name) {
-            return i;
-        }
-        let i = self.names.len();
-        self.index.insert(name.to_string(), i);
-        self.names.push(name.to_string());
-        i
-    }
-}
-
-/// Reads a month file back, judges the rows of each of its hospital-months and, if any is
-/// dropped, rewrites it without.
-fn judge_month_file(
-    file: File,
-    month: &str,
-    is_new: &impl Fn(&str) -> bool,
-    policy: OverlapPolicy,
-    done: &mut Finished,
-) -> Result<FinishedMonth, ParquetError> {
-    let (mut sources, mut hospitals) = (Names::default(), Names::default());
-    let mut rows: Vec<MonthRow> = Vec::new();
-    let mut offsets: Vec<u64> = Vec::new();
-    // Row indices by hospital, in file order.
-    let mut by_hospital: Vec<Vec<usize>> = Vec::new();
-    let mut buf = Vec::with_capacity(128);
-    for batch in reader(&file)? {
-        let batch = batch?;
-        let columns = schema::EventColumns::of(&batch).map_err(ParquetError::General)?;
-        for i in 0..columns.len() {
-            let fields = columns.fields(i).map_err(ParquetError::General)?;
-            let h = hospitals.of(fields.hospital_code);
-            if h == by_hospital.len() {
-                by_hospital.push(Vec::new());
-            }
-            by_hospital[h].push(rows.len());
-            let day = NaiveDate::from_num_days_from_ce_opt(fields.days_from_ce).map_or(0, |d| d.day() as u8);
-            rows.push(MonthRow {
-                // The same definition of "the same record" as ingest's duplicate check.
-                fingerprint: crate::ingest::fingerprint_into(&mut buf, &fields),
-                source: sources.of(columns.source(i)),
-                day,
-                line: columns.line(i),
-            });
-            offsets.push(columns.offset(i));
-        }
-    }
-    let names = &sources.names;
-    let new: Vec<bool> = names.iter().map(|n| is_new(n)).collect();
-    let mut fates = vec![Fate::Keep; rows.len()];
-    let mut partitions = BTreeMap::new();
-    for (h, indices) in by_hospital.iter().enumerate() {
-        let key = crate::warehouse::Manifest::partition_key(&hospitals.names[h], month);
-        let group: Vec<MonthRow> = indices.iter().map(|&i| rows[i]).collect();
-        let judged = judge_month(&group, |s| !new[s], policy);
-        let named = |o: &Overlap, outcome| PartitionOverlap {
-            partition: key.clone(),
-            file: names[o.source].clone(),
-            others: o.others.iter().map(|&s| names[s].clone()).collect(),
-            shared: o.shared,
-            lacking: o.lacking,
-            added: o.added,
-            outcome,
-        };
-        done.overlaps.extend(judged.overlaps.iter().map(|o| named(o, Some(o.outcome))));
-        for (s, others) in &judged.complements {
-            done.complements.push(PartitionOverlap {
-                partition: key.clone(),
-                file: names[*s].clone(),
-                others: others.iter().map(|&o| names[o].clone()).collect(),
-                shared: 0,
-                lacking: 0,
-                added: 0,
-                outcome: None,
-            });
-        }
-        let mut kept = FinishedPartition { rows: 0, sources: BTreeSet::new(), new_rows: 0 };
-        for (&i, fate) in indices.iter().zip(&judged.fates) {
-            fates[i] = *fate;
-            let row = rows[i];
-            let first = match *fate {
-                Fate::Keep => {
-                    kept.rows += 1;
-                    kept.sources.insert(names[row.source].clone());
-                    kept.new_rows += u64::from(new[row.source]);
-                    continue;
-                }
-                Fate::Replaced { .. } => continue,
-                Fate::DuplicateInFile { first_line } => (row.source, first_line),
-                Fate::AlreadyPresent { source, line } => (source, line),
-            };
-            done.duplicates.push(Duplicate {
-                partition: key.clone(),
-                source_file: names[row.source].clone(),
-                line: row.line,
-                byte_offset: offsets[i],
-                first_source_file: names[first.0].clone(),
-                first_line: first.1,
-            });
-        }
-        if kept.rows > 0 {
-            partitions.insert(key, kept);
-        }
-    }
-    let kept: u64 = partitions.values().map(|p| p.rows).sum();
-    let finished = |file: File| -> Result<FinishedMonth, ParquetError> {
-        let file = finish_file(file).map_err(|e| ParquetError::External(Box::new(e)))?;
-        Ok(FinishedMonth { file, partitions })
-    };
-    if kept == rows.len() as u64 {
-        return finished(file);
-    }
-    let out = tempfile::tempfile().map_err(|e| ParquetError::External(Box::new(e)))?;
-    let mut writer = ArrowWriter::try_new(out, EVENTS.clone(), Some(writer_properties()))?;
-    let mut row_number = 0usize;
-    for batch in reader(&file)? {
-        let batch = batch?;
-        let keep: BooleanArray =
-            (0..batch.num_rows()).map(|i| Some(fates[row_number + i] == Fate::Keep)).collect();
-        row_number += batch.num_rows();
-        let kept = filter_record_batch(&batch, &keep).map_err(|e| ParquetError::External(Box::new(e)))?;
-        writer.write(&kept)?;
-    }
-    finished(writer.into_inner()?)
 }
 
 /// Writes whole batches into one Parquet file in memory.
