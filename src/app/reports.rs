@@ -139,20 +139,17 @@ impl<'a> RenderRecord<'a> {
     }
 
     /// Writes the record of `files` and `rendered`, last, once the pages are in place.
-    fn write(&self, dir: &Path, files: &[(String, String)], rendered: &Rendered) -> Result<(), AppError> {
+    fn write(&self, dir: &Path, files: &[(String, Vec<u8>)], rendered: &Rendered) -> Result<(), AppError> {
         let stamp = RenderStamp {
             key: self.key.0.clone(),
-            pages: files
-                .iter()
-                .map(|(name, content)| (name.clone(), sha256_hex(content.as_bytes())))
-                .collect(),
+            pages: files.iter().map(|(name, content)| (name.clone(), sha256_hex(content))).collect(),
             rendered: rendered.clone(),
         };
         let record = serde_json::to_string(&stamp).expect("a record serialises");
         let seal = self.sealer.seal(SEAL_DOMAIN, record.as_bytes());
         let sealed =
             serde_json::to_string_pretty(&SealedStamp { record, seal }).expect("a record serialises");
-        write_all_in_place(dir, &[(STAMP.to_string(), sealed)])
+        write_all_in_place(dir, &[(STAMP.to_string(), sealed.into_bytes())])
     }
 }
 
@@ -301,7 +298,7 @@ const TEMP_PREFIX: &str = ".refrate-";
 /// lock, so no other run is writing here. Pages of fiscal years no longer in the data (a
 /// corrected typo that had made a year appear) are removed after the new ones are in place;
 /// files refrate does not name are never touched. Files get the mode the umask gives.
-fn write_all(dir: &Path, files: &[(String, String)]) -> Result<(), AppError> {
+fn write_all(dir: &Path, files: &[(String, Vec<u8>)]) -> Result<(), AppError> {
     std::fs::create_dir_all(dir)
         .map_err(AppError::io(format!("creating the reports folder {}", dir.display())))?;
     let entries = std::fs::read_dir(dir)
@@ -333,14 +330,14 @@ fn write_all(dir: &Path, files: &[(String, String)]) -> Result<(), AppError> {
 }
 
 /// Writes each file to a temporary name in `dir` and renames it into place.
-fn write_all_in_place(dir: &Path, files: &[(String, String)]) -> Result<(), AppError> {
+fn write_all_in_place(dir: &Path, files: &[(String, Vec<u8>)]) -> Result<(), AppError> {
     for (name, content) in files {
         let target = dir.join(name);
         let mut tmp = tempfile::Builder::new()
             .prefix(TEMP_PREFIX)
             .tempfile_in(dir)
             .map_err(AppError::io(format!("writing {}", target.display())))?;
-        std::io::Write::write_all(&mut tmp, content.as_bytes())
+        std::io::Write::write_all(&mut tmp, content)
             .map_err(AppError::io(format!("writing {}", target.display())))?;
         set_mode_from_umask(tmp.as_file())
             .map_err(AppError::io(format!("setting the permissions of {}", target.display())))?;

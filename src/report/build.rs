@@ -38,16 +38,19 @@ pub(crate) struct Sources<'a> {
     pub hospitals: &'a BTreeMap<String, Hospital>,
 }
 
-/// Every file of the reports folder, by name: the pages of each hospital and fiscal year, the
-/// overview of each fiscal year (HTML, CSV, JSON), `index.html` and `rejects.csv`.
+/// Every file of the reports folder, by name, with its bytes: the pages of each hospital and
+/// fiscal year, the overview of each fiscal year (HTML, CSV and xlsx for people, JSON for
+/// machines), `index.html` and `rejects.csv`.
 pub(crate) fn pages(
     sources: &Sources<'_>,
     renderer: &Renderer,
-) -> Result<Vec<(String, String)>, ReportError> {
+) -> Result<Vec<(String, Vec<u8>)>, ReportError> {
     let book = Book::new(sources);
     let fiscal_years: BTreeSet<i32> =
         sources.covered_months.iter().filter_map(|m| periods::fiscal_year_of(m)).collect();
-    let mut files: Vec<(String, String)> = Vec::new();
+    let mut files: Vec<(String, Vec<u8>)> = Vec::new();
+    let created =
+        chrono::NaiveDateTime::parse_from_str(&sources.manifest.created_at, "%Y-%m-%dT%H:%M:%SZ").ok();
     let mut latest = None;
     for &fy in &fiscal_years {
         let progress = book.under_way.clone().filter(|p| p.fiscal_year == fy);
@@ -55,18 +58,19 @@ pub(crate) fn pages(
         for &code in book.hospital_codes.iter().filter(|code| book.has_fiscal_year(code, fy)) {
             index_rows.extend(book.index_rows(code, fy));
             let page = book.hospital_page(code, fy, progress.as_ref());
-            files.push((super::hospital_page_file(code, fy), renderer.hospital(&page)?));
+            files.push((super::hospital_page_file(code, fy), renderer.hospital(&page)?.into_bytes()));
         }
         let page = book.index_page(fy, index_rows, progress);
-        files.push((format!("index_FY{fy}.html"), renderer.index(&page)?));
-        files.push((format!("overview_FY{fy}.csv"), super::index_csv(&page)?));
-        files.push((format!("overview_FY{fy}.json"), super::index_json(&page)?));
+        files.push((format!("index_FY{fy}.html"), renderer.index(&page)?.into_bytes()));
+        files.push((format!("overview_FY{fy}.csv"), super::for_people(&super::index_csv(&page)?)));
+        files.push((format!("overview_FY{fy}.xlsx"), super::xlsx::index_xlsx(&page, created)?));
+        files.push((format!("overview_FY{fy}.json"), super::index_json(&page)?.into_bytes()));
         latest = Some(page);
     }
     if let Some(latest) = &latest {
-        files.push(("index.html".to_string(), renderer.index(latest)?));
+        files.push(("index.html".to_string(), renderer.index(latest)?.into_bytes()));
     }
-    files.push(("rejects.csv".to_string(), rejects_csv(sources.rejects)?));
+    files.push(("rejects.csv".to_string(), super::for_people(&rejects_csv(sources.rejects)?)));
     Ok(files)
 }
 

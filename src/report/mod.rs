@@ -14,6 +14,7 @@ pub(crate) mod build;
 pub(crate) mod format;
 pub(crate) mod model;
 pub(crate) mod svg;
+pub(crate) mod xlsx;
 
 /// Fixed view models: the snapshot tests' fixture, and the pages every template is rendered
 /// with once before a run touches the warehouse.
@@ -56,6 +57,8 @@ pub enum ReportError {
         #[source]
         source: io::Error,
     },
+    #[error("writing the overview workbook: {0}")]
+    Xlsx(#[from] rust_xlsxwriter::XlsxError),
     #[error("template name {name:?} is refused in an override folder: {reason}")]
     UnsafeTemplateName { name: String, reason: &'static str },
     #[error(
@@ -207,7 +210,7 @@ pub(crate) fn is_fiscal_year_report(name: &str) -> bool {
     }
     match ext {
         "html" => prefix == "index" || (prefix.len() == 10 && prefix.bytes().all(|b| b.is_ascii_digit())),
-        "csv" | "json" => prefix == "overview",
+        "csv" | "json" | "xlsx" => prefix == "overview",
         _ => false,
     }
 }
@@ -317,7 +320,19 @@ fn neutralise(cell: &str) -> Cow<'_, str> {
     }
 }
 
-/// The index as CSV (UTF-8, no BOM, header row, one row per hospital and regime).
+/// A CSV meant for people, as written: UTF-8 with a byte-order mark, which Excel on a Japanese
+/// Windows needs to read it as UTF-8 rather than Shift_JIS (mojibake). UTF-8 rather than
+/// Shift_JIS because names hold characters CP932 lacks (髙, ①, ㈱ in some fonts); machines
+/// read `overview_FY*.json` or `refrate rates`, which stay plain UTF-8.
+pub(crate) fn for_people(csv: &str) -> Vec<u8> {
+    let mut bytes = Vec::with_capacity(csv.len() + 3);
+    bytes.extend_from_slice("\u{feff}".as_bytes());
+    bytes.extend_from_slice(csv.as_bytes());
+    bytes
+}
+
+/// The index as CSV (UTF-8, header row, one row per hospital and regime; written with a BOM,
+/// see [`for_people`]).
 /// Rates are the display strings (empty when there is no rate); criteria are joined by `;`.
 pub(crate) fn index_csv(page: &IndexPage) -> Result<String, ReportError> {
     const HEADER: [&str; 23] = [

@@ -205,7 +205,7 @@ fn bad_rows_are_rejected_with_their_lines_and_good_rows_still_count() {
     ];
     p.input("june.csv", &rows);
     assert_code(&p.run(), 1);
-    let rejects = std::fs::read_to_string(p.path("reports/rejects.csv")).unwrap();
+    let rejects = csv_for_people(&p.path("reports/rejects.csv"));
     let got: Vec<(String, String)> = rejects
         .lines()
         .skip(1)
@@ -457,7 +457,7 @@ fn an_overlapping_later_export_does_not_count_a_row_twice() {
     let months = stdout(&p.rates("month", &[]));
     // Two initial patients (A1 once, A2), one referred.
     assert_eq!(first_columns(&months, 8)[1], "2711000105,2025-06,2,0,0,0,2,1");
-    let rejects = std::fs::read_to_string(p.path("reports/rejects.csv")).unwrap();
+    let rejects = csv_for_people(&p.path("reports/rejects.csv"));
     assert_eq!(rejects.lines().count(), 1, "{rejects}");
     let m = latest_manifest(&p.path("warehouse"));
     assert_eq!(m["sources"]["inputs/b.csv"]["already_present_in"]["inputs/a.csv"], 1);

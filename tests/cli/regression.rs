@@ -150,7 +150,7 @@ fn date_before_1970_is_a_reject_not_a_panic() {
     let out = p.run();
     assert_code(&out, 0);
     assert!(!stderr(&out).contains("panicked"), "{}", stderr(&out));
-    let rejects = std::fs::read_to_string(p.path("reports/rejects.csv")).unwrap();
+    let rejects = csv_for_people(&p.path("reports/rejects.csv"));
     assert_eq!(rejects.matches("date_out_of_range").count(), 3, "{rejects}");
     let rates = stdout(&p.rates("fiscal-year", &[]));
     assert_eq!(first_columns(&rates, 5)[1], format!("{PASSING},2025,chiiki-shien-2014,10,10"));
@@ -452,7 +452,7 @@ fn a_partial_year_says_as_of_and_master_hospitals_without_data_are_not_submitted
     let index = std::fs::read_to_string(p.path("reports/index_FY2025.html")).unwrap();
     assert!(index.contains("2025年4月時点・12か月中1か月"), "{index}");
     assert!(index.contains("未提出") && index.contains("C病院"), "{index}");
-    let csv = std::fs::read_to_string(p.path("reports/overview_FY2025.csv")).unwrap();
+    let csv = csv_for_people(&p.path("reports/overview_FY2025.csv"));
     let header = csv.lines().next().unwrap();
     for column in [
         "as_of",
@@ -473,6 +473,92 @@ fn a_partial_year_says_as_of_and_master_hospitals_without_data_are_not_submitted
             .unwrap();
     assert_eq!(json["progress"]["through_month"], "2025-04");
     assert_eq!(json["not_submitted"][0]["code"], "0110113719");
+}
+
+#[test]
+fn the_overview_workbook_holds_the_csv_values_in_typed_cells_and_csvs_for_people_have_a_bom() {
+    // Issue 13: prefecture staff open the overview in Excel on a Japanese Windows.
+    use calamine::{Data, Reader, Xlsx, open_workbook};
+    let p = Project::new("hospitals: hospitals.csv\n");
+    p.write(
+        "hospitals.csv",
+        &format!("hospital_code,name,prefecture,beds\n{PASSING},A病院,大阪府,300\n{FAILING},B病院,福岡県,400\n0110113719,C病院,北海道,200\n"),
+    );
+    april(&p);
+    assert_code(&p.run(), 1);
+    let csv = csv_for_people(&p.path("reports/overview_FY2025.csv"));
+    csv_for_people(&p.path("reports/rejects.csv"));
+    assert!(stdout(&p.rates("fiscal-year", &[])).starts_with("hospital_code,"), "rates stay plain UTF-8");
+
+    let mut book: Xlsx<_> = open_workbook(p.path("reports/overview_FY2025.xlsx")).unwrap();
+    let mut records = csv::Reader::from_reader(csv.as_bytes());
+    let header = records.headers().unwrap().clone();
+    let mut regimes: Vec<String> = Vec::new();
+    let mut checked = 0;
+    for record in records.records() {
+        let record = record.unwrap();
+        let field = |name: &str| record.get(header.iter().position(|h| h == name).unwrap()).unwrap();
+        let regime = field("regime_id");
+        if !regimes.iter().any(|r| r == regime) {
+            regimes.push(regime.to_string());
+        }
+        let sheet = book.worksheet_range(regime).unwrap();
+        let row: Vec<Data> = sheet
+            .rows()
+            .find(|r| r[0] == Data::String(field("code").to_string()))
+            .unwrap_or_else(|| panic!("{} missing from sheet {regime}", field("code")))
+            .to_vec();
+        let number = |v: &str| {
+            if v.is_empty() {
+                Data::Empty
+            } else {
+                Data::Float(v.trim_start_matches(['+', '±']).parse().unwrap())
+            }
+        };
+        let text = |v: &str| if v.is_empty() { Data::Empty } else { Data::String(v.to_string()) };
+        let verdict = match field("verdict") {
+            "pass" => "満たしています",
+            "fail" => "満たしていません",
+            "no_data" => "データなし",
+            "not_submitted" => "未提出",
+            other => panic!("verdict {other}"),
+        };
+        let expected = [
+            text(field("code")),
+            text(field("name")),
+            number(field("fiscal_year")),
+            text(field("as_of")),
+            number(field("months_elapsed")),
+            number(field("referral_rate")),
+            number(field("referral_numerator")),
+            number(field("referral_denominator")),
+            number(field("reverse_rate")),
+            number(field("reverse_numerator")),
+            number(field("reverse_denominator")),
+            text(verdict),
+            text(&field("met_criteria_names").replace(';', "・")),
+            text(if field("on_boundary") == "true" { "境界" } else { "" }),
+            number(field("referral_change")),
+            number(field("reverse_change")),
+            number(field("months_with_data")),
+            number(field("missing_months")),
+        ];
+        let mut got = row.clone();
+        got.resize(expected.len(), Data::Empty);
+        assert_eq!(got, expected, "{regime} {}", field("code"));
+        checked += 1;
+    }
+    assert_eq!(checked, 3 * regimes.len(), "every hospital of every regime");
+    assert_eq!(book.sheet_names(), regimes, "one sheet per regime, in the overview's order");
+    // The code that starts with 0 stays text, and the failing rate is the number 50.0.
+    let sheet = book.worksheet_range("chiiki-shien-2014").unwrap();
+    assert_eq!(sheet.get_value((0, 0)), Some(&Data::String("医療機関コード".into())));
+    assert!(
+        sheet
+            .rows()
+            .any(|r| r[0] == Data::String("0110113719".into()) && r[11] == Data::String("未提出".into()))
+    );
+    assert!(sheet.rows().any(|r| r[0] == Data::String(FAILING.into()) && r[5] == Data::Float(50.0)));
 }
 
 #[test]
@@ -588,7 +674,7 @@ fn a_japanese_locale_gets_the_summary_and_the_review_lines_in_japanese() {
     let out = p.refrate(&["run", "--lang", "en", "--config", &config_arg(&p)]);
     assert!(stderr(&out).contains("refrate: needs review: "), "{}", stderr(&out));
     // rejects.csv keeps the machine code and gives the reason in words too.
-    let rejects = std::fs::read_to_string(p.path("reports/rejects.csv")).unwrap();
+    let rejects = csv_for_people(&p.path("reports/rejects.csv"));
     assert!(rejects.starts_with("file,line,byte_offset,field,value,reason,detail,reason_ja\n"), "{rejects}");
     let bad = rejects.lines().nth(1).unwrap();
     assert!(

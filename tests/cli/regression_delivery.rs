@@ -69,7 +69,7 @@ fn same_export_under_another_name_is_skipped_not_rejected() {
     assert!(err.contains("2 file(s) read (0 new, 2 skipped"), "{err}");
     assert_eq!(months(&p), before);
     assert_eq!(events_checksums(&p), data, "nothing was rewritten");
-    let rejects = std::fs::read_to_string(p.path("reports/rejects.csv")).unwrap();
+    let rejects = csv_for_people(&p.path("reports/rejects.csv"));
     assert_eq!(rejects.lines().count(), 1, "no reject: {rejects}");
 }
 
@@ -139,7 +139,7 @@ fn cumulative_export_runs_green_and_changes_nothing() {
     assert_eq!(s["rows_rejected"], 0, "{s}");
     assert_eq!(s["already_present_in"]["inputs/2025-04.csv"], 10, "{s}");
     assert_eq!(s["already_present_in"]["inputs/2025-05.csv"], 10, "{s}");
-    let rejects = std::fs::read_to_string(p.path("reports/rejects.csv")).unwrap();
+    let rejects = csv_for_people(&p.path("reports/rejects.csv"));
     assert_eq!(rejects.lines().count(), 1, "no reject: {rejects}");
 
     // Next month the same export, now April–June, replaces itself: only June is new.
@@ -201,7 +201,7 @@ fn duplicates_within_one_file_stay_rejects() {
     // Rejects make the run ask for review.
     let err = stderr(&out);
     assert!(err.contains("1 rejected, 4 already present"), "{err}");
-    let rejects = std::fs::read_to_string(p.path("reports/rejects.csv")).unwrap();
+    let rejects = csv_for_people(&p.path("reports/rejects.csv"));
     let lines: Vec<&str> = rejects.lines().skip(1).collect();
     assert_eq!(lines.len(), 1, "{rejects}");
     assert!(lines[0].starts_with("inputs/2025-04-again.csv,3,"), "{rejects}");

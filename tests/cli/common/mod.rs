@@ -200,6 +200,17 @@ pub fn latest_manifest(warehouse: &Path) -> serde_json::Value {
     serde_json::from_slice(&std::fs::read(newest).unwrap()).unwrap()
 }
 
+/// A CSV of the reports folder meant for people (`rejects.csv`, `overview_FY*.csv`): it must
+/// start with a UTF-8 byte-order mark, for Excel on a Japanese Windows; its text after it.
+#[track_caller]
+pub fn csv_for_people(path: &Path) -> String {
+    let text = std::fs::read_to_string(path).unwrap();
+    match text.strip_prefix('\u{feff}') {
+        Some(rest) => rest.to_string(),
+        None => panic!("{} has no byte-order mark", path.display()),
+    }
+}
+
 /// The text of every file, Parquet decoded value by value (its pages are compressed), as
 /// (file, text) pairs.
 pub fn decoded_texts(files: &[PathBuf]) -> Vec<(String, String)> {
@@ -217,11 +228,46 @@ pub fn decoded_texts(files: &[PathBuf]) -> Vec<(String, String)> {
                     }
                 }
             }
+        } else if f.extension().is_some_and(|e| e == "xlsx") {
+            for (sheet, cells) in xlsx_cells(f) {
+                for row in cells {
+                    texts.push((format!("{} sheet {sheet}", f.display()), row.join(" ")));
+                }
+            }
         } else {
             texts.push((f.display().to_string(), String::from_utf8_lossy(&bytes).into_owned()));
         }
     }
     texts
+}
+
+/// A workbook's sheets, each as rows of cells written out (a number as Rust prints it).
+pub fn xlsx_cells(path: &Path) -> Vec<(String, Vec<Vec<String>>)> {
+    use calamine::{Data, Reader, Xlsx, open_workbook};
+    let mut book: Xlsx<_> = open_workbook(path).expect("a workbook that opens");
+    let names = book.sheet_names().to_vec();
+    names
+        .into_iter()
+        .map(|name| {
+            let range = book.worksheet_range(&name).expect("a readable sheet");
+            let rows = range
+                .rows()
+                .map(|row| {
+                    row.iter()
+                        .map(|cell| match cell {
+                            Data::Empty => String::new(),
+                            Data::String(s) => s.clone(),
+                            Data::Float(f) => f.to_string(),
+                            Data::Int(i) => i.to_string(),
+                            Data::Bool(b) => b.to_string(),
+                            other => format!("{other:?}"),
+                        })
+                        .collect()
+                })
+                .collect();
+            (name, rows)
+        })
+        .collect()
 }
 
 /// Asserts that no text holds any of `ids` as a whole token (ids are compared as words, so an

@@ -1,0 +1,235 @@
+//! The overview as an Excel workbook (`overview_FY<year>.xlsx`), for prefecture staff who
+//! sort, filter and share it: one sheet per regime, Japanese headings, the header row frozen
+//! and filterable, every number a number with its format (rates to one decimal with `%` or
+//! `‰` marked, counts with separators, changes signed), codes and names as text cells, so
+//! that `0110113719` keeps its zero and no value from the data is ever a formula.
+//!
+//! The values are those of `overview_FY<year>.csv`, cell for cell (tested by reading the
+//! workbook back): the rates are the displayed, rounded values, not recomputed here.
+
+use rust_xlsxwriter::{DocProperties, ExcelDateTime, Format, FormatAlign, Workbook, Worksheet, XlsxError};
+
+use super::{IndexPage, IndexRow, ReportError};
+
+/// The columns of a regime's sheet, with their width.
+const COLUMNS: [(&str, f64); 18] = [
+    ("医療機関コード", 14.0),
+    ("医療機関名", 28.0),
+    ("年度", 7.0),
+    ("集計時点", 10.0),
+    ("経過月数", 8.0),
+    ("紹介率", 10.0),
+    ("紹介率の分子", 12.0),
+    ("紹介率の分母", 12.0),
+    ("逆紹介率", 10.0),
+    ("逆紹介率の分子", 13.0),
+    ("逆紹介率の分母", 13.0),
+    ("判定", 16.0),
+    ("満たす基準", 14.0),
+    ("境界", 6.0),
+    ("紹介率の前年差", 13.0),
+    ("逆紹介率の前年差", 14.0),
+    ("データのある月数", 14.0),
+    ("欠けている月数", 13.0),
+];
+
+/// Excel's limit on a sheet name, and the characters it refuses in one.
+const SHEET_NAME_MAX: usize = 31;
+const SHEET_NAME_REFUSED: [char; 7] = ['[', ']', ':', '*', '?', '/', '\\'];
+
+struct Formats {
+    header: Format,
+    text: Format,
+    count: Format,
+    year: Format,
+    percent: Format,
+    permille: Format,
+    change: Format,
+}
+
+impl Formats {
+    fn new() -> Self {
+        let text = Format::new().set_num_format("@");
+        Formats {
+            header: Format::new().set_bold().set_text_wrap().set_align(FormatAlign::Center),
+            text,
+            count: Format::new().set_num_format("#,##0"),
+            year: Format::new().set_num_format("0"),
+            // Quoted: a bare % would multiply the value by 100.
+            percent: Format::new().set_num_format("0.0\" %\""),
+            permille: Format::new().set_num_format("0.0\" ‰\""),
+            change: Format::new().set_num_format("\"+\"0.0;\"-\"0.0;\"±\"0.0"),
+        }
+    }
+
+    fn rate(&self, unit: &str) -> &Format {
+        if unit == "‰" { &self.permille } else { &self.percent }
+    }
+}
+
+/// The workbook of one fiscal year's overview, as bytes. Its document properties carry the
+/// run's time, so the same data gives the same workbook.
+pub(crate) fn index_xlsx(
+    page: &IndexPage,
+    created: Option<chrono::NaiveDateTime>,
+) -> Result<Vec<u8>, ReportError> {
+    Ok(workbook(page, created)?)
+}
+
+fn workbook(page: &IndexPage, created: Option<chrono::NaiveDateTime>) -> Result<Vec<u8>, XlsxError> {
+    use chrono::{Datelike, Timelike};
+    let mut book = Workbook::new();
+    let mut properties = DocProperties::new()
+        .set_title(format!("紹介率・逆紹介率 {}年度 一覧", page.fiscal_year))
+        .set_author(format!("refrate {}", page.run.refrate_version));
+    if let Some(t) = created {
+        let time = ExcelDateTime::from_ymd(t.year() as u16, t.month() as u8, t.day() as u8)?.and_hms(
+            t.hour() as u16,
+            t.minute() as u8,
+            t.second(),
+        )?;
+        properties = properties.set_creation_datetime(&time);
+    }
+    book.set_properties(&properties);
+    let formats = Formats::new();
+    let mut used_names: Vec<String> = Vec::new();
+    for (regime_id, _) in &page.regimes {
+        let sheet = book.add_worksheet();
+        sheet.set_name(sheet_name(regime_id, &mut used_names))?;
+        header(sheet, &formats)?;
+        let mut row = 1u32;
+        for r in page.rows.iter().filter(|r| &r.regime_id == regime_id) {
+            rate_row(sheet, row, r, page, &formats)?;
+            row += 1;
+        }
+        for h in &page.not_submitted {
+            sheet.write_string_with_format(row, 0, &h.code, &formats.text)?;
+            sheet.write_string_with_format(row, 1, h.name.as_deref().unwrap_or(""), &formats.text)?;
+            sheet.write_number_with_format(row, 2, f64::from(page.fiscal_year), &formats.year)?;
+            progress_cells(sheet, row, page, &formats)?;
+            sheet.write_string(row, 11, "未提出")?;
+            sheet.write_number_with_format(row, 16, 0.0, &formats.count)?;
+            let elapsed = page.progress.as_ref().map_or(12, |p| p.months_elapsed);
+            sheet.write_number_with_format(row, 17, f64::from(elapsed), &formats.count)?;
+            row += 1;
+        }
+        let last_column = (COLUMNS.len() - 1) as u16;
+        sheet.autofilter(0, 0, row.saturating_sub(1).max(1), last_column)?;
+    }
+    if page.regimes.is_empty() {
+        let sheet = book.add_worksheet();
+        header(sheet, &formats)?;
+    }
+    book.save_to_buffer()
+}
+
+fn header(sheet: &mut Worksheet, formats: &Formats) -> Result<(), XlsxError> {
+    for (col, (title, width)) in COLUMNS.iter().enumerate() {
+        let col = col as u16;
+        sheet.write_string_with_format(0, col, *title, &formats.header)?;
+        sheet.set_column_width(col, *width)?;
+    }
+    sheet.set_freeze_panes(1, 0)?;
+    Ok(())
+}
+
+/// As-of month and months elapsed, as in the CSV (a closed fiscal year: no month, 12).
+fn progress_cells(
+    sheet: &mut Worksheet,
+    row: u32,
+    page: &IndexPage,
+    formats: &Formats,
+) -> Result<(), XlsxError> {
+    match &page.progress {
+        Some(p) => {
+            sheet.write_string_with_format(row, 3, &p.through_month, &formats.text)?;
+            sheet.write_number_with_format(row, 4, f64::from(p.months_elapsed), &formats.count)?;
+        }
+        None => {
+            sheet.write_number_with_format(row, 4, 12.0, &formats.count)?;
+        }
+    }
+    Ok(())
+}
+
+fn rate_row(
+    sheet: &mut Worksheet,
+    row: u32,
+    r: &IndexRow,
+    page: &IndexPage,
+    formats: &Formats,
+) -> Result<(), XlsxError> {
+    sheet.write_string_with_format(row, 0, &r.code, &formats.text)?;
+    sheet.write_string_with_format(row, 1, r.name.as_deref().unwrap_or(""), &formats.text)?;
+    sheet.write_number_with_format(row, 2, f64::from(r.fiscal_year), &formats.year)?;
+    progress_cells(sheet, row, page, formats)?;
+    for (col, rate) in [(5u16, &r.referral), (8, &r.reverse)] {
+        // The displayed value, as a number: what the page and the CSV show.
+        if let Some(value) = rate.display.as_deref().and_then(|d| d.parse::<f64>().ok()) {
+            sheet.write_number_with_format(row, col, value, formats.rate(&rate.unit))?;
+        }
+        sheet.write_number_with_format(row, col + 1, rate.numerator as f64, &formats.count)?;
+        sheet.write_number_with_format(row, col + 2, rate.denominator as f64, &formats.count)?;
+    }
+    sheet.write_string(row, 11, r.verdict.label_ja())?;
+    sheet.write_string_with_format(row, 12, r.met_criteria_names.join("・"), &formats.text)?;
+    if r.on_boundary {
+        sheet.write_string(row, 13, "境界")?;
+    }
+    for (col, change) in [(14u16, &r.referral_change), (15, &r.reverse_change)] {
+        if let Some(value) = change.as_deref().and_then(change_value) {
+            sheet.write_number_with_format(row, col, value, &formats.change)?;
+        }
+    }
+    sheet.write_number_with_format(row, 16, f64::from(r.months_with_data), &formats.count)?;
+    sheet.write_number_with_format(row, 17, f64::from(r.missing_months), &formats.count)?;
+    Ok(())
+}
+
+/// `"+3.2"`, `"-0.4"`, `"±0.0"` as numbers.
+fn change_value(change: &str) -> Option<f64> {
+    let value: f64 = change.trim_start_matches(['+', '±']).parse().ok()?;
+    Some(value)
+}
+
+/// A sheet name Excel accepts, unique in the workbook: the regime id without the characters
+/// Excel refuses, cut to its limit.
+fn sheet_name(regime_id: &str, used: &mut Vec<String>) -> String {
+    let clean: String =
+        regime_id.chars().filter(|c| !SHEET_NAME_REFUSED.contains(c)).take(SHEET_NAME_MAX).collect();
+    let mut name = if clean.is_empty() { "regime".to_string() } else { clean };
+    let mut n = 2;
+    while used.iter().any(|u| u.eq_ignore_ascii_case(&name)) {
+        let suffix = format!("~{n}");
+        let keep = SHEET_NAME_MAX - suffix.chars().count();
+        name = name.chars().take(keep).collect::<String>() + &suffix;
+        n += 1;
+    }
+    used.push(name.clone());
+    name
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sheet_names_are_ones_excel_accepts_and_unique() {
+        let mut used = Vec::new();
+        assert_eq!(sheet_name("chiiki-shien-2014", &mut used), "chiiki-shien-2014");
+        assert_eq!(sheet_name("a/b:c", &mut used), "abc");
+        let long = "x".repeat(40);
+        assert_eq!(sheet_name(&long, &mut used).chars().count(), 31);
+        let again = sheet_name(&long, &mut used);
+        assert!(again.ends_with("~2") && again.chars().count() == 31, "{again}");
+        assert_eq!(sheet_name("CHIIKI-SHIEN-2014", &mut used), "CHIIKI-SHIEN-2014~2");
+    }
+
+    #[test]
+    fn changes_read_as_signed_numbers() {
+        assert_eq!(change_value("+3.2"), Some(3.2));
+        assert_eq!(change_value("-0.4"), Some(-0.4));
+        assert_eq!(change_value("±0.0"), Some(0.0));
+        assert_eq!(change_value("n/a"), None);
+    }
+}
