@@ -287,25 +287,10 @@ fn no_raw_patient_number_leaves_ingest() {
     let ids: Vec<String> = rows.iter().map(|r| r.split(',').nth(3).unwrap().to_string()).collect();
     let mut texts: Vec<(String, String)> =
         vec![("stderr".into(), stderr(&out)), ("stdout".into(), stdout(&out))];
-    for f in p.files_under("warehouse").into_iter().chain(p.files_under("reports")) {
-        let bytes = std::fs::read(&f).unwrap();
-        if f.extension().is_some_and(|e| e == "parquet") {
-            // Parquet pages are compressed: decode every value before looking.
-            for batch in refrate::testing::read_parquet_bytes(bytes.into()).unwrap() {
-                for col in batch.columns() {
-                    let strings =
-                        datafusion::arrow::compute::cast(col, &datafusion::arrow::datatypes::DataType::Utf8)
-                            .unwrap();
-                    let strings = datafusion::arrow::array::AsArray::as_string::<i32>(&strings);
-                    for v in strings.iter().flatten() {
-                        texts.push((f.display().to_string(), v.to_string()));
-                    }
-                }
-            }
-        } else {
-            texts.push((f.display().to_string(), String::from_utf8_lossy(&bytes).into_owned()));
-        }
-    }
+    // Parquet pages and workbooks are compressed: every value is decoded before looking.
+    let files: Vec<_> = p.files_under("warehouse").into_iter().chain(p.files_under("reports")).collect();
+    assert!(files.iter().any(|f| f.extension().is_some_and(|e| e == "xlsx")), "{files:?}");
+    texts.extend(decoded_texts(&files));
     assert!(texts.len() > 50, "the test must look at real content");
     for id in &ids {
         for (file, text) in &texts {
