@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::ingest::MasterSource;
 use crate::ingest::{DateWindow, InputFormat, OverlapPolicy};
 use crate::warehouse::SweepPolicy;
 
@@ -39,7 +40,7 @@ struct ConfigFile {
     reports: String,
     inputs: Vec<InputFile>,
     #[serde(default)]
-    hospitals: Option<String>,
+    hospitals: Option<MasterFile>,
     #[serde(default)]
     related_institutions: Option<String>,
     #[serde(default = "default_regimes")]
@@ -68,6 +69,22 @@ struct ConfigFile {
     /// A newer file whose rows for a hospital-month differ from those stored: refuse | replace.
     #[serde(default)]
     overlap: OverlapPolicy,
+}
+
+/// `hospitals:` in the config: a path, or a path with the file's layout.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+enum MasterFile {
+    Path(String),
+    WithFormat(MasterWithFormat),
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MasterWithFormat {
+    path: String,
+    #[serde(default)]
+    format: crate::ingest::TableFormat,
 }
 
 /// `dates:` in the config.
@@ -115,7 +132,7 @@ pub struct Config {
     pub warehouse: String,
     pub reports: PathBuf,
     pub inputs: Vec<Input>,
-    pub hospitals: Option<PathBuf>,
+    pub hospitals: Option<crate::ingest::MasterSource>,
     pub related_institutions: Option<PathBuf>,
     pub regimes: Vec<String>,
     pub regime_files: Vec<PathBuf>,
@@ -235,7 +252,10 @@ impl Config {
             warehouse,
             reports,
             inputs,
-            hospitals: file.hospitals.as_deref().map(resolve),
+            hospitals: file.hospitals.map(|m| match m {
+                MasterFile::Path(path) => MasterSource { path: resolve(&path), format: Default::default() },
+                MasterFile::WithFormat(m) => MasterSource { path: resolve(&m.path), format: m.format },
+            }),
             related_institutions: file.related_institutions.as_deref().map(resolve),
             regimes: file.regimes,
             regime_files: file.regime_files.iter().map(|p| resolve(p)).collect(),

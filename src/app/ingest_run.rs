@@ -560,7 +560,7 @@ fn read_reported(files: &[(SourceFile, String)], stops: &mut Stops) -> Result<Re
     let mut reported = Vec::new();
     for (f, sha) in files {
         match ingest::read_aggregates(&f.path, &f.name, &f.input.format, &known) {
-            Ok((rows, _)) => reported.push((f.clone(), sha.clone(), rows)),
+            Ok(rows) => reported.push((f.clone(), sha.clone(), rows)),
             Err(e) => stops.check(Some(&f.name), Err(e.into()))?,
         }
     }

@@ -263,7 +263,7 @@ pub(crate) async fn run_with(
         Some(path) => Some(ingest::RelatedInstitutions::load(path)?),
         None => None,
     };
-    let hospitals = load_hospitals(cfg.hospitals.as_deref())?;
+    let hospitals = load_hospitals(cfg.hospitals.as_ref())?;
     let renderer = crate::report::Renderer::new(cfg.templates.as_deref())?;
     reports::check_reports_folder(&cfg.reports)?;
 
@@ -421,7 +421,7 @@ impl RunJob<'_> {
             eprintln!(
                 "refrate: warning: {} hospital(s) with data are not in the hospital master {}: {} (their pages have no name; add them)",
                 rendered.not_in_master.len(),
-                cfg.hospitals.as_deref().map(|p| cfg.display_path(p)).unwrap_or_default(),
+                cfg.hospitals.as_ref().map(|m| cfg.display_path(&m.path)).unwrap_or_default(),
                 rendered.not_in_master.join(", ")
             );
         }
@@ -616,7 +616,7 @@ pub async fn rates(
     let regime_set = RegimeSet::load(&cfg.regime_files)?;
     let ids = if regime_ids.is_empty() { &cfg.regimes[..] } else { regime_ids };
     let regimes = selected_regimes(&regime_set, ids)?;
-    let hospitals = load_hospitals(cfg.hospitals.as_deref())?;
+    let hospitals = load_hospitals(cfg.hospitals.as_ref())?;
     let warehouse = Warehouse::open_existing(&cfg.warehouse)?;
     let manifest = warehouse.current().await?;
     reports::check_before_reading(&warehouse, &manifest).await?;

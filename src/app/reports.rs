@@ -51,7 +51,7 @@ impl RenderKey {
             part("regime", &read(file)?);
         }
         if let Some(master) = &cfg.hospitals {
-            part("hospitals", &read(master)?);
+            part("hospitals", &read(&master.path)?);
         }
         if let Some(dir) = &cfg.templates {
             let mut names: Vec<_> = std::fs::read_dir(dir)

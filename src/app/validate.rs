@@ -36,7 +36,7 @@ pub(super) async fn validate(
 ) -> Result<Outcome, AppError> {
     let ja = lang == Lang::Ja;
     let unusable_label = if ja { "使えません" } else { "UNUSABLE" };
-    let hospital_master = super::load_hospitals(cfg.hospitals.as_deref())?;
+    let hospital_master = super::load_hospitals(cfg.hospitals.as_ref())?;
     let mut targets = Vec::new();
     if files.is_empty() {
         targets = super::ingest_run::expand_inputs(cfg, false)?;

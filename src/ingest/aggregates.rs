@@ -9,8 +9,7 @@ use std::path::Path;
 
 use super::code::parse_institution_code;
 use super::format::InputFormat;
-use super::lines::{LineError, LineReader};
-use super::split::Splitter;
+use super::table::{TableError, TableFormat, read_table};
 use super::text::normalize_value;
 
 /// The period a row reports.
@@ -119,97 +118,67 @@ pub(crate) struct ReportedRow {
 /// Why a reported-counts file cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum AggregatesError {
-    #[error("cannot read {file}: {source}")]
-    Io { file: String, source: std::io::Error },
+    #[error(transparent)]
+    Table(#[from] TableError),
     #[error("{file}: line {line}: {message}")]
     Invalid { file: String, line: u64, message: String },
 }
 
-/// Reads a reported-counts file: a heading line with `hospital_code`, `period` and any of
-/// `known_counts` (headings may be mapped with the input's `columns:`), then one row per
-/// hospital and period. Counts may be written with thousands separators (`"9,811"`).
+/// Reads a reported-counts file (a CSV, or a workbook's first sheet): a heading line with
+/// `hospital_code`, `period` and any of `known_counts` (headings may be mapped with the
+/// input's `columns:`), then one row per hospital and period. Counts may be written with
+/// thousands separators (`"9,811"`).
 pub(crate) fn read_aggregates(
     path: &Path,
     display_name: &str,
     format: &InputFormat,
     known_counts: &[&str],
-) -> Result<(Vec<ReportedRow>, String), AggregatesError> {
+) -> Result<Vec<ReportedRow>, AggregatesError> {
     let file = display_name.to_string();
     let invalid = |line: u64, message: String| AggregatesError::Invalid { file: file.clone(), line, message };
-    let f = std::fs::File::open(path).map_err(|source| AggregatesError::Io { file: file.clone(), source })?;
-    let mut lines = LineReader::new(f);
-    let mut splitter = Splitter::new(format.delimiter as u8);
-    let decoder = format.encoding.decoder();
-    let mut columns: Option<Vec<Option<String>>> = None;
+    let layout =
+        TableFormat { encoding: format.encoding, delimiter: format.delimiter, ..TableFormat::default() };
+    let table = read_table(path, display_name, &layout)?;
+    let mut cols: Vec<Option<String>> = Vec::new();
+    for heading in &table.headings {
+        let heading = normalize_value(heading).trim().to_string();
+        let name = format.columns.get(&heading).cloned().unwrap_or(heading.clone());
+        let known = name == "hospital_code" || name == "period" || known_counts.contains(&name.as_str());
+        if !known && !heading.is_empty() {
+            return Err(invalid(
+                table.heading_row,
+                format!(
+                    "heading {heading:?} is not hospital_code, period or a count ({}); map it under columns: or remove the column",
+                    known_counts.join(", ")
+                ),
+            ));
+        }
+        cols.push(known.then_some(name));
+    }
+    for required in ["hospital_code", "period"] {
+        if !cols.iter().any(|n| n.as_deref() == Some(required)) {
+            return Err(invalid(
+                table.heading_row,
+                format!("required column {required} not found in the heading line"),
+            ));
+        }
+    }
     let mut rows = Vec::new();
     let mut seen: BTreeMap<String, u64> = BTreeMap::new();
-    loop {
-        let line = match lines.next_line() {
-            Ok(Some(line)) => line,
-            Ok(None) => break,
-            Err(LineError::Io(source)) => return Err(AggregatesError::Io { file: file.clone(), source }),
-            Err(LineError::TooLong(n)) => return Err(invalid(n, "line too long for a counts file".into())),
-        };
-        let number = line.number;
-        let text = match decoder {
-            None => std::str::from_utf8(line.bytes).map(str::to_string).ok(),
-            Some(enc) => {
-                enc.decode_without_bom_handling_and_without_replacement(line.bytes).map(|c| c.into_owned())
-            }
-        }
-        .ok_or_else(|| {
-            invalid(
+    for row in &table.rows {
+        let number = row.row;
+        if row.cells.len() != cols.len() {
+            return Err(invalid(
                 number,
-                format!("not valid {}; set encoding: in the input's format", format.encoding.name()),
-            )
-        })?;
-        if text.trim().is_empty() {
-            continue;
-        }
-        splitter
-            .split(&text)
-            .map_err(|_| invalid(number, "a quote opened on this line is never closed".into()))?;
-        if splitter.all_empty() {
-            continue;
-        }
-        let Some(cols) = &columns else {
-            let mut names = Vec::new();
-            for i in 0..splitter.len() {
-                let heading = normalize_value(splitter.get(i)).trim().to_string();
-                let name = format.columns.get(&heading).cloned().unwrap_or(heading.clone());
-                let known =
-                    name == "hospital_code" || name == "period" || known_counts.contains(&name.as_str());
-                if !known && !heading.is_empty() {
-                    return Err(invalid(
-                        number,
-                        format!(
-                            "heading {heading:?} is not hospital_code, period or a count ({}); map it under columns: or remove the column",
-                            known_counts.join(", ")
-                        ),
-                    ));
-                }
-                names.push(known.then_some(name));
-            }
-            for required in ["hospital_code", "period"] {
-                if !names.iter().any(|n| n.as_deref() == Some(required)) {
-                    return Err(invalid(
-                        number,
-                        format!("required column {required} not found in the heading line"),
-                    ));
-                }
-            }
-            columns = Some(names);
-            continue;
-        };
-        if splitter.len() != cols.len() {
-            return Err(invalid(number, format!("expected {} fields, found {}", cols.len(), splitter.len())));
+                format!("expected {} fields, found {}", cols.len(), row.cells.len()),
+            ));
         }
         let mut hospital = None;
         let mut period = None;
         let mut counts = BTreeMap::new();
         for (i, name) in cols.iter().enumerate() {
             let Some(name) = name else { continue };
-            let value = normalize_value(splitter.get(i)).trim().to_string();
+            let value = normalize_value(&row.cells[i]).trim().to_string();
             match name.as_str() {
                 "hospital_code" => {
                     let code =
@@ -269,11 +238,7 @@ pub(crate) fn read_aggregates(
         }
         rows.push(ReportedRow { hospital_code, period, counts, line: number });
     }
-    if columns.is_none() {
-        return Err(invalid(0, "the file is empty: no heading line".into()));
-    }
-    let sha = lines.finish().map_err(|source| AggregatesError::Io { file: file.clone(), source })?;
-    Ok((rows, sha))
+    Ok(rows)
 }
 
 #[cfg(test)]
@@ -286,7 +251,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("counts.csv");
         std::fs::write(&path, text).unwrap();
-        read_aggregates(&path, "counts.csv", format, &KNOWN).map(|(rows, _)| rows)
+        read_aggregates(&path, "counts.csv", format, &KNOWN)
     }
 
     #[test]
@@ -356,6 +321,37 @@ mod tests {
         assert_eq!(rows[0].counts.get("return_visits"), None);
         assert_eq!(rows[1].counts.get("return_visits"), Some(&3));
         assert_eq!(rows[1].line, 3);
+    }
+
+    #[test]
+    fn a_workbook_reads_as_the_same_rows_as_its_csv() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("counts.xlsx");
+        let mut book = rust_xlsxwriter::Workbook::new();
+        let sheet = book.add_worksheet();
+        for (col, h) in ["hospital_code", "period", "initial_patients", "referred_patients", "return_visits"]
+            .iter()
+            .enumerate()
+        {
+            sheet.write_string(0, col as u16, *h).unwrap();
+        }
+        sheet.write_string(1, 0, "0110113719").unwrap();
+        sheet.write_string(1, 1, "FY2024").unwrap();
+        sheet.write_number(1, 2, 9811.0).unwrap();
+        sheet.write_string(1, 3, "9,470").unwrap();
+        sheet.write_string(2, 0, "0110113719").unwrap();
+        sheet.write_string(2, 1, "2025-04").unwrap();
+        for (col, n) in [(2u16, 10.0), (3, 7.0), (4, 3.0)] {
+            sheet.write_number(2, col, n).unwrap();
+        }
+        book.save(&path).unwrap();
+        let from_book = read_aggregates(&path, "counts.xlsx", &InputFormat::default(), &KNOWN).unwrap();
+        let from_csv = read(
+            b"hospital_code,period,initial_patients,referred_patients,return_visits\n0110113719,FY2024,9811,9470,\n0110113719,2025-04,10,7,3\n",
+            &InputFormat::default(),
+        )
+        .unwrap();
+        assert_eq!(from_book, from_csv);
     }
 
     #[test]

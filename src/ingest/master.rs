@@ -1,28 +1,58 @@
-//! The optional hospital master: `hospital_code,name,prefecture,beds`.
+//! The optional hospital master: each hospital's code, name, prefecture and beds, as the
+//! prefecture or the 厚生局 publishes it (a CSV in UTF-8 or Shift_JIS, or a workbook; see
+//! [`read_table`](super::table::read_table)). Headings may be the canonical names
+//! (`hospital_code,name,prefecture,beds`), the usual Japanese ones (医療機関コード, 医療機関名,
+//! 都道府県, 病床数 …, see [`JAPANESE_HEADINGS`]), or any mapped under `columns:`; other
+//! columns are ignored.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-/// Why the hospital master cannot be used; each names the file (and the line).
+use super::aggregates::parse_count;
+use super::code::parse_institution_code;
+use super::table::{TableError, TableFormat, heading_key, position_word, read_table};
+
+/// Where the master is and how it is laid out: `hospitals: masters/list.xlsx`, or
+/// `hospitals: {path: …, format: {…}}` in the config.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MasterSource {
+    pub path: PathBuf,
+    pub format: TableFormat,
+}
+
+/// The fields of the master.
+const FIELDS: [&str; 4] = ["hospital_code", "name", "prefecture", "beds"];
+
+/// Headings the 厚生局 and prefectures use, by field; compared after [`heading_key`].
+pub(crate) const JAPANESE_HEADINGS: [(&str, &str); 9] = [
+    ("医療機関コード", "hospital_code"),
+    ("医療機関番号", "hospital_code"),
+    ("医療機関名", "name"),
+    ("医療機関名称", "name"),
+    ("名称", "name"),
+    ("都道府県", "prefecture"),
+    ("都道府県名", "prefecture"),
+    ("病床数", "beds"),
+    ("許可病床数", "beds"),
+];
+
+/// Why the hospital master cannot be used; each names the file (and the row).
 #[derive(Debug, thiserror::Error)]
 pub enum MasterError {
-    #[error("hospitals {}: {source}", .path.display())]
-    Read { path: PathBuf, source: csv::Error },
-    #[error("hospitals {} line {line}: {source}", .path.display())]
-    Row { path: PathBuf, line: usize, source: csv::Error },
+    #[error("hospitals {0}")]
+    Table(#[from] TableError),
+    #[error("hospitals {}: {message}", .path.display())]
+    Headings { path: PathBuf, message: String },
+    #[error("hospitals {} {} {row}, field {field}: {message}", .path.display(), position_word(.path))]
+    Field { path: PathBuf, row: u64, field: &'static str, message: String },
     #[error(
-        "hospitals {} line {line}, field hospital_code: {code:?} is not 10 digits (a spreadsheet may have dropped a leading zero)",
-        .path.display()
-    )]
-    Code { path: PathBuf, line: usize, code: String },
-    #[error(
-        "hospitals {} line {line}, field hospital_code: {code} is listed twice (also on line {first}); \
+        "hospitals {} {at} {row}, field hospital_code: {code} is listed twice (also on {at} {first}); \
          keep one row per hospital so the name and beds shown are the ones you mean",
-        .path.display()
+        .path.display(), at = position_word(.path)
     )]
-    Duplicate { path: PathBuf, line: usize, first: usize, code: String },
+    Duplicate { path: PathBuf, row: u64, first: u64, code: String },
 }
 
 /// One hospital of the master file.
@@ -34,30 +64,143 @@ pub(crate) struct Hospital {
     pub beds: Option<u32>,
 }
 
-/// Reads the master (UTF-8 CSV with a header). Codes must be 10 digits: a master that lost
-/// leading zeros would silently attach names to the wrong hospitals.
-pub(crate) fn load_hospitals(path: Option<&Path>) -> Result<BTreeMap<String, Hospital>, MasterError> {
-    let Some(path) = path else {
+/// Which column holds each field: the config's `columns:` first, then the canonical names,
+/// then the Japanese headings. A field found in two columns is refused.
+fn field_columns(
+    source: &MasterSource,
+    headings: &[String],
+) -> Result<BTreeMap<&'static str, usize>, MasterError> {
+    let refuse = |message: String| MasterError::Headings { path: source.path.clone(), message };
+    let mapped: BTreeMap<String, &str> =
+        source.format.columns.iter().map(|(heading, field)| (heading_key(heading), field.as_str())).collect();
+    for field in mapped.values() {
+        if !FIELDS.contains(field) {
+            return Err(refuse(format!(
+                "columns: maps to unknown field {field:?}; expected one of {}",
+                FIELDS.join(", ")
+            )));
+        }
+    }
+    let mut found: BTreeMap<&'static str, usize> = BTreeMap::new();
+    for (i, heading) in headings.iter().enumerate() {
+        let key = heading_key(heading);
+        let field = mapped
+            .get(&key)
+            .copied()
+            .or_else(|| FIELDS.iter().copied().find(|f| *f == key))
+            .or_else(|| JAPANESE_HEADINGS.iter().find(|(h, _)| *h == key).map(|(_, f)| *f));
+        let Some(field) = field.and_then(|f| FIELDS.iter().copied().find(|x| *x == f)) else { continue };
+        if let Some(other) = found.insert(field, i) {
+            return Err(refuse(format!(
+                "both {:?} and {heading:?} give {field}; map the one you mean under columns:",
+                headings[other]
+            )));
+        }
+    }
+    if !found.contains_key("hospital_code") {
+        return Err(refuse(format!(
+            "no column gives hospital_code (headings: {}); name it hospital_code or 医療機関コード, or map it under columns:",
+            headings.join(", ")
+        )));
+    }
+    Ok(found)
+}
+
+/// Reads the master. Codes must be 10 digits: a master that lost leading zeros would silently
+/// attach names to the wrong hospitals (with `pad_codes`, 9 digits are repaired).
+pub(crate) fn load_hospitals(
+    source: Option<&MasterSource>,
+) -> Result<BTreeMap<String, Hospital>, MasterError> {
+    let Some(source) = source else {
         return Ok(BTreeMap::new());
     };
-    let mut reader = csv::ReaderBuilder::new()
-        .trim(csv::Trim::All)
-        .from_path(path)
-        .map_err(|source| MasterError::Read { path: path.to_path_buf(), source })?;
-    let mut out = BTreeMap::new();
-    for (i, row) in reader.deserialize::<Hospital>().enumerate() {
-        let line = i + 2;
-        let mut h = row.map_err(|source| MasterError::Row { path: path.to_path_buf(), line, source })?;
-        if h.hospital_code.len() != 10 || !h.hospital_code.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(MasterError::Code { path: path.to_path_buf(), line, code: h.hospital_code });
+    let path: &Path = &source.path;
+    let table = read_table(path, &path.display().to_string(), &source.format)?;
+    let columns = field_columns(source, &table.headings)?;
+    let field_error = |row: u64, field: &'static str, message: String| MasterError::Field {
+        path: path.to_path_buf(),
+        row,
+        field,
+        message,
+    };
+    let mut out: BTreeMap<String, (u64, Hospital)> = BTreeMap::new();
+    for row in &table.rows {
+        let cell = |field: &str| {
+            columns.get(field).and_then(|&i| row.cells.get(i)).map(String::as_str).filter(|v| !v.is_empty())
+        };
+        let raw = cell("hospital_code").unwrap_or("");
+        let code = parse_institution_code(&source.format_code_text(raw), source.format.pad_codes)
+            .map_err(|e| field_error(row.row, "hospital_code", format!("{raw:?}: {}", e.detail())))?;
+        let beds = match cell("beds") {
+            None => None,
+            Some(v) => Some(
+                parse_count(v)
+                    .and_then(|n| u32::try_from(n).ok())
+                    .ok_or_else(|| field_error(row.row, "beds", format!("{v:?} is not a whole number")))?,
+            ),
+        };
+        let hospital = Hospital {
+            hospital_code: code.code.clone(),
+            name: cell("name").map(str::to_string),
+            prefecture: cell("prefecture").map(str::to_string),
+            beds,
+        };
+        if let Some((first, _)) = out.get(&code.code) {
+            return Err(MasterError::Duplicate {
+                path: path.to_path_buf(),
+                row: row.row,
+                first: *first,
+                code: code.code,
+            });
         }
-        h.name = h.name.filter(|n| !n.is_empty());
-        h.prefecture = h.prefecture.filter(|n| !n.is_empty());
-        let code = h.hospital_code.clone();
-        if let Some((first, _)) = out.get(&code) {
-            return Err(MasterError::Duplicate { path: path.to_path_buf(), line, first: *first, code });
-        }
-        out.insert(code, (line, h));
+        out.insert(code.code, (row.row, hospital));
     }
     Ok(out.into_iter().map(|(code, (_, h))| (code, h)).collect())
+}
+
+impl MasterSource {
+    fn format_code_text<'a>(&self, raw: &'a str) -> std::borrow::Cow<'a, str> {
+        if self.format.strip_code_hyphens && raw.contains('-') {
+            std::borrow::Cow::Owned(raw.replace('-', ""))
+        } else {
+            std::borrow::Cow::Borrowed(raw)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(text: &str, columns: &[(&str, &str)]) -> Result<BTreeMap<String, Hospital>, MasterError> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("master.csv");
+        std::fs::write(&path, text).unwrap();
+        let format = TableFormat {
+            columns: columns.iter().map(|(h, f)| (h.to_string(), f.to_string())).collect(),
+            ..TableFormat::default()
+        };
+        load_hospitals(Some(&MasterSource { path, format }))
+    }
+
+    #[test]
+    fn columns_map_headings_as_normalised_and_a_field_comes_from_one_column() {
+        let text =
+            "医療機関コード,名称,許可病床数（一般）,許可病床数（療養）\n0110113719,札幌病院,\"1,200\",50\n";
+        let m = load(text, &[("許可病床数(一般)", "beds")]).unwrap();
+        let h = &m["0110113719"];
+        assert_eq!(
+            (h.name.as_deref(), h.beds, h.prefecture.as_deref()),
+            (Some("札幌病院"), Some(1200), None)
+        );
+        // Two columns giving beds: refused, naming both.
+        let e = load("hospital_code,beds,病床数\n0110113719,1,2\n", &[]).unwrap_err().to_string();
+        assert!(e.contains("\"beds\" and \"病床数\" give beds"), "{e}");
+        let e = load("hospital_code\n0110113719\n", &[("hospital_code", "code")]).unwrap_err().to_string();
+        assert!(e.contains("unknown field \"code\""), "{e}");
+        let e = load("名前\nA\n", &[]).unwrap_err().to_string();
+        assert!(e.contains("no column gives hospital_code"), "{e}");
+        let e = load("hospital_code,beds\n0110113719,many\n", &[]).unwrap_err().to_string();
+        assert!(e.contains("master.csv line 2, field beds: \"many\""), "{e}");
+    }
 }

@@ -13,7 +13,7 @@
 //! - what a delivery means for a hospital-month: already present, duplicate, overlap
 //!   ([`judge_month`]), applied to the rows of a month as stored ([`MonthRows`]);
 //! - the related-institution list ([`RelatedInstitutions`]) and the hospital master
-//!   ([`load_hospitals`]);
+//!   ([`load_hospitals`]), read as CSV or workbook tables (`table.rs`);
 //! - pseudonymising patient numbers with HMAC-SHA256 ([`Pseudonymizer`]);
 //! - keeping raw patient numbers out of reject values even when columns are shifted, and
 //!   flagging a text column that holds identifiers ([`PatientNumbers`], [`IdentifierColumn`]).
@@ -38,6 +38,7 @@ mod read;
 mod reject;
 mod related;
 mod split;
+mod table;
 mod text;
 
 #[cfg(test)]
@@ -50,13 +51,14 @@ pub(crate) use dedup::{EventFields, fingerprint_into};
 pub(crate) use delivery::{Fate, MonthRow, Overlap, OverlapOutcome, OverlapPolicy, judge_month};
 pub(crate) use event::{Event, EventType};
 pub(crate) use format::{DateWindow, InputFormat, ValueMaps};
-pub(crate) use master::{Hospital, MasterError, load_hospitals};
+pub(crate) use master::{Hospital, MasterError, MasterSource, load_hospitals};
 pub(crate) use month::{Duplicate, KeptPartition, MonthRows, PartitionOverlap, hospital_month};
 pub(crate) use privacy::{IdentifierColumn, PatientNumbers, RowPatient};
 pub(crate) use pseudonym::{KEY_ENV_VAR, KeyError, Pseudonymizer, load_key};
 pub(crate) use read::{FileStats, IngestContext, IngestError, ReadError, read_file};
 pub(crate) use reject::{MASK, Reject, RejectReason};
 pub(crate) use related::RelatedInstitutions;
+pub(crate) use table::TableFormat;
 
 #[cfg(test)]
 mod tests;

@@ -561,6 +561,107 @@ fn the_overview_workbook_holds_the_csv_values_in_typed_cells_and_csvs_for_people
     assert!(sheet.rows().any(|r| r[0] == Data::String(FAILING.into()) && r[5] == Data::Float(50.0)));
 }
 
+/// The overview of FY2025 as CSV, and its JSON without the run's own fields, from a run with
+/// the given master config line, after `write` wrote the master.
+fn overview_with_master(master_config: &str, write: impl FnOnce(&Project)) -> (String, serde_json::Value) {
+    let p = Project::new(master_config);
+    write(&p);
+    april(&p);
+    let out = p.run();
+    assert_code(&out, 1);
+    let mut csv = csv_for_people(&p.path("reports/overview_FY2025.csv"));
+    // The master's beds are shown on the hospital page.
+    let page = std::fs::read_to_string(p.path(&format!("reports/{FAILING}_FY2025.html"))).unwrap();
+    csv.push_str(if page.contains("1,200床") { "page: 1,200床" } else { "page: no beds" });
+    let mut json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(p.path("reports/overview_FY2025.json")).unwrap())
+            .unwrap();
+    json.as_object_mut().unwrap().remove("run");
+    (csv, json)
+}
+
+#[test]
+fn a_shift_jis_master_with_japanese_headings_and_a_workbook_master_give_the_canonical_overview() {
+    // Issue 13: the 厚生局 publishes its lists in Shift_JIS or Excel with Japanese headings.
+    let canonical = overview_with_master("hospitals: hospitals.csv\n", |p| {
+        p.write(
+            "hospitals.csv",
+            &format!("hospital_code,name,prefecture,beds\n{PASSING},A病院,大阪府,300\n{FAILING},北九州中央病院,福岡県,1200\n0110113719,札幌病院,北海道,450\n"),
+        );
+    });
+    assert!(
+        canonical.0.contains("北九州中央病院")
+            && canonical.0.contains("札幌病院")
+            && canonical.0.ends_with("page: 1,200床"),
+        "{}",
+        canonical.0
+    );
+
+    let shift_jis = overview_with_master(
+        "hospitals:\n  path: hospitals.csv\n  format:\n    encoding: shift_jis\n",
+        |p| {
+            let text = format!(
+                "医療機関コード,医療機関名,所在地,都道府県,病床数\r\n{PASSING},A病院,大阪市,大阪府,300\r\n{FAILING},北九州中央病院,北九州市,福岡県,\"1,200\"\r\n0110113719,札幌病院,札幌市,北海道,450\r\n"
+            );
+            std::fs::write(p.path("hospitals.csv"), encoding_rs::SHIFT_JIS.encode(&text).0).unwrap();
+        },
+    );
+    assert_eq!(shift_jis, canonical);
+
+    let workbook = |p: &Project| {
+        let mut book = rust_xlsxwriter::Workbook::new();
+        let cover = book.add_worksheet();
+        cover.set_name("説明").unwrap();
+        cover.write_string(0, 0, "地域医療支援病院 一覧").unwrap();
+        let sheet = book.add_worksheet();
+        sheet.set_name("一覧").unwrap();
+        sheet.write_string(0, 0, "令和7年4月1日現在").unwrap();
+        for (col, heading) in
+            ["医療機関\nコード", "医療機関名称", "都道府県\u{3000}", "許可病床数"].iter().enumerate()
+        {
+            sheet.write_string(2, col as u16, *heading).unwrap();
+        }
+        for (row, (code, name, pref, beds)) in [
+            (PASSING, "A病院", "大阪府", 300.0),
+            (FAILING, "北九州中央病院", "福岡県", 1200.0),
+            // Typed as a number: Excel dropped its leading zero.
+            ("110113719", "札幌病院", "北海道", 450.0),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let row = row as u32 + 3;
+            if code.len() == 9 {
+                sheet.write_number(row, 0, code.parse::<f64>().unwrap()).unwrap();
+            } else {
+                sheet.write_string(row, 0, code).unwrap();
+            }
+            sheet.write_string(row, 1, name).unwrap();
+            sheet.write_string(row, 2, pref).unwrap();
+            sheet.write_number(row, 3, beds).unwrap();
+        }
+        book.save(p.path("hospitals.xlsx")).unwrap();
+    };
+    let xlsx = overview_with_master(
+        "hospitals:\n  path: hospitals.xlsx\n  format:\n    sheet: 一覧\n    heading_row: 3\n    pad_codes: true\n",
+        workbook,
+    );
+    assert_eq!(xlsx, canonical);
+
+    // Without pad_codes the 9-digit code is refused, naming the row, the field and the option.
+    let p = Project::new("hospitals:\n  path: hospitals.xlsx\n  format: {sheet: 一覧, heading_row: 3}\n");
+    workbook(&p);
+    april(&p);
+    let out = p.run();
+    assert_code(&out, 2);
+    let err = stderr(&out);
+    assert!(
+        err.contains("hospitals.xlsx row 6, field hospital_code: \"110113719\"")
+            && err.contains("pad_codes: true"),
+        "{err}"
+    );
+}
+
 #[test]
 fn a_rate_rounded_onto_the_line_that_fails_shows_its_exact_value() {
     // 359 / 449 = 79.955 %: shown as 80.0 %, fails ≥ 80 %.
