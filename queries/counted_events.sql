@@ -21,7 +21,8 @@
 --
 -- The event's keys are kept for the queries that group by them (`partner_related` so that
 -- the partner breakdown can leave related partners out entirely, `source_file` and
--- `source_line` to trace a count back to its input line).
+-- `source_line` to trace a count back to its input line), and its fields for `explain.sql`,
+-- which lists each record with how it counted (a view: a query reads only what it selects).
 WITH classified AS (
     SELECT
         hospital_code,
@@ -32,6 +33,12 @@ WITH classified AS (
         event_type,
         source_file,
         source_line,
+        event_date,
+        patient_key,
+        referral_letter,
+        ambulance,
+        after_hours_emergency,
+        checkup_origin,
         event_type = 'first_visit' AS first_visit,
         event_type = 'first_visit' AND ambulance AS ambulance_first_visit,
         event_type = 'first_visit' AND after_hours_emergency AS after_hours_first_visit,
@@ -53,6 +60,12 @@ SELECT
     event_type,
     source_file,
     source_line,
+    event_date,
+    patient_key,
+    referral_letter,
+    ambulance,
+    after_hours_emergency,
+    checkup_origin,
     CAST(first_visit AS BIGINT) AS first_visit,
     CAST(ambulance_first_visit AS BIGINT) AS ambulance_first_visit,
     CAST(after_hours_first_visit AS BIGINT) AS after_hours_first_visit,

@@ -69,6 +69,26 @@ pub enum Command {
         #[arg(long, value_enum, default_value = "csv")]
         format: OutputFormat,
     },
+    /// List each record of a hospital's month (or months) with how it counted: in which counts,
+    /// what it adds to the regime's two ratios, and why, as CSV on stdout; the totals and the
+    /// rejected rows of the files feeding it on stderr.
+    Explain {
+        #[arg(long, short, env = "REFRATE_CONFIG", default_value = "refrate.yaml")]
+        config: PathBuf,
+        /// The hospital's 10-digit code.
+        #[arg(long)]
+        hospital: String,
+        /// The month, `2025-04`; default every month of the hospital.
+        #[arg(long)]
+        month: Option<String>,
+        /// The regime; default the config's first.
+        #[arg(long)]
+        regime: Option<String>,
+        /// Print the sums of the records per month (the columns of `rates --period month`)
+        /// instead of the records.
+        #[arg(long)]
+        totals: bool,
+    },
     /// Show what the warehouse holds: its version, the months per hospital, the last runs.
     Status {
         #[arg(long, short, env = "REFRATE_CONFIG", default_value = "refrate.yaml")]

@@ -13,6 +13,7 @@ pub mod cli;
 pub(crate) mod config;
 pub(crate) mod domain;
 pub(crate) mod engine;
+pub(crate) mod explain;
 pub(crate) mod ingest;
 pub(crate) mod outcome;
 pub(crate) mod parallel;

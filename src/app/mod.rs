@@ -5,6 +5,7 @@
 //! [`crate::outcome`], the numbers from the engine and [`crate::rates`], the pages from
 //! [`crate::report::build`].
 
+mod explain;
 mod ingest_run;
 mod interrupt;
 mod mapping;
@@ -165,6 +166,15 @@ pub async fn main(cli: Cli) -> Result<Outcome, AppError> {
         Command::Status { config } => status(&Config::load(&config)?).await,
         Command::Verify { config } => verify(&Config::load(&config)?, quiet).await,
         Command::Regimes { config } => list_regimes(config.as_deref()),
+        Command::Explain { config, hospital, month, regime, totals } => {
+            let request = explain::Request {
+                hospital: &hospital,
+                month: month.as_deref(),
+                regime: regime.as_deref(),
+                totals,
+            };
+            explain::explain(&Config::load(&config)?, request, quiet).await
+        }
         Command::Validate { config, files } => {
             validate::validate(&Config::load(&config)?, &files, quiet, lang).await
         }

@@ -235,7 +235,10 @@ pub(super) async fn render_all(
 }
 
 /// Every reject of the current sources, read back from the warehouse.
-async fn load_rejects(warehouse: &Warehouse, manifest: &Manifest) -> Result<Vec<RejectRow>, AppError> {
+pub(super) async fn load_rejects(
+    warehouse: &Warehouse,
+    manifest: &Manifest,
+) -> Result<Vec<RejectRow>, AppError> {
     let mut rows = Vec::new();
     for (name, source) in &manifest.sources {
         let Some(file) = source.rejects_named_file(name) else { continue };

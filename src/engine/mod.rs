@@ -56,6 +56,26 @@ pub(crate) mod sql {
     /// "Criterion met", decided once: one row per criterion (registered as `regime_criteria`).
     pub(crate) const REGIME_CRITERIA: &str = include_str!("../../queries/regime_criteria.sql");
     pub(crate) const REGIME_VERDICTS: &str = include_str!("../../queries/regime_verdicts.sql");
+    /// Every record of a hospital(-month) with its count columns (`refrate explain`).
+    pub(crate) const EXPLAIN: &str = include_str!("../../queries/explain.sql");
+}
+
+/// One record as `explain.sql` gives it: its fields, and in which counts it is.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct CountedRecord {
+    pub month: String,
+    pub source_file: String,
+    pub source_line: u64,
+    pub event_date: String,
+    pub event_type: String,
+    pub patient_key: String,
+    pub department: String,
+    pub partner_code: Option<String>,
+    pub partner_related: bool,
+    /// referral_letter, ambulance, after_hours_emergency, checkup_origin.
+    pub flags: [bool; 4],
+    /// 0 or 1 per count, in [`Count::ALL`] order.
+    pub counts: [u64; 9],
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -667,6 +687,67 @@ impl Engine {
         )
         .map_err(|e| EngineError::Register { table: "fiscal_months", source: e.into() })?;
         self.register("fiscal_months", vec![batch], schema)
+    }
+
+    /// Every record of `hospital` in `month` (or in every month), in input order, with the
+    /// counts it is in (`queries/explain.sql`).
+    pub(crate) async fn explain(
+        &self,
+        hospital: &str,
+        month: Option<&str>,
+    ) -> Result<Vec<CountedRecord>, EngineError> {
+        use datafusion::scalar::ScalarValue;
+        const Q: &str = "explain.sql";
+        self.register_counted_events().await?;
+        let params = vec![ScalarValue::from(hospital), ScalarValue::Utf8(month.map(str::to_string))];
+        let batches = self
+            .ctx
+            .sql(sql::EXPLAIN)
+            .await
+            .and_then(|df| df.with_param_values(params))
+            .map_err(|source| EngineError::Query { query: Q, source })?
+            .collect()
+            .await
+            .map_err(|source| EngineError::Query { query: Q, source })?;
+        let mut records = Vec::new();
+        for b in &batches {
+            let text = |name| strings(b, Q, name);
+            let (months, files, dates, types) =
+                (text("month")?, text("source_file")?, text("event_date")?, text("event_type")?);
+            let (keys, departments) = (text("patient_key")?, text("department")?);
+            let partners = column(b, Q, "partner_code")?;
+            let partners = partners
+                .as_string_opt::<i32>()
+                .ok_or(EngineError::Shape { query: Q, column: "partner_code".into() })?;
+            let lines = ints(b, Q, "source_line")?;
+            let related = bools(b, Q, "partner_related")?;
+            let mut flags = Vec::new();
+            for name in ["referral_letter", "ambulance", "after_hours_emergency", "checkup_origin"] {
+                flags.push(bools(b, Q, name)?);
+            }
+            let mut counts = Vec::new();
+            for c in Count::ALL {
+                // `counted_events` names a record's column by the count, singular.
+                let name = c.name().strip_suffix('s').unwrap_or(c.name());
+                counts.push(ints(b, Q, name)?);
+            }
+            for i in 0..b.num_rows() {
+                records.push(CountedRecord {
+                    month: months[i].clone(),
+                    source_file: files[i].clone(),
+                    source_line: to_u64(lines[i]).unwrap_or(0),
+                    event_date: dates[i].clone(),
+                    event_type: types[i].clone(),
+                    patient_key: keys[i].clone(),
+                    department: departments[i].clone(),
+                    partner_code: (!partners.is_null(i)).then(|| partners.value(i).to_string()),
+                    partner_related: related[i].unwrap_or(false),
+                    flags: [0, 1, 2, 3].map(|f| flags[f][i].unwrap_or(false)),
+                    counts: [0, 1, 2, 3, 4, 5, 6, 7, 8].map(|c| to_u64(counts[c][i]).unwrap_or(0)),
+                });
+            }
+        }
+        Ok(records)
     }
 
     /// Counts per hospital, fiscal year and department (`queries/department_breakdown.sql`)

@@ -12,4 +12,4 @@ mod arith;
 mod model;
 
 pub(crate) use arith::Ratio;
-pub(crate) use model::{Count, MetricKind, Regime, RegimeError, RegimeSet};
+pub(crate) use model::{Count, Metric, MetricKind, Regime, RegimeError, RegimeSet, Term};

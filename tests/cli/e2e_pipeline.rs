@@ -559,3 +559,87 @@ fn an_edited_render_record_is_not_believed() {
     let restored: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
     assert_ne!(restored, sealed);
 }
+
+#[test]
+fn explain_totals_equal_the_months_counts_and_the_years_ratios_for_every_hospital_of_the_sample() {
+    // Issue 14: the trail behind every count adds up, record by record, to what `rates` says.
+    let sample = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("sample_data");
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(
+        tmp.path().join("refrate.yaml"),
+        format!(
+            "warehouse: wh\nreports: reports\ninputs:\n  - path: {}/events/*.csv\n    kind: events\nregimes: [shinryo-2022, chiiki-shien-2014]\n",
+            sample.display()
+        ),
+    )
+    .unwrap();
+    let cli = |args: &[&str]| {
+        let mut all = args.to_vec();
+        all.extend(["--config", "refrate.yaml"]);
+        refrate_in(tmp.path(), &all, Some(TEST_KEY))
+    };
+    assert_code(&cli(&["run"]), 1);
+    let rows = |csv: &str| -> Vec<Vec<String>> {
+        let mut r = csv::Reader::from_reader(csv.as_bytes());
+        let header: Vec<String> = r.headers().unwrap().iter().map(str::to_string).collect();
+        let mut out = vec![header];
+        out.extend(r.records().map(|rec| rec.unwrap().iter().map(str::to_string).collect()));
+        out
+    };
+    let monthly = rows(&stdout(&cli(&["rates", "--period", "month"])));
+    let yearly = rows(&stdout(&cli(&["rates", "--period", "fiscal-year", "--regime", "shinryo-2022"])));
+    let col = |table: &[Vec<String>], name: &str| table[0].iter().position(|h| h == name).unwrap();
+    let hospitals: std::collections::BTreeSet<String> = monthly[1..].iter().map(|r| r[0].clone()).collect();
+    assert_eq!(hospitals.len(), 5);
+    let mut months_checked = 0;
+    for h in &hospitals {
+        // Per month: the sums of the records, as `rates --period month` gives them.
+        let totals = rows(&stdout(&cli(&["explain", "--hospital", h, "--totals"])));
+        let expected: Vec<Vec<String>> = monthly[1..]
+            .iter()
+            .filter(|r| &r[0] == h && !r[col(&monthly, "first_visits")].is_empty())
+            .map(|r| r[..11].to_vec())
+            .collect();
+        assert_eq!(totals[0], monthly[0][..11].to_vec());
+        assert_eq!(totals[1..].to_vec(), expected, "{h}");
+        months_checked += expected.len();
+
+        // Per fiscal year: what the records add to shinryo-2022's ratios (a denominator of
+        // first visits plus return visits) sums to its numerators and denominators.
+        let records = rows(&stdout(&cli(&["explain", "--hospital", h, "--regime", "shinryo-2022"])));
+        for year in yearly[1..].iter().filter(|r| &r[0] == h) {
+            let fy: i32 = year[col(&yearly, "fiscal_year")].parse().unwrap();
+            let in_year = |r: &&Vec<String>| {
+                let (y, m): (i32, u32) = (r[1][..4].parse().unwrap(), r[1][5..].parse().unwrap());
+                (if m >= 4 { y } else { y - 1 }) == fy
+            };
+            let sum = |name: &str| -> i64 {
+                records[1..]
+                    .iter()
+                    .filter(in_year)
+                    .map(|r| r[col(&records, name)].parse::<i64>().unwrap())
+                    .sum()
+            };
+            for (mine, theirs) in [
+                ("referral_numerator", "referral_numerator"),
+                ("referral_denominator", "referral_denominator"),
+                ("reverse_numerator", "reverse_referral_numerator"),
+                ("reverse_denominator", "reverse_referral_denominator"),
+            ] {
+                assert_eq!(sum(mine).to_string(), year[col(&yearly, theirs)], "{h} FY{fy} {mine}");
+            }
+        }
+    }
+    assert!(months_checked >= 60, "{months_checked}");
+    // One month's records, with the reasons and the rejects of the files feeding it.
+    let out = cli(&["explain", "--hospital", "0110113719", "--month", "2024-04"]);
+    assert_code(&out, 0);
+    let text = stdout(&out);
+    assert!(text.lines().skip(1).all(|l| l.starts_with("0110113719,2024-04,")), "{text}");
+    assert!(text.contains("initial patient; referred,初診患者・紹介患者"), "{text}");
+    assert!(
+        stderr(&out).contains("refrate: 0110113719 2024-04 under shinryo-2022: 284 record(s); 紹介割合 39 / 50, 逆紹介割合 27 / 242"),
+        "{}",
+        stderr(&out)
+    );
+}
