@@ -41,6 +41,9 @@ struct ConfigFile {
     inputs: Vec<InputFile>,
     #[serde(default)]
     hospitals: Option<MasterFile>,
+    /// Names of partner institutions (a 厚生局 list of 医療機関コード), for the breakdowns.
+    #[serde(default)]
+    partners: Option<MasterFile>,
     #[serde(default)]
     related_institutions: Option<String>,
     #[serde(default = "default_regimes")]
@@ -77,6 +80,18 @@ struct ConfigFile {
 enum MasterFile {
     Path(String),
     WithFormat(MasterWithFormat),
+}
+
+impl MasterFile {
+    /// The list the config's `key` names, its path resolved.
+    fn source(self, key: &'static str, resolve: &impl Fn(&str) -> PathBuf) -> MasterSource {
+        match self {
+            MasterFile::Path(path) => {
+                MasterSource { list: key, path: resolve(&path), format: Default::default() }
+            }
+            MasterFile::WithFormat(m) => MasterSource { list: key, path: resolve(&m.path), format: m.format },
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -133,6 +148,8 @@ pub struct Config {
     pub reports: PathBuf,
     pub inputs: Vec<Input>,
     pub hospitals: Option<crate::ingest::MasterSource>,
+    /// Partner names for the breakdowns, read as the hospital master is.
+    pub partners: Option<crate::ingest::MasterSource>,
     pub related_institutions: Option<PathBuf>,
     pub regimes: Vec<String>,
     pub regime_files: Vec<PathBuf>,
@@ -252,10 +269,8 @@ impl Config {
             warehouse,
             reports,
             inputs,
-            hospitals: file.hospitals.map(|m| match m {
-                MasterFile::Path(path) => MasterSource { path: resolve(&path), format: Default::default() },
-                MasterFile::WithFormat(m) => MasterSource { path: resolve(&m.path), format: m.format },
-            }),
+            hospitals: file.hospitals.map(|m| m.source("hospitals", &resolve)),
+            partners: file.partners.map(|m| m.source("partners", &resolve)),
             related_institutions: file.related_institutions.as_deref().map(resolve),
             regimes: file.regimes,
             regime_files: file.regime_files.iter().map(|p| resolve(p)).collect(),

@@ -274,6 +274,7 @@ pub(crate) async fn run_with(
         None => None,
     };
     let hospitals = load_hospitals(cfg.hospitals.as_ref())?;
+    let partners = load_hospitals(cfg.partners.as_ref())?;
     let renderer = crate::report::Renderer::new(cfg.templates.as_deref())?;
     reports::check_reports_folder(&cfg.reports)?;
 
@@ -290,7 +291,8 @@ pub(crate) async fn run_with(
         Ok(current) => {
             let before_version = current.version;
             let job = RunJob { cfg, options, warehouse: &warehouse, lock: &lock, run_id: &run_id, started };
-            match job.run(current, files, pseudonymizer, related, &regimes, &hospitals, &renderer).await {
+            let masters = reports::Masters { hospitals: &hospitals, partners: &partners };
+            match job.run(current, files, pseudonymizer, related, &regimes, masters, &renderer).await {
                 Ok(outcome) => Ok(outcome),
                 Err(e) => Err(stopped(cfg, &warehouse, before_version, e).await),
             }
@@ -355,7 +357,7 @@ impl RunJob<'_> {
         pseudonymizer: Option<ingest::Pseudonymizer>,
         related: Option<ingest::RelatedInstitutions>,
         regimes: &[&Regime],
-        hospitals: &std::collections::BTreeMap<String, Hospital>,
+        masters: reports::Masters<'_>,
         renderer: &crate::report::Renderer,
     ) -> Result<Outcome, AppError> {
         let RunJob { cfg, options, warehouse, lock, run_id, started } = self;
@@ -416,7 +418,7 @@ impl RunJob<'_> {
                     warehouse,
                     manifest,
                     regimes,
-                    hospitals,
+                    masters,
                     renderer,
                     record.as_ref(),
                 )

@@ -50,8 +50,8 @@ impl RenderKey {
         for file in &cfg.regime_files {
             part("regime", &read(file)?);
         }
-        if let Some(master) = &cfg.hospitals {
-            part("hospitals", &read(&master.path)?);
+        for master in cfg.hospitals.iter().chain(&cfg.partners) {
+            part(master.list, &read(&master.path)?);
         }
         if let Some(dir) = &cfg.templates {
             let mut names: Vec<_> = std::fs::read_dir(dir)
@@ -176,15 +176,23 @@ pub(crate) async fn diagnose(warehouse: &Warehouse, manifest: &Manifest, error: 
 }
 
 /// Renders every page into memory, then writes them; returns the review for the exit code.
+/// The lists the pages take names from: the hospital master, and the partner list.
+#[derive(Clone, Copy)]
+pub(super) struct Masters<'a> {
+    pub hospitals: &'a BTreeMap<String, Hospital>,
+    pub partners: &'a BTreeMap<String, Hospital>,
+}
+
 pub(super) async fn render_all(
     cfg: &Config,
     warehouse: &Warehouse,
     manifest: &Manifest,
     regimes: &[&Regime],
-    hospitals: &BTreeMap<String, Hospital>,
+    masters: Masters<'_>,
     renderer: &Renderer,
     record: Option<&RenderRecord<'_>>,
 ) -> Result<Rendered, AppError> {
+    let hospitals = masters.hospitals;
     check_before_reading(warehouse, manifest).await?;
     let engine = Engine::open(warehouse, manifest, regimes).await?;
     let rejects = load_rejects(warehouse, manifest).await?;
@@ -207,7 +215,8 @@ pub(super) async fn render_all(
         partners: &partners,
         manifest,
         rejects: &rejects,
-        hospitals,
+        hospitals: masters.hospitals,
+        partner_names: masters.partners,
     };
     let files = report::build::pages(&sources, renderer)?;
     super::interrupt::check()?;

@@ -18,6 +18,8 @@ use super::table::{TableError, TableFormat, heading_key, position_word, read_tab
 /// `hospitals: {path: …, format: {…}}` in the config.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MasterSource {
+    /// The config key that names it (`hospitals`, `partners`), for messages.
+    pub list: &'static str,
     pub path: PathBuf,
     pub format: TableFormat,
 }
@@ -41,18 +43,18 @@ pub(crate) const JAPANESE_HEADINGS: [(&str, &str); 9] = [
 /// Why the hospital master cannot be used; each names the file (and the row).
 #[derive(Debug, thiserror::Error)]
 pub enum MasterError {
-    #[error("hospitals {0}")]
-    Table(#[from] TableError),
-    #[error("hospitals {}: {message}", .path.display())]
-    Headings { path: PathBuf, message: String },
-    #[error("hospitals {} {} {row}, field {field}: {message}", .path.display(), position_word(.path))]
-    Field { path: PathBuf, row: u64, field: &'static str, message: String },
+    #[error("{list} {source}")]
+    Table { list: &'static str, source: TableError },
+    #[error("{list} {}: {message}", .path.display())]
+    Headings { list: &'static str, path: PathBuf, message: String },
+    #[error("{list} {} {} {row}, field {field}: {message}", .path.display(), position_word(.path))]
+    Field { list: &'static str, path: PathBuf, row: u64, field: &'static str, message: String },
     #[error(
-        "hospitals {} {at} {row}, field hospital_code: {code} is listed twice (also on {at} {first}); \
-         keep one row per hospital so the name and beds shown are the ones you mean",
+        "{list} {} {at} {row}, field hospital_code: {code} is listed twice (also on {at} {first}); \
+         keep one row per institution so the name and beds shown are the ones you mean",
         .path.display(), at = position_word(.path)
     )]
-    Duplicate { path: PathBuf, row: u64, first: u64, code: String },
+    Duplicate { list: &'static str, path: PathBuf, row: u64, first: u64, code: String },
 }
 
 /// One hospital of the master file.
@@ -70,7 +72,8 @@ fn field_columns(
     source: &MasterSource,
     headings: &[String],
 ) -> Result<BTreeMap<&'static str, usize>, MasterError> {
-    let refuse = |message: String| MasterError::Headings { path: source.path.clone(), message };
+    let refuse =
+        |message: String| MasterError::Headings { list: source.list, path: source.path.clone(), message };
     let mapped: BTreeMap<String, &str> =
         source.format.columns.iter().map(|(heading, field)| (heading_key(heading), field.as_str())).collect();
     for field in mapped.values() {
@@ -115,9 +118,11 @@ pub(crate) fn load_hospitals(
         return Ok(BTreeMap::new());
     };
     let path: &Path = &source.path;
-    let table = read_table(path, &path.display().to_string(), &source.format)?;
+    let table = read_table(path, &path.display().to_string(), &source.format)
+        .map_err(|e| MasterError::Table { list: source.list, source: e })?;
     let columns = field_columns(source, &table.headings)?;
     let field_error = |row: u64, field: &'static str, message: String| MasterError::Field {
+        list: source.list,
         path: path.to_path_buf(),
         row,
         field,
@@ -147,6 +152,7 @@ pub(crate) fn load_hospitals(
         };
         if let Some((first, _)) = out.get(&code.code) {
             return Err(MasterError::Duplicate {
+                list: source.list,
                 path: path.to_path_buf(),
                 row: row.row,
                 first: *first,
@@ -180,7 +186,7 @@ mod tests {
             columns: columns.iter().map(|(h, f)| (h.to_string(), f.to_string())).collect(),
             ..TableFormat::default()
         };
-        load_hospitals(Some(&MasterSource { path, format }))
+        load_hospitals(Some(&MasterSource { list: "hospitals", path, format }))
     }
 
     #[test]

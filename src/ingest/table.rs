@@ -153,13 +153,11 @@ fn csv_rows(path: &Path, file: &str, format: &TableFormat) -> Result<RawRows, Ta
             }
         }
         .ok_or_else(|| {
-            row_error(
-                number,
-                format!(
-                    "not valid {}; set encoding: (shift_jis for a Windows export) in its format",
-                    format.encoding.name()
-                ),
-            )
+            let hint = match format.encoding {
+                InputEncoding::Utf8 => "; set encoding: shift_jis in its format if it is a Windows export",
+                _ => "; check the file's encoding (encoding: in its format)",
+            };
+            row_error(number, format!("not valid {}{hint}", format.encoding.name()))
         })?;
         splitter
             .split(&text)

@@ -36,6 +36,8 @@ pub(crate) struct Sources<'a> {
     pub manifest: &'a Manifest,
     pub rejects: &'a [RejectRow],
     pub hospitals: &'a BTreeMap<String, Hospital>,
+    /// Partner institutions' names (`partners:`); a partner in neither list shows its code.
+    pub partner_names: &'a BTreeMap<String, Hospital>,
 }
 
 /// Every file of the reports folder, by name, with its bytes: the pages of each hospital and
@@ -251,7 +253,11 @@ impl<'a> Book<'a> {
                 code,
                 fy,
                 self.hospital_months.get(code).unwrap_or(&no_months),
-                hospitals,
+                |partner| {
+                    let named =
+                        |list: &BTreeMap<String, Hospital>| list.get(partner).and_then(|h| h.name.clone());
+                    named(self.sources.partner_names).or_else(|| named(hospitals))
+                },
             ),
             rejects: reject_summary(manifest, code, &fy_months, rejects),
             sources: source_files(manifest, code, &fy_months),
@@ -476,11 +482,10 @@ fn partner_breakdown(
     code: &str,
     fy: i32,
     months_with_data: &BTreeSet<String>,
-    hospitals: &BTreeMap<String, Hospital>,
+    name: impl Fn(&str) -> Option<String>,
 ) -> PartnerBreakdown {
     let mine: Vec<&PartnerRow> =
         rows.iter().filter(|r| r.hospital_code == code && r.fiscal_year == fy).collect();
-    let name = |partner: &str| hospitals.get(partner).and_then(|h| h.name.clone());
     let top = |count: fn(&PartnerRow) -> u64| {
         let mut lines: Vec<PartnerLine> = mine
             .iter()

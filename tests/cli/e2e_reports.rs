@@ -124,6 +124,50 @@ fn hospital_page_breaks_down_by_department_and_partner() {
 }
 
 #[test]
+fn partners_are_named_from_the_partner_list_and_then_the_hospital_master() {
+    // Issue 13: the breakdowns showed bare codes. A 厚生局 list (Shift_JIS, Japanese headings)
+    // names P1; P2 is itself in the hospital master.
+    let p = Project::new(
+        "regimes: [chiiki-shien-2014]\nhospitals: hospitals.csv\npartners:\n  path: kouseikyoku.csv\n  format: {encoding: shift_jis}\n",
+    );
+    p.input("events.csv", &breakdown_rows());
+    p.write("hospitals.csv", &format!("hospital_code,name\n{H},本院\n{P2},大阪の病院\n"));
+    let list = format!("医療機関コード,医療機関名,所在地\r\n{P1},はなみずき<内科>クリニック,東京都\r\n");
+    std::fs::write(p.path("kouseikyoku.csv"), encoding_rs::SHIFT_JIS.encode(&list).0).unwrap();
+    let out = p.run();
+    assert!(out.status.code().is_some_and(|c| c <= 1), "{}", stderr(&out));
+    let html = squash(&std::fs::read_to_string(p.path(&format!("reports/{H}_FY2025.html"))).unwrap());
+    let line = |code: &str, name: &str, n: &str| {
+        format!(
+            "<tr><th scope=\"row\"><code>{code}</code><span class=\"partner-name\">{name}</span></th><td class=\"num\">{n}</td></tr>"
+        )
+    };
+    let referrers = &html[html.find("紹介元（").unwrap()..html.find("逆紹介先（").unwrap()];
+    assert!(
+        referrers.contains(&format!(
+            "{}{}",
+            line(P2, "大阪の病院", "2"),
+            line(P1, "はなみずき&lt;内科&gt;クリニック", "1")
+        )),
+        "named, and escaped: {referrers}"
+    );
+    // A bad partner list stops the run before anything is published, naming it.
+    std::fs::write(
+        p.path("kouseikyoku.csv"),
+        encoding_rs::SHIFT_JIS.encode("医療機関コード,医療機関名\n123,x\n").0,
+    )
+    .unwrap();
+    p.input("later.csv", &[dept_row("2025-05-01", "first_visit", 900, "内科", P1, [1, 0, 0, 0, 0])]);
+    let out = p.run();
+    assert_code(&out, 2);
+    assert!(
+        stderr(&out).contains("partners ") && stderr(&out).contains("kouseikyoku.csv line 2"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
 fn input_text_is_escaped_on_the_hospital_page() {
     let p = Project::new("regimes: [chiiki-shien-2014]\n");
     let evil = "<script>alert(1)</script>\"><img src=x onerror=alert(1)>";
