@@ -268,7 +268,7 @@ struct Ingested {
     months: BTreeMap<String, FinishedMonth>,
     notes: Vec<Note>,
     stops: Vec<Stop>,
-    /// The months that held stored rows of other sources, with those sources.
+    /// The hospital-months that held stored rows of other sources, with those sources.
     carried: BTreeMap<String, BTreeSet<String>>,
 }
 
@@ -480,11 +480,13 @@ pub(super) async fn ingest_and_publish(
     })
 }
 
-/// Without the key, a file's rows of months that hold stored rows of other files cannot be
-/// compared with them: whether they are already present, or differ, is not known.
+/// Without the key, a file's rows of hospital-months that hold stored rows of other files
+/// cannot be compared with them: whether they are already present, or differ, is not known.
+/// (Rows are compared within a hospital-month only: other hospitals' rows of the month do not
+/// matter.)
 fn needs_the_key(file: &FileResult, carried: &BTreeMap<String, BTreeSet<String>>) -> Result<(), AppError> {
     let months: Vec<&str> =
-        file.stats.months.iter().filter(|m| carried.contains_key(*m)).map(String::as_str).collect();
+        file.partitions.iter().filter(|m| carried.contains_key(*m)).map(String::as_str).collect();
     if months.is_empty() {
         return Ok(());
     }
@@ -649,7 +651,7 @@ struct Rebuild<'a> {
     sink: PartitionSink,
     /// The month of the last row added, and its name (opened).
     last_month: Option<((i32, u32), String)>,
-    /// The months that held rows of other sources, carried over, with those sources.
+    /// The hospital-months that held rows of other sources, carried over, with those sources.
     carried: BTreeMap<String, BTreeSet<String>>,
 }
 
@@ -694,11 +696,18 @@ impl<'a> Rebuild<'a> {
             use chrono::Datelike;
             expected == Some((date.year(), date.month()))
         };
-        let mut carried: BTreeSet<String> = BTreeSet::new();
         for parts in files {
-            let replaced =
-                |p: &PartitionEntry| p.sources.iter().all(|s| self.changed_names.contains(s.as_str()));
-            if parts.iter().all(|(_, p)| replaced(p)) {
+            // The hospital-months keeping rows of sources not being replaced, and those sources.
+            let mut kept_any = false;
+            for (key, p) in parts {
+                let kept = p.sources.iter().filter(|s| !self.changed_names.contains(s.as_str()));
+                let kept: BTreeSet<String> = kept.cloned().collect();
+                if !kept.is_empty() {
+                    kept_any = true;
+                    self.carried.entry(key.to_string()).or_default().extend(kept);
+                }
+            }
+            if !kept_any {
                 continue;
             }
             // Read whole anyway, so checking its SHA-256 and schema costs nothing extra.
@@ -726,14 +735,8 @@ impl<'a> Rebuild<'a> {
                         });
                     }
                     self.sink.push(month, &event, &source).map_err(Self::staging(month))?;
-                    if !carried.contains(&source) {
-                        carried.insert(source);
-                    }
                 }
             }
-        }
-        if !carried.is_empty() {
-            self.carried.insert(month.to_string(), carried);
         }
         Ok(())
     }
@@ -797,10 +800,15 @@ fn ingest_files(
                     }
                     super::interrupt::check()?;
                     events_of_file += chunk.len() as u64;
+                    let mut previous: Option<&str> = None;
                     for event in &chunk {
                         rebuild.add(event, &source.name)?;
-                        if !hospitals.contains(&event.hospital_code) {
-                            hospitals.insert(event.hospital_code.clone());
+                        // Exports come sorted by hospital: the set is looked up on a change only.
+                        if previous != Some(event.hospital_code.as_str()) {
+                            if !hospitals.contains(&event.hospital_code) {
+                                hospitals.insert(event.hospital_code.clone());
+                            }
+                            previous = Some(&event.hospital_code);
                         }
                     }
                 }

@@ -434,13 +434,17 @@ fn validate_with_another_key_or_none_says_what_it_cannot_check() {
         "{report}"
     );
 
-    // A month nothing is stored for needs no key.
+    // A month nothing is stored for needs no key, and neither does another hospital's April:
+    // rows are compared within a hospital-month, and that one holds nothing yet.
     std::fs::remove_file(p.path("inputs/fy2025_to_date.csv")).unwrap();
     p.input("2025-05.csv", &month("B", "2025-05-07", 4));
+    let other = "4011000207";
+    p.input("other_2025-04.csv", &[row(other, "2025-04-01", "first_visit", "C1", PARTNER, [1, 0, 0, 0, 0])]);
     let without = p.refrate_without_key(&args);
     assert_code(&without, 0);
     assert!(
-        stdout(&without).contains("inputs/2025-05.csv: 4 rows read, 4 valid, 0 rejected"),
+        stdout(&without).contains("inputs/2025-05.csv: 4 rows read, 4 valid, 0 rejected")
+            && stdout(&without).contains("inputs/other_2025-04.csv: 1 rows read, 1 valid, 0 rejected"),
         "{}",
         stdout(&without)
     );
