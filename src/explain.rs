@@ -46,82 +46,58 @@ pub(crate) fn explain<'a>(record: &'a CountedRecord, regime: &Regime) -> Explain
 /// Why the record is in the counts it is in.
 fn reasons(r: &CountedRecord) -> (String, String) {
     let [letter, ambulance, after_hours, checkup] = r.flags;
-    let mut en: Vec<String> = Vec::new();
-    let mut ja: Vec<String> = Vec::new();
-    let excluded_by = |with_checkup: bool| {
-        let mut why = Vec::new();
-        if ambulance {
-            why.push(("ambulance", "救急搬送"));
-        }
-        if after_hours {
-            why.push(("holiday/night emergency", "休日・夜間の救急"));
-        }
-        if checkup && with_checkup {
-            why.push(("after a health checkup", "健診後の受診"));
-        }
-        why
+    let mut said: Vec<(String, String)> = Vec::new();
+    let mut say = |en: &str, ja: &str| said.push((en.to_string(), ja.to_string()));
+    // Which exclusion groups the record is in, as `what: a, b` and `何（あ・い）`.
+    let excluded = |en: &str, ja: &str, with_checkup: bool| {
+        let groups = [
+            (ambulance, "ambulance", "救急搬送"),
+            (after_hours, "holiday/night emergency", "休日・夜間の救急"),
+            (checkup && with_checkup, "after a health checkup", "健診後の受診"),
+        ];
+        let groups: Vec<_> = groups.iter().filter(|g| g.0).collect();
+        let en_why: Vec<&str> = groups.iter().map(|g| g.1).collect();
+        let ja_why: Vec<&str> = groups.iter().map(|g| g.2).collect();
+        (format!("{en}: {}", en_why.join(", ")), format!("{ja}（{}）", ja_why.join("・")))
     };
     match r.event_type.as_str() {
         "first_visit" => {
             if count(r, Count::InitialPatients) == 1 {
-                en.push("initial patient".into());
-                ja.push("初診患者".into());
+                say("initial patient", "初診患者");
                 if count(r, Count::ReferredPatients) == 1 {
-                    en.push("referred".into());
-                    ja.push("紹介患者".into());
+                    say("referred", "紹介患者");
                 } else if letter && r.partner_related {
-                    en.push("not referred: the letter is from a related institution".into());
-                    ja.push("紹介患者に数えない（開設者と関係のある機関の紹介状）".into());
+                    say(
+                        "not referred: the letter is from a related institution",
+                        "紹介患者に数えない（開設者と関係のある機関の紹介状）",
+                    );
                 } else {
-                    en.push("not referred: no referral letter".into());
-                    ja.push("紹介患者に数えない（紹介状なし）".into());
+                    say("not referred: no referral letter", "紹介患者に数えない（紹介状なし）");
                 }
             } else {
-                let why = excluded_by(true);
-                en.push(format!(
-                    "not an initial patient: {}",
-                    why.iter().map(|w| w.0).collect::<Vec<_>>().join(", ")
-                ));
-                ja.push(format!(
-                    "初診患者から除く（{}）",
-                    why.iter().map(|w| w.1).collect::<Vec<_>>().join("・")
-                ));
+                let (en, ja) = excluded("not an initial patient", "初診患者から除く", true);
+                say(&en, &ja);
             }
             if count(r, Count::EmergencyPatients) == 1 {
-                en.push("emergency patient".into());
-                ja.push("救急患者".into());
+                say("emergency patient", "救急患者");
             }
         }
-        "referral_out" => {
-            if count(r, Count::ReverseReferredPatients) == 1 {
-                en.push("reverse-referred".into());
-                ja.push("逆紹介患者".into());
-            } else {
-                en.push("not reverse-referred: to a related institution".into());
-                ja.push("逆紹介患者に数えない（開設者と関係のある機関へ）".into());
-            }
+        "referral_out" if count(r, Count::ReverseReferredPatients) == 1 => {
+            say("reverse-referred", "逆紹介患者")
         }
+        "referral_out" => say(
+            "not reverse-referred: to a related institution",
+            "逆紹介患者に数えない（開設者と関係のある機関へ）",
+        ),
+        "return_visit" if count(r, Count::ReturnVisits) == 1 => say("return visit", "再診"),
         "return_visit" => {
-            if count(r, Count::ReturnVisits) == 1 {
-                en.push("return visit".into());
-                ja.push("再診".into());
-            } else {
-                let why = excluded_by(false);
-                en.push(format!(
-                    "return visit not counted: {}",
-                    why.iter().map(|w| w.0).collect::<Vec<_>>().join(", ")
-                ));
-                ja.push(format!(
-                    "再診に数えない（{}）",
-                    why.iter().map(|w| w.1).collect::<Vec<_>>().join("・")
-                ));
-            }
+            let (en, ja) = excluded("return visit not counted", "再診に数えない", false);
+            say(&en, &ja);
         }
-        other => {
-            en.push(format!("{other}: in no count"));
-            ja.push(format!("{other}：どの数にも入らない"));
-        }
+        other => say(&format!("{other}: in no count"), &format!("{other}：どの数にも入らない")),
     }
+    let en: Vec<&str> = said.iter().map(|(en, _)| en.as_str()).collect();
+    let ja: Vec<&str> = said.iter().map(|(_, ja)| ja.as_str()).collect();
     (en.join("; "), ja.join("・"))
 }
 

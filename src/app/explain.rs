@@ -3,9 +3,9 @@
 //! of the files that feed it, on stderr. `--totals` prints the sums of the records instead,
 //! one row per month, with the columns of `rates --period month`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
-use super::{AppError, Outcome, reports};
+use super::{AppError, Outcome, Refusal, reports};
 use crate::config::Config;
 use crate::engine::Engine;
 use crate::explain::{Explained, explain as explain_record};
@@ -35,6 +35,26 @@ pub(super) async fn explain(cfg: &Config, request: Request<'_>, quiet: bool) -> 
         Ok(records) => records,
         Err(e) => return Err(reports::diagnose(&warehouse, &manifest, e).await),
     };
+    if records.is_empty() {
+        // An empty list with exit 0 would read as "no such patients" for a mistyped code.
+        let held: BTreeSet<&str> = manifest
+            .partitions
+            .values()
+            .filter(|p| p.hospital_code == request.hospital)
+            .map(|p| p.month.as_str())
+            .collect();
+        let what = match request.month {
+            Some(m) => format!("{} in {m}", request.hospital),
+            None => request.hospital.to_string(),
+        };
+        let months = match (held.first(), held.last()) {
+            (Some(a), Some(b)) => {
+                format!("the warehouse holds its records of {} months, {a} to {b}", held.len())
+            }
+            _ => "the warehouse holds no record of that hospital (check the code: 10 digits)".to_string(),
+        };
+        return Err(AppError::refused(Refusal::NothingToExplain, format!("no record of {what}: {months}")));
+    }
     let explained: Vec<Explained> = records.iter().map(|r| explain_record(r, regime)).collect();
     let mut sums: BTreeMap<&str, ([u64; 9], [i64; 4], u64)> = BTreeMap::new();
     for e in &explained {
@@ -58,13 +78,6 @@ pub(super) async fn explain(cfg: &Config, request: Request<'_>, quiet: bool) -> 
             eprintln!(
                 "refrate: {} {month} under {}: {n} record(s); {} {rn} / {rd}, {} {vn} / {vd}",
                 request.hospital, regime.id, regime.referral.name_ja, regime.reverse.name_ja
-            );
-        }
-        if sums.is_empty() {
-            eprintln!(
-                "refrate: no record of {} in {}",
-                request.hospital,
-                request.month.unwrap_or("any month")
             );
         }
         rejects_of(&warehouse, &manifest, request.hospital, &sums.keys().copied().collect::<Vec<_>>())

@@ -142,6 +142,8 @@ pub enum Refusal {
     Unusable,
     /// `validate` without the key, on rows of months that hold stored rows.
     KeyNeeded,
+    /// `explain` of a hospital or month without any record (a mistyped code or month).
+    NothingToExplain,
 }
 
 impl AppError {

@@ -642,4 +642,31 @@ fn explain_totals_equal_the_months_counts_and_the_years_ratios_for_every_hospita
         "{}",
         stderr(&out)
     );
+    assert!(!stderr(&out).contains("rejected"), "2024-04.csv has no reject: {}", stderr(&out));
+    // May's file has three rejects (sample_data/README.md): listed with their lines and reasons.
+    let may = cli(&["explain", "--hospital", "0110113719", "--month", "2024-05"]);
+    assert_code(&may, 0);
+    let err = stderr(&may);
+    assert!(err.contains("refrate: 3 rejected row(s) in the files that feed these months"), "{err}");
+    assert!(
+        err.contains("/events/2024-05.csv line 201: bad_date (日付が読めません; no such day: 2024-05-32)"),
+        "{err}"
+    );
+    // A mistyped code or a month without data is not an empty, green answer.
+    for (args, says) in [
+        (
+            vec!["--hospital", "110113719"],
+            "no record of 110113719: the warehouse holds no record of that hospital",
+        ),
+        (
+            vec!["--hospital", "0110113719", "--month", "2026-04"],
+            "no record of 0110113719 in 2026-04: the warehouse holds its records of 15 months, 2024-04 to 2025-06",
+        ),
+    ] {
+        let mut all = vec!["explain"];
+        all.extend(args);
+        let out = cli(&all);
+        assert_code(&out, 2);
+        assert!(stderr(&out).contains(says), "{}", stderr(&out));
+    }
 }
