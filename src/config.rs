@@ -75,11 +75,23 @@ struct ConfigFile {
 }
 
 /// `hospitals:` in the config: a path, or a path with the file's layout.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(untagged)]
+#[derive(Debug, Clone)]
 enum MasterFile {
     Path(String),
     WithFormat(MasterWithFormat),
+}
+
+impl<'de> Deserialize<'de> for MasterFile {
+    /// By hand rather than `untagged`, so that a mistake in the mapping (`fromat:`) is named
+    /// instead of "did not match any variant".
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        match serde_yaml::Value::deserialize(d)? {
+            serde_yaml::Value::String(path) => Ok(MasterFile::Path(path)),
+            other => {
+                serde_yaml::from_value(other).map(MasterFile::WithFormat).map_err(serde::de::Error::custom)
+            }
+        }
+    }
 }
 
 impl MasterFile {
@@ -424,6 +436,11 @@ mod tests {
             (format!("{base}retention: soon\n"), "retention"),
             (format!("{base}keep_versions: 0\n"), "keep_versions"),
             (format!("{base}overlap: union\n"), "unknown variant `union`"),
+            (format!("{base}hospitals: {{path: h.xlsx, fromat: {{}}}}\n"), "unknown field `fromat`"),
+            (
+                format!("{base}partners: {{path: p.csv, format: {{sheet: 1, heading: 2}}}}\n"),
+                "unknown field `heading`",
+            ),
             ("warehouse: wh\nreports: out\ninputs: []\n".to_string(), "at least one input"),
         ];
         for (text, expected) in cases {

@@ -64,6 +64,16 @@ fn luhn_digits(nine: &[u8]) -> u8 {
     ((10 - sum % 10) % 10) as u8
 }
 
+/// An institution code as an input writes it, ready to parse: hyphens removed when the input
+/// says `strip_code_hyphens` (`26-1-492377-5`, as printed on forms, reads as `2614923775`).
+pub(crate) fn code_text(raw: &str, strip_hyphens: bool) -> std::borrow::Cow<'_, str> {
+    if strip_hyphens && raw.contains('-') {
+        std::borrow::Cow::Owned(raw.replace('-', ""))
+    } else {
+        std::borrow::Cow::Borrowed(raw)
+    }
+}
+
 /// Parses an institution code: trims, converts full-width digits, pads a 9-digit value with a
 /// leading zero only when `pad` is true, and checks the check digit. An empty value is an
 /// error here; callers decide whether empty is allowed (it is for partner codes).

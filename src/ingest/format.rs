@@ -180,11 +180,7 @@ impl InputFormat {
     /// An institution code as this input's codes are written, ready to parse: hyphens removed
     /// when `strip_code_hyphens` says so.
     pub fn code_text<'a>(&self, raw: &'a str) -> std::borrow::Cow<'a, str> {
-        if self.strip_code_hyphens && raw.contains('-') {
-            std::borrow::Cow::Owned(raw.replace('-', ""))
-        } else {
-            std::borrow::Cow::Borrowed(raw)
-        }
+        super::code::code_text(raw, self.strip_code_hyphens)
     }
 
     /// Whether a file may lack `field` (read as 0/empty): `department`, or a column listed in

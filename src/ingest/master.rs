@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use super::aggregates::parse_count;
-use super::code::parse_institution_code;
+use super::code::{code_text, parse_institution_code};
 use super::table::{TableError, TableFormat, heading_key, position_word, read_table};
 
 /// Where the master is and how it is laid out: `hospitals: masters/list.xlsx`, or
@@ -134,8 +134,11 @@ pub(crate) fn load_hospitals(
             columns.get(field).and_then(|&i| row.cells.get(i)).map(String::as_str).filter(|v| !v.is_empty())
         };
         let raw = cell("hospital_code").unwrap_or("");
-        let code = parse_institution_code(&source.format_code_text(raw), source.format.pad_codes)
-            .map_err(|e| field_error(row.row, "hospital_code", format!("{raw:?}: {}", e.detail())))?;
+        let code = parse_institution_code(
+            &code_text(raw, source.format.strip_code_hyphens),
+            source.format.pad_codes,
+        )
+        .map_err(|e| field_error(row.row, "hospital_code", format!("{raw:?}: {}", e.detail())))?;
         let beds = match cell("beds") {
             None => None,
             Some(v) => Some(
@@ -162,16 +165,6 @@ pub(crate) fn load_hospitals(
         out.insert(code.code, (row.row, hospital));
     }
     Ok(out.into_iter().map(|(code, (_, h))| (code, h)).collect())
-}
-
-impl MasterSource {
-    fn format_code_text<'a>(&self, raw: &'a str) -> std::borrow::Cow<'a, str> {
-        if self.format.strip_code_hyphens && raw.contains('-') {
-            std::borrow::Cow::Owned(raw.replace('-', ""))
-        } else {
-            std::borrow::Cow::Borrowed(raw)
-        }
-    }
 }
 
 #[cfg(test)]

@@ -767,12 +767,9 @@ impl Rules {
         } else {
             RejectReason::BadHospitalCode
         };
-        let raw = if self.strip_code_hyphens && raw.contains('-') { &raw.replace('-', "") } else { raw };
-        let code = parse_institution_code(raw, self.pad_codes).map_err(|e: CodeError| RowError {
-            field,
-            reason: bad,
-            detail: e.detail(),
-        })?;
+        let code =
+            parse_institution_code(&super::code::code_text(raw, self.strip_code_hyphens), self.pad_codes)
+                .map_err(|e: CodeError| RowError { field, reason: bad, detail: e.detail() })?;
         if !code.check_digit_ok {
             if self.strict_codes {
                 let expected = super::code::luhn_check_digit(&code.code[..9]).unwrap_or(0);

@@ -158,13 +158,17 @@ fn partners_are_named_from_the_partner_list_and_then_the_hospital_master() {
     )
     .unwrap();
     p.input("later.csv", &[dept_row("2025-05-01", "first_visit", 900, "内科", P1, [1, 0, 0, 0, 0])]);
-    let out = p.run();
-    assert_code(&out, 2);
-    assert!(
-        stderr(&out).contains("partners ") && stderr(&out).contains("kouseikyoku.csv line 2"),
-        "{}",
-        stderr(&out)
-    );
+    let before = files_in(&p.path("warehouse/_manifest"));
+    let config = p.config();
+    for out in [p.run(), p.refrate(&["validate", "--config", config.to_str().unwrap()])] {
+        assert_code(&out, 2);
+        assert!(
+            stderr(&out).contains("partners ") && stderr(&out).contains("kouseikyoku.csv line 2"),
+            "{}",
+            stderr(&out)
+        );
+    }
+    assert_eq!(files_in(&p.path("warehouse/_manifest")), before, "nothing was published");
 }
 
 #[test]

@@ -440,8 +440,8 @@ fn hyphenated_codes_are_read_when_the_input_says_so() {
     assert_eq!(first_columns(&rates, 5)[1], format!("{PASSING},2025,chiiki-shien-2014,5,5"));
 }
 
-#[test]
-fn a_partial_year_says_as_of_and_master_hospitals_without_data_are_not_submitted() {
+/// April run with a master of three hospitals, one of them (0110113719) without data.
+fn april_with_a_master_of_three() -> Project {
     let p = Project::new("hospitals: hospitals.csv\n");
     p.write(
         "hospitals.csv",
@@ -449,6 +449,12 @@ fn a_partial_year_says_as_of_and_master_hospitals_without_data_are_not_submitted
     );
     april(&p);
     assert_code(&p.run(), 1);
+    p
+}
+
+#[test]
+fn a_partial_year_says_as_of_and_master_hospitals_without_data_are_not_submitted() {
+    let p = april_with_a_master_of_three();
     let index = std::fs::read_to_string(p.path("reports/index_FY2025.html")).unwrap();
     assert!(index.contains("2025年4月時点・12か月中1か月"), "{index}");
     assert!(index.contains("未提出") && index.contains("C病院"), "{index}");
@@ -479,13 +485,7 @@ fn a_partial_year_says_as_of_and_master_hospitals_without_data_are_not_submitted
 fn the_overview_workbook_holds_the_csv_values_in_typed_cells_and_csvs_for_people_have_a_bom() {
     // Issue 13: prefecture staff open the overview in Excel on a Japanese Windows.
     use calamine::{Data, Reader, Xlsx, open_workbook};
-    let p = Project::new("hospitals: hospitals.csv\n");
-    p.write(
-        "hospitals.csv",
-        &format!("hospital_code,name,prefecture,beds\n{PASSING},A病院,大阪府,300\n{FAILING},B病院,福岡県,400\n0110113719,C病院,北海道,200\n"),
-    );
-    april(&p);
-    assert_code(&p.run(), 1);
+    let p = april_with_a_master_of_three();
     let csv = csv_for_people(&p.path("reports/overview_FY2025.csv"));
     csv_for_people(&p.path("reports/rejects.csv"));
     assert!(stdout(&p.rates("fiscal-year", &[])).starts_with("hospital_code,"), "rates stay plain UTF-8");
