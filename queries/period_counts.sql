@@ -5,7 +5,7 @@
 -- that hospitals reported as one figure). Only hospitals with at least one month of data in a
 -- period get a row; `months_with_data` tells how complete it is. A count that is NULL in any
 -- month (not reported) makes the period's count NULL: a partial sum would look like a real
--- figure.
+-- figure. The upper bounds (`…_high`, see `monthly_counts.sql`) are summed the same way.
 WITH summed AS (
     SELECT
         m.hospital_code,
@@ -21,7 +21,16 @@ WITH summed AS (
         CASE WHEN COUNT(m.referred_patients) = COUNT(*) THEN CAST(SUM(m.referred_patients) AS BIGINT) END AS referred_patients,
         CASE WHEN COUNT(m.reverse_referred_patients) = COUNT(*) THEN CAST(SUM(m.reverse_referred_patients) AS BIGINT) END AS reverse_referred_patients,
         CASE WHEN COUNT(m.return_visits) = COUNT(*) THEN CAST(SUM(m.return_visits) AS BIGINT) END AS return_visits,
-        CASE WHEN COUNT(m.emergency_patients) = COUNT(*) THEN CAST(SUM(m.emergency_patients) AS BIGINT) END AS emergency_patients
+        CASE WHEN COUNT(m.emergency_patients) = COUNT(*) THEN CAST(SUM(m.emergency_patients) AS BIGINT) END AS emergency_patients,
+        CASE WHEN COUNT(m.first_visits_high) = COUNT(*) THEN CAST(SUM(m.first_visits_high) AS BIGINT) END AS first_visits_high,
+        CASE WHEN COUNT(m.ambulance_first_visits_high) = COUNT(*) THEN CAST(SUM(m.ambulance_first_visits_high) AS BIGINT) END AS ambulance_first_visits_high,
+        CASE WHEN COUNT(m.after_hours_first_visits_high) = COUNT(*) THEN CAST(SUM(m.after_hours_first_visits_high) AS BIGINT) END AS after_hours_first_visits_high,
+        CASE WHEN COUNT(m.checkup_first_visits_high) = COUNT(*) THEN CAST(SUM(m.checkup_first_visits_high) AS BIGINT) END AS checkup_first_visits_high,
+        CASE WHEN COUNT(m.initial_patients_high) = COUNT(*) THEN CAST(SUM(m.initial_patients_high) AS BIGINT) END AS initial_patients_high,
+        CASE WHEN COUNT(m.referred_patients_high) = COUNT(*) THEN CAST(SUM(m.referred_patients_high) AS BIGINT) END AS referred_patients_high,
+        CASE WHEN COUNT(m.reverse_referred_patients_high) = COUNT(*) THEN CAST(SUM(m.reverse_referred_patients_high) AS BIGINT) END AS reverse_referred_patients_high,
+        CASE WHEN COUNT(m.return_visits_high) = COUNT(*) THEN CAST(SUM(m.return_visits_high) AS BIGINT) END AS return_visits_high,
+        CASE WHEN COUNT(m.emergency_patients_high) = COUNT(*) THEN CAST(SUM(m.emergency_patients_high) AS BIGINT) END AS emergency_patients_high
     FROM monthly_counts m
     JOIN periods p ON p.month = m.month
     GROUP BY m.hospital_code, p.period_kind, p.period
@@ -41,7 +50,16 @@ reported_years AS (
         r.referred_patients,
         r.reverse_referred_patients,
         r.return_visits,
-        r.emergency_patients
+        r.emergency_patients,
+        r.first_visits_high,
+        r.ambulance_first_visits_high,
+        r.after_hours_first_visits_high,
+        r.checkup_first_visits_high,
+        r.initial_patients_high,
+        r.referred_patients_high,
+        r.reverse_referred_patients_high,
+        r.return_visits_high,
+        r.emergency_patients_high
     FROM reported_counts r
     WHERE r.period_kind = 'fiscal-year'
       AND r.period IN (SELECT period FROM periods WHERE period_kind = 'fiscal-year')

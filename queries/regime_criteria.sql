@@ -5,14 +5,23 @@
 -- Input: `regime_conditions_evaluated` (one row per condition, from `regime_conditions.sql`).
 -- A criterion is met when all its conditions are met.
 --   met            true / false; NULL when any condition is unknown (a missing count or a zero
---                  denominator): unknown is never shown as met, nor as not met
+--                  denominator): unknown is never shown as met, nor as not met; NULL also when
+--                  it is undetermined
 --   unknown        some condition could not be evaluated
+--   undetermined   no condition is unknown or certainly not met, and some depend on the
+--                  values a mask hides
 --   missing_count  some condition needs a count that was not reported
 --   on_line        some condition's rate is exactly on its threshold (for review)
 SELECT
     hospital_code, period_kind, period, regime_id, criterion_id,
-    CASE WHEN BOOL_OR(met IS NULL) THEN NULL ELSE BOOL_AND(met) END AS met,
-    BOOL_OR(met IS NULL) AS unknown,
+    CASE
+        WHEN BOOL_OR(unknown) THEN NULL
+        WHEN BOOL_OR(NOT met) THEN false
+        WHEN BOOL_OR(undetermined) THEN NULL
+        ELSE true
+    END AS met,
+    BOOL_OR(unknown) AS unknown,
+    NOT BOOL_OR(unknown) AND NOT COALESCE(BOOL_OR(NOT met), false) AND BOOL_OR(undetermined) AS undetermined,
     BOOL_OR(missing_count) AS missing_count,
     BOOL_OR(on_line) AS on_line
 FROM regime_conditions_evaluated

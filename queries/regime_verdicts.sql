@@ -4,7 +4,9 @@
 -- "criterion met" is decided). The regime passes when any criterion is met. Verdicts:
 --   not_computable  a count the regime needs was not reported
 --   no_data         a denominator is zero
---   pass / fail     otherwise
+--   pass            some criterion is met (whatever a mask hides)
+--   undetermined    none is met for certain, and whether one is depends on masked counts
+--   fail            otherwise: no criterion is met, whatever a mask hides
 -- `met_criteria` lists the criteria met (never one that is unknown); `on_boundary` flags any
 -- rate exactly on any of the regime's thresholds, for review.
 SELECT
@@ -13,6 +15,7 @@ SELECT
         WHEN BOOL_OR(missing_count) THEN 'not_computable'
         WHEN BOOL_OR(unknown) THEN 'no_data'
         WHEN BOOL_OR(met) THEN 'pass'
+        WHEN BOOL_OR(undetermined) THEN 'undetermined'
         ELSE 'fail'
     END AS verdict,
     COALESCE(STRING_AGG(CASE WHEN met THEN criterion_id END, ',' ORDER BY criterion_id), '') AS met_criteria,

@@ -26,8 +26,9 @@ pub enum InputKind {
 struct InputFile {
     path: String,
     kind: InputKind,
+    /// The layout; `preset:` starts from a built-in one (see [`crate::ingest::presets`]).
     #[serde(default)]
-    format: InputFormat,
+    format: serde_yaml::Value,
     /// A glob that may match no file (e.g. a source that delivers only some months).
     #[serde(default)]
     optional: bool,
@@ -233,9 +234,16 @@ impl Config {
         }
         let max_jump_months = file.dates.max_jump_months.unwrap_or(DEFAULT_MAX_JUMP_MONTHS);
         let mut inputs = Vec::new();
-        for (i, mut input) in file.inputs.into_iter().enumerate() {
-            input.format.validate().map_err(|e| invalid(format!("inputs[{i}].format: {e}")))?;
-            input.format.date_window = dates;
+        let counts: Vec<&str> = crate::regimes::Count::ALL.iter().map(|c| c.name()).collect();
+        for (i, input) in file.inputs.into_iter().enumerate() {
+            let mut format = crate::ingest::presets::input_format(input.format)
+                .map_err(|e| invalid(format!("inputs[{i}].format: {e}")))?;
+            match input.kind {
+                InputKind::Events => format.validate(),
+                InputKind::Aggregates => format.validate_aggregates(&counts),
+            }
+            .map_err(|e| invalid(format!("inputs[{i}].format: {e}")))?;
+            format.date_window = dates;
             let pattern = resolve(&input.path).to_string_lossy().into_owned();
             glob::Pattern::new(&pattern)
                 .map_err(|e| invalid(format!("inputs[{i}].path {:?}: {e}", input.path)))?;
@@ -243,7 +251,7 @@ impl Config {
                 pattern,
                 pattern_as_written: input.path,
                 kind: input.kind,
-                format: input.format,
+                format,
                 optional: input.optional,
             });
         }

@@ -23,19 +23,24 @@ pub(crate) enum Verdict {
     NoData,
     /// A count the regime needs was not reported.
     NotComputable,
+    /// Whether a criterion is met depends on counts the source masked (外来機能報告's `*`):
+    /// neither pass nor fail.
+    Undetermined,
 }
 
 impl Verdict {
-    pub(crate) const ALL: [Verdict; 4] =
-        [Verdict::Pass, Verdict::Fail, Verdict::NoData, Verdict::NotComputable];
+    pub(crate) const ALL: [Verdict; 5] =
+        [Verdict::Pass, Verdict::Fail, Verdict::NoData, Verdict::NotComputable, Verdict::Undetermined];
 
-    /// The stable word of machine outputs and SQL: `pass`, `fail`, `no_data`, `not_computable`.
+    /// The stable word of machine outputs and SQL: `pass`, `fail`, `no_data`, `not_computable`,
+    /// `undetermined`.
     pub(crate) fn code(self) -> &'static str {
         match self {
             Verdict::Pass => "pass",
             Verdict::Fail => "fail",
             Verdict::NoData => "no_data",
             Verdict::NotComputable => "not_computable",
+            Verdict::Undetermined => "undetermined",
         }
     }
 
@@ -43,13 +48,14 @@ impl Verdict {
         Verdict::ALL.into_iter().find(|v| v.code() == code)
     }
 
-    /// How the pages say it: 満たしています, 満たしていません, データなし, 算出不可.
+    /// How the pages say it: 満たしています, 満たしていません, データなし, 算出不可, 判定不能.
     pub(crate) fn label_ja(self) -> &'static str {
         match self {
             Verdict::Pass => "満たしています",
             Verdict::Fail => "満たしていません",
             Verdict::NoData => "データなし",
             Verdict::NotComputable => "算出不可",
+            Verdict::Undetermined => "判定不能（秘匿値）",
         }
     }
 }

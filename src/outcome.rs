@@ -8,7 +8,6 @@
 
 use crate::domain::{FiscalYear, PeriodKind, Verdict};
 use crate::rates::RateRow;
-use crate::regimes::Ratio;
 
 /// What a command found, mapped to the exit code by `main`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,7 +95,7 @@ impl Review {
 /// A failing row, or one with a rate exactly on a threshold (the rounding of a form must not
 /// decide it unseen).
 fn needs_review(row: &RateRow) -> bool {
-    row.verdict == Verdict::Fail || row.on_boundary
+    matches!(row.verdict, Verdict::Fail | Verdict::Undetermined) || row.on_boundary
 }
 
 /// A checked hospital, fiscal year and regime that needs review: one line of the cron mail.
@@ -118,8 +117,8 @@ pub(crate) struct Attention {
 
 impl Attention {
     fn of(row: &RateRow, name: Option<String>, fiscal_year: FiscalYear) -> Attention {
-        let rate = |ratio: Option<Ratio>, unit: &str| {
-            ratio.and_then(|r| r.display()).map(|d| format!("{d} {unit}")).unwrap_or_else(|| "-".into())
+        let rate = |shown: Option<String>, unit: &str| {
+            shown.map(|d| format!("{d} {unit}")).unwrap_or_else(|| "-".into())
         };
         Attention {
             code: row.hospital_code.clone(),
@@ -128,8 +127,8 @@ impl Attention {
             regime: row.regime_id.clone(),
             fails: row.verdict == Verdict::Fail,
             verdict: row.verdict,
-            referral: rate(row.referral, row.referral_unit),
-            reverse: rate(row.reverse, row.reverse_unit),
+            referral: rate(row.referral_display(), row.referral_unit),
+            reverse: rate(row.reverse_display(), row.reverse_unit),
             referral_gap: row.referral_gap.filter(|g| *g > 0),
             reverse_gap: row.reverse_gap.filter(|g| *g > 0),
         }
@@ -146,7 +145,11 @@ impl Attention {
                     .into_iter()
                     .filter_map(|(what, gap)| gap.map(|g| format!("{g} more {what}")))
                     .collect::<Vec<_>>();
-                let why = if !self.fails {
+                let why = if self.verdict == Verdict::Undetermined {
+                    format!(
+                        "undetermined: masked counts (a value from 1 to 10) decide it, review it ({rates})"
+                    )
+                } else if !self.fails {
                     format!("{} but sits exactly on a threshold, review it ({rates})", self.verdict)
                 } else if gaps.is_empty() {
                     format!("fails ({rates})")
@@ -161,7 +164,9 @@ impl Attention {
                     .into_iter()
                     .filter_map(|(what, gap)| gap.map(|g| format!("{what}あと {g} 人")))
                     .collect::<Vec<_>>();
-                let why = if !self.fails {
+                let why = if self.verdict == Verdict::Undetermined {
+                    format!("秘匿値（1〜10）によって結果が変わるため判定不能、要確認（{rates}）")
+                } else if !self.fails {
                     format!("基準値とちょうど等しく、要確認（{rates}）")
                 } else if gaps.is_empty() {
                     format!("要件を満たしていません（{rates}）")

@@ -26,9 +26,49 @@ pub(crate) struct CriterionResult {
     /// "紹介率 > 65 % かつ 逆紹介率 > 40 %"
     pub label: String,
     pub met: Option<bool>,
+    /// Whether it is met depends on the values masked counts hide.
+    pub undetermined: bool,
     pub on_boundary: bool,
     pub referral_gap: Option<u64>,
     pub reverse_gap: Option<u64>,
+}
+
+/// A rate known only as an interval, because a count behind it is masked: from its lowest
+/// possible value to its highest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct RateRange {
+    pub low: Ratio,
+    pub high: Ratio,
+}
+
+impl RateRange {
+    /// The interval a metric's sides span, or `None` when a side is missing or the
+    /// denominator may be zero.
+    fn of(numerator: (i64, i64), denominator: (i64, i64), scale: u64) -> Option<RateRange> {
+        if denominator.0 <= 0 {
+            return None;
+        }
+        let ratio =
+            |n: i64, d: i64| Ratio { numerator: u64::try_from(n).unwrap_or(0), denominator: d as u64, scale };
+        let corners = [
+            ratio(numerator.0, denominator.0),
+            ratio(numerator.0, denominator.1),
+            ratio(numerator.1, denominator.0),
+            ratio(numerator.1, denominator.1),
+        ];
+        let order = |a: &&Ratio, b: &&Ratio| {
+            (u128::from(a.numerator) * u128::from(b.denominator))
+                .cmp(&(u128::from(b.numerator) * u128::from(a.denominator)))
+        };
+        let low = *corners.iter().min_by(order)?;
+        let high = *corners.iter().max_by(order)?;
+        Some(RateRange { low, high })
+    }
+
+    /// `48.2–49.9`: each end rounded as a rate is (one decimal, half up).
+    pub(crate) fn display(&self) -> Option<String> {
+        Some(format!("{}–{}", self.low.display()?, self.high.display()?))
+    }
 }
 
 /// One hospital, period and regime.
@@ -41,8 +81,12 @@ pub(crate) struct RateRow {
     pub period: String,
     pub regime_id: String,
     pub counts: CountsRow,
+    /// The exact rates; `None` without a denominator, or when a count behind it is masked
+    /// (then the `…_range` holds its interval).
     pub referral: Option<Ratio>,
     pub reverse: Option<Ratio>,
+    pub referral_range: Option<RateRange>,
+    pub reverse_range: Option<RateRange>,
     pub referral_unit: &'static str,
     pub reverse_unit: &'static str,
     pub verdict: Verdict,
@@ -138,11 +182,12 @@ pub(crate) fn nearest_criterion(criteria: &[CriterionResult]) -> Option<&Criteri
 }
 
 impl RateRow {
+    /// The rate as shown: `49.3`, or `48.2–49.9` when a count behind it is masked.
     pub(crate) fn referral_display(&self) -> Option<String> {
-        self.referral.and_then(|r| r.display())
+        self.referral.and_then(|r| r.display()).or_else(|| self.referral_range.and_then(|r| r.display()))
     }
     pub(crate) fn reverse_display(&self) -> Option<String> {
-        self.reverse.and_then(|r| r.display())
+        self.reverse.and_then(|r| r.display()).or_else(|| self.reverse_range.and_then(|r| r.display()))
     }
 }
 
@@ -184,29 +229,48 @@ pub(crate) fn rate_rows(results: &Results, regimes: &[&Regime]) -> Vec<RateRow> 
         let (Some(regime), Some(count_row)) = (by_regime.get(v.regime_id.as_str()), counts.get(&key)) else {
             continue;
         };
-        let ratio = |kind: MetricKind| -> Option<Ratio> {
-            let m = metrics.get(&(key.0, key.1, key.2, v.regime_id.as_str(), kind))?;
-            Some(Ratio {
-                numerator: u64::try_from(m.numerator?).unwrap_or(0),
-                denominator: u64::try_from(m.denominator?).unwrap_or(0),
-                scale: regime.metric(kind).unit.scale(),
-            })
+        // Exact when both sides are; otherwise an interval.
+        let ratio = |kind: MetricKind| -> (Option<Ratio>, Option<RateRange>) {
+            let Some(m) = metrics.get(&(key.0, key.1, key.2, v.regime_id.as_str(), kind)) else {
+                return (None, None);
+            };
+            let scale = regime.metric(kind).unit.scale();
+            let (Some(n), Some(d), Some(n_high), Some(d_high)) =
+                (m.numerator, m.denominator, m.numerator_high, m.denominator_high)
+            else {
+                return (None, None);
+            };
+            if (n, d) == (n_high, d_high) {
+                let exact = Ratio {
+                    numerator: u64::try_from(n).unwrap_or(0),
+                    denominator: u64::try_from(d).unwrap_or(0),
+                    scale,
+                };
+                (Some(exact), None)
+            } else {
+                (None, RateRange::of((n, n_high), (d, d_high), scale))
+            }
         };
+        let (referral, referral_range) = ratio(MetricKind::Referral);
+        let (reverse, reverse_range) = ratio(MetricKind::Reverse);
         let known = count_row.known();
         let missing_counts: Vec<Count> =
-            regime.required_counts().into_iter().filter(|c| count_row.get(*c).is_none()).collect();
+            regime.required_counts().into_iter().filter(|c| !count_row.has(*c)).collect();
+        let masked = regime.required_counts().into_iter().any(|c| count_row.masked.contains_key(&c));
         let mut criteria = Vec::new();
         for criterion in &regime.criteria {
             // Decided by queries/regime_criteria.sql; only read here.
             let decided =
                 criteria_met.get(&(key.0, key.1, key.2, v.regime_id.as_str(), criterion.id.as_str()));
             let met = decided.and_then(|c| c.met);
-            let (referral_gap, reverse_gap) =
-                if met == Some(false) || (met.is_none() && missing_counts.is_empty()) {
-                    regime.criterion_gaps(criterion, &known)
-                } else {
-                    (None, None)
-                };
+            // No gap from a masked count: it would be counted from a value nobody knows.
+            let (referral_gap, reverse_gap) = if masked {
+                (None, None)
+            } else if met == Some(false) || (met.is_none() && missing_counts.is_empty()) {
+                regime.criterion_gaps(criterion, &known)
+            } else {
+                (None, None)
+            };
             let label = criterion
                 .conditions
                 .iter()
@@ -218,6 +282,7 @@ pub(crate) fn rate_rows(results: &Results, regimes: &[&Regime]) -> Vec<RateRow> 
                 name_ja: criterion.name_ja.clone(),
                 label,
                 met,
+                undetermined: decided.is_some_and(|c| c.undetermined),
                 on_boundary: decided.is_some_and(|c| c.on_line),
                 referral_gap,
                 reverse_gap,
@@ -235,8 +300,10 @@ pub(crate) fn rate_rows(results: &Results, regimes: &[&Regime]) -> Vec<RateRow> 
             period: v.period.clone(),
             regime_id: v.regime_id.clone(),
             counts: (*count_row).clone(),
-            referral: ratio(MetricKind::Referral),
-            reverse: ratio(MetricKind::Reverse),
+            referral,
+            reverse,
+            referral_range,
+            reverse_range,
             referral_unit: regime.referral.unit.symbol(),
             reverse_unit: regime.reverse.unit.symbol(),
             verdict,
@@ -293,6 +360,7 @@ mod tests {
             name_ja: format!("基準{id}"),
             label: String::new(),
             met,
+            undetermined: false,
             on_boundary: false,
             referral_gap: gaps.0,
             reverse_gap: gaps.1,

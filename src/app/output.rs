@@ -52,7 +52,7 @@ pub(super) fn write_monthly(
             w.write_record(&header)?;
             for (hospital, month, row) in &table {
                 let mut rec = vec![hospital.clone(), month.clone()];
-                rec.extend(counts.iter().map(|c| opt(row.and_then(|r| r.get(*c)))));
+                rec.extend(counts.iter().map(|c| row.map(|r| r.text(*c)).unwrap_or_default()));
                 rec.push(if row.is_none() { format!("no data for {month}") } else { String::new() });
                 w.write_record(&rec)?;
             }
@@ -66,7 +66,7 @@ pub(super) fn write_monthly(
                     o.insert("hospital_code".into(), json!(hospital));
                     o.insert("month".into(), json!(month));
                     for c in &counts {
-                        o.insert(c.name().into(), json!(row.and_then(|r| r.get(*c))));
+                        o.insert(c.name().into(), count_json(row.map(|r| r.text(*c)).unwrap_or_default()));
                     }
                     o.insert("has_data".into(), json!(row.is_some()));
                     serde_json::Value::Object(o)
@@ -121,6 +121,11 @@ pub(super) fn write_rates(
         "months_left",
         "referral_gap_per_month",
         "reverse_referral_gap_per_month",
+        // The interval of a rate behind a masked count; both ends equal the rate otherwise.
+        "referral_rate_low",
+        "referral_rate_high",
+        "reverse_referral_rate_low",
+        "reverse_referral_rate_high",
     ];
     let records: Vec<Vec<String>> = rows
         .iter()
@@ -129,11 +134,12 @@ pub(super) fn write_rates(
                 r.hospital_code.clone(),
                 r.period.clone(),
                 r.regime_id.clone(),
-                opt(r.counts.get(Count::InitialPatients)),
-                opt(r.counts.get(Count::ReferredPatients)),
-                opt(r.counts.get(Count::ReverseReferredPatients)),
-                r.referral_display().unwrap_or_default(),
-                r.reverse_display().unwrap_or_default(),
+                r.counts.text(Count::InitialPatients),
+                r.counts.text(Count::ReferredPatients),
+                r.counts.text(Count::ReverseReferredPatients),
+                // Exact rates only: a masked row has its interval in the …_low/…_high columns.
+                opt(r.referral.and_then(|x| x.display())),
+                opt(r.reverse.and_then(|x| x.display())),
                 r.verdict.code().to_string(),
                 r.on_boundary.to_string(),
                 r.referral_unit.to_string(),
@@ -152,6 +158,10 @@ pub(super) fn write_rates(
                 opt(r.pace.map(|p| p.months_left)),
                 opt(r.pace.and_then(|p| p.referral_per_month)),
                 opt(r.pace.and_then(|p| p.reverse_per_month)),
+                opt(r.referral_range.and_then(|x| x.low.display()).or(r.referral.and_then(|x| x.display()))),
+                opt(r.referral_range.and_then(|x| x.high.display()).or(r.referral.and_then(|x| x.display()))),
+                opt(r.reverse_range.and_then(|x| x.low.display()).or(r.reverse.and_then(|x| x.display()))),
+                opt(r.reverse_range.and_then(|x| x.high.display()).or(r.reverse.and_then(|x| x.display()))),
             ]
         })
         .collect();
@@ -190,7 +200,12 @@ fn json_cell(column: &str, value: String) -> serde_json::Value {
         "met_criteria" | "missing_counts" => Value::Array(
             value.split(';').filter(|v| !v.is_empty()).map(|v| Value::String(v.into())).collect(),
         ),
-        "referral_rate" | "reverse_referral_rate" => value
+        "referral_rate"
+        | "reverse_referral_rate"
+        | "referral_rate_low"
+        | "referral_rate_high"
+        | "reverse_referral_rate_low"
+        | "reverse_referral_rate_high" => value
             .parse::<f64>()
             .ok()
             .and_then(serde_json::Number::from_f64)
@@ -202,9 +217,21 @@ fn json_cell(column: &str, value: String) -> serde_json::Value {
         | "referral_unit"
         | "reverse_referral_unit"
         | "period_ja" => Value::String(value),
-        // fiscal_year and every count, gap and month column.
+        "initial_patients" | "referred_patients" | "reverse_referred_patients" => count_json(value),
+        // fiscal_year and every gap and month column.
         _ => value.parse::<u64>().map_or(Value::Null, |n| Value::Number(n.into())),
     }
+}
+
+/// A count as JSON: a number, `{"low": 1, "high": 10}` for a masked count (`1..10`), null
+/// when not reported.
+fn count_json(text: String) -> serde_json::Value {
+    if let Some((low, high)) = text.split_once("..")
+        && let (Ok(low), Ok(high)) = (low.parse::<u64>(), high.parse::<u64>())
+    {
+        return json!({ "low": low, "high": high });
+    }
+    text.parse::<u64>().map_or(serde_json::Value::Null, |n| serde_json::Value::Number(n.into()))
 }
 
 /// The period as people read it: 令和7年度 for a fiscal year.

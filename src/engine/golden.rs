@@ -176,6 +176,7 @@ fn reported(code: &str, period: ReportedPeriod, counts: &[(&str, u64)]) -> Repor
         hospital_code: code.to_string(),
         period,
         counts: counts.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+        masked: Default::default(),
         line: 2,
     }
 }

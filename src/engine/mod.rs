@@ -102,12 +102,26 @@ pub(crate) struct CountsRow {
     pub period: String,
     pub months_in_period: u64,
     pub months_with_data: u64,
+    /// The exact counts; `None` for a count not reported or masked.
     pub counts: BTreeMap<Count, Option<u64>>,
+    /// Counts known only as an interval (lowest, highest): masked by the source.
+    pub masked: BTreeMap<Count, (u64, u64)>,
 }
 
 impl CountsRow {
+    /// The exact value of a count; `None` when not reported, or masked (see [`Self::masked`]).
     pub(crate) fn get(&self, c: Count) -> Option<u64> {
         self.counts.get(&c).copied().flatten()
+    }
+
+    /// Whether a count is known, exactly or as an interval.
+    pub(crate) fn has(&self, c: Count) -> bool {
+        self.get(c).is_some() || self.masked.contains_key(&c)
+    }
+
+    /// A count as machine outputs write it (see [`count_text`]).
+    pub(crate) fn text(&self, c: Count) -> String {
+        count_text(self.get(c), self.masked.get(&c))
     }
 
     /// The counts that are known.
@@ -116,17 +130,35 @@ impl CountsRow {
     }
 }
 
-/// A monthly row. A count a hospital did not report is absent.
+/// A count as machine outputs write it: `9811`, `1..10` for a masked count (an interval),
+/// empty when not reported.
+pub(crate) fn count_text(exact: Option<u64>, masked: Option<&(u64, u64)>) -> String {
+    match (exact, masked) {
+        (Some(v), _) => v.to_string(),
+        (None, Some((low, high))) => format!("{low}..{high}"),
+        (None, None) => String::new(),
+    }
+}
+
+/// A monthly row. A count a hospital did not report is absent; a masked one is in `masked`.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct MonthlyRow {
     pub hospital_code: String,
     pub month: String,
     pub counts: BTreeMap<Count, u64>,
+    /// Counts known only as an interval (lowest, highest).
+    pub masked: BTreeMap<Count, (u64, u64)>,
 }
 
 impl MonthlyRow {
+    /// The exact value of a count; `None` when not reported or masked.
     pub(crate) fn get(&self, c: Count) -> Option<u64> {
         self.counts.get(&c).copied()
+    }
+
+    /// A count as machine outputs write it (see [`count_text`]).
+    pub(crate) fn text(&self, c: Count) -> String {
+        count_text(self.get(c), self.masked.get(&c))
     }
 }
 
@@ -140,8 +172,10 @@ pub(crate) struct CriterionRow {
     pub regime_id: String,
     pub criterion_id: String,
     /// `None` when some condition is unknown (a count not reported, or a zero denominator):
-    /// unknown is neither met nor not met.
+    /// unknown is neither met nor not met; `None` also when it is undetermined.
     pub met: Option<bool>,
+    /// Whether it is met depends on the values masked counts hide.
+    pub undetermined: bool,
     /// Some condition's rate is exactly on its threshold.
     pub on_line: bool,
     /// Some condition needs a count that was not reported.
@@ -156,8 +190,12 @@ pub(crate) struct MetricRow {
     pub period: String,
     pub regime_id: String,
     pub metric: MetricKind,
+    /// The lowest value of each side (the value, for exact counts).
     pub numerator: Option<i64>,
     pub denominator: Option<i64>,
+    /// The highest value of each side: above the lowest only when a count is masked.
+    pub numerator_high: Option<i64>,
+    pub denominator_high: Option<i64>,
 }
 
 /// One verdict per hospital, period and regime.
@@ -403,14 +441,27 @@ impl Engine {
             let months = strings(b, Q, "month")?;
             let mut cols = Vec::new();
             for c in Count::ALL {
-                cols.push((c, ints(b, Q, c.name())?));
+                cols.push((c, ints(b, Q, c.name())?, ints(b, Q, c.high_name())?));
             }
             for i in 0..b.num_rows() {
-                rows.push(MonthlyRow {
+                let mut row = MonthlyRow {
                     hospital_code: hospitals[i].clone(),
                     month: months[i].clone(),
-                    counts: cols.iter().filter_map(|(c, v)| to_u64(v[i]).map(|x| (*c, x))).collect(),
-                });
+                    counts: BTreeMap::new(),
+                    masked: BTreeMap::new(),
+                };
+                for (c, low, high) in &cols {
+                    match (to_u64(low[i]), to_u64(high[i])) {
+                        (Some(low), Some(high)) if high > low => {
+                            row.masked.insert(*c, (low, high));
+                        }
+                        (Some(low), _) => {
+                            row.counts.insert(*c, low);
+                        }
+                        (None, _) => {}
+                    }
+                }
+                rows.push(row);
             }
         }
         Ok(rows)
@@ -433,16 +484,30 @@ impl Engine {
             let (mip, mwd) = (ints(b, PC, "months_in_period")?, ints(b, PC, "months_with_data")?);
             let mut cols = Vec::new();
             for c in Count::ALL {
-                cols.push((c, ints(b, PC, c.name())?));
+                cols.push((c, ints(b, PC, c.name())?, ints(b, PC, c.high_name())?));
             }
             for i in 0..b.num_rows() {
+                let mut counts = BTreeMap::new();
+                let mut masked = BTreeMap::new();
+                for (c, low, high) in &cols {
+                    match (to_u64(low[i]), to_u64(high[i])) {
+                        (Some(low), Some(high)) if high > low => {
+                            counts.insert(*c, None);
+                            masked.insert(*c, (low, high));
+                        }
+                        (low, _) => {
+                            counts.insert(*c, low);
+                        }
+                    }
+                }
                 results.counts.push(CountsRow {
                     hospital_code: h[i].clone(),
                     period_kind: k[i],
                     period: p[i].clone(),
                     months_in_period: to_u64(mip[i]).unwrap_or(0),
                     months_with_data: to_u64(mwd[i]).unwrap_or(0),
-                    counts: cols.iter().map(|(c, v)| (*c, to_u64(v[i]))).collect(),
+                    counts,
+                    masked,
                 });
             }
         }
@@ -459,6 +524,7 @@ impl Engine {
             );
             let (n, d, missing) =
                 (ints(b, RM, "numerator")?, ints(b, RM, "denominator")?, ints(b, RM, "missing_sides")?);
+            let (n_high, d_high) = (ints(b, RM, "numerator_high")?, ints(b, RM, "denominator_high")?);
             for i in 0..b.num_rows() {
                 let complete = missing[i] == Some(0);
                 results.metrics.push(MetricRow {
@@ -469,6 +535,8 @@ impl Engine {
                     metric: if m[i] == "referral" { MetricKind::Referral } else { MetricKind::Reverse },
                     numerator: n[i].filter(|_| complete),
                     denominator: d[i].filter(|_| complete),
+                    numerator_high: n_high[i].filter(|_| complete),
+                    denominator_high: d_high[i].filter(|_| complete),
                 });
             }
         }
@@ -489,6 +557,7 @@ impl Engine {
             );
             let (met, on_line, missing) =
                 (bools(b, CR, "met")?, bools(b, CR, "on_line")?, bools(b, CR, "missing_count")?);
+            let undetermined = bools(b, CR, "undetermined")?;
             for i in 0..b.num_rows() {
                 results.criteria.push(CriterionRow {
                     hospital_code: h[i].clone(),
@@ -497,6 +566,7 @@ impl Engine {
                     regime_id: r[i].clone(),
                     criterion_id: c[i].clone(),
                     met: met[i],
+                    undetermined: undetermined[i].unwrap_or(false),
                     on_line: on_line[i].unwrap_or(false),
                     missing_count: missing[i].unwrap_or(false),
                 });
@@ -845,6 +915,7 @@ mod tests {
             hospital_code: code.to_string(),
             period: ReportedPeriod::FiscalYear(2025),
             counts: counts.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+            masked: Default::default(),
             line: 2,
         }
     }
@@ -919,6 +990,84 @@ mod tests {
             summary(find(&rows, h, "shinryo-2022-400")),
             (s("72.5"), s("42.9"), "pass", "standard".into(), false)
         );
+    }
+
+    /// A row with masked counts: `(name, lowest, highest)`.
+    fn reported_masked(code: &str, exact: &[(&str, u64)], masked: &[(&str, u64, u64)]) -> ReportedRow {
+        let mut row = reported(code, exact);
+        for (name, low, high) in masked {
+            row.counts.insert(name.to_string(), *low);
+            row.masked.insert(name.to_string(), *high);
+        }
+        row
+    }
+
+    #[tokio::test]
+    async fn masked_counts_give_intervals_and_a_verdict_only_when_every_value_agrees() {
+        let star = |name| (name, 1, 10);
+        let rows = evaluate(&[
+            // 12 initial, referred masked (1–10), 11 reverse: 紹介率 1/12..10/12 = 8.3–83.3 %,
+            // 逆紹介率 91.7 %. A (≥ 80) holds only from 10 referred, B (> 65) from 8: whether it
+            // passes depends on the masked value.
+            reported_masked(
+                "0110113719",
+                &[("initial_patients", 12), ("reverse_referred_patients", 11)],
+                &[star("referred_patients")],
+            ),
+            // 18 initial, referred masked, 11 reverse: 紹介率 5.6–55.6 %, 逆紹介率 61.1 %. No
+            // criterion of chiiki-shien-2014 can hold (A ≥ 80, B > 65, C needs 逆紹介率 > 70):
+            // fail whatever the mask hides. juten-gairai (≥ 50 and ≥ 40) holds from 9 referred.
+            reported_masked(
+                "0210113717",
+                &[("initial_patients", 18), ("reverse_referred_patients", 11)],
+                &[star("referred_patients")],
+            ),
+            // 200 initial, 170 referred (85 %), reverse masked (0.5–5.0 %): A holds whatever.
+            reported_masked(
+                "0310113715",
+                &[("initial_patients", 200), ("referred_patients", 170)],
+                &[star("reverse_referred_patients")],
+            ),
+        ])
+        .await;
+        let shown = |code: &str, regime: &str| {
+            let r = find(&rows, code, regime);
+            (r.referral_display(), r.reverse_display(), r.verdict.code(), r.met_criteria.join(","))
+        };
+        assert_eq!(
+            shown("0110113719", "chiiki-shien-2014"),
+            (s("8.3–83.3"), s("91.7"), "undetermined", String::new())
+        );
+        let r = find(&rows, "0110113719", "chiiki-shien-2014");
+        assert_eq!(r.referral, None, "an interval is never shown as one of its ends");
+        let criteria: Vec<(&str, Option<bool>, bool)> =
+            r.criteria.iter().map(|c| (c.id.as_str(), c.met, c.undetermined)).collect();
+        // C needs 紹介率 > 50 (from 7 referred) and 逆紹介率 > 70 (91.7): undetermined too.
+        assert_eq!(criteria, [("A", None, true), ("B", None, true), ("C", None, true)]);
+        assert_eq!((r.referral_gap, r.reverse_gap), (None, None), "no gap from an unknown value");
+        assert!(!r.on_boundary);
+        assert_eq!(r.counts.text(Count::ReferredPatients), "1..10");
+        assert_eq!(r.counts.get(Count::ReferredPatients), None);
+        assert!(r.missing_counts.is_empty(), "masked is known, not missing");
+
+        assert_eq!(
+            shown("0210113717", "chiiki-shien-2014"),
+            (s("5.6–55.6"), s("61.1"), "fail", String::new())
+        );
+        let r = find(&rows, "0210113717", "chiiki-shien-2014");
+        let criteria: Vec<(&str, Option<bool>, bool)> =
+            r.criteria.iter().map(|c| (c.id.as_str(), c.met, c.undetermined)).collect();
+        assert_eq!(
+            criteria,
+            [("A", Some(false), false), ("B", Some(false), false), ("C", Some(false), false)]
+        );
+        assert_eq!(
+            shown("0210113717", "juten-gairai"),
+            (s("5.6–55.6"), s("61.1"), "undetermined", String::new())
+        );
+
+        assert_eq!(shown("0310113715", "chiiki-shien-2014"), (s("85.0"), s("0.5–5.0"), "pass", "A".into()));
+        assert_eq!(shown("0310113715", "juten-gairai"), (s("85.0"), s("0.5–5.0"), "fail", String::new()));
     }
 
     #[tokio::test]

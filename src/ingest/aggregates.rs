@@ -9,7 +9,8 @@ use std::path::Path;
 
 use super::code::parse_institution_code;
 use super::format::InputFormat;
-use super::table::{TableError, TableFormat, read_table};
+use super::format::OtherColumns;
+use super::table::{TableError, heading_key, read_table};
 use super::text::normalize_value;
 
 /// The period a row reports.
@@ -110,9 +111,30 @@ impl ReportedPeriod {
 pub(crate) struct ReportedRow {
     pub hospital_code: String,
     pub period: ReportedPeriod,
-    /// Count name → value, only for the counts the file has a (non-empty) value for.
+    /// Count name → value, only for the counts the file has a (non-empty) value for; for a
+    /// masked count, the lowest value it may be.
     pub counts: BTreeMap<String, u64>,
+    /// Count name → the highest value a masked count may be (`*` in 外来機能報告: 1 to 10).
+    pub masked: BTreeMap<String, u64>,
     pub line: u64,
+}
+
+impl ReportedRow {
+    /// The highest value `count` may be: its value when exact.
+    pub(crate) fn high(&self, count: &str) -> Option<u64> {
+        self.masked.get(count).or_else(|| self.counts.get(count)).copied()
+    }
+}
+
+/// A cell of a count column, as the format's vocabulary reads it.
+enum CountCell {
+    /// Blank, or marked not applicable.
+    Absent,
+    Exact(u64),
+    Masked {
+        low: u64,
+        high: u64,
+    },
 }
 
 /// Why a reported-counts file cannot be used.
@@ -136,49 +158,126 @@ pub(crate) fn read_aggregates(
 ) -> Result<Vec<ReportedRow>, AggregatesError> {
     let file = display_name.to_string();
     let invalid = |line: u64, message: String| AggregatesError::Invalid { file: file.clone(), line, message };
-    let layout =
-        TableFormat { encoding: format.encoding, delimiter: format.delimiter, ..TableFormat::default() };
-    let table = read_table(path, display_name, &layout)?;
+    let table = read_table(path, display_name, &format.table_layout())?;
+    // Headings are matched as the hospital master's are: after NFKC, without whitespace.
+    let mapped: BTreeMap<String, &String> =
+        format.columns.iter().map(|(heading, field)| (heading_key(heading), field)).collect();
     let mut cols: Vec<Option<String>> = Vec::new();
     for heading in &table.headings {
-        let heading = normalize_value(heading).trim().to_string();
-        let name = format.columns.get(&heading).cloned().unwrap_or(heading.clone());
+        let key = heading_key(heading);
+        let name = mapped.get(&key).map(|f| f.to_string()).unwrap_or(key.clone());
         let known = name == "hospital_code" || name == "period" || known_counts.contains(&name.as_str());
-        if !known && !heading.is_empty() {
+        if !known && !key.is_empty() && format.other_columns == OtherColumns::Refuse {
             return Err(invalid(
                 table.heading_row,
                 format!(
-                    "heading {heading:?} is not hospital_code, period or a count ({}); map it under columns: or remove the column",
+                    "heading {heading:?} is not hospital_code, period or a count ({}); map it under columns:, \
+                     remove the column, or set other_columns: ignore",
                     known_counts.join(", ")
                 ),
             ));
         }
         cols.push(known.then_some(name));
     }
-    for required in ["hospital_code", "period"] {
-        if !cols.iter().any(|n| n.as_deref() == Some(required)) {
+    let fixed_period = match &format.period {
+        Some(p) => Some(ReportedPeriod::parse(p).ok_or_else(|| {
+            invalid(table.heading_row, format!("format.period {p:?} is neither a month nor a fiscal year"))
+        })?),
+        None => None,
+    };
+    let has = |field: &str| cols.iter().any(|n| n.as_deref() == Some(field));
+    if !has("hospital_code") {
+        return Err(invalid(
+            table.heading_row,
+            "required column hospital_code not found in the heading line (map its heading under columns:)"
+                .into(),
+        ));
+    }
+    match (has("period"), &fixed_period) {
+        (false, None) => {
             return Err(invalid(
                 table.heading_row,
-                format!("required column {required} not found in the heading line"),
+                "required column period not found in the heading line; a file that covers one period \
+                 says which in the input's format (period: FY2022)"
+                    .into(),
             ));
         }
+        (true, Some(_)) => {
+            return Err(invalid(
+                table.heading_row,
+                "the file has a period column and the input's format sets period: keep one".into(),
+            ));
+        }
+        _ => {}
     }
+    if let Some(window_error) = fixed_period.as_ref().filter(|p| !p.overlaps(&format.date_window)) {
+        return Err(invalid(
+            table.heading_row,
+            format!(
+                "format.period {} is outside the plausible dates {}..{} (dates: in the config)",
+                window_error.label(),
+                format.date_window.earliest,
+                format.date_window.latest
+            ),
+        ));
+    }
+    let masks: BTreeMap<String, [u64; 2]> =
+        format.masked.iter().map(|(v, range)| (normalize_value(v).trim().to_string(), *range)).collect();
+    let not_applicable: Vec<String> =
+        format.not_applicable.iter().map(|v| normalize_value(v).trim().to_string()).collect();
+    let cell = |value: &str| -> Option<CountCell> {
+        if value.is_empty() || not_applicable.iter().any(|n| n == value) {
+            return Some(CountCell::Absent);
+        }
+        if let Some([low, high]) = masks.get(value) {
+            return Some(if low == high {
+                CountCell::Exact(*low)
+            } else {
+                CountCell::Masked { low: *low, high: *high }
+            });
+        }
+        parse_count(value).map(CountCell::Exact)
+    };
     let mut rows = Vec::new();
     let mut seen: BTreeMap<String, u64> = BTreeMap::new();
     for row in &table.rows {
         let number = row.row;
-        if row.cells.len() != cols.len() {
+        if row.cells.len() > cols.len() && row.cells[cols.len()..].iter().any(|c| !c.trim().is_empty()) {
+            return Err(invalid(
+                number,
+                format!("expected {} fields, found {}", cols.len(), row.cells.len()),
+            ));
+        }
+        if row.cells.len() < cols.len() && format.other_columns == OtherColumns::Refuse {
             return Err(invalid(
                 number,
                 format!("expected {} fields, found {}", cols.len(), row.cells.len()),
             ));
         }
         let mut hospital = None;
-        let mut period = None;
+        let mut period = fixed_period.clone();
         let mut counts = BTreeMap::new();
+        let mut masked = BTreeMap::new();
+        // The column each field came from, so that a heading the file has twice must agree.
+        let mut taken: BTreeMap<&str, (usize, String)> = BTreeMap::new();
         for (i, name) in cols.iter().enumerate() {
             let Some(name) = name else { continue };
-            let value = normalize_value(&row.cells[i]).trim().to_string();
+            let value =
+                normalize_value(row.cells.get(i).map(String::as_str).unwrap_or("")).trim().to_string();
+            if let Some((first, before)) = taken.get(name.as_str()) {
+                if *before != value {
+                    return Err(invalid(
+                        number,
+                        format!(
+                            "field {name}: columns {} and {} (both read as {name}) differ: {before:?} and {value:?}",
+                            first + 1,
+                            i + 1
+                        ),
+                    ));
+                }
+                continue;
+            }
+            taken.insert(name, (i, value.clone()));
             match name.as_str() {
                 "hospital_code" => {
                     let code =
@@ -209,21 +308,35 @@ pub(crate) fn read_aggregates(
                     }
                     period = Some(p);
                 }
-                count => {
-                    if value.is_empty() {
-                        continue;
+                count => match cell(&value) {
+                    Some(CountCell::Absent) => {}
+                    Some(CountCell::Exact(n)) => {
+                        counts.insert(count.to_string(), n);
                     }
-                    let n = parse_count(&value).ok_or_else(|| {
-                        invalid(
+                    Some(CountCell::Masked { low, high }) => {
+                        counts.insert(count.to_string(), low);
+                        masked.insert(count.to_string(), high);
+                    }
+                    None => {
+                        let marks: Vec<String> = masks
+                            .keys()
+                            .map(|m| format!("{m:?} masked"))
+                            .chain(not_applicable.iter().map(|n| format!("{n:?} not applicable")))
+                            .collect();
+                        return Err(invalid(
                             number,
                             format!(
                                 "field {count}: {value:?} is not a whole number from 0 to {MAX_COUNT} \
-                                 (digits, thousands separated by commas in groups of three: 9,811)"
+                                 (digits, thousands separated by commas in groups of three: 9,811){}",
+                                if marks.is_empty() {
+                                    String::new()
+                                } else {
+                                    format!(", nor {}", marks.join(", "))
+                                }
                             ),
-                        )
-                    })?;
-                    counts.insert(count.to_string(), n);
-                }
+                        ));
+                    }
+                },
             }
         }
         let (Some(hospital_code), Some(period)) = (hospital, period) else {
@@ -236,7 +349,7 @@ pub(crate) fn read_aggregates(
                 format!("{key} is reported twice (first on line {first}); keep one row"),
             ));
         }
-        rows.push(ReportedRow { hospital_code, period, counts, line: number });
+        rows.push(ReportedRow { hospital_code, period, counts, masked, line: number });
     }
     Ok(rows)
 }
@@ -352,6 +465,112 @@ mod tests {
         )
         .unwrap();
         assert_eq!(from_book, from_csv);
+    }
+
+    fn open_data_format() -> InputFormat {
+        InputFormat {
+            period: Some("FY2022".into()),
+            masked: [("*".to_string(), [1, 10])].into(),
+            not_applicable: vec!["-".into()],
+            other_columns: OtherColumns::Ignore,
+            columns: [
+                ("医療機関コード", "hospital_code"),
+                ("初診患者数（年間）", "initial_patients"),
+                ("紹介患者数（年間）", "referred_patients"),
+            ]
+            .into_iter()
+            .map(|(h, f)| (h.to_string(), f.to_string()))
+            .collect(),
+            ..InputFormat::default()
+        }
+    }
+
+    #[test]
+    fn masks_are_intervals_and_not_applicable_is_not_reported() {
+        // Headings matched after NFKC and without whitespace; 医療機関名 is ignored.
+        let rows = read(
+            "医療機関 コード,医療機関名,初診患者数(年間),紹介患者数(年間)\n0110113719,札幌,12,*\n1310123458,小平,-,30\n".as_bytes(),
+            &open_data_format(),
+        )
+        .unwrap();
+        assert_eq!(rows[0].period, ReportedPeriod::FiscalYear(2022));
+        assert_eq!(rows[0].counts.get("referred_patients"), Some(&1));
+        assert_eq!(rows[0].high("referred_patients"), Some(10));
+        assert_eq!(rows[0].high("initial_patients"), Some(12), "an exact count is its own bound");
+        assert_eq!(rows[1].counts.get("initial_patients"), None);
+        assert_eq!(rows[1].high("initial_patients"), None);
+    }
+
+    #[test]
+    fn open_data_mistakes_are_named() {
+        let f = open_data_format();
+        let cases: [(&str, &str); 3] = [
+            // A mark the format does not know is not a number.
+            (
+                "医療機関コード,初診患者数（年間）\n0110113719,x\n",
+                "line 2: field initial_patients: \"x\" is not a whole number",
+            ),
+            // A file with a period column and a fixed period: which one holds?
+            ("医療機関コード,period,初診患者数（年間）\n0110113719,FY2022,3\n", "keep one"),
+            // A heading the file has twice must agree on every row.
+            (
+                "医療機関コード,初診患者数（年間）,初診患者数（年間）\n0110113719,3,4\n",
+                "field initial_patients: columns 2 and 3",
+            ),
+        ];
+        for (text, expected) in cases {
+            let err = read(text.as_bytes(), &f).unwrap_err().to_string();
+            assert!(err.contains(expected) && err.contains("counts.csv"), "{err}");
+        }
+        let without_period = InputFormat { period: None, ..open_data_format() };
+        let err = read("医療機関コード,初診患者数（年間）\n0110113719,3\n".as_bytes(), &without_period)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("period: FY2022"), "{err}");
+    }
+
+    #[test]
+    fn reported_formats_are_checked_before_any_file_is_read() {
+        let known: Vec<&str> = KNOWN.to_vec();
+        let check = |f: InputFormat| f.validate_aggregates(&known).map_err(|e| e.to_string());
+        // Headings map to counts (refused by the event-log check before).
+        let counts = InputFormat {
+            columns: [("初診患者の数".to_string(), "initial_patients".to_string())].into(),
+            ..InputFormat::default()
+        };
+        assert_eq!(check(counts.clone()), Ok(()));
+        assert!(counts.validate().is_err(), "an event log has no initial_patients column");
+        for (f, expected) in [
+            (
+                InputFormat {
+                    columns: [("x".to_string(), "beds".to_string())].into(),
+                    ..InputFormat::default()
+                },
+                "maps to \"beds\"",
+            ),
+            (InputFormat { period: Some("2022".into()), ..InputFormat::default() }, "period: \"2022\""),
+            (
+                InputFormat { masked: [("*".to_string(), [10, 1])].into(), ..InputFormat::default() },
+                "in order",
+            ),
+            (
+                InputFormat { masked: [("5".to_string(), [1, 10])].into(), ..InputFormat::default() },
+                "a number",
+            ),
+            (
+                InputFormat { heading_row: Some(5), first_data_row: Some(5), ..InputFormat::default() },
+                "must come after heading_row",
+            ),
+        ] {
+            let e = check(f).unwrap_err();
+            assert!(e.contains(expected), "{e}");
+        }
+        // Layout keys of reported counts are refused on an event log.
+        let e = InputFormat { heading_row: Some(5), ..InputFormat::default() }
+            .validate()
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("heading_row") && e.contains("kind: aggregates"), "{e}");
     }
 
     #[test]

@@ -43,9 +43,41 @@ pub struct InputFormat {
     /// it with `^…$` for whole values). A reject value it matches is shown as "***", whatever
     /// field it landed in. Without it, values shaped like the file's own patient numbers are.
     pub patient_id_pattern: Option<String>,
+    /// Reported counts only: the sheet of a workbook (by name or position); the first by
+    /// default.
+    pub sheet: Option<super::table::SheetRef>,
+    /// Reported counts only: the row (from 1) holding the headings; by default the first
+    /// non-blank one. 外来機能報告 workbooks: 5.
+    pub heading_row: Option<u64>,
+    /// Reported counts only: the first row of data; by default the one after the headings.
+    /// 外来機能報告 workbooks: 7 (row 6 marks each column 必須/任意).
+    pub first_data_row: Option<u64>,
+    /// Reported counts only: the period every row reports, for a file without a period
+    /// column (an 外来機能報告 workbook covers one fiscal year): `FY2022`.
+    pub period: Option<String>,
+    /// Reported counts only: cell values that stand for a masked count, and the interval it
+    /// hides (`"*": [1, 10]` in 外来機能報告). A masked count is kept as that interval; a
+    /// verdict is pass or fail only if every value in it agrees.
+    pub masked: BTreeMap<String, [u64; 2]>,
+    /// Reported counts only: cell values meaning "not applicable" (`-`), read as not reported.
+    pub not_applicable: Vec<String>,
+    /// Reported counts only: a heading that maps to nothing is refused (`refuse`, the default)
+    /// or skipped (`ignore`, for a government file with dozens of columns).
+    pub other_columns: OtherColumns,
     /// The plausible dates; set from the config's `dates:` for every input, not per input.
     #[serde(skip)]
     pub date_window: DateWindow,
+}
+
+/// What a reported-counts reader does with a heading that maps to no field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OtherColumns {
+    /// Stop with the heading's name: a count under an unexpected heading would be lost.
+    #[default]
+    Refuse,
+    /// Skip it.
+    Ignore,
 }
 
 /// The dates a row may have: from `earliest` (default 2000-01-01) to `latest` (default the
@@ -90,6 +122,13 @@ impl Default for InputFormat {
             strip_code_hyphens: false,
             file_month: FileMonth::None,
             optional_columns: Vec::new(),
+            sheet: None,
+            heading_row: None,
+            first_data_row: None,
+            period: None,
+            masked: BTreeMap::new(),
+            not_applicable: Vec::new(),
+            other_columns: OtherColumns::Refuse,
             date_window: DateWindow::default(),
             patient_id_pattern: None,
         }
@@ -189,13 +228,98 @@ impl InputFormat {
         field == Field::Department || self.optional_columns.iter().any(|c| c == field.name())
     }
 
-    /// Checks what serde cannot: the delimiter, the `columns:` mapping and the vocabularies.
-    pub fn validate(&self) -> Result<(), FormatError> {
+    fn validate_delimiter(&self) -> Result<(), FormatError> {
         let d = self.delimiter;
         if !d.is_ascii() || matches!(d, '"' | '\r' | '\n') {
             return Err(FormatError(format!(
                 "delimiter {d:?} is not allowed: use one ASCII character such as ',' ';' '|' \
                  or a tab (\"\\t\"), not a quote or a line break"
+            )));
+        }
+        Ok(())
+    }
+
+    /// The layout of the table a reported-counts file holds.
+    pub(crate) fn table_layout(&self) -> super::table::TableFormat {
+        super::table::TableFormat {
+            encoding: self.encoding,
+            delimiter: self.delimiter,
+            sheet: self.sheet.clone(),
+            heading_row: self.heading_row,
+            first_data_row: self.first_data_row,
+            ..super::table::TableFormat::default()
+        }
+    }
+
+    /// Checks a reported-counts format: `columns:` map headings to `hospital_code`, `period`
+    /// or one of `counts`; masks and the fixed period are well formed.
+    pub fn validate_aggregates(&self, counts: &[&str]) -> Result<(), FormatError> {
+        self.validate_delimiter()?;
+        let mut seen: BTreeMap<&str, &str> = BTreeMap::new();
+        for (heading, field) in &self.columns {
+            if field != "hospital_code" && field != "period" && !counts.contains(&field.as_str()) {
+                return Err(FormatError(format!(
+                    "columns: {heading:?} maps to {field:?}; reported counts are hospital_code, period or one of {}",
+                    counts.join(", ")
+                )));
+            }
+            if let Some(other) = seen.insert(field, heading) {
+                return Err(FormatError(format!(
+                    "columns: both {other:?} and {heading:?} map to {field}; keep one"
+                )));
+            }
+        }
+        if let Some(p) = &self.period
+            && super::aggregates::ReportedPeriod::parse(p).is_none()
+        {
+            return Err(FormatError(format!(
+                "period: {p:?} is neither a month (2025-04) nor a fiscal year (FY2025)"
+            )));
+        }
+        if let (Some(h), Some(d)) = (self.heading_row, self.first_data_row)
+            && d <= h
+        {
+            return Err(FormatError(format!("first_data_row {d} must come after heading_row {h}")));
+        }
+        for (value, [low, high]) in &self.masked {
+            let v = normalize_value(value);
+            if v.trim().is_empty() || super::aggregates::parse_count(v.trim()).is_some() {
+                return Err(FormatError(format!(
+                    "masked: {value:?} cannot mark a masked count: it is empty or a number"
+                )));
+            }
+            if low > high || *high > super::aggregates::MAX_COUNT {
+                return Err(FormatError(format!(
+                    "masked: {value:?} hides [{low}, {high}]: write the lowest and the highest value it may stand for, in order"
+                )));
+            }
+            if self.not_applicable.contains(value) {
+                return Err(FormatError(format!("{value:?} is listed both as masked and as not_applicable")));
+            }
+        }
+        for value in &self.not_applicable {
+            if super::aggregates::parse_count(normalize_value(value).trim()).is_some() {
+                return Err(FormatError(format!("not_applicable: {value:?} is a number")));
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks what serde cannot: the delimiter, the `columns:` mapping and the vocabularies.
+    pub fn validate(&self) -> Result<(), FormatError> {
+        self.validate_delimiter()?;
+        let only_reported = [
+            ("sheet", self.sheet.is_some()),
+            ("heading_row", self.heading_row.is_some()),
+            ("first_data_row", self.first_data_row.is_some()),
+            ("period", self.period.is_some()),
+            ("masked", !self.masked.is_empty()),
+            ("not_applicable", !self.not_applicable.is_empty()),
+            ("other_columns", self.other_columns != OtherColumns::Refuse),
+        ];
+        if let Some((key, _)) = only_reported.iter().find(|(_, set)| *set) {
+            return Err(FormatError(format!(
+                "{key}: is for reported counts (kind: aggregates); event logs are read as CSV with their headings on the first line"
             )));
         }
         let mut seen: BTreeMap<Field, &str> = BTreeMap::new();

@@ -32,6 +32,7 @@ mod format;
 mod lines;
 mod master;
 mod month;
+pub(crate) mod presets;
 mod privacy;
 mod pseudonym;
 mod read;

@@ -20,7 +20,7 @@ use super::split::Splitter;
 use super::text::trim;
 
 /// A sheet of a workbook: by name, or by position (1 = the first).
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(untagged)]
 pub enum SheetRef {
     Position(usize),

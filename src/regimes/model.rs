@@ -52,6 +52,23 @@ impl Count {
         }
     }
 
+    /// The column holding the count's upper bound in `reported_counts` and the count queries:
+    /// equal to the count when it is exact, higher when the source masked it (外来機能報告's `*`,
+    /// a value from 1 to 10).
+    pub(crate) fn high_name(self) -> &'static str {
+        match self {
+            Count::FirstVisits => "first_visits_high",
+            Count::AmbulanceFirstVisits => "ambulance_first_visits_high",
+            Count::AfterHoursFirstVisits => "after_hours_first_visits_high",
+            Count::CheckupFirstVisits => "checkup_first_visits_high",
+            Count::InitialPatients => "initial_patients_high",
+            Count::ReferredPatients => "referred_patients_high",
+            Count::ReverseReferredPatients => "reverse_referred_patients_high",
+            Count::ReturnVisits => "return_visits_high",
+            Count::EmergencyPatients => "emergency_patients_high",
+        }
+    }
+
     /// The Japanese label used in reports.
     pub(crate) fn label_ja(self) -> &'static str {
         match self {

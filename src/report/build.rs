@@ -175,8 +175,8 @@ impl<'a> Book<'a> {
                     name: name.clone(),
                     fiscal_year: fy,
                     regime_id: regime.id.clone(),
-                    referral: rate_value(row.referral, row.referral_unit, regime, MetricKind::Referral),
-                    reverse: rate_value(row.reverse, row.reverse_unit, regime, MetricKind::Reverse),
+                    referral: rate_value(row, regime, MetricKind::Referral),
+                    reverse: rate_value(row, regime, MetricKind::Reverse),
                     verdict: row.verdict,
                     met_criteria: row.met_criteria.clone(),
                     met_criteria_names: criterion_names(row, &row.met_criteria),
@@ -198,8 +198,9 @@ impl<'a> Book<'a> {
             let rank = match (r.verdict, r.on_boundary) {
                 (Verdict::Fail, _) => 0,
                 (_, true) => 1,
-                (Verdict::NotComputable | Verdict::NoData, _) => 2,
-                _ => 3,
+                (Verdict::Undetermined, _) => 2,
+                (Verdict::NotComputable | Verdict::NoData, _) => 3,
+                _ => 4,
             };
             (rank, r.code.clone())
         });
@@ -274,7 +275,12 @@ impl<'a> Book<'a> {
             .map(|m| {
                 let counts = self.monthly_by.get(&(code, m.as_str()));
                 let rate = self.row(code, PeriodKind::Month, m, primary);
-                let c = |k: Count| counts.and_then(|r| r.get(k)).unwrap_or(0);
+                let c = |k: Count| {
+                    super::format::count_cell(
+                        counts.and_then(|r| r.get(k)),
+                        counts.and_then(|r| r.masked.get(&k)),
+                    )
+                };
                 MonthRow {
                     month: m.clone(),
                     has_data: counts.is_some(),
@@ -343,8 +349,24 @@ fn criterion_names(row: &RateRow, ids: &[String]) -> Vec<String> {
 const REJECT_ROWS_SHOWN: usize = 100;
 
 /// A rate as shown, with its exact value when the rounding puts it on a threshold of `regime`
-/// for `metric` that it is not on.
-fn rate_value(ratio: Option<Ratio>, unit: &str, regime: &Regime, metric: MetricKind) -> RateValue {
+/// for `metric` that it is not on; its interval when a count behind it is masked.
+fn rate_value(row: &RateRow, regime: &Regime, metric: MetricKind) -> RateValue {
+    let (ratio, range, unit) = match metric {
+        MetricKind::Referral => (row.referral, row.referral_range, row.referral_unit),
+        MetricKind::Reverse => (row.reverse, row.reverse_range, row.reverse_unit),
+    };
+    if let Some(range) = range {
+        return RateValue {
+            display: range.display(),
+            unit: unit.to_string(),
+            numerator: range.low.numerator.min(range.high.numerator),
+            denominator: range.low.denominator.min(range.high.denominator),
+            masked: true,
+            numerator_high: Some(range.low.numerator.max(range.high.numerator)),
+            denominator_high: Some(range.low.denominator.max(range.high.denominator)),
+            exact: None,
+        };
+    }
     let hides = |r: &Ratio| {
         regime
             .criteria
@@ -357,6 +379,9 @@ fn rate_value(ratio: Option<Ratio>, unit: &str, regime: &Regime, metric: MetricK
         unit: unit.to_string(),
         numerator: ratio.map(|r| r.numerator).unwrap_or(0),
         denominator: ratio.map(|r| r.denominator).unwrap_or(0),
+        masked: false,
+        numerator_high: None,
+        denominator_high: None,
         exact: ratio.filter(hides).and_then(|r| r.hundredths_floor()),
     }
 }
@@ -364,6 +389,22 @@ fn rate_value(ratio: Option<Ratio>, unit: &str, regime: &Regime, metric: MetricK
 fn regime_result(row: &RateRow, regime: &Regime, progress: Option<&YearProgress>) -> RegimeResult {
     let pace = |gap: Option<u64>| progress.and_then(|p| p.per_month(gap));
     let mut notes = regime.uncertain.clone();
+    let masked: Vec<String> = regime
+        .required_counts()
+        .into_iter()
+        .filter_map(|c| {
+            row.counts.masked.get(&c).map(|(low, high)| format!("{} {low}〜{high}", c.label_ja()))
+        })
+        .collect();
+    if !masked.is_empty() {
+        notes.insert(
+            0,
+            format!(
+                "秘匿値: {} は公表データで秘匿されており範囲としてのみ分かります。率は取りうる範囲で示し、範囲内のどの値でも結果が同じときだけ判定しています / masked counts are intervals; a verdict is given only when every value agrees",
+                masked.join("、")
+            ),
+        );
+    }
     if !row.missing_counts.is_empty() {
         notes.insert(
             0,
@@ -382,8 +423,8 @@ fn regime_result(row: &RateRow, regime: &Regime, progress: Option<&YearProgress>
         // Printed names (基準B); the machine outputs keep the ids.
         met_criteria: criterion_names(row, &row.met_criteria),
         on_boundary: row.on_boundary,
-        referral: rate_value(row.referral, row.referral_unit, regime, MetricKind::Referral),
-        reverse: rate_value(row.reverse, row.reverse_unit, regime, MetricKind::Reverse),
+        referral: rate_value(row, regime, MetricKind::Referral),
+        reverse: rate_value(row, regime, MetricKind::Reverse),
         criteria: row
             .criteria
             .iter()
@@ -392,6 +433,7 @@ fn regime_result(row: &RateRow, regime: &Regime, progress: Option<&YearProgress>
                 id: c.id.clone(),
                 label: c.label.clone(),
                 met: c.met,
+                undetermined: c.undetermined,
                 on_boundary: c.on_boundary,
                 referral_gap: c.referral_gap,
                 reverse_gap: c.reverse_gap,

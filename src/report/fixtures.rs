@@ -4,6 +4,7 @@
 //! The counts are internally consistent: the yearly sums equal the sums of the monthly rows,
 //! the rates are those sums rounded half up, and the gaps follow the formulas of domain.md.
 
+use super::format::thousands;
 use super::model::*;
 use crate::domain::Verdict;
 
@@ -17,7 +18,16 @@ pub(crate) fn fixture_run() -> RunInfo {
 }
 
 fn rate(display: Option<&str>, unit: &str, numerator: u64, denominator: u64) -> RateValue {
-    RateValue { display: display.map(str::to_owned), unit: unit.into(), numerator, denominator, exact: None }
+    RateValue {
+        display: display.map(str::to_owned),
+        unit: unit.into(),
+        numerator,
+        denominator,
+        masked: false,
+        numerator_high: None,
+        denominator_high: None,
+        exact: None,
+    }
 }
 
 fn criterion(
@@ -32,6 +42,7 @@ fn criterion(
         id: id.into(),
         label: label.into(),
         met,
+        undetermined: false,
         on_boundary: false,
         referral_gap,
         reverse_gap,
@@ -66,14 +77,14 @@ fn month_row((month, counts, rates): MonthFixture) -> MonthRow {
     MonthRow {
         month: month.into(),
         has_data: counts.is_some(),
-        first_visits: first,
-        ambulance_first_visits: ambulance,
-        after_hours_first_visits: after_hours,
-        checkup_first_visits: checkup,
-        initial_patients: initial,
-        referred_patients: referred,
-        reverse_referred_patients: reverse,
-        return_visits: returns,
+        first_visits: thousands(first),
+        ambulance_first_visits: thousands(ambulance),
+        after_hours_first_visits: thousands(after_hours),
+        checkup_first_visits: thousands(checkup),
+        initial_patients: thousands(initial),
+        referred_patients: thousands(referred),
+        reverse_referred_patients: thousands(reverse),
+        return_visits: thousands(returns),
         referral_rate: rates.map(|(r, _)| format!("{r:.1}")),
         reverse_rate: rates.map(|(_, r)| format!("{r:.1}")),
         referral_unit: "%".into(),

@@ -40,6 +40,16 @@ pub(crate) fn thousands(n: u64) -> String {
     out
 }
 
+/// A count as the pages show it: `9,811`, `1〜10` when masked (an interval), `—` when not
+/// reported (never a 0 that was not counted).
+pub(crate) fn count_cell(exact: Option<u64>, masked: Option<&(u64, u64)>) -> String {
+    match (exact, masked) {
+        (Some(v), _) => thousands(v),
+        (None, Some((low, high))) => format!("{}〜{}", thousands(*low), thousands(*high)),
+        (None, None) => "—".to_string(),
+    }
+}
+
 /// `"pass"` → `"満たしています"` (templates receive verdicts as their codes); `None` for a
 /// word that is not a [`Verdict`] code.
 pub(crate) fn verdict_ja(verdict: &str) -> Option<&'static str> {
@@ -60,6 +70,11 @@ pub(crate) fn verdict_sentence_ja(name_ja: &str, verdict: &str, met_criteria: &[
         Verdict::Fail => format!("{name_ja}の紹介率・逆紹介率要件を満たしていません"),
         Verdict::NoData => format!("{name_ja}の要件を判定するデータがありません"),
         Verdict::NotComputable => format!("{name_ja}の紹介率・逆紹介率を算出できません"),
+        Verdict::Undetermined => {
+            format!(
+                "{name_ja}の紹介率・逆紹介率要件は、秘匿された値（1〜10）によって結果が変わるため判定できません"
+            )
+        }
     };
     Some(sentence)
 }

@@ -34,9 +34,29 @@ pub(crate) struct RateValue {
     pub unit: String,
     pub numerator: u64,
     pub denominator: u64,
+    /// When a count behind the rate is masked: the sides' highest values (`numerator` and
+    /// `denominator` are then the lowest), and `display` is the rate's interval.
+    pub masked: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub numerator_high: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub denominator_high: Option<u64>,
     /// When the rounded display equals a threshold the exact value is not on (79.95 % shown as
     /// 80.0 %): the value to two decimals, truncated, for the note 表示は四捨五入.
     pub exact: Option<String>,
+}
+
+impl RateValue {
+    /// The numerator and the denominator as machine outputs write them: `9811`, or `1..10`
+    /// when a count behind the rate is masked.
+    pub(crate) fn sides_text(&self) -> (String, String) {
+        if self.masked {
+            let high = |v: Option<u64>, low: u64| format!("{low}..{}", v.unwrap_or(low));
+            (high(self.numerator_high, self.numerator), high(self.denominator_high, self.denominator))
+        } else {
+            (self.numerator.to_string(), self.denominator.to_string())
+        }
+    }
 }
 
 /// One criterion of a regime (e.g. 基準B) and whether it is met.
@@ -48,8 +68,10 @@ pub(crate) struct CriterionRow {
     pub name_ja: String,
     /// e.g. `"紹介率 ≥ 80 %"`.
     pub label: String,
-    /// `None` = no data.
+    /// `None` = no data, or undetermined.
     pub met: Option<bool>,
+    /// Masked counts decide whether it is met.
+    pub undetermined: bool,
     pub on_boundary: bool,
     /// Extra referred first visits needed; `None` when met or not applicable.
     pub referral_gap: Option<u64>,
@@ -88,14 +110,15 @@ pub(crate) struct MonthRow {
     pub month: String,
     /// `false` rows are shown as "データなし" gaps, not zeros.
     pub has_data: bool,
-    pub first_visits: u64,
-    pub ambulance_first_visits: u64,
-    pub after_hours_first_visits: u64,
-    pub checkup_first_visits: u64,
-    pub initial_patients: u64,
-    pub referred_patients: u64,
-    pub reverse_referred_patients: u64,
-    pub return_visits: u64,
+    /// The counts as shown: `9,811`, `1〜10` when masked, `—` when not reported.
+    pub first_visits: String,
+    pub ambulance_first_visits: String,
+    pub after_hours_first_visits: String,
+    pub checkup_first_visits: String,
+    pub initial_patients: String,
+    pub referred_patients: String,
+    pub reverse_referred_patients: String,
+    pub return_visits: String,
     /// Primary regime, e.g. `"72.3"`.
     pub referral_rate: Option<String>,
     pub reverse_rate: Option<String>,

@@ -164,6 +164,14 @@ fn rate_row(
     sheet.write_number_with_format(row, 2, f64::from(r.fiscal_year), &formats.year)?;
     progress_cells(sheet, row, page, formats)?;
     for (col, rate) in [(5u16, &r.referral), (8, &r.reverse)] {
+        if rate.masked {
+            // An interval is not a number: shown as the page shows it, never as one end.
+            let (numerator, denominator) = rate.sides_text();
+            sheet.write_string_with_format(row, col, rate.display.as_deref().unwrap_or(""), &formats.text)?;
+            sheet.write_string_with_format(row, col + 1, numerator, &formats.text)?;
+            sheet.write_string_with_format(row, col + 2, denominator, &formats.text)?;
+            continue;
+        }
         // The displayed value, as a number: what the page and the CSV show.
         if let Some(value) = rate.display.as_deref().and_then(|d| d.parse::<f64>().ok()) {
             sheet.write_number_with_format(row, col, value, formats.rate(&rate.unit))?;

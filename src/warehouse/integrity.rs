@@ -163,6 +163,7 @@ fn table_reader(bytes: Bytes, kind: FileKind) -> Result<ParquetRecordBatchReader
                     kind.folder()
                 ));
             }
+            Err(_) if kind == FileKind::Reported && schema::reported_column_may_lack(field.name()) => {}
             Err(_) => {
                 return Err(format!(
                     "no column {} (not a file of the {} table)",
@@ -178,7 +179,11 @@ fn table_reader(bytes: Bytes, kind: FileKind) -> Result<ParquetRecordBatchReader
 /// Decodes a whole file as its table: every expected column present with its type.
 fn decode(bytes: Bytes, kind: FileKind) -> Result<Vec<RecordBatch>, String> {
     let reader = table_reader(bytes, kind)?.with_batch_size(8192).build().map_err(|e| e.to_string())?;
-    reader.collect::<Result<Vec<_>, _>>().map_err(|e| e.to_string())
+    let batches = reader.collect::<Result<Vec<_>, _>>().map_err(|e| e.to_string())?;
+    if kind == FileKind::Reported {
+        return batches.iter().map(schema::reported_in_current_schema).collect();
+    }
+    Ok(batches)
 }
 
 impl Warehouse {
@@ -427,5 +432,51 @@ mod tests {
         assert!(err.contains("not a file of the events table"), "{err}");
         assert!(decode(Bytes::from(rejects[..rejects.len() / 2].to_vec()), FileKind::Rejects).is_err());
         assert!(decode(Bytes::from(rejects), FileKind::Rejects).is_ok());
+    }
+}
+
+#[cfg(test)]
+mod reported_schema_tests {
+    use super::*;
+    use crate::ingest::{ReportedPeriod, ReportedRow};
+
+    /// A `reported_counts` file as warehouses wrote it before the upper bounds existed: the
+    /// current schema without the `…_high` columns.
+    fn file_without_bounds(batch: &RecordBatch) -> Bytes {
+        let keep: Vec<usize> = (0..batch.num_columns())
+            .filter(|i| !schema::reported_column_may_lack(batch.schema().field(*i).name()))
+            .collect();
+        let old = batch.project(&keep).unwrap();
+        Bytes::from(super::super::writer::write_batches(old.schema(), &[old]).unwrap())
+    }
+
+    #[test]
+    fn a_reported_file_written_before_the_bounds_reads_as_exact_counts() {
+        let row = ReportedRow {
+            hospital_code: "0110113719".into(),
+            period: ReportedPeriod::FiscalYear(2024),
+            counts: [("initial_patients".to_string(), 9811), ("referred_patients".to_string(), 9470)].into(),
+            masked: [("referred_patients".to_string(), 9480)].into(),
+            line: 2,
+        };
+        let batch = schema::reported_batch(&[row], "counts.csv");
+        let read = decode(file_without_bounds(&batch), FileKind::Reported).unwrap();
+        let read = &read[0];
+        assert_eq!(read.schema(), schema::REPORTED.clone());
+        let value = |name: &str| {
+            let a = read.column_by_name(name).unwrap();
+            let a = a.as_any().downcast_ref::<datafusion::arrow::array::Int64Array>().unwrap();
+            (!datafusion::arrow::array::Array::is_null(a, 0)).then(|| a.value(0))
+        };
+        // The old file knew nothing of the mask: its counts are exact, each its own bound.
+        assert_eq!((value("initial_patients"), value("initial_patients_high")), (Some(9811), Some(9811)));
+        assert_eq!((value("referred_patients"), value("referred_patients_high")), (Some(9470), Some(9470)));
+        assert_eq!((value("return_visits"), value("return_visits_high")), (None, None));
+        // A current file keeps its bounds.
+        let bytes =
+            super::super::writer::write_batches(batch.schema(), std::slice::from_ref(&batch)).unwrap();
+        let current = decode(Bytes::from(bytes), FileKind::Reported).unwrap();
+        let a = current[0].column_by_name("referred_patients_high").unwrap();
+        assert_eq!(a.as_any().downcast_ref::<datafusion::arrow::array::Int64Array>().unwrap().value(0), 9480);
     }
 }

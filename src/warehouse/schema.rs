@@ -47,17 +47,49 @@ pub(crate) static REJECTS: LazyLock<SchemaRef> = LazyLock::new(|| {
 });
 
 /// `reported_counts`: counts hospitals reported (aggregates inputs), NULL where not reported.
+/// Each count has its upper bound beside it (`initial_patients_high`): the same value when the
+/// count is exact, higher when the source masked it and only an interval is known.
 pub(crate) static REPORTED: LazyLock<SchemaRef> = LazyLock::new(|| {
+    use crate::regimes::Count;
     let mut fields = vec![
         Field::new("hospital_code", DataType::Utf8, false),
         Field::new("period_kind", DataType::Utf8, false),
         Field::new("period", DataType::Utf8, false),
     ];
-    fields.extend(crate::regimes::Count::ALL.iter().map(|c| Field::new(c.name(), DataType::Int64, true)));
+    fields.extend(Count::ALL.iter().map(|c| Field::new(c.name(), DataType::Int64, true)));
     fields.push(Field::new("source_file", DataType::Utf8, false));
     fields.push(Field::new("source_line", DataType::UInt64, false));
+    fields.extend(Count::ALL.iter().map(|c| Field::new(c.high_name(), DataType::Int64, true)));
     Arc::new(Schema::new(fields))
 });
+
+/// Whether `column` of the `reported_counts` table may be absent from a stored file: the
+/// upper bounds came after the first warehouses were written, and a file without them holds
+/// exact counts only.
+pub(crate) fn reported_column_may_lack(column: &str) -> bool {
+    crate::regimes::Count::ALL.iter().any(|c| c.high_name() == column)
+}
+
+/// A stored `reported_counts` batch in the current schema: upper bounds a file written before
+/// them lacks are its exact counts.
+pub(crate) fn reported_in_current_schema(batch: &RecordBatch) -> Result<RecordBatch, String> {
+    let columns = REPORTED
+        .fields()
+        .iter()
+        .map(|field| {
+            let name = field.name();
+            if let Some(column) = batch.column_by_name(name) {
+                return Ok(column.clone());
+            }
+            crate::regimes::Count::ALL
+                .iter()
+                .find(|c| c.high_name() == name)
+                .and_then(|c| batch.column_by_name(c.name()).cloned())
+                .ok_or_else(|| format!("no column {name} (not a file of the reported table)"))
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    RecordBatch::try_new(REPORTED.clone(), columns).map_err(|e| e.to_string())
+}
 
 /// Reported rows as a batch of the `reported_counts` schema.
 pub(crate) fn reported_batch(rows: &[crate::ingest::ReportedRow], source_file: &str) -> RecordBatch {
@@ -66,6 +98,8 @@ pub(crate) fn reported_batch(rows: &[crate::ingest::ReportedRow], source_file: &
     let mut kind = StringBuilder::new();
     let mut period = StringBuilder::new();
     let mut counts: Vec<Int64Builder> =
+        crate::regimes::Count::ALL.iter().map(|_| Int64Builder::new()).collect();
+    let mut highs: Vec<Int64Builder> =
         crate::regimes::Count::ALL.iter().map(|_| Int64Builder::new()).collect();
     let mut source = StringBuilder::new();
     let mut line = UInt64Builder::new();
@@ -76,6 +110,9 @@ pub(crate) fn reported_batch(rows: &[crate::ingest::ReportedRow], source_file: &
         for (b, c) in counts.iter_mut().zip(crate::regimes::Count::ALL) {
             b.append_option(r.counts.get(c.name()).map(|&v| v as i64));
         }
+        for (b, c) in highs.iter_mut().zip(crate::regimes::Count::ALL) {
+            b.append_option(r.high(c.name()).map(|v| v as i64));
+        }
         source.append_value(source_file);
         line.append_value(r.line);
     }
@@ -84,6 +121,7 @@ pub(crate) fn reported_batch(rows: &[crate::ingest::ReportedRow], source_file: &
     columns.extend(counts.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef));
     columns.push(Arc::new(source.finish()));
     columns.push(Arc::new(line.finish()));
+    columns.extend(highs.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef));
     RecordBatch::try_new(REPORTED.clone(), columns).expect("columns match the reported schema")
 }
 

@@ -207,3 +207,119 @@ fn gaps_and_monthly_pace_for_the_year_under_way() {
     let row = "0110113719,2025-04..2025-06,chiiki-shien-2014,";
     assert_eq!((field(&ytd, row, "referral_rate"), field(&ytd, row, "months_with_data")), ("40.0", "3"));
 }
+
+/// An 外来機能報告 open-data workbook as MHLW publishes it (title rows, headings on row 5 with
+/// a line break and full-width brackets, a 必須/任意 row 6, data from row 7, cells as text,
+/// `*` for a masked value from 1 to 10, `-` for not applicable), read with the built-in preset.
+/// The first code is a number cell that lost its leading zero (`110113719`).
+fn gairai_workbook(path: &std::path::Path) {
+    let mut book = rust_xlsxwriter::Workbook::new();
+    let sheet = book.add_worksheet();
+    sheet.set_name("外来様式１").unwrap();
+    sheet.write_string(0, 0, "令和4年度 外来機能報告 オープンデータ（年間値）").unwrap();
+    sheet.write_string(2, 0, "※ 1〜10 の値は「*」で秘匿").unwrap();
+    let headings = [
+        "病診区分",
+        "オープンデータ\n医療機関コード",
+        "医療機関名",
+        "都道府県コード",
+        "二次医療圏名",
+        "初診患者数（年間）",
+        "紹介患者数（年間）",
+        "逆紹介患者数（年間）",
+        "救急車の受入件数（年間）",
+    ];
+    for (col, h) in headings.iter().enumerate() {
+        sheet.write_string(4, col as u16, *h).unwrap();
+        sheet.write_string(5, col as u16, if col < 5 { "必須" } else { "任意" }).unwrap();
+    }
+    let rows: [[&str; 9]; 3] = [
+        ["病院", "1310123458", "小平病院", "13", "北多摩北部", "12", "*", "11", "*"],
+        ["病院", "1310123466", "東村山病院", "13", "北多摩北部", "18", "*", "11", "-"],
+        ["病院", "2710123478", "堺病院", "27", "堺市", "30", "-", "20", ""],
+    ];
+    sheet.write_string(6, 0, "病院").unwrap();
+    sheet.write_number(6, 1, 110113719.0).unwrap();
+    sheet.write_string(6, 2, "札幌病院").unwrap();
+    for (col, n) in [(5u16, 1000.0), (6, 820.0), (7, 450.0), (8, 2400.0)] {
+        sheet.write_number(6, col, n).unwrap();
+    }
+    for (r, row) in rows.iter().enumerate() {
+        for (col, v) in row.iter().enumerate() {
+            sheet.write_string(7 + r as u32, col as u16, *v).unwrap();
+        }
+    }
+    book.save(path).unwrap();
+}
+
+#[test]
+fn an_open_data_workbook_gives_interval_verdicts_for_masked_counts() {
+    let p = Project::with_config(
+        "warehouse: warehouse\nreports: reports\ninputs:\n  - path: gairai/*.xlsx\n    kind: aggregates\n    \
+         format:\n      preset: gairai-kino-houkoku\n      period: FY2022\nregimes: [chiiki-shien-2014, juten-gairai]\n",
+    );
+    std::fs::create_dir_all(p.path("gairai")).unwrap();
+    gairai_workbook(&p.path("gairai/R4_gairai_13.xlsx"));
+    let run = p.refrate_without_key(&["run", "--config", p.config().to_str().unwrap()]);
+    // A fail and undetermined verdicts need review: exit 1, never 0.
+    assert_code(&run, 1);
+    let csv = stdout(&p.rates("fiscal-year", &[]));
+    let at = |code: &str, regime: &str, column: &str| {
+        field(&csv, &format!("{code},2022,{regime},"), column).to_string()
+    };
+    let columns =
+        ["referred_patients", "referral_rate_low", "referral_rate_high", "reverse_referral_rate", "verdict"];
+    let row = |code: &str, regime: &str| columns.map(|c| at(code, regime, c));
+
+    // The code that lost its zero, repaired as the preset says: 820 / 1000 = 82.0 % ≥ 80 (A),
+    // 450 / 1000 = 45.0 %; juten-gairai ≥ 50 and ≥ 40.
+    assert_eq!(row("0110113719", "chiiki-shien-2014"), ["820", "82.0", "82.0", "45.0", "pass"]);
+    assert_eq!(at("0110113719", "chiiki-shien-2014", "referral_rate"), "82.0");
+    assert_eq!(row("0110113719", "juten-gairai"), ["820", "82.0", "82.0", "45.0", "pass"]);
+
+    // Undetermined only because of the mask: referred 1..10 of 12 initial → 8.3–83.3 %;
+    // 逆紹介率 11 / 12 = 91.7 %. A (≥ 80) holds from 10 referred, B (> 65) from 8, C (> 50,
+    // > 70) from 7; with 1 none does.
+    assert_eq!(row("1310123458", "chiiki-shien-2014"), ["1..10", "8.3", "83.3", "91.7", "undetermined"]);
+    assert_eq!(at("1310123458", "chiiki-shien-2014", "referral_rate"), "", "an interval is not one rate");
+
+    // Fails whatever the mask hides: 18 initial → 紹介率 at most 10 / 18 = 55.6 %, 逆紹介率
+    // 11 / 18 = 61.1 %: A (≥ 80) and B (> 65) cannot hold, C needs 逆紹介率 > 70.
+    assert_eq!(row("1310123466", "chiiki-shien-2014"), ["1..10", "5.6", "55.6", "61.1", "fail"]);
+    // juten-gairai (≥ 50 and ≥ 40) holds from 9 referred: undetermined.
+    assert_eq!(row("1310123466", "juten-gairai"), ["1..10", "5.6", "55.6", "61.1", "undetermined"]);
+
+    // `-` is not applicable: no referred count, so no rate and no verdict.
+    assert_eq!(at("2710123478", "chiiki-shien-2014", "verdict"), "not_computable");
+    assert_eq!(at("2710123478", "chiiki-shien-2014", "missing_counts"), "referred_patients");
+
+    // The JSON gives a masked count as its interval.
+    let json: serde_json::Value =
+        serde_json::from_str(&stdout(&p.rates("fiscal-year", &["--format", "json"]))).unwrap();
+    let masked = json
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["hospital_code"] == "1310123458" && r["regime"] == "chiiki-shien-2014")
+        .unwrap();
+    assert_eq!(masked["referred_patients"], serde_json::json!({"low": 1, "high": 10}));
+    assert_eq!(
+        (masked["referral_rate"].clone(), masked["referral_rate_low"].clone()),
+        (serde_json::Value::Null, serde_json::json!(8.3))
+    );
+
+    // The pages and the workbook show the interval, never one end of it.
+    let page = std::fs::read_to_string(p.path("reports/1310123458_FY2022.html")).unwrap();
+    assert!(page.contains("8.3–83.3"), "the hospital page shows the interval");
+    assert!(page.contains("分子 1〜10 ／ 分母 12（秘匿値を含む範囲）"), "the fraction is an interval");
+    assert!(
+        page.contains("判定できません") && page.contains("秘匿値: 紹介患者の数 1〜10"),
+        "the page says why"
+    );
+    let index = std::fs::read_to_string(p.path("reports/index_FY2022.html")).unwrap();
+    assert!(index.contains("8.3–83.3") && index.contains("判定不能（秘匿値）"));
+    let sheets = xlsx_cells(&p.path("reports/overview_FY2022.xlsx"));
+    let cells: Vec<&String> = sheets.iter().flat_map(|(_, rows)| rows.iter().flatten()).collect();
+    assert!(cells.iter().any(|c| c.as_str() == "8.3–83.3"), "the workbook holds the interval as text");
+    assert!(cells.iter().any(|c| c.as_str() == "判定不能（秘匿値）"));
+}
