@@ -47,6 +47,12 @@ struct ConfigFile {
     partners: Option<MasterFile>,
     #[serde(default)]
     related_institutions: Option<String>,
+    /// Yearly facts for the approval requirements (救急, 研修, 病床数, 共同利用).
+    #[serde(default)]
+    approval_facts: Option<MasterFile>,
+    /// The approval requirements: a built-in id or a YAML file of the user's.
+    #[serde(default)]
+    approval_requirements: Option<String>,
     #[serde(default = "default_regimes")]
     regimes: Vec<String>,
     #[serde(default)]
@@ -163,6 +169,12 @@ pub struct Config {
     pub hospitals: Option<crate::ingest::MasterSource>,
     /// Partner names for the breakdowns, read as the hospital master is.
     pub partners: Option<crate::ingest::MasterSource>,
+    /// Yearly facts for the approval requirements, read as the hospital master is.
+    pub approval_facts: Option<crate::ingest::MasterSource>,
+    /// The approval requirements checked when `approval_facts` is given.
+    pub(crate) approval_rules: crate::regimes::ApprovalRules,
+    /// The user's file they came from, if not built in.
+    pub approval_rules_file: Option<PathBuf>,
     pub related_institutions: Option<PathBuf>,
     pub regimes: Vec<String>,
     pub regime_files: Vec<PathBuf>,
@@ -283,6 +295,33 @@ impl Config {
         };
         let reports = resolve(&file.reports);
         check_overlaps(&warehouse, &reports, &inputs).map_err(invalid)?;
+        let approval_facts = file.approval_facts.map(|m| m.source("approval_facts", &resolve));
+        let rules_named =
+            file.approval_requirements.as_deref().unwrap_or(crate::regimes::DEFAULT_APPROVAL_RULES);
+        let (approval_rules, approval_rules_file) = match crate::regimes::ApprovalRules::builtin(rules_named)
+        {
+            Some(rules) => (rules, None),
+            None => {
+                let file_path = resolve(rules_named);
+                let text = std::fs::read_to_string(&file_path).map_err(|e| {
+                    invalid(format!(
+                        "approval_requirements: {rules_named:?} is neither a built-in set ({}) nor a readable file: {e}",
+                        crate::regimes::DEFAULT_APPROVAL_RULES
+                    ))
+                })?;
+                let rules = crate::regimes::ApprovalRules::from_yaml(&text, &file_path.display().to_string())
+                    .map_err(|e| invalid(format!("approval_requirements: {e}")))?;
+                (rules, Some(file_path))
+            }
+        };
+        if approval_facts.is_some()
+            && let Some(missing) = approval_rules.regimes().find(|id| !file.regimes.iter().any(|r| r == id))
+        {
+            return Err(invalid(format!(
+                "approval_requirements {}: a requirement needs the verdict of regime {missing}; add it to regimes:",
+                approval_rules.id
+            )));
+        }
         Ok(Config {
             path: path.to_path_buf(),
             base_dir: base_dir.clone(),
@@ -291,6 +330,9 @@ impl Config {
             inputs,
             hospitals: file.hospitals.map(|m| m.source("hospitals", &resolve)),
             partners: file.partners.map(|m| m.source("partners", &resolve)),
+            approval_facts,
+            approval_rules,
+            approval_rules_file,
             related_institutions: file.related_institutions.as_deref().map(resolve),
             regimes: file.regimes,
             regime_files: file.regime_files.iter().map(|p| resolve(p)).collect(),

@@ -66,6 +66,46 @@ impl fmt::Display for Verdict {
     }
 }
 
+/// The overall 承認要件 verdict of a hospital and fiscal year, as
+/// `queries/approval_verdicts.sql` decides it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum ApprovalVerdict {
+    /// Every requirement is met.
+    Met,
+    /// Some requirement is not met.
+    NotMet,
+    /// None is not met, and some fact needed is not given.
+    Unknown,
+}
+
+impl ApprovalVerdict {
+    pub(crate) const ALL: [ApprovalVerdict; 3] =
+        [ApprovalVerdict::Met, ApprovalVerdict::NotMet, ApprovalVerdict::Unknown];
+
+    /// `met`, `not_met`, `unknown`.
+    pub(crate) fn code(self) -> &'static str {
+        match self {
+            ApprovalVerdict::Met => "met",
+            ApprovalVerdict::NotMet => "not_met",
+            ApprovalVerdict::Unknown => "unknown",
+        }
+    }
+
+    pub(crate) fn from_code(code: &str) -> Option<ApprovalVerdict> {
+        ApprovalVerdict::ALL.into_iter().find(|v| v.code() == code)
+    }
+
+    /// 満たしています, 満たしていません, 不明（未入力あり）.
+    pub(crate) fn label_ja(self) -> &'static str {
+        match self {
+            ApprovalVerdict::Met => "満たしています",
+            ApprovalVerdict::NotMet => "満たしていません",
+            ApprovalVerdict::Unknown => "不明（未入力あり）",
+        }
+    }
+}
+
 /// A fiscal year (年度), April to March, named by the year of its April: `FiscalYear(2025)` is
 /// 2025-04..2026-03 (令和7年度).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

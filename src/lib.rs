@@ -9,6 +9,7 @@
 #![warn(unreachable_pub)]
 
 pub mod app;
+pub(crate) mod approval;
 pub mod cli;
 pub(crate) mod config;
 pub(crate) mod domain;

@@ -45,6 +45,40 @@ pub(crate) struct Review {
     pub hospitals_checked: usize,
     /// Every checked hospital, fiscal year and regime that needs review, in row order.
     pub attention: Vec<Attention>,
+    /// Every checked hospital and fiscal year with an approval requirement not met.
+    #[serde(default)]
+    pub approval: Vec<ApprovalAttention>,
+}
+
+/// A checked hospital and fiscal year whose 承認要件 are not met: one line of the cron mail.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub(crate) struct ApprovalAttention {
+    pub code: String,
+    pub name: Option<String>,
+    pub fiscal_year: FiscalYear,
+    /// The requirements not met, by their printed names.
+    pub not_met: Vec<String>,
+}
+
+impl ApprovalAttention {
+    fn line(&self, lang: crate::cli::Lang) -> String {
+        match lang {
+            crate::cli::Lang::En => format!(
+                "{} {} FY{}: approval requirements not met: {}",
+                self.code,
+                self.name.as_deref().unwrap_or("(no name in the hospital master)"),
+                self.fiscal_year,
+                self.not_met.join(", ")
+            ),
+            crate::cli::Lang::Ja => format!(
+                "{} {} {}: 承認要件を満たしていません（{}）",
+                self.code,
+                self.name.as_deref().unwrap_or("（病院一覧に名称なし）"),
+                crate::report::format::fy_ja(self.fiscal_year.0),
+                self.not_met.join("、")
+            ),
+        }
+    }
 }
 
 impl Review {
@@ -70,16 +104,51 @@ impl Review {
             .filter(|(r, _)| needs_review(r))
             .map(|(r, fy)| Attention::of(r, name(&r.hospital_code), *fy))
             .collect();
-        Review { fiscal_years, hospitals_checked: hospitals.len(), attention }
+        Review { fiscal_years, hospitals_checked: hospitals.len(), attention, approval: Vec::new() }
+    }
+
+    /// Adds the checked hospital-years whose approval requirements are not met (unknown is
+    /// shown on the pages, not reviewed: facts are often collected later than the counts).
+    pub(crate) fn with_approval(
+        mut self,
+        tables: &[crate::approval::ApprovalTable],
+        name: impl Fn(&str) -> Option<String>,
+    ) -> Review {
+        self.approval = tables
+            .iter()
+            .filter(|t| t.verdict == crate::domain::ApprovalVerdict::NotMet)
+            .filter(|t| self.fiscal_years.contains(&FiscalYear(t.fiscal_year)))
+            .map(|t| ApprovalAttention {
+                code: t.hospital_code.clone(),
+                name: name(&t.hospital_code),
+                fiscal_year: FiscalYear(t.fiscal_year),
+                not_met: t
+                    .requirements
+                    .iter()
+                    .filter(|r| r.met == Some(false))
+                    .map(|r| r.name_ja.clone())
+                    .collect(),
+            })
+            .collect();
+        self
     }
 
     /// Distinct hospitals with at least one line to review.
     pub(crate) fn hospitals_needing_attention(&self) -> usize {
-        self.attention.iter().map(|a| a.code.as_str()).collect::<std::collections::BTreeSet<_>>().len()
+        self.attention
+            .iter()
+            .map(|a| a.code.as_str())
+            .chain(self.approval.iter().map(|a| a.code.as_str()))
+            .collect::<std::collections::BTreeSet<_>>()
+            .len()
     }
 
     pub(crate) fn outcome(&self) -> Outcome {
-        if self.attention.is_empty() { Outcome::AllPass } else { Outcome::Attention }
+        if self.attention.is_empty() && self.approval.is_empty() {
+            Outcome::AllPass
+        } else {
+            Outcome::Attention
+        }
     }
 
     /// The review lines for stderr (the cron mail), one per hospital, fiscal year and regime.
@@ -88,7 +157,11 @@ impl Review {
             crate::cli::Lang::En => "needs review",
             crate::cli::Lang::Ja => "要確認",
         };
-        self.attention.iter().map(move |a| format!("refrate: {prefix}: {}", a.line(lang)))
+        self.attention
+            .iter()
+            .map(move |a| a.line(lang))
+            .chain(self.approval.iter().map(move |a| a.line(lang)))
+            .map(move |line| format!("refrate: {prefix}: {line}"))
     }
 }
 

@@ -277,6 +277,7 @@ pub(crate) async fn run_with(
     };
     let hospitals = load_hospitals(cfg.hospitals.as_ref())?;
     let partners = load_hospitals(cfg.partners.as_ref())?;
+    let facts = ingest::load_facts(cfg.approval_facts.as_ref())?;
     let renderer = crate::report::Renderer::new(cfg.templates.as_deref())?;
     reports::check_reports_folder(&cfg.reports)?;
 
@@ -293,7 +294,7 @@ pub(crate) async fn run_with(
         Ok(current) => {
             let before_version = current.version;
             let job = RunJob { cfg, options, warehouse: &warehouse, lock: &lock, run_id: &run_id, started };
-            let masters = reports::Masters { hospitals: &hospitals, partners: &partners };
+            let masters = reports::Masters { hospitals: &hospitals, partners: &partners, facts: &facts };
             match job.run(current, files, pseudonymizer, related, &regimes, masters, &renderer).await {
                 Ok(outcome) => Ok(outcome),
                 Err(e) => Err(stopped(cfg, &warehouse, before_version, e).await),
@@ -631,6 +632,7 @@ pub async fn rates(
     let ids = if regime_ids.is_empty() { &cfg.regimes[..] } else { regime_ids };
     let regimes = selected_regimes(&regime_set, ids)?;
     let hospitals = load_hospitals(cfg.hospitals.as_ref())?;
+    let facts = ingest::load_facts(cfg.approval_facts.as_ref())?;
     let warehouse = Warehouse::open_existing(&cfg.warehouse)?;
     let manifest = warehouse.current().await?;
     reports::check_before_reading(&warehouse, &manifest).await?;
@@ -653,15 +655,19 @@ pub async fn rates(
         &mut rows,
         crate::rates::YearProgress::under_way(months.last().map(String::as_str)).as_ref(),
     );
-    let review = crate::outcome::Review::of(&rows, covered.last().map(String::as_str), |code| {
-        hospitals.get(code).and_then(|h| h.name.clone())
-    });
-    if !quiet && !review.attention.is_empty() {
+    let approval = match reports::approval(cfg, &engine, &facts, &hospitals).await {
+        Ok(tables) => tables,
+        Err(e) => return Err(reports::diagnose(&warehouse, &manifest, e).await),
+    };
+    let name = |code: &str| hospitals.get(code).and_then(|h| h.name.clone());
+    let review = crate::outcome::Review::of(&rows, covered.last().map(String::as_str), name)
+        .with_approval(&approval, name);
+    if !quiet && review.outcome() != Outcome::AllPass {
         for line in review.lines(lang) {
             eprintln!("{line}");
         }
         eprintln!(
-            "refrate: exit 1: {} hospital(s) need review in {} (verdict fail, or a rate exactly on a threshold; the rule of `refrate run`)",
+            "refrate: exit 1: {} hospital(s) need review in {} (verdict fail or undetermined, a rate exactly on a threshold, or an approval requirement not met; the rule of `refrate run`)",
             review.hospitals_needing_attention(),
             review.fiscal_years.iter().map(|y| format!("FY{y}")).collect::<Vec<_>>().join(" and ")
         );

@@ -50,8 +50,11 @@ impl RenderKey {
         for file in &cfg.regime_files {
             part("regime", &read(file)?);
         }
-        for master in cfg.hospitals.iter().chain(&cfg.partners) {
+        for master in cfg.hospitals.iter().chain(&cfg.partners).chain(&cfg.approval_facts) {
             part(master.list, &read(&master.path)?);
+        }
+        if let Some(file) = &cfg.approval_rules_file {
+            part("approval_requirements", &read(file)?);
         }
         if let Some(dir) = &cfg.templates {
             let mut names: Vec<_> = std::fs::read_dir(dir)
@@ -181,6 +184,29 @@ pub(crate) async fn diagnose(warehouse: &Warehouse, manifest: &Manifest, error: 
 pub(super) struct Masters<'a> {
     pub hospitals: &'a BTreeMap<String, Hospital>,
     pub partners: &'a BTreeMap<String, Hospital>,
+    /// The `approval_facts` rows (empty without them).
+    pub facts: &'a [crate::ingest::FactsRow],
+}
+
+/// The 承認要件 tables, when the config gives `approval_facts` (none otherwise). Needs the
+/// engine's fiscal-year verdicts ([`Engine::evaluate`]).
+pub(super) async fn approval(
+    cfg: &Config,
+    engine: &Engine,
+    facts: &[crate::ingest::FactsRow],
+    hospitals: &BTreeMap<String, Hospital>,
+) -> Result<Vec<crate::approval::ApprovalTable>, AppError> {
+    let Some(source) = &cfg.approval_facts else { return Ok(Vec::new()) };
+    let (values, sources) = crate::approval::gather_facts(facts, hospitals);
+    let (met, verdicts) = engine.approval(&cfg.approval_rules, &values).await?;
+    Ok(crate::approval::approval_tables(
+        &cfg.approval_rules,
+        &met,
+        &verdicts,
+        &values,
+        &sources,
+        &cfg.display_path(&source.path),
+    ))
 }
 
 pub(super) async fn render_all(
@@ -204,6 +230,7 @@ pub(super) async fn render_all(
     calendar.extend(periods::calendar(PeriodKind::Rolling12, &months));
     let results = engine.evaluate(&calendar).await?;
     let rows = rate_rows(&results, regimes);
+    let approval = approval(cfg, &engine, masters.facts, hospitals).await?;
     let departments = engine.department_breakdown(&months).await?;
     let partners = engine.partner_breakdown(&months).await?;
     let sources = report::build::Sources {
@@ -217,14 +244,14 @@ pub(super) async fn render_all(
         rejects: &rejects,
         hospitals: masters.hospitals,
         partner_names: masters.partners,
+        approval: cfg.approval_facts.as_ref().map(|_| (&cfg.approval_rules, approval.as_slice())),
     };
     let files = report::build::pages(&sources, renderer)?;
     super::interrupt::check()?;
     write_all(&cfg.reports, &files)?;
 
-    let review = Review::of(&rows, covered.last().map(String::as_str), |code| {
-        hospitals.get(code).and_then(|h| h.name.clone())
-    });
+    let name = |code: &str| hospitals.get(code).and_then(|h| h.name.clone());
+    let review = Review::of(&rows, covered.last().map(String::as_str), name).with_approval(&approval, name);
     let not_in_master = if hospitals.is_empty() {
         Vec::new()
     } else {

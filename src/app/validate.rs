@@ -39,6 +39,8 @@ pub(super) async fn validate(
     let hospital_master = super::load_hospitals(cfg.hospitals.as_ref())?;
     // The partner list too: `run` refuses a bad one before reading a row.
     super::load_hospitals(cfg.partners.as_ref())?;
+    // And the approval facts.
+    crate::ingest::load_facts(cfg.approval_facts.as_ref())?;
     let mut targets = Vec::new();
     if files.is_empty() {
         targets = super::ingest_run::expand_inputs(cfg, false)?;

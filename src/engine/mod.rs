@@ -46,6 +46,9 @@ use crate::regimes::{Count, MetricKind, Regime};
 use crate::warehouse::{Manifest, Warehouse, schema};
 
 /// The SQL files, compiled into the binary.
+mod approval;
+pub(crate) use approval::{ApprovalRow, FactValue, RequirementMet};
+
 pub(crate) mod sql {
     /// The counting rules: one row per event, a 0/1 column per count (registered as a view).
     pub(crate) const COUNTED_EVENTS: &str = include_str!("../../queries/counted_events.sql");
@@ -574,7 +577,8 @@ impl Engine {
         }
 
         const RV: &str = "regime_verdicts.sql";
-        let batches = self.run(RV, sql::REGIME_VERDICTS).await?;
+        // Registered for approval_requirements.sql.
+        let batches = self.run_into(RV, sql::REGIME_VERDICTS, "regime_verdicts").await?;
         for b in &batches {
             let (h, k, p, r) = (
                 strings(b, RV, "hospital_code")?,

@@ -24,6 +24,20 @@ pub struct MasterSource {
     pub format: TableFormat,
 }
 
+impl MasterSource {
+    /// A value of `row` that cannot be used, naming the list, file, row and field.
+    pub(super) fn field_error(&self, row: u64, field: &'static str, message: String) -> MasterError {
+        MasterError::Field { list: self.list, path: self.path.clone(), row, field, message }
+    }
+
+    /// The institution code of `row` as this list writes it (hyphens, a lost zero repaired
+    /// only when the format says so).
+    pub(super) fn code(&self, row: u64, raw: &str) -> Result<super::code::InstitutionCode, MasterError> {
+        parse_institution_code(&code_text(raw, self.format.strip_code_hyphens), self.format.pad_codes)
+            .map_err(|e| self.field_error(row, "hospital_code", format!("{raw:?}: {}", e.detail())))
+    }
+}
+
 /// The fields of the master.
 const FIELDS: [&str; 4] = ["hospital_code", "name", "prefecture", "beds"];
 
@@ -66,21 +80,24 @@ pub(crate) struct Hospital {
     pub beds: Option<u32>,
 }
 
-/// Which column holds each field: the config's `columns:` first, then the canonical names,
-/// then the Japanese headings. A field found in two columns is refused.
-fn field_columns(
+/// Which column holds each of `fields`: the config's `columns:` first, then the canonical
+/// names, then the `japanese` headings. A field found in two columns is refused; other
+/// columns are ignored; `hospital_code` is required.
+pub(super) fn field_columns(
     source: &MasterSource,
     headings: &[String],
+    fields: &[&'static str],
+    japanese: &[(&str, &'static str)],
 ) -> Result<BTreeMap<&'static str, usize>, MasterError> {
     let refuse =
         |message: String| MasterError::Headings { list: source.list, path: source.path.clone(), message };
     let mapped: BTreeMap<String, &str> =
         source.format.columns.iter().map(|(heading, field)| (heading_key(heading), field.as_str())).collect();
     for field in mapped.values() {
-        if !FIELDS.contains(field) {
+        if !fields.contains(field) {
             return Err(refuse(format!(
                 "columns: maps to unknown field {field:?}; expected one of {}",
-                FIELDS.join(", ")
+                fields.join(", ")
             )));
         }
     }
@@ -90,9 +107,9 @@ fn field_columns(
         let field = mapped
             .get(&key)
             .copied()
-            .or_else(|| FIELDS.iter().copied().find(|f| *f == key))
-            .or_else(|| JAPANESE_HEADINGS.iter().find(|(h, _)| *h == key).map(|(_, f)| *f));
-        let Some(field) = field.and_then(|f| FIELDS.iter().copied().find(|x| *x == f)) else { continue };
+            .or_else(|| fields.iter().copied().find(|f| *f == key))
+            .or_else(|| japanese.iter().find(|(h, _)| heading_key(h) == key).map(|(_, f)| *f));
+        let Some(field) = field.and_then(|f| fields.iter().copied().find(|x| *x == f)) else { continue };
         if let Some(other) = found.insert(field, i) {
             return Err(refuse(format!(
                 "both {:?} and {heading:?} give {field}; map the one you mean under columns:",
@@ -120,25 +137,16 @@ pub(crate) fn load_hospitals(
     let path: &Path = &source.path;
     let table = read_table(path, &path.display().to_string(), &source.format)
         .map_err(|e| MasterError::Table { list: source.list, source: e })?;
-    let columns = field_columns(source, &table.headings)?;
-    let field_error = |row: u64, field: &'static str, message: String| MasterError::Field {
-        list: source.list,
-        path: path.to_path_buf(),
-        row,
-        field,
-        message,
-    };
+    let columns = field_columns(source, &table.headings, &FIELDS, &JAPANESE_HEADINGS)?;
+    let field_error =
+        |row: u64, field: &'static str, message: String| source.field_error(row, field, message);
     let mut out: BTreeMap<String, (u64, Hospital)> = BTreeMap::new();
     for row in &table.rows {
         let cell = |field: &str| {
             columns.get(field).and_then(|&i| row.cells.get(i)).map(String::as_str).filter(|v| !v.is_empty())
         };
         let raw = cell("hospital_code").unwrap_or("");
-        let code = parse_institution_code(
-            &code_text(raw, source.format.strip_code_hyphens),
-            source.format.pad_codes,
-        )
-        .map_err(|e| field_error(row.row, "hospital_code", format!("{raw:?}: {}", e.detail())))?;
+        let code = source.code(row.row, raw)?;
         let beds = match cell("beds") {
             None => None,
             Some(v) => Some(

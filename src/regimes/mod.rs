@@ -8,8 +8,10 @@
 //! the "how many more are needed" gaps. It must not read event data: counts arrive from the
 //! engine.
 
+mod approval;
 mod arith;
 mod model;
 
+pub(crate) use approval::{ApprovalRules, DEFAULT_APPROVAL_RULES, Fact, RequirementRule};
 pub(crate) use arith::Ratio;
 pub(crate) use model::{Count, Metric, MetricKind, Regime, RegimeError, RegimeSet, Term};

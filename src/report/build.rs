@@ -9,9 +9,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::model::{
-    ChartData, CriterionRow, DepartmentLine, HospitalInfo, HospitalPage, IndexPage, IndexRow, MonthRow,
-    NotSubmitted, PartnerBreakdown, PartnerDecline, PartnerLine, RateValue, ReasonCount, RegimeFile,
-    RegimeResult, RejectRow, RejectSummary, RunInfo, SourceFile,
+    ApprovalIndexRow, ApprovalOverview, ChartData, CriterionRow, DepartmentLine, HospitalInfo, HospitalPage,
+    IndexPage, IndexRow, MonthRow, NotSubmitted, PartnerBreakdown, PartnerDecline, PartnerLine, RateValue,
+    ReasonCount, RegimeFile, RegimeResult, RejectRow, RejectSummary, RunInfo, SourceFile,
 };
 use super::{Renderer, ReportError};
 use crate::domain::{PeriodKind, Verdict};
@@ -38,6 +38,8 @@ pub(crate) struct Sources<'a> {
     pub hospitals: &'a BTreeMap<String, Hospital>,
     /// Partner institutions' names (`partners:`); a partner in neither list shows its code.
     pub partner_names: &'a BTreeMap<String, Hospital>,
+    /// The approval rules and the 承認要件 tables, when the config gives `approval_facts`.
+    pub approval: Option<(&'a crate::regimes::ApprovalRules, &'a [crate::approval::ApprovalTable])>,
 }
 
 /// Every file of the reports folder, by name, with its bytes: the pages of each hospital and
@@ -218,6 +220,7 @@ impl<'a> Book<'a> {
             rows,
             progress,
             not_submitted,
+            approval: self.approval_overview(fy),
             run: self.run.clone(),
         }
     }
@@ -263,8 +266,49 @@ impl<'a> Book<'a> {
             rejects: reject_summary(manifest, code, &fy_months, rejects),
             sources: source_files(manifest, code, &fy_months),
             regime_files: self.regime_files.clone(),
+            approval: self.approval_table(code, fy).cloned(),
             run: self.run.clone(),
         }
+    }
+
+    fn approval_table(&self, code: &str, fy: i32) -> Option<&'a crate::approval::ApprovalTable> {
+        let (_, tables) = self.sources.approval?;
+        tables.iter().find(|t| t.hospital_code == code && t.fiscal_year == fy)
+    }
+
+    /// The 承認要件 of every hospital of `fy` with a table: not met first, then unknown.
+    fn approval_overview(&self, fy: i32) -> Option<ApprovalOverview> {
+        use crate::domain::ApprovalVerdict;
+        let (rules, tables) = self.sources.approval?;
+        let mut rows: Vec<ApprovalIndexRow> = tables
+            .iter()
+            .filter(|t| t.fiscal_year == fy)
+            .map(|t| ApprovalIndexRow {
+                code: t.hospital_code.clone(),
+                name: self.sources.hospitals.get(&t.hospital_code).and_then(|h| h.name.clone()),
+                verdict: t.verdict,
+                met: t.requirements.iter().map(|r| r.met).collect(),
+                page: self
+                    .has_fiscal_year(&t.hospital_code, fy)
+                    .then(|| super::hospital_page_file(&t.hospital_code, fy)),
+            })
+            .collect();
+        rows.sort_by_key(|r| {
+            let rank = match r.verdict {
+                ApprovalVerdict::NotMet => 0,
+                ApprovalVerdict::Unknown => 1,
+                ApprovalVerdict::Met => 2,
+            };
+            (rank, r.code.clone())
+        });
+        Some(ApprovalOverview {
+            rules_name: rules.name_ja.clone(),
+            rules_origin: rules.origin.clone(),
+            sources: rules.sources.clone(),
+            uncertain: rules.uncertain.clone(),
+            requirements: rules.requirements.iter().map(|r| (r.id.clone(), r.name_ja.clone())).collect(),
+            rows,
+        })
     }
 
     /// The monthly table: counts, and the primary regime's rates.

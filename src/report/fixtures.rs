@@ -266,6 +266,7 @@ pub(crate) fn fixture_hospital_page() -> HospitalPage {
             },
             RegimeFile { id: "shinryo-2022".into(), origin: "builtin:rules/shinryo-2022.yaml".into() },
         ],
+        approval: Some(fixture_approval_table()),
         run: fixture_run(),
     }
 }
@@ -419,6 +420,86 @@ pub(crate) fn fixture_index_page() -> IndexPage {
                 0,
             ),
         ],
+        approval: Some(fixture_approval_overview()),
         run: fixture_run(),
+    }
+}
+
+/// 承認要件 of 令和7年度: training short of 12, beds not given.
+pub(crate) fn fixture_approval_table() -> crate::approval::ApprovalTable {
+    use crate::approval::RequirementLine;
+    let line = |id: &str, name: &str, label: &str, met: Option<bool>, facts: &[&str]| RequirementLine {
+        id: id.into(),
+        name_ja: name.into(),
+        label: label.into(),
+        met,
+        facts: facts.iter().map(|f| f.to_string()).collect(),
+        source: "医政局長通知".into(),
+    };
+    crate::approval::ApprovalTable {
+        hospital_code: "0110113719".into(),
+        fiscal_year: 2025,
+        verdict: crate::domain::ApprovalVerdict::NotMet,
+        requirements: vec![
+            line(
+                "referral",
+                "紹介患者中心の医療",
+                "chiiki-shien-2014 の判定が「満たしています」",
+                Some(true),
+                &[],
+            ),
+            line(
+                "emergency",
+                "救急医療の提供",
+                "救急搬送の受入件数 ≥ 1,000 または 救急搬送の受入件数 ÷ 二次医療圏の人口 ≥ 0.2 %",
+                Some(true),
+                &["救急搬送の受入件数 2,400（facts.csv 2行目）", "二次医療圏の人口 未入力"],
+            ),
+            line(
+                "training",
+                "研修",
+                "研修の開催回数 ≥ 12",
+                Some(false),
+                &["研修の開催回数 11（facts.csv 2行目）"],
+            ),
+            line("beds", "病床数", "病床数 ≥ 200", None, &["病床数 未入力"]),
+        ],
+    }
+}
+
+pub(crate) fn fixture_approval_overview() -> ApprovalOverview {
+    use crate::domain::ApprovalVerdict;
+    let row =
+        |code: &str, name: Option<&str>, verdict, met: [Option<bool>; 4], page: bool| ApprovalIndexRow {
+            code: code.into(),
+            name: name.map(str::to_string),
+            verdict,
+            met: met.to_vec(),
+            page: page.then(|| format!("{code}_FY2025.html")),
+        };
+    ApprovalOverview {
+        rules_name: "地域医療支援病院の承認要件（東京都の例）".into(),
+        rules_origin: "builtin:rules/approval/chiiki-shien-tokyo.yaml".into(),
+        sources: vec!["医療法第4条".into()],
+        uncertain: vec!["病床数200床以上は原則です。".into()],
+        requirements: [
+            ("referral", "紹介患者中心の医療"),
+            ("emergency", "救急医療の提供"),
+            ("training", "研修"),
+            ("beds", "病床数"),
+        ]
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .to_vec(),
+        rows: vec![
+            row(
+                "0110113719",
+                Some("札幌中央病院"),
+                ApprovalVerdict::NotMet,
+                [Some(true), Some(true), Some(false), None],
+                true,
+            ),
+            row("1312345679", None, ApprovalVerdict::Unknown, [Some(true), None, None, Some(true)], false),
+            row("2710300159", Some("堺病院"), ApprovalVerdict::Met, [Some(true); 4], true),
+        ],
     }
 }

@@ -183,6 +183,11 @@ fn register_filters(env: &mut Environment<'static>) {
     env.add_filter("verdict_ja", |verdict: &str| {
         format::verdict_ja(verdict).ok_or_else(|| unknown_verdict(verdict))
     });
+    env.add_filter("approval_ja", |verdict: &str| {
+        crate::domain::ApprovalVerdict::from_code(verdict)
+            .map(|v| v.label_ja())
+            .ok_or_else(|| unknown_verdict(verdict))
+    });
     env.add_function("verdict_sentence", |name_ja: &str, verdict: &str, met_criteria: Vec<String>| {
         format::verdict_sentence_ja(name_ja, verdict, &met_criteria).ok_or_else(|| unknown_verdict(verdict))
     });
@@ -292,6 +297,14 @@ fn validate_index(page: &IndexPage) -> Result<(), ReportError> {
                     "page link {:?} is not a plain relative .html path (letters, digits, _ - . /)",
                     row.page
                 ),
+            });
+        }
+    }
+    for row in page.approval.iter().flat_map(|a| &a.rows) {
+        if let Some(link) = row.page.as_deref().filter(|l| !is_safe_relative_link(l)) {
+            return Err(ReportError::InvalidModel {
+                context: format!("index {} approval row {}", format::fy_en(page.fiscal_year), row.code),
+                problem: format!("page link {link:?} is not a plain relative .html path"),
             });
         }
     }

@@ -185,6 +185,8 @@ pub(crate) struct HospitalPage {
     pub sources: Vec<SourceFile>,
     /// The regime definitions used, with the file each came from.
     pub regime_files: Vec<RegimeFile>,
+    /// Its 承認要件, when the config gives `approval_facts` and this year has any.
+    pub approval: Option<crate::approval::ApprovalTable>,
     pub run: RunInfo,
 }
 
@@ -326,5 +328,33 @@ pub(crate) struct IndexPage {
     pub progress: Option<YearProgress>,
     /// Master hospitals without any data in this fiscal year.
     pub not_submitted: Vec<NotSubmitted>,
+    /// The 承認要件 of every hospital, when the config gives `approval_facts`.
+    pub approval: Option<ApprovalOverview>,
     pub run: RunInfo,
+}
+
+/// The approval requirements side by side, one row per hospital.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct ApprovalOverview {
+    /// The rules' name and where they came from.
+    pub rules_name: String,
+    pub rules_origin: String,
+    pub sources: Vec<String>,
+    pub uncertain: Vec<String>,
+    /// `(id, name_ja)` of each requirement, in the table's column order.
+    pub requirements: Vec<(String, String)>,
+    /// Not met first, then unknown, then by code.
+    pub rows: Vec<ApprovalIndexRow>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct ApprovalIndexRow {
+    pub code: String,
+    pub name: Option<String>,
+    /// `met`, `not_met`, `unknown`.
+    pub verdict: crate::domain::ApprovalVerdict,
+    /// Per requirement, in the columns' order: `None` unknown.
+    pub met: Vec<Option<bool>>,
+    /// The hospital page, when it has one this fiscal year.
+    pub page: Option<String>,
 }

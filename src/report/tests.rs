@@ -183,11 +183,31 @@ fn hostile_hospital_page() -> HospitalPage {
         progress.through_month = SCRIPT.into();
     }
     page.chart.months[1] = IMG.into();
+    // Requirement names, labels and sources come from a user's rules file, facts from theirs.
+    if let Some(approval) = &mut page.approval {
+        for r in &mut approval.requirements {
+            r.name_ja = SCRIPT.into();
+            r.label = IMG.into();
+            r.facts = vec![format!("{SCRIPT}{IMG}")];
+            r.source = SCRIPT.into();
+        }
+    }
     page
 }
 
 fn hostile_index_page() -> IndexPage {
     let mut page = fixture_index_page();
+    if let Some(approval) = &mut page.approval {
+        approval.rules_name = SCRIPT.into();
+        approval.rules_origin = IMG.into();
+        approval.sources = vec![SCRIPT.into()];
+        approval.uncertain = vec![IMG.into()];
+        approval.requirements =
+            approval.requirements.iter().map(|(id, _)| (id.clone(), SCRIPT.into())).collect();
+        for row in &mut approval.rows {
+            row.name = Some(format!("{SCRIPT}{IMG}"));
+        }
+    }
     page.regimes[0].1 = format!("{SCRIPT}{IMG}");
     for row in &mut page.rows {
         row.name = Some(format!("{SCRIPT}{IMG}"));
@@ -316,7 +336,9 @@ fn pages_reference_nothing_external() {
     // Every link in the index is one of the rows' relative page names.
     let links: Vec<&str> =
         index.split("href=\"").skip(1).map(|rest| &rest[..rest.find('"').unwrap()]).collect();
-    assert_eq!(links.len(), fixture_index_page().rows.len());
+    let approval_links =
+        fixture_index_page().approval.map_or(0, |a| a.rows.iter().filter(|r| r.page.is_some()).count());
+    assert_eq!(links.len(), fixture_index_page().rows.len() + approval_links);
     assert!(links.iter().all(|l| is_safe_relative_link(l)), "{links:?}");
     // The scanner itself finds what it looks for.
     assert_eq!(external_references(r#"<a href="//x">"#), vec!["href=\"//".to_owned()]);

@@ -120,7 +120,46 @@ fn workbook(page: &IndexPage, created: Option<chrono::NaiveDateTime>) -> Result<
         let sheet = book.add_worksheet();
         header(sheet, &formats)?;
     }
+    if let Some(approval) = &page.approval {
+        approval_sheet(book.add_worksheet(), approval, page.fiscal_year, &formats)?;
+    }
     book.save_to_buffer()
+}
+
+/// The 承認要件 sheet: one row per hospital, a column per requirement (満たす / 満たさない /
+/// 不明), the overall verdict last, filterable.
+fn approval_sheet(
+    sheet: &mut Worksheet,
+    approval: &super::model::ApprovalOverview,
+    fiscal_year: i32,
+    formats: &Formats,
+) -> Result<(), XlsxError> {
+    sheet.set_name("承認要件")?;
+    let mut titles: Vec<&str> = vec!["医療機関コード", "医療機関名", "年度"];
+    titles.extend(approval.requirements.iter().map(|(_, name)| name.as_str()));
+    titles.push("承認要件");
+    for (col, title) in titles.iter().enumerate() {
+        sheet.write_string_with_format(0, col as u16, *title, &formats.header)?;
+        sheet.set_column_width(col as u16, if col == 1 { 28.0 } else { 14.0 })?;
+    }
+    sheet.set_freeze_panes(1, 0)?;
+    for (i, r) in approval.rows.iter().enumerate() {
+        let row = i as u32 + 1;
+        sheet.write_string_with_format(row, 0, &r.code, &formats.text)?;
+        sheet.write_string_with_format(row, 1, r.name.as_deref().unwrap_or(""), &formats.text)?;
+        sheet.write_number_with_format(row, 2, f64::from(fiscal_year), &formats.year)?;
+        for (j, met) in r.met.iter().enumerate() {
+            let word = match met {
+                Some(true) => "満たす",
+                Some(false) => "満たさない",
+                None => "不明",
+            };
+            sheet.write_string(row, 3 + j as u16, word)?;
+        }
+        sheet.write_string(row, titles.len() as u16 - 1, r.verdict.label_ja())?;
+    }
+    sheet.autofilter(0, 0, (approval.rows.len() as u32).max(1), titles.len() as u16 - 1)?;
+    Ok(())
 }
 
 fn header(sheet: &mut Worksheet, formats: &Formats) -> Result<(), XlsxError> {
