@@ -99,16 +99,24 @@ pub(super) fn suggest(file: &Path, config: &Path) -> Result<String, AppError> {
         }
         total
     };
-    if buf[..n].starts_with(b"PK\x03\x04") || buf[..n].contains(&0) {
+    let workbook = crate::ingest::is_workbook(file);
+    if !workbook && (buf[..n].starts_with(b"PK\x03\x04") || buf[..n].contains(&0)) {
         return Err(AppError::refused(
             super::Refusal::NotCsv,
             format!(
-                "{} is not a text CSV file (an Excel workbook or another binary format); open it in Excel and save it as CSV (comma delimited or CSV UTF-8), then run this again",
+                "{} is neither a text CSV file nor an .xlsx workbook (an .xls or another binary format); open it in Excel and save it as .xlsx or as CSV, then run this again",
                 file.display()
             ),
         ));
     }
-    let (text, encoding) = decode(&buf[..n]);
+    let (text, encoding) = if workbook {
+        // Its first sheet, as the reader sees it (one line per row).
+        let text = crate::ingest::workbook_as_csv(file, &file.display().to_string(), None)
+            .map_err(|e| AppError::refused(super::Refusal::NotCsv, e.to_string()))?;
+        (String::from_utf8_lossy(&text).into_owned(), "utf-8")
+    } else {
+        decode(&buf[..n])
+    };
     let mut lines = text.lines().filter(|l| !l.trim().is_empty());
     let header = lines
         .next()
@@ -325,6 +333,27 @@ max_reject_ratio: 0.01
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn suggests_a_mapping_for_a_workbook_from_its_first_sheet() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("export.xlsx");
+        let mut book = rust_xlsxwriter::Workbook::new();
+        let sheet = book.add_worksheet();
+        for (col, h) in ["医療機関コード", "受診日", "区分", "患者番号"].iter().enumerate() {
+            sheet.write_string(0, col as u16, *h).unwrap();
+        }
+        sheet.write_number(1, 0, 110113719.0).unwrap();
+        sheet.write_string(1, 1, "R7.4.1").unwrap();
+        sheet.write_string(1, 2, "初診").unwrap();
+        sheet.write_string(1, 3, "001").unwrap();
+        book.save(&path).unwrap();
+        let out = suggest(&path, &dir.path().join("refrate.yaml")).unwrap();
+        for expected in ["\"医療機関コード\": hospital_code", "\"受診日\": event_date", "- path: \"*.xlsx\""]
+        {
+            assert!(out.contains(expected), "missing {expected:?} in\n{out}");
+        }
+    }
 
     #[test]
     fn suggests_a_mapping_for_a_shift_jis_export() {

@@ -565,12 +565,12 @@ mod tests {
             let e = check(f).unwrap_err();
             assert!(e.contains(expected), "{e}");
         }
-        // Layout keys of reported counts are refused on an event log.
-        let e = InputFormat { heading_row: Some(5), ..InputFormat::default() }
+        // Keys of reported counts only are refused on an event log.
+        let e = InputFormat { period: Some("FY2024".into()), ..InputFormat::default() }
             .validate()
             .unwrap_err()
             .to_string();
-        assert!(e.contains("heading_row") && e.contains("kind: aggregates"), "{e}");
+        assert!(e.contains("period") && e.contains("kind: aggregates"), "{e}");
     }
 
     #[test]

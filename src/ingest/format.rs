@@ -43,14 +43,13 @@ pub struct InputFormat {
     /// it with `^…$` for whole values). A reject value it matches is shown as "***", whatever
     /// field it landed in. Without it, values shaped like the file's own patient numbers are.
     pub patient_id_pattern: Option<String>,
-    /// Reported counts only: the sheet of a workbook (by name or position); the first by
-    /// default.
+    /// The sheet of a workbook (`.xlsx`), by name or position; the first by default.
     pub sheet: Option<super::table::SheetRef>,
-    /// Reported counts only: the row (from 1) holding the headings; by default the first
-    /// non-blank one. 外来機能報告 workbooks: 5.
+    /// The row (line of a CSV, row of a sheet, from 1) holding the headings; by default the
+    /// first non-blank one. 外来機能報告 workbooks: 5.
     pub heading_row: Option<u64>,
-    /// Reported counts only: the first row of data; by default the one after the headings.
-    /// 外来機能報告 workbooks: 7 (row 6 marks each column 必須/任意).
+    /// The first row of data; by default the one after the headings. 外来機能報告 workbooks: 7
+    /// (row 6 marks each column 必須/任意).
     pub first_data_row: Option<u64>,
     /// Reported counts only: the period every row reports, for a file without a period
     /// column (an 外来機能報告 workbook covers one fiscal year): `FY2022`.
@@ -308,10 +307,12 @@ impl InputFormat {
     /// Checks what serde cannot: the delimiter, the `columns:` mapping and the vocabularies.
     pub fn validate(&self) -> Result<(), FormatError> {
         self.validate_delimiter()?;
+        if let (Some(h), Some(d)) = (self.heading_row, self.first_data_row)
+            && d <= h
+        {
+            return Err(FormatError(format!("first_data_row {d} must come after heading_row {h}")));
+        }
         let only_reported = [
-            ("sheet", self.sheet.is_some()),
-            ("heading_row", self.heading_row.is_some()),
-            ("first_data_row", self.first_data_row.is_some()),
             ("period", self.period.is_some()),
             ("masked", !self.masked.is_empty()),
             ("not_applicable", !self.not_applicable.is_empty()),
@@ -319,7 +320,7 @@ impl InputFormat {
         ];
         if let Some((key, _)) = only_reported.iter().find(|(_, set)| *set) {
             return Err(FormatError(format!(
-                "{key}: is for reported counts (kind: aggregates); event logs are read as CSV with their headings on the first line"
+                "{key}: is for reported counts (kind: aggregates), not for an event log"
             )));
         }
         let mut seen: BTreeMap<Field, &str> = BTreeMap::new();

@@ -61,7 +61,7 @@ pub(crate) use pseudonym::{KEY_ENV_VAR, KeyError, Pseudonymizer, load_key};
 pub(crate) use read::{FileStats, IngestContext, IngestError, ReadError, read_file};
 pub(crate) use reject::{MASK, Reject, RejectReason};
 pub(crate) use related::RelatedInstitutions;
-pub(crate) use table::TableFormat;
+pub(crate) use table::{TableFormat, is_workbook, workbook_as_csv};
 
 #[cfg(test)]
 mod tests;

@@ -120,6 +120,9 @@ pub enum IngestError {
     Read { file: String, line: u64, source: std::io::Error },
     #[error("{file}: {source}")]
     Format { file: String, source: FormatError },
+    /// An event log kept as a workbook that cannot be read as one.
+    #[error("{source}")]
+    Workbook { source: super::table::TableError },
     #[error(
         "{file} is empty: no heading line; export it again with its heading line, or set header: false for a file without one"
     )]
@@ -189,6 +192,11 @@ impl IngestError {
                 )
             }
             IngestError::Format { file, source } => format!("{file}: 設定の format が不正です: {source}"),
+            IngestError::Workbook { source } => {
+                format!(
+                    "Excel ファイルとして読めません: {source}。シート名と、ファイルが .xlsx として保存されているかを確かめてください"
+                )
+            }
             IngestError::Empty { file } => {
                 format!(
                     "{file} は空です（見出し行がありません）。見出し行付きで出力し直すか、見出しのないファイルなら header: false を設定してください"
@@ -285,11 +293,31 @@ fn read_rows<E>(
         }
         _ => None,
     };
-    let handle = File::open(path).map_err(|source| IngestError::Open {
-        file: file.clone(),
-        path: path.to_owned(),
-        source,
-    })?;
+    // A workbook is read as the CSV text of its sheet, one line per row (see
+    // `table::workbook_as_csv`): its rejects name the sheet's rows.
+    let workbook = super::table::is_workbook(path);
+    let as_text;
+    let format = if workbook {
+        as_text =
+            InputFormat { encoding: super::format::InputEncoding::Utf8, delimiter: ',', ..format.clone() };
+        &as_text
+    } else if format.sheet.is_some() {
+        let source = FormatError("sheet: is for a workbook (.xlsx); this file is read as CSV".into());
+        return Err(IngestError::Format { file: file.clone(), source }.into());
+    } else {
+        format
+    };
+    let handle: Box<dyn std::io::Read + Send> = if workbook {
+        let text = super::table::workbook_as_csv(path, &file, format.sheet.as_ref())
+            .map_err(|source| IngestError::Workbook { source })?;
+        Box::new(std::io::Cursor::new(text))
+    } else {
+        Box::new(File::open(path).map_err(|source| IngestError::Open {
+            file: file.clone(),
+            path: path.to_owned(),
+            source,
+        })?)
+    };
 
     let file_index = ctx.file_index;
     let mut r = Reader {
@@ -324,6 +352,10 @@ fn read_rows<E>(
             Err(e) => return Err(r.line_error(e).into()),
         };
         let (number, offset) = (line.number, line.offset);
+        // Rows between the headings and the first data row (a 必須/任意 marker row).
+        if format.first_data_row.is_some_and(|first| number < first) {
+            continue;
+        }
         if line.bytes.contains(&0) {
             return Err(IngestError::Binary { file, line: number }.into());
         }
@@ -442,6 +474,17 @@ fn read_rows<E>(
     r.stats.sha256 =
         r.lines.finish().map_err(|source| IngestError::Read { file: file.clone(), line: last, source })?;
     r.stats.bytes = r.lines.bytes_read();
+    if workbook {
+        // The file's identity is the workbook's bytes, not the text read from it.
+        let bytes = std::fs::read(path).map_err(|source| IngestError::Open {
+            file: file.clone(),
+            path: path.to_owned(),
+            source,
+        })?;
+        r.stats.sha256 = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes));
+        r.stats.bytes = bytes.len() as u64;
+        r.stats.encoding = "xlsx".to_owned();
+    }
     debug_assert_eq!(r.stats.rows_read, r.stats.rows_valid + r.stats.rows_rejected);
     Ok(std::mem::take(&mut r.stats))
 }
@@ -904,6 +947,10 @@ impl<R: std::io::Read> Reader<R> {
                 Err(e) => return Err(self.line_error(e)),
             };
             let number = line.number;
+            // Title rows above the headings.
+            if format.heading_row.is_some_and(|heading| number < heading) {
+                continue;
+            }
             if line.bytes.contains(&0) {
                 return Err(IngestError::Binary { file, line: number });
             }

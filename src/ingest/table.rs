@@ -95,7 +95,38 @@ pub(crate) fn position_word(path: &Path) -> &'static str {
     if is_workbook(path) { "row" } else { "line" }
 }
 
-fn is_workbook(path: &Path) -> bool {
+/// A sheet of a workbook as CSV text, one line per sheet row, so that line N of the text is
+/// row N of the sheet (a row Excel left empty is an empty line): an event log kept in Excel is
+/// then read, and its rejects named, exactly as the same sheet saved as CSV. A line break
+/// inside a cell becomes a space (fields of the event reader never span lines).
+pub(crate) fn workbook_as_csv(
+    path: &Path,
+    file: &str,
+    sheet: Option<&SheetRef>,
+) -> Result<Vec<u8>, TableError> {
+    let format = TableFormat { sheet: sheet.cloned(), ..TableFormat::default() };
+    let rows = xlsx_rows(path, file, &format)?;
+    let mut out = Vec::new();
+    let mut next = 1u64;
+    for (row, cells) in rows {
+        while next < row {
+            out.push(b'\n');
+            next += 1;
+        }
+        let mut w = csv::WriterBuilder::new().terminator(csv::Terminator::Any(b'\n')).from_writer(Vec::new());
+        let cells: Vec<String> = cells.iter().map(|c| c.replace(['\r', '\n'], " ")).collect();
+        w.write_record(&cells)
+            .map_err(|e| TableError::Workbook { file: file.to_string(), message: e.to_string() })?;
+        out.extend(
+            w.into_inner()
+                .map_err(|e| TableError::Workbook { file: file.to_string(), message: e.to_string() })?,
+        );
+        next = row + 1;
+    }
+    Ok(out)
+}
+
+pub(crate) fn is_workbook(path: &Path) -> bool {
     path.extension().is_some_and(|e| e.eq_ignore_ascii_case("xlsx"))
 }
 

@@ -954,3 +954,93 @@ fn the_first_line_of_a_file_that_is_no_export_is_not_echoed() {
         read("a.csv", "受診日,患者番号\n2025-04-01,1\n".as_bytes(), &InputFormat::default()).err().unwrap();
     assert!(e.to_string().contains("\"受診日\", \"患者番号\""), "{e}");
 }
+
+/// The canonical rows as a workbook a liaison office keeps: two title rows, the headings on
+/// row 3, a note row 4, data from row 5 (row 8 left empty), dates as Excel dates, the
+/// patient number `00123` as text and `123456` as a number, plus a bad date on row 11.
+fn workbook_of_canonical_rows(path: &Path) {
+    let mut book = rust_xlsxwriter::Workbook::new();
+    let sheet = book.add_worksheet();
+    sheet.set_name("受診記録").unwrap();
+    sheet.write_string(0, 0, "紹介・逆紹介の記録（2025年4月）").unwrap();
+    for (col, h) in CANONICAL_HEADER.split(',').enumerate() {
+        sheet.write_string(2, col as u16, h).unwrap();
+        sheet.write_string(3, col as u16, "必須").unwrap();
+    }
+    let date_format = rust_xlsxwriter::Format::new().set_num_format("yyyy-mm-dd");
+    let mut row = 4u32;
+    for line in canonical_rows().lines().skip(1) {
+        let mut split = super::split::Splitter::new(b',');
+        split.split(line).unwrap();
+        let cells: Vec<String> = (0..split.len()).map(|i| split.get(i).to_string()).collect();
+        for (col, cell) in cells.iter().enumerate() {
+            let col = col as u16;
+            match col {
+                1 => {
+                    use chrono::Datelike;
+                    let d = NaiveDate::parse_from_str(cell, "%Y-%m-%d").unwrap();
+                    let when = rust_xlsxwriter::ExcelDateTime::from_ymd(
+                        d.year() as u16,
+                        d.month() as u8,
+                        d.day() as u8,
+                    )
+                    .unwrap();
+                    sheet.write_datetime_with_format(row, col, &when, &date_format).unwrap();
+                }
+                3 if cell == "123456" => {
+                    sheet.write_number(row, col, 123456.0).unwrap();
+                }
+                _ if !cell.is_empty() => {
+                    sheet.write_string(row, col, cell).unwrap();
+                }
+                _ => {}
+            }
+        }
+        row += if row == 6 { 2 } else { 1 };
+    }
+    for (col, cell) in [H, "2025-13-01", "first_visit", "9999"].iter().enumerate() {
+        sheet.write_string(10, col as u16, *cell).unwrap();
+    }
+    book.save(path).unwrap();
+}
+
+#[test]
+fn an_event_log_kept_in_excel_reads_as_its_csv_with_rows_as_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("visits_2025-04.xlsx");
+    workbook_of_canonical_rows(&path);
+    let bytes = std::fs::read(&path).unwrap();
+    let format = InputFormat { heading_row: Some(3), first_data_row: Some(5), ..InputFormat::default() };
+    let book = read("visits_2025-04.xlsx", &bytes, &format).unwrap();
+    let csv = read("visits.csv", canonical_rows().as_bytes(), &InputFormat::default()).unwrap();
+    let fields = |e: &Event| {
+        (
+            e.hospital_code.clone(),
+            e.event_date,
+            e.event_type,
+            e.patient_key.clone(),
+            e.department.clone(),
+            e.referral_letter,
+            e.partner_code.clone(),
+            e.ambulance,
+        )
+    };
+    assert_eq!(
+        book.events.iter().map(fields).collect::<Vec<_>>(),
+        csv.events.iter().map(fields).collect::<Vec<_>>()
+    );
+    // The lines named are the sheet's rows (row 8 was left empty).
+    assert_eq!(lines_of(&book.events), [5, 6, 7, 9, 10]);
+    assert_eq!(
+        book.rejects.iter().map(|r| (r.line, r.field.clone())).collect::<Vec<_>>(),
+        [(11, Some("event_date".into()))]
+    );
+    // The identity is the workbook's bytes.
+    assert_eq!(book.stats.sha256, hex::encode(Sha256::digest(&bytes)));
+    assert_eq!((book.stats.bytes, book.stats.encoding.as_str()), (bytes.len() as u64, "xlsx"));
+    // A sheet the workbook does not have is named.
+    let missing = InputFormat { sheet: Some(super::table::SheetRef::Name("外来".into())), ..format };
+    let Err(e) = read("visits_2025-04.xlsx", &bytes, &missing) else { panic!("a missing sheet is an error") };
+    let e = e.to_string();
+    assert!(e.contains("no sheet") && e.contains("受診記録"), "{e}");
+}

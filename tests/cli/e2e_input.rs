@@ -146,3 +146,40 @@ fn mapping_suggest_reads_a_shift_jis_export() {
     assert!(text.contains("encoding: shift_jis") && text.contains("\"受診日\": event_date"), "{text}");
     assert!(text.contains("\"逆紹介\": referral_out"), "{text}");
 }
+
+/// An event log kept in Excel (a title row, the headings on row 2) gives the same counts as
+/// the same rows delivered as CSV, and its rejects name the sheet's rows.
+#[test]
+fn an_event_log_workbook_gives_the_counts_of_its_csv() {
+    let rows = [
+        row("0110113719", "2025-04-01", "first_visit", "P001", "1310123458", [1, 0, 0, 0, 0]),
+        row("0110113719", "2025-04-02", "first_visit", "P002", "", [0, 0, 1, 0, 0]),
+        row("0110113719", "2025-04-03", "referral_out", "P001", "1310123458", [0, 0, 0, 0, 0]),
+        row("0110113719", "2025-04-31", "first_visit", "P003", "", [0, 0, 0, 0, 0]),
+    ];
+    let csv = Project::new("max_reject_ratio: 0.5\n");
+    csv.input("visits.csv", &rows);
+    let book = Project::with_config(
+        "warehouse: warehouse\nreports: reports\ninputs:\n  - path: inputs/*.xlsx\n    kind: events\n    \
+         format: { sheet: 受診記録, heading_row: 2 }\nmax_reject_ratio: 0.5\n",
+    );
+    let mut workbook = rust_xlsxwriter::Workbook::new();
+    let sheet = workbook.add_worksheet();
+    sheet.set_name("受診記録").unwrap();
+    sheet.write_string(0, 0, "2025年4月 受診記録").unwrap();
+    for (r, line) in std::iter::once(HEADER.to_string()).chain(rows.iter().cloned()).enumerate() {
+        for (c, cell) in line.split(',').enumerate() {
+            sheet.write_string(r as u32 + 1, c as u16, cell).unwrap();
+        }
+    }
+    workbook.save(book.path("inputs/visits.xlsx")).unwrap();
+    for p in [&csv, &book] {
+        assert_code(&p.run(), 0);
+    }
+    assert_eq!(stdout(&book.rates("month", &[])), stdout(&csv.rates("month", &[])));
+    // The bad date is the sheet's row 6 (line 5 of the CSV).
+    let rejects = std::fs::read_to_string(book.path("reports/rejects.csv")).unwrap();
+    assert!(rejects.contains("visits.xlsx,6,"), "{rejects}");
+    let rejects = std::fs::read_to_string(csv.path("reports/rejects.csv")).unwrap();
+    assert!(rejects.contains("visits.csv,5,"), "{rejects}");
+}
