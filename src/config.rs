@@ -45,8 +45,9 @@ struct ConfigFile {
     /// Names of partner institutions (a 厚生局 list of 医療機関コード), for the breakdowns.
     #[serde(default)]
     partners: Option<MasterFile>,
+    /// Institutions related to each hospital's founder: a path, or a path with its layout.
     #[serde(default)]
-    related_institutions: Option<String>,
+    related_institutions: Option<MasterFile>,
     /// Yearly facts for the approval requirements (救急, 研修, 病床数, 共同利用).
     #[serde(default)]
     approval_facts: Option<MasterFile>,
@@ -175,7 +176,7 @@ pub struct Config {
     pub(crate) approval_rules: crate::regimes::ApprovalRules,
     /// The user's file they came from, if not built in.
     pub approval_rules_file: Option<PathBuf>,
-    pub related_institutions: Option<PathBuf>,
+    pub related_institutions: Option<crate::ingest::MasterSource>,
     pub regimes: Vec<String>,
     pub regime_files: Vec<PathBuf>,
     pub pseudonym_key_file: Option<PathBuf>,
@@ -333,7 +334,9 @@ impl Config {
             approval_facts,
             approval_rules,
             approval_rules_file,
-            related_institutions: file.related_institutions.as_deref().map(resolve),
+            related_institutions: file
+                .related_institutions
+                .map(|m| m.source("related_institutions", &resolve)),
             regimes: file.regimes,
             regime_files: file.regime_files.iter().map(|p| resolve(p)).collect(),
             pseudonym_key_file: file.pseudonym_key_file.as_deref().map(resolve),

@@ -272,7 +272,7 @@ pub(crate) async fn run_with(
         None
     };
     let related = match &cfg.related_institutions {
-        Some(path) => Some(ingest::RelatedInstitutions::load(path)?),
+        Some(source) => Some(ingest::RelatedInstitutions::load(source)?),
         None => None,
     };
     let hospitals = load_hospitals(cfg.hospitals.as_ref())?;

@@ -76,7 +76,7 @@ pub(super) async fn validate(
         None
     };
     let related = match &cfg.related_institutions {
-        Some(path) => Some(ingest::RelatedInstitutions::load(path)?),
+        Some(source) => Some(ingest::RelatedInstitutions::load(source)?),
         None => None,
     };
     if targets.iter().any(|(_, _, d)| *d == Delivery::New) {

@@ -104,7 +104,7 @@ pub(crate) fn load_facts(source: Option<&MasterSource>) -> Result<Vec<FactsRow>,
             columns.get(field).and_then(|&i| row.cells.get(i)).map(|v| v.trim()).filter(|v| !v.is_empty())
         };
         let raw = cell("hospital_code").unwrap_or("");
-        let code = source.code(row.row, raw)?;
+        let code = source.code(row.row, "hospital_code", raw)?;
         let year = cell("fiscal_year").unwrap_or("");
         let fiscal_year = parse_fiscal_year(year).ok_or_else(|| {
             field_error(

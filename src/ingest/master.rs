@@ -32,9 +32,14 @@ impl MasterSource {
 
     /// The institution code of `row` as this list writes it (hyphens, a lost zero repaired
     /// only when the format says so).
-    pub(super) fn code(&self, row: u64, raw: &str) -> Result<super::code::InstitutionCode, MasterError> {
+    pub(super) fn code(
+        &self,
+        row: u64,
+        field: &'static str,
+        raw: &str,
+    ) -> Result<super::code::InstitutionCode, MasterError> {
         parse_institution_code(&code_text(raw, self.format.strip_code_hyphens), self.format.pad_codes)
-            .map_err(|e| self.field_error(row, "hospital_code", format!("{raw:?}: {}", e.detail())))
+            .map_err(|e| self.field_error(row, field, format!("{raw:?}: {}", e.detail())))
     }
 }
 
@@ -146,7 +151,7 @@ pub(crate) fn load_hospitals(
             columns.get(field).and_then(|&i| row.cells.get(i)).map(String::as_str).filter(|v| !v.is_empty())
         };
         let raw = cell("hospital_code").unwrap_or("");
-        let code = source.code(row.row, raw)?;
+        let code = source.code(row.row, "hospital_code", raw)?;
         let beds = match cell("beds") {
             None => None,
             Some(v) => Some(

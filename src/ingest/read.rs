@@ -161,8 +161,6 @@ pub enum IngestError {
         "{file}: file_month: from_name, but the file name has no month (YYYY-MM, YYYY_MM or YYYYMM); rename it, e.g. visits_2025-04.csv, or set file_month: first_row or none"
     )]
     NoMonthInName { file: String },
-    #[error("{file}, line {line}: {detail}; fix the related-institution list")]
-    RelatedList { file: String, line: u64, detail: String },
     #[error(
         "{file}: column {column:?} (field {field:?}) looks like identifiers, not {field} names: {identifier_like} % of its {values} values are mostly digits and {distinct} % are distinct, as patient numbers are; nothing was stored. Check the input's columns: mapping in the config and the file's heading line: are the patient-number and {field} columns swapped, or the columns shifted?"
     )]
@@ -231,9 +229,6 @@ impl IngestError {
             IngestError::NoMonthInName { file } => format!(
                 "{file}: file_month: from_name ですが、ファイル名に年月（YYYY-MM など）がありません。visits_2025-04.csv のように名前を変えるか、file_month: first_row か none にしてください"
             ),
-            IngestError::RelatedList { file, line, detail } => {
-                format!("{file} の {line} 行目: {detail}。関連施設の一覧を直してください")
-            }
             IngestError::IdentifierColumn { file, column, field, .. } => format!(
                 "{file}: 列 {column:?}（{field}）の値が{field}名ではなく患者番号のような番号に見えるため、何も保存していません。設定の columns: とファイルの見出し行を確かめてください（患者番号の列と入れ替わっていないか、列がずれていないか）"
             ),

@@ -183,3 +183,38 @@ fn an_event_log_workbook_gives_the_counts_of_its_csv() {
     let rejects = std::fs::read_to_string(csv.path("reports/rejects.csv")).unwrap();
     assert!(rejects.contains("visits.csv,5,"), "{rejects}");
 }
+
+/// A referral from an institution of the same founder does not count, whether the row flags it
+/// or the hospital's list (here Shift_JIS with Japanese headings) names it.
+#[test]
+fn a_related_institution_list_in_shift_jis_keeps_its_referrals_out() {
+    let rows = [
+        row("0110113719", "2025-04-01", "first_visit", "P001", "1310123458", [1, 0, 0, 0, 0]),
+        row("0110113719", "2025-04-02", "first_visit", "P002", "2712345673", [1, 0, 0, 0, 0]),
+    ];
+    let plain = Project::new("");
+    plain.input("visits.csv", &rows);
+    let listed =
+        Project::new("related_institutions: { path: related.csv, format: { encoding: shift_jis } }\n");
+    listed.input("visits.csv", &rows);
+    let list = "医療機関コード,関連医療機関コード,名称\n0110113719,1310123458,系列クリニック\n";
+    std::fs::write(listed.path("related.csv"), encoding_rs::SHIFT_JIS.encode(list).0).unwrap();
+    let referred = |p: &Project| {
+        assert!(matches!(p.run().status.code(), Some(0 | 1)));
+        let out = stdout(&p.rates("month", &[]));
+        let header: Vec<&str> = out.lines().next().unwrap().split(',').collect();
+        let i = header.iter().position(|h| *h == "referred_patients").unwrap();
+        out.lines().nth(1).unwrap().split(',').nth(i).unwrap().to_string()
+    };
+    assert_eq!(referred(&plain), "2");
+    assert_eq!(referred(&listed), "1");
+    // A code the list cannot read is named with its line and field.
+    std::fs::write(
+        listed.path("related.csv"),
+        encoding_rs::SHIFT_JIS.encode("医療機関コード,関連医療機関コード\n0110113719,13101234\n").0,
+    )
+    .unwrap();
+    let out = listed.run();
+    assert_code(&out, 2);
+    assert!(stderr(&out).contains("related.csv line 2, field related_code"), "{}", stderr(&out));
+}
