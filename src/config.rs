@@ -54,6 +54,9 @@ struct ConfigFile {
     /// The approval requirements: a built-in id or a YAML file of the user's.
     #[serde(default)]
     approval_requirements: Option<String>,
+    /// The official forms: which regime fills each, and the 厚生局's due date.
+    #[serde(default)]
+    filing: FilingFile,
     #[serde(default = "default_regimes")]
     regimes: Vec<String>,
     #[serde(default)]
@@ -122,6 +125,27 @@ struct MasterWithFormat {
     format: crate::ingest::TableFormat,
 }
 
+/// `filing:` in the config.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FilingFile {
+    /// The regime of 別紙様式28 (default: the first of shinryo-2022, shinryo-2022-400 in
+    /// `regimes:`).
+    form28_regime: Option<String>,
+    /// The regime of the 業務報告 (default: the first chiiki-shien-* in `regimes:`).
+    report_regime: Option<String>,
+    /// The 地方厚生局's due date of 別紙様式28 in October, `MM-DD` as its notice says.
+    form28_due: Option<String>,
+}
+
+/// The forms, as the config asks for them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Filing {
+    pub form28_regime: Option<String>,
+    pub report_regime: Option<String>,
+    pub form28_due: Option<(u32, u32)>,
+}
+
 /// `dates:` in the config.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -176,6 +200,8 @@ pub struct Config {
     pub(crate) approval_rules: crate::regimes::ApprovalRules,
     /// The user's file they came from, if not built in.
     pub approval_rules_file: Option<PathBuf>,
+    /// Which regime fills each form, and the 厚生局's due date.
+    pub filing: Filing,
     pub related_institutions: Option<crate::ingest::MasterSource>,
     pub regimes: Vec<String>,
     pub regime_files: Vec<PathBuf>,
@@ -315,6 +341,37 @@ impl Config {
                 (rules, Some(file_path))
             }
         };
+        let pick = |named: &Option<String>,
+                    key: &str,
+                    default: &dyn Fn(&str) -> bool|
+         -> Result<Option<String>, ConfigError> {
+            match named {
+                Some(id) if file.regimes.contains(id) => Ok(Some(id.clone())),
+                Some(id) => Err(invalid(format!(
+                    "filing.{key}: {id} is not among regimes: {}",
+                    file.regimes.join(", ")
+                ))),
+                None => Ok(file.regimes.iter().find(|r| default(r)).cloned()),
+            }
+        };
+        let form28_regime = pick(&file.filing.form28_regime, "form28_regime", &|r| {
+            r == "shinryo-2022" || r == "shinryo-2022-400"
+        })?;
+        let report_regime =
+            pick(&file.filing.report_regime, "report_regime", &|r| r.starts_with("chiiki-shien"))?;
+        let form28_due = match &file.filing.form28_due {
+            None => None,
+            Some(text) => {
+                let parsed = text
+                    .split_once('-')
+                    .and_then(|(m, d)| Some((m.parse::<u32>().ok()?, d.parse::<u32>().ok()?)))
+                    .filter(|(m, d)| chrono::NaiveDate::from_ymd_opt(2025, *m, *d).is_some());
+                Some(parsed.ok_or_else(|| {
+                    invalid(format!("filing.form28_due: {text:?} is not a date MM-DD (10-31)"))
+                })?)
+            }
+        };
+        let filing = Filing { form28_regime, report_regime, form28_due };
         if approval_facts.is_some()
             && let Some(missing) = approval_rules.regimes().find(|id| !file.regimes.iter().any(|r| r == id))
         {
@@ -334,6 +391,7 @@ impl Config {
             approval_facts,
             approval_rules,
             approval_rules_file,
+            filing,
             related_institutions: file
                 .related_institutions
                 .map(|m| m.source("related_institutions", &resolve)),

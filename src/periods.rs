@@ -30,15 +30,19 @@ pub enum PeriodKind {
     /// hospital that failed recover by meeting the standard for 6 consecutive months).
     #[value(name = "six-months")]
     SixMonths,
+    /// Every run of 3 consecutive months (the fee schedule's period before a new 届出).
+    #[value(name = "three-months")]
+    ThreeMonths,
 }
 
 impl PeriodKind {
-    pub const ALL: [PeriodKind; 5] = [
+    pub const ALL: [PeriodKind; 6] = [
         PeriodKind::Month,
         PeriodKind::FiscalYear,
         PeriodKind::Ytd,
         PeriodKind::Rolling12,
         PeriodKind::SixMonths,
+        PeriodKind::ThreeMonths,
     ];
 
     /// The kind named by [`PeriodKind::name`] (the engine's `period_kind` column).
@@ -53,6 +57,7 @@ impl PeriodKind {
             PeriodKind::Ytd => "ytd",
             PeriodKind::Rolling12 => "rolling-12",
             PeriodKind::SixMonths => "six-months",
+            PeriodKind::ThreeMonths => "three-months",
         }
     }
 }
@@ -174,6 +179,15 @@ pub(crate) fn calendar(kind: PeriodKind, data_months: &BTreeSet<String>) -> Vec<
             }
             out
         }
+        // Across fiscal years: a 届出 can be made in any month.
+        PeriodKind::ThreeMonths => month_range(first, last)
+            .windows(3)
+            .flat_map(|w| {
+                let label = format!("{}..{}", w[0], w[2]);
+                w.iter().map(move |m| (label.clone(), m.clone())).collect::<Vec<_>>()
+            })
+            .map(|(label, m)| row(label, m, 3))
+            .collect(),
     }
 }
 
@@ -189,6 +203,16 @@ mod tests {
         assert_eq!(fiscal_year_of("2025-13"), None);
         let m = months_of_fiscal_year(2025);
         assert_eq!((m.len(), m[0].as_str(), m[11].as_str()), (12, "2025-04", "2026-03"));
+    }
+
+    #[test]
+    fn three_month_windows_cross_the_fiscal_year() {
+        let months: BTreeSet<String> = ["2025-02", "2025-05"].iter().map(|m| m.to_string()).collect();
+        let cal = calendar(PeriodKind::ThreeMonths, &months);
+        let labels: BTreeSet<&str> = cal.iter().map(|p| p.period.as_str()).collect();
+        assert_eq!(labels.into_iter().collect::<Vec<_>>(), ["2025-02..2025-04", "2025-03..2025-05"]);
+        assert!(cal.iter().all(|p| p.months_in_period == 3));
+        assert_eq!(cal.iter().filter(|p| p.period == "2025-02..2025-04").count(), 3);
     }
 
     #[test]

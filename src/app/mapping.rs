@@ -393,12 +393,16 @@ mod tests {
     }
 
     #[test]
-    fn an_excel_workbook_is_refused_with_advice() {
+    fn a_broken_workbook_or_an_old_excel_file_is_refused_with_advice() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("export.xlsx");
         std::fs::write(&path, b"PK\x03\x04\x14\x00\x06\x00rest of a zip").unwrap();
         let e = suggest(&path, &dir.path().join("refrate.yaml")).unwrap_err().to_string();
-        assert!(e.contains("export.xlsx") && e.contains("save it as CSV"), "{e}");
+        assert!(e.contains("export.xlsx") && e.contains("not a readable workbook"), "{e}");
+        let path = dir.path().join("export.xls");
+        std::fs::write(&path, b"\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1\x00\x00").unwrap();
+        let e = suggest(&path, &dir.path().join("refrate.yaml")).unwrap_err().to_string();
+        assert!(e.contains("export.xls") && e.contains("save it as .xlsx or as CSV"), "{e}");
     }
 
     #[test]

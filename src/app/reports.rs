@@ -47,6 +47,8 @@ impl RenderKey {
         let read =
             |path: &Path| std::fs::read(path).map_err(AppError::io(format!("reading {}", path.display())));
         part("config", &read(&cfg.path)?);
+        // The forms count the days to their deadlines from this day.
+        part("as_of", cfg.dates.latest.to_string().as_bytes());
         for file in &cfg.regime_files {
             part("regime", &read(file)?);
         }
@@ -188,6 +190,24 @@ pub(super) struct Masters<'a> {
     pub facts: &'a [crate::ingest::FactsRow],
 }
 
+/// The forms of every hospital and complete fiscal year, under the regimes `filing:` names
+/// (or the defaults), with days counted from `dates.latest` (today by default).
+pub(super) fn forms_of(
+    cfg: &Config,
+    regimes: &[&Regime],
+    rows: &[crate::rates::RateRow],
+    hospitals: &BTreeMap<String, Hospital>,
+) -> Vec<crate::forms::HospitalForms> {
+    let find = |id: &Option<String>| id.as_ref().and_then(|id| regimes.iter().find(|r| &r.id == id).copied());
+    let settings = crate::forms::FormSettings {
+        form28: find(&cfg.filing.form28_regime),
+        business_report: find(&cfg.filing.report_regime),
+        form28_due: cfg.filing.form28_due,
+        as_of: cfg.dates.latest,
+    };
+    crate::forms::forms(rows, &settings, |code| hospitals.get(code).and_then(|h| h.name.clone()))
+}
+
 /// The 承認要件 tables, when the config gives `approval_facts` (none otherwise). Needs the
 /// engine's fiscal-year verdicts ([`Engine::evaluate`]).
 pub(super) async fn approval(
@@ -228,8 +248,11 @@ pub(super) async fn render_all(
     let mut calendar: Vec<PeriodMonth> = periods::calendar(PeriodKind::FiscalYear, &covered);
     calendar.extend(periods::calendar(PeriodKind::Month, &months));
     calendar.extend(periods::calendar(PeriodKind::Rolling12, &months));
+    // For the 別紙様式28 recovery re-report.
+    calendar.extend(periods::calendar(PeriodKind::SixMonths, &months));
     let results = engine.evaluate(&calendar).await?;
     let rows = rate_rows(&results, regimes);
+    let forms = forms_of(cfg, regimes, &rows, hospitals);
     let approval = approval(cfg, &engine, masters.facts, hospitals).await?;
     let departments = engine.department_breakdown(&months).await?;
     let partners = engine.partner_breakdown(&months).await?;
@@ -245,6 +268,7 @@ pub(super) async fn render_all(
         hospitals: masters.hospitals,
         partner_names: masters.partners,
         approval: cfg.approval_facts.as_ref().map(|_| (&cfg.approval_rules, approval.as_slice())),
+        forms: &forms,
     };
     let files = report::build::pages(&sources, renderer)?;
     super::interrupt::check()?;

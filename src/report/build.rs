@@ -9,9 +9,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::model::{
-    ApprovalIndexRow, ApprovalOverview, ChartData, CriterionRow, DepartmentLine, HospitalInfo, HospitalPage,
-    IndexPage, IndexRow, MonthRow, NotSubmitted, PartnerBreakdown, PartnerDecline, PartnerLine, RateValue,
-    ReasonCount, RegimeFile, RegimeResult, RejectRow, RejectSummary, RunInfo, SourceFile,
+    ApprovalIndexRow, ApprovalOverview, ChartData, CriterionRow, DepartmentLine, FilingLink, HospitalInfo,
+    HospitalPage, IndexPage, IndexRow, MonthRow, NotSubmitted, PartnerBreakdown, PartnerDecline, PartnerLine,
+    RateValue, ReasonCount, RegimeFile, RegimeResult, RejectRow, RejectSummary, RunInfo, SourceFile,
 };
 use super::{Renderer, ReportError};
 use crate::domain::{PeriodKind, Verdict};
@@ -40,6 +40,8 @@ pub(crate) struct Sources<'a> {
     pub partner_names: &'a BTreeMap<String, Hospital>,
     /// The approval rules and the 承認要件 tables, when the config gives `approval_facts`.
     pub approval: Option<(&'a crate::regimes::ApprovalRules, &'a [crate::approval::ApprovalTable])>,
+    /// The forms of every hospital and complete fiscal year.
+    pub forms: &'a [crate::forms::HospitalForms],
 }
 
 /// Every file of the reports folder, by name, with its bytes: the pages of each hospital and
@@ -63,6 +65,9 @@ pub(crate) fn pages(
             index_rows.extend(book.index_rows(code, fy));
             let page = book.hospital_page(code, fy, progress.as_ref());
             files.push((super::hospital_page_file(code, fy), renderer.hospital(&page)?.into_bytes()));
+        }
+        for forms in sources.forms.iter().filter(|f| f.fiscal_year == fy) {
+            files.extend(form_files(forms, renderer, &book.run)?);
         }
         let page = book.index_page(fy, index_rows, progress);
         files.push((format!("index_FY{fy}.html"), renderer.index(&page)?.into_bytes()));
@@ -221,6 +226,7 @@ impl<'a> Book<'a> {
             progress,
             not_submitted,
             approval: self.approval_overview(fy),
+            forms: self.sources.forms.iter().filter(|f| f.fiscal_year == fy).cloned().collect(),
             run: self.run.clone(),
         }
     }
@@ -267,8 +273,37 @@ impl<'a> Book<'a> {
             sources: source_files(manifest, code, &fy_months),
             regime_files: self.regime_files.clone(),
             approval: self.approval_table(code, fy).cloned(),
+            filings: self.filings(code, fy),
             run: self.run.clone(),
         }
+    }
+
+    /// Links to the forms filled from this hospital's fiscal year.
+    fn filings(&self, code: &str, fy: i32) -> Vec<FilingLink> {
+        let Some(forms) = self.sources.forms.iter().find(|f| f.code == code && f.fiscal_year == fy) else {
+            return Vec::new();
+        };
+        let mut links = Vec::new();
+        for (name, form) in [("form28", &forms.form28), ("form28r", &forms.form28_recovery)] {
+            if let Some(form) = form {
+                links.push(FilingLink {
+                    title: format!("別紙様式28（{}）", form.kind_ja),
+                    file: super::form_file(code, name, form.fiscal_year, "html"),
+                    period_ja: form.period_ja.clone(),
+                    deadline: form.deadline.note.clone(),
+                });
+            }
+        }
+        if let Some(report) = &forms.business_report {
+            links.push(FilingLink {
+                title: "業務報告 ① 紹介患者に対する医療提供及び他の病院又は診療所に対する患者紹介の実績"
+                    .into(),
+                file: super::form_file(code, "report", fy, "html"),
+                period_ja: report.period_ja.clone(),
+                deadline: report.deadline.note.clone(),
+            });
+        }
+        links
     }
 
     fn approval_table(&self, code: &str, fy: i32) -> Option<&'a crate::approval::ApprovalTable> {
@@ -712,6 +747,29 @@ fn rejects_csv(rejects: &[RejectRow]) -> Result<String, ReportError> {
     }
     let bytes = w.into_inner().map_err(|e| csv::Error::from(e.into_error()))?;
     Ok(String::from_utf8(bytes).expect("CSV of UTF-8 strings"))
+}
+
+/// The pages and the JSON of one hospital's forms for one fiscal year of data.
+fn form_files(
+    forms: &crate::forms::HospitalForms,
+    renderer: &Renderer,
+    run: &RunInfo,
+) -> Result<Vec<(String, Vec<u8>)>, ReportError> {
+    let mut files = Vec::new();
+    for (name, form) in [("form28", &forms.form28), ("form28r", &forms.form28_recovery)] {
+        if let Some(form) = form {
+            let file = super::form_file(&forms.code, name, form.fiscal_year, "html");
+            files.push((file, renderer.form28(form, run)?.into_bytes()));
+        }
+    }
+    if let Some(report) = &forms.business_report {
+        let file = super::form_file(&forms.code, "report", forms.fiscal_year, "html");
+        files.push((file, renderer.business_report(report, run)?.into_bytes()));
+    }
+    let mut json = serde_json::to_string_pretty(forms)?;
+    json.push('\n');
+    files.push((super::form_file(&forms.code, "forms", forms.fiscal_year, "json"), json.into_bytes()));
+    Ok(files)
 }
 
 #[cfg(test)]

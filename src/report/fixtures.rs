@@ -267,6 +267,12 @@ pub(crate) fn fixture_hospital_page() -> HospitalPage {
             RegimeFile { id: "shinryo-2022".into(), origin: "builtin:rules/shinryo-2022.yaml".into() },
         ],
         approval: Some(fixture_approval_table()),
+        filings: vec![FilingLink {
+            title: "別紙様式28（前年度の実績）".into(),
+            file: "0110113719_form28_FY2025.html".into(),
+            period_ja: "令和7年4月～令和8年3月".into(),
+            deadline: "提出期限 令和8年10月31日（あと 30 日）".into(),
+        }],
         run: fixture_run(),
     }
 }
@@ -421,6 +427,7 @@ pub(crate) fn fixture_index_page() -> IndexPage {
             ),
         ],
         approval: Some(fixture_approval_overview()),
+        forms: Vec::new(),
         run: fixture_run(),
     }
 }
@@ -501,5 +508,148 @@ pub(crate) fn fixture_approval_overview() -> ApprovalOverview {
             row("1312345679", None, ApprovalVerdict::Unknown, [Some(true), None, None, Some(true)], false),
             row("2710300159", Some("堺病院"), ApprovalVerdict::Met, [Some(true); 4], true),
         ],
+    }
+}
+
+/// 令和6年度 (FY2024) forms: 別紙様式28 with 29.96 ‰ (shown as 30.0 ‰, below the standard),
+/// its recovery over 2025-05..2025-10, and the 業務報告 ①.
+pub(crate) fn fixture_forms() -> crate::forms::HospitalForms {
+    use crate::forms::{BusinessReport, Deadline, Form28, Form28Kind, FormCount, FormRate, HospitalForms};
+    let counts = |values: [Option<u64>; 5]| -> Vec<FormCount> {
+        let labels = [
+            ("①", "初診の患者数"),
+            ("②", "再診の患者数"),
+            ("③", "紹介患者数"),
+            ("④", "逆紹介患者数"),
+            ("⑤", "救急患者数"),
+        ];
+        labels.iter().zip(values).map(|((number, label), value)| FormCount { number, label, value }).collect()
+    };
+    let rates = |referral: &str, reverse: &str, exact: Option<&str>| {
+        vec![
+            FormRate {
+                number: "⑥",
+                label: "紹介割合".into(),
+                formula: "（③＋⑤）÷①×100".into(),
+                display: Some(referral.into()),
+                unit: "%",
+                standard: "50 % 以上".into(),
+                exact: None,
+            },
+            FormRate {
+                number: "⑦",
+                label: "逆紹介割合".into(),
+                formula: "④÷（①＋②）×1,000".into(),
+                display: Some(reverse.into()),
+                unit: "‰",
+                standard: "30 ‰ 以上".into(),
+                exact: exact.map(str::to_string),
+            },
+        ]
+    };
+    let form = |kind, kind_ja: &str, fy, period: &str, period_ja: &str, c, r, verdict, deadline| Form28 {
+        code: "0110113719".into(),
+        name: Some("札幌中央病院".into()),
+        kind,
+        kind_ja: kind_ja.into(),
+        fiscal_year: fy,
+        period: period.into(),
+        period_ja: period_ja.into(),
+        regime_id: "shinryo-2022".into(),
+        regime_name_ja: "診療報酬 紹介割合・逆紹介割合（注2）".into(),
+        counts: c,
+        rates: r,
+        verdict,
+        deadline,
+        notes: vec!["①〜⑤の期間は様式どおり各項目に記載しています。".into()],
+    };
+    let due = |label: &str, note: &str, days| Deadline {
+        label: label.into(),
+        date: chrono::NaiveDate::from_ymd_opt(2025, 10, 31),
+        days_left: days,
+        note: note.into(),
+    };
+    HospitalForms {
+        code: "0110113719".into(),
+        fiscal_year: 2024,
+        form28: Some(form(
+            Form28Kind::Annual,
+            "前年度の実績",
+            2024,
+            "2024-04..2025-03",
+            "令和6年4月～令和7年3月",
+            counts([Some(10_000), Some(90_000), Some(6_000), Some(2_996), Some(0)]),
+            rates("60.0", "30.0", Some("29.96")),
+            Verdict::Fail,
+            due("別紙様式28（地方厚生局あて）", "提出期限 令和7年10月31日（あと 30 日）", Some(30)),
+        )),
+        form28_recovery: Some(form(
+            Form28Kind::Recovery,
+            "基準を満たした連続する6か月（再報告）",
+            2025,
+            "2025-05..2025-10",
+            "令和7年5月～令和7年10月",
+            counts([Some(5_000), Some(40_000), Some(2_800), Some(1_500), Some(200)]),
+            rates("60.0", "33.3", None),
+            Verdict::Pass,
+            Deadline {
+                label: "別紙様式28（再報告）".into(),
+                date: None,
+                days_left: None,
+                note: "基準を満たした6か月の翌月以降、地方厚生局に再報告できます".into(),
+            },
+        )),
+        business_report: Some(BusinessReport {
+            code: "0110113719".into(),
+            name: Some("札幌中央病院".into()),
+            fiscal_year: 2024,
+            fiscal_year_ja: "令和6年度".into(),
+            period_ja: "令和6年4月～令和7年3月".into(),
+            regime_id: "chiiki-shien-2014".into(),
+            regime_name_ja: "地域医療支援病院（2014年度以降）".into(),
+            counts: vec![
+                FormCount { number: "ア", label: "紹介患者の数", value: Some(6_000) },
+                FormCount { number: "イ", label: "初診患者の数", value: Some(10_000) },
+                FormCount { number: "ウ", label: "逆紹介患者の数", value: Some(2_996) },
+            ],
+            first_visits: Some(11_200),
+            excluded: vec![
+                FormCount {
+                    number: "", label: "救急自動車により搬入された患者", value: Some(800)
+                },
+                FormCount {
+                    number: "", label: "休日又は夜間に受診した救急患者", value: Some(500)
+                },
+                FormCount {
+                    number: "", label: "健康診断の結果により治療を開始した患者", value: Some(0)
+                },
+            ],
+            excluded_once: Some(1_200),
+            rates: vec![
+                FormRate {
+                    number: "",
+                    label: "紹介率".into(),
+                    formula: "紹介患者の数÷初診患者の数×100".into(),
+                    display: Some("60.0".into()),
+                    unit: "%",
+                    standard: "80 % 以上".into(),
+                    exact: None,
+                },
+                FormRate {
+                    number: "",
+                    label: "逆紹介率".into(),
+                    formula: "逆紹介患者の数÷初診患者の数×100".into(),
+                    display: Some("30.0".into()),
+                    unit: "%",
+                    standard: String::new(),
+                    exact: None,
+                },
+            ],
+            verdict: Verdict::Fail,
+            met_criteria: vec![],
+            criteria: vec!["基準A: 紹介率 ≥ 80 %".into()],
+            deadline: due("業務報告（都道府県知事あて）", "提出期限 令和7年10月5日（あと 4 日）", Some(4)),
+            notes: vec![],
+        }),
     }
 }

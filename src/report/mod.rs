@@ -31,9 +31,11 @@ use minijinja::{AutoEscape, Environment, ErrorKind, UndefinedBehavior, Value, co
 pub(crate) use model::*;
 
 /// Templates compiled into the binary, by the name an override file must have.
-const TEMPLATES: [(&str, &str); 4] = [
+const TEMPLATES: [(&str, &str); 6] = [
     ("hospital.html.j2", include_str!("../../templates/hospital.html.j2")),
     ("index.html.j2", include_str!("../../templates/index.html.j2")),
+    ("form28.html.j2", include_str!("../../templates/form28.html.j2")),
+    ("business_report.html.j2", include_str!("../../templates/business_report.html.j2")),
     ("_macros.html.j2", include_str!("../../templates/_macros.html.j2")),
     ("_style.css.j2", include_str!("../../templates/_style.css.j2")),
 ];
@@ -141,7 +143,31 @@ impl Renderer {
     fn rehearse(&self) -> Result<(), ReportError> {
         self.hospital(&fixtures::fixture_hospital_page())?;
         self.index(&fixtures::fixture_index_page())?;
+        let forms = fixtures::fixture_forms();
+        let run = fixtures::fixture_hospital_page().run;
+        for form in forms.form28.iter().chain(&forms.form28_recovery) {
+            self.form28(form, &run)?;
+        }
+        if let Some(report) = &forms.business_report {
+            self.business_report(report, &run)?;
+        }
         Ok(())
+    }
+
+    /// 別紙様式28 of one hospital and period.
+    pub(crate) fn form28(&self, form: &crate::forms::Form28, run: &RunInfo) -> Result<String, ReportError> {
+        let ctx = context! { form => Value::from_serialize(form), run => Value::from_serialize(run) };
+        self.render("form28.html.j2", ctx)
+    }
+
+    /// Item ① of the 業務報告 of one hospital and fiscal year.
+    pub(crate) fn business_report(
+        &self,
+        report: &crate::forms::BusinessReport,
+        run: &RunInfo,
+    ) -> Result<String, ReportError> {
+        let ctx = context! { report => Value::from_serialize(report), run => Value::from_serialize(run) };
+        self.render("business_report.html.j2", ctx)
     }
 
     /// The page of one hospital for one fiscal year.
@@ -203,6 +229,16 @@ pub(crate) fn hospital_page_file(code: &str, fiscal_year: i32) -> String {
     format!("{code}_FY{fiscal_year}.html")
 }
 
+/// The files of a hospital's forms: `0110113719_form28_FY2025.html` (別紙様式28),
+/// `_form28r_` (its recovery re-report, named by the fiscal year of the six months),
+/// `_report_` (業務報告 ①) and `_forms_FY2025.json` (their values).
+pub(crate) fn form_file(code: &str, form: &str, fiscal_year: i32, ext: &str) -> String {
+    format!("{code}_{form}_FY{fiscal_year}.{ext}")
+}
+
+/// The form names of [`form_file`].
+const FORM_NAMES: [&str; 3] = ["form28", "form28r", "report"];
+
 /// Whether `name` is a per-fiscal-year file `run` writes into the reports folder
 /// (`<code>_FY<year>.html`, `index_FY<year>.html`, `overview_FY<year>.csv|json`). A run removes
 /// those of fiscal years no longer in the data, and nothing else.
@@ -213,9 +249,13 @@ pub(crate) fn is_fiscal_year_report(name: &str) -> bool {
     if !year(fy) {
         return false;
     }
+    let code = |c: &str| c.len() == 10 && c.bytes().all(|b| b.is_ascii_digit());
+    let form =
+        |p: &str, names: &[&str]| p.split_once('_').is_some_and(|(c, f)| code(c) && names.contains(&f));
     match ext {
-        "html" => prefix == "index" || (prefix.len() == 10 && prefix.bytes().all(|b| b.is_ascii_digit())),
-        "csv" | "json" | "xlsx" => prefix == "overview",
+        "html" => prefix == "index" || code(prefix) || form(prefix, &FORM_NAMES),
+        "json" => prefix == "overview" || form(prefix, &["forms"]),
+        "csv" | "xlsx" => prefix == "overview",
         _ => false,
     }
 }
@@ -267,6 +307,9 @@ fn validate_hospital(page: &HospitalPage) -> Result<(), ReportError> {
     let invalid = |problem: String| Err(ReportError::InvalidModel { context: context(), problem });
     if page.regimes.is_empty() {
         return invalid("no regime result; every page must name the regime it used".into());
+    }
+    if let Some(link) = page.filings.iter().map(|f| f.file.as_str()).find(|f| !is_safe_relative_link(f)) {
+        return invalid(format!("form link {link:?} is not a plain relative .html path"));
     }
     let chart = &page.chart;
     if chart.referral.len() != chart.months.len() || chart.reverse.len() != chart.months.len() {

@@ -187,6 +187,8 @@ pub(crate) struct HospitalPage {
     pub regime_files: Vec<RegimeFile>,
     /// Its 承認要件, when the config gives `approval_facts` and this year has any.
     pub approval: Option<crate::approval::ApprovalTable>,
+    /// The forms filled from this fiscal year's data.
+    pub filings: Vec<FilingLink>,
     pub run: RunInfo,
 }
 
@@ -330,7 +332,21 @@ pub(crate) struct IndexPage {
     pub not_submitted: Vec<NotSubmitted>,
     /// The 承認要件 of every hospital, when the config gives `approval_facts`.
     pub approval: Option<ApprovalOverview>,
+    /// The forms of this fiscal year's data (filed in the October after it), per hospital.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub forms: Vec<crate::forms::HospitalForms>,
     pub run: RunInfo,
+}
+
+/// A form the hospital files, linked from its page.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct FilingLink {
+    /// `別紙様式28（前年度の実績）`
+    pub title: String,
+    /// The form's page, a relative `.html` name.
+    pub file: String,
+    pub period_ja: String,
+    pub deadline: String,
 }
 
 /// The approval requirements side by side, one row per hospital.

@@ -1,6 +1,6 @@
 use std::fs;
 
-use super::fixtures::{fixture_hospital_page, fixture_index_page};
+use super::fixtures::{fixture_forms, fixture_hospital_page, fixture_index_page};
 use super::*;
 
 const SCRIPT: &str = "<script>alert(1)</script>";
@@ -490,4 +490,60 @@ fn csv_keeps_leading_zero_codes_and_empty_rates() {
     assert_eq!(&rows[2][6], "", "no rate when the denominator is 0");
     assert_eq!(&rows[4][15], "A;B;C");
     assert_eq!((&rows[1][18], &rows[4][20]), ("-1.2", "12"), "change and months with data, as in the JSON");
+}
+
+#[test]
+fn form_pages_snapshot() {
+    let forms = fixture_forms();
+    let run = fixture_hospital_page().run;
+    let renderer = builtin();
+    insta::assert_snapshot!("form28", renderer.form28(forms.form28.as_ref().unwrap(), &run).unwrap());
+    insta::assert_snapshot!(
+        "form28_recovery",
+        renderer.form28(forms.form28_recovery.as_ref().unwrap(), &run).unwrap()
+    );
+    insta::assert_snapshot!(
+        "business_report",
+        renderer.business_report(forms.business_report.as_ref().unwrap(), &run).unwrap()
+    );
+}
+
+#[test]
+fn form_pages_escape_every_text_field() {
+    let mut forms = fixture_forms();
+    let run = fixture_hospital_page().run;
+    let form = forms.form28.as_mut().unwrap();
+    form.name = Some(format!("{SCRIPT}{IMG}"));
+    form.code = SCRIPT.into();
+    form.regime_name_ja = IMG.into();
+    form.regime_id = SCRIPT.into();
+    form.notes = vec![SCRIPT.into()];
+    form.deadline.note = IMG.into();
+    assert_no_raw_payload(&builtin().form28(form, &run).unwrap());
+    let report = forms.business_report.as_mut().unwrap();
+    report.name = Some(SCRIPT.into());
+    report.criteria = vec![IMG.into()];
+    report.met_criteria = vec![SCRIPT.into()];
+    report.regime_name_ja = IMG.into();
+    assert_no_raw_payload(&builtin().business_report(report, &run).unwrap());
+}
+
+#[test]
+fn the_reports_folder_names_refrate_removes_are_its_own() {
+    for (name, ours) in [
+        ("0110113719_FY2025.html", true),
+        ("index_FY2025.html", true),
+        ("overview_FY2025.xlsx", true),
+        ("0110113719_form28_FY2025.html", true),
+        ("0110113719_form28r_FY2026.html", true),
+        ("0110113719_report_FY2025.html", true),
+        ("0110113719_forms_FY2025.json", true),
+        ("0110113719_forms_FY2025.html", false),
+        ("notes_form28_FY2025.html", false),
+        ("0110113719_form29_FY2025.html", false),
+        ("my_FY2025.html", false),
+        ("0110113719_FY25.html", false),
+    ] {
+        assert_eq!(is_fiscal_year_report(name), ours, "{name}");
+    }
 }

@@ -123,6 +123,12 @@ fn workbook(page: &IndexPage, created: Option<chrono::NaiveDateTime>) -> Result<
     if let Some(approval) = &page.approval {
         approval_sheet(book.add_worksheet(), approval, page.fiscal_year, &formats)?;
     }
+    if page.forms.iter().any(|f| f.form28.is_some()) {
+        form28_sheet(book.add_worksheet(), &page.forms, &formats)?;
+    }
+    if page.forms.iter().any(|f| f.business_report.is_some()) {
+        report_sheet(book.add_worksheet(), &page.forms, &formats)?;
+    }
     book.save_to_buffer()
 }
 
@@ -138,11 +144,7 @@ fn approval_sheet(
     let mut titles: Vec<&str> = vec!["医療機関コード", "医療機関名", "年度"];
     titles.extend(approval.requirements.iter().map(|(_, name)| name.as_str()));
     titles.push("承認要件");
-    for (col, title) in titles.iter().enumerate() {
-        sheet.write_string_with_format(0, col as u16, *title, &formats.header)?;
-        sheet.set_column_width(col as u16, if col == 1 { 28.0 } else { 14.0 })?;
-    }
-    sheet.set_freeze_panes(1, 0)?;
+    titled(sheet, &titles, formats)?;
     for (i, r) in approval.rows.iter().enumerate() {
         let row = i as u32 + 1;
         sheet.write_string_with_format(row, 0, &r.code, &formats.text)?;
@@ -254,6 +256,139 @@ fn sheet_name(regime_id: &str, used: &mut Vec<String>) -> String {
     }
     used.push(name.clone());
     name
+}
+
+/// A header row of `titles`, frozen, with the widths given.
+fn titled(sheet: &mut Worksheet, titles: &[&str], formats: &Formats) -> Result<(), XlsxError> {
+    for (col, title) in titles.iter().enumerate() {
+        sheet.write_string_with_format(0, col as u16, *title, &formats.header)?;
+        sheet.set_column_width(col as u16, if col == 1 { 28.0 } else { 13.0 })?;
+    }
+    sheet.set_freeze_panes(1, 0)?;
+    Ok(())
+}
+
+/// A count cell: a number, or empty when the data lacks it.
+fn count_cell(
+    sheet: &mut Worksheet,
+    row: u32,
+    col: u16,
+    value: Option<u64>,
+    formats: &Formats,
+) -> Result<(), XlsxError> {
+    if let Some(v) = value {
+        sheet.write_number_with_format(row, col, v as f64, &formats.count)?;
+    }
+    Ok(())
+}
+
+/// A rate cell: the form's one-decimal value as a number with its unit.
+fn form_rate_cell(
+    sheet: &mut Worksheet,
+    row: u32,
+    col: u16,
+    rate: &crate::forms::FormRate,
+    formats: &Formats,
+) -> Result<(), XlsxError> {
+    if let Some(v) = rate.display.as_deref().and_then(|d| d.parse::<f64>().ok()) {
+        sheet.write_number_with_format(row, col, v, formats.rate(rate.unit))?;
+    }
+    Ok(())
+}
+
+/// 別紙様式28: one row per hospital and form (the year's, and a recovery re-report).
+fn form28_sheet(
+    sheet: &mut Worksheet,
+    forms: &[crate::forms::HospitalForms],
+    formats: &Formats,
+) -> Result<(), XlsxError> {
+    sheet.set_name("別紙様式28")?;
+    let titles = [
+        "保険医療機関コード",
+        "保険医療機関名",
+        "報告",
+        "期間",
+        "①初診の患者数",
+        "②再診の患者数",
+        "③紹介患者数",
+        "④逆紹介患者数",
+        "⑤救急患者数",
+        "⑥紹介割合",
+        "⑦逆紹介割合",
+        "判定",
+        "提出期限",
+    ];
+    titled(sheet, &titles, formats)?;
+    let mut row = 1u32;
+    for form in forms.iter().flat_map(|f| f.form28.iter().chain(&f.form28_recovery)) {
+        sheet.write_string_with_format(row, 0, &form.code, &formats.text)?;
+        sheet.write_string_with_format(row, 1, form.name.as_deref().unwrap_or(""), &formats.text)?;
+        sheet.write_string(row, 2, &form.kind_ja)?;
+        sheet.write_string(row, 3, &form.period_ja)?;
+        for (i, c) in form.counts.iter().enumerate() {
+            count_cell(sheet, row, 4 + i as u16, c.value, formats)?;
+        }
+        for (i, r) in form.rates.iter().enumerate() {
+            form_rate_cell(sheet, row, 9 + i as u16, r, formats)?;
+        }
+        sheet.write_string(row, 11, form.verdict.label_ja())?;
+        sheet.write_string(row, 12, &form.deadline.note)?;
+        row += 1;
+    }
+    sheet.autofilter(0, 0, row.saturating_sub(1).max(1), titles.len() as u16 - 1)?;
+    Ok(())
+}
+
+/// 業務報告 ①: one row per hospital.
+fn report_sheet(
+    sheet: &mut Worksheet,
+    forms: &[crate::forms::HospitalForms],
+    formats: &Formats,
+) -> Result<(), XlsxError> {
+    sheet.set_name("業務報告①")?;
+    let titles = [
+        "医療機関コード",
+        "医療機関名",
+        "期間",
+        "紹介患者の数",
+        "初診患者の数",
+        "初診の患者（全体）",
+        "救急自動車により搬入",
+        "休日又は夜間の救急",
+        "健康診断の結果により治療開始",
+        "除いた初診（重複は1回）",
+        "逆紹介患者の数",
+        "紹介率",
+        "逆紹介率",
+        "判定",
+        "満たした基準",
+        "提出期限",
+    ];
+    titled(sheet, &titles, formats)?;
+    let mut row = 1u32;
+    for r in forms.iter().filter_map(|f| f.business_report.as_ref()) {
+        sheet.write_string_with_format(row, 0, &r.code, &formats.text)?;
+        sheet.write_string_with_format(row, 1, r.name.as_deref().unwrap_or(""), &formats.text)?;
+        sheet.write_string(row, 2, &r.period_ja)?;
+        let value = |label: &str| r.counts.iter().find(|c| c.label == label).and_then(|c| c.value);
+        count_cell(sheet, row, 3, value("紹介患者の数"), formats)?;
+        count_cell(sheet, row, 4, value("初診患者の数"), formats)?;
+        count_cell(sheet, row, 5, r.first_visits, formats)?;
+        for (i, e) in r.excluded.iter().enumerate() {
+            count_cell(sheet, row, 6 + i as u16, e.value, formats)?;
+        }
+        count_cell(sheet, row, 9, r.excluded_once, formats)?;
+        count_cell(sheet, row, 10, value("逆紹介患者の数"), formats)?;
+        for (i, rate) in r.rates.iter().enumerate() {
+            form_rate_cell(sheet, row, 11 + i as u16, rate, formats)?;
+        }
+        sheet.write_string(row, 13, r.verdict.label_ja())?;
+        sheet.write_string_with_format(row, 14, r.met_criteria.join("・"), &formats.text)?;
+        sheet.write_string(row, 15, &r.deadline.note)?;
+        row += 1;
+    }
+    sheet.autofilter(0, 0, row.saturating_sub(1).max(1), titles.len() as u16 - 1)?;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -545,7 +545,9 @@ fn the_prefecture_officers_path_from_government_files_to_the_overview() {
     }
     let sheets = xlsx_cells(&p.path("reports/overview_FY2022.xlsx"));
     let names: Vec<&str> = sheets.iter().map(|(n, _)| n.as_str()).collect();
-    assert_eq!(names, ["chiiki-shien-2014", "juten-gairai", "承認要件"]);
+    // FY2022 was reported whole: its 業務報告 ① is filled too (no 別紙様式28 without a
+    // fee-schedule regime).
+    assert_eq!(names, ["chiiki-shien-2014", "juten-gairai", "承認要件", "業務報告①"]);
     let approval = &sheets[2].1;
     let sapporo = approval.iter().find(|r| r[0] == "0110113719").unwrap();
     // 82.0 % (A), 2,400 transports, 12 trainings, 420 beds from the master, shared use.

@@ -356,4 +356,52 @@ fn sample_reports_in_headless_chromium() {
     for (w, h) in &pages {
         assert!((w - A4_LONG).abs() < 2.0 && (h - A4_SHORT).abs() < 2.0, "not A4 landscape: {w}×{h}");
     }
+
+    // Each form of the complete fiscal year prints on one A4 portrait page, without a console
+    // message.
+    for form in ["form28", "report"] {
+        let page = reports.join(format!("0110113719_{form}_FY2024.html"));
+        let (dom, messages) = dump_dom(&chromium, &page);
+        assert_eq!(messages, Vec::<String>::new(), "console messages on {form}");
+        assert!(dom.contains("0110113719"), "{form}: the code is shown");
+        let pages = print_pdf(&chromium, &page, &pdf_dir.path().join(format!("{form}.pdf")));
+        assert_eq!(pages.len(), 1, "{form} prints on one page");
+        let (w, h) = pages[0];
+        assert!((w - A4_SHORT).abs() < 2.0 && (h - A4_LONG).abs() < 2.0, "{form} not A4 portrait: {w}×{h}");
+    }
+}
+
+/// The forms of the sample's complete fiscal year (FY2024) are written, with the values of the
+/// rates output, and the hospital page links them; the year under way (FY2025) has none.
+#[test]
+fn the_sample_gives_the_forms_of_its_complete_year() {
+    let (dir, reports) = sample_reports();
+    let form = std::fs::read_to_string(reports.join("0110113719_form28_FY2024.html")).unwrap();
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(reports.join("0110113719_forms_FY2024.json")).unwrap())
+            .unwrap();
+    let rates = stdout(&refrate_in(
+        dir.path(),
+        &["rates", "--config", "refrate.yaml", "--period", "fiscal-year", "--regime", "shinryo-2022"],
+        Some(TEST_KEY),
+    ));
+    let row = rates.lines().find(|l| l.starts_with("0110113719,2024,shinryo-2022,")).unwrap();
+    let header: Vec<&str> = rates.lines().next().unwrap().split(',').collect();
+    let cell = |name: &str| row.split(',').nth(header.iter().position(|h| *h == name).unwrap()).unwrap();
+    // ⑥ and ⑦ are the rates `refrate rates` gives; ① is the initial patients.
+    assert_eq!(json["form28"]["rates"][0]["display"], cell("referral_rate"));
+    assert_eq!(json["form28"]["rates"][1]["display"], cell("reverse_referral_rate"));
+    assert_eq!(json["form28"]["counts"][0]["value"].to_string(), cell("initial_patients"));
+    assert!(form.contains(&format!("{}&nbsp;‰", cell("reverse_referral_rate"))), "the page shows ⑦");
+    assert!(form.contains("令和6年4月～令和7年3月"));
+    let page = std::fs::read_to_string(reports.join("0110113719_FY2024.html")).unwrap();
+    assert!(
+        page.contains("href=\"0110113719_form28_FY2024.html\"")
+            && page.contains("href=\"0110113719_report_FY2024.html\"")
+    );
+    assert!(page.contains("提出期限 令和7年10月5日"), "the 業務報告 deadline");
+    assert!(!reports.join("0110113719_form28_FY2025.html").exists(), "no form for a year under way");
+    let sheets = xlsx_cells(&reports.join("overview_FY2024.xlsx"));
+    let names: Vec<&str> = sheets.iter().map(|(n, _)| n.as_str()).collect();
+    assert!(names.contains(&"別紙様式28") && names.contains(&"業務報告①"), "{names:?}");
 }

@@ -804,7 +804,7 @@ fn a_hospital_page_lists_only_rejects_it_can_own_and_no_config_advice() {
 }
 
 #[test]
-fn mapping_suggest_writes_a_glob_relative_to_the_config_and_refuses_a_workbook() {
+fn mapping_suggest_writes_a_glob_relative_to_the_config_and_refuses_a_broken_workbook() {
     let p = Project::new("");
     p.write(
         "exports/2025/visits_2025-04.csv",
@@ -823,7 +823,8 @@ fn mapping_suggest_writes_a_glob_relative_to_the_config_and_refuses_a_workbook()
     p.write("exports/book.xlsx", "PK\u{3}\u{4}workbook");
     let out = p.refrate_without_key(&["mapping", "suggest", "exports/book.xlsx"]);
     assert_code(&out, 2);
-    assert!(stderr(&out).contains("save it as CSV"), "{}", stderr(&out));
+    // A workbook is read (from its first sheet); one that is not a workbook is named.
+    assert!(stderr(&out).contains("book.xlsx: not a readable workbook"), "{}", stderr(&out));
 }
 
 #[test]
