@@ -57,6 +57,9 @@ struct ConfigFile {
     /// The official forms: which regime fills each, and the 厚生局's due date.
     #[serde(default)]
     filing: FilingFile,
+    /// Counts below this are hidden on the pages meant to leave the hospital.
+    #[serde(default)]
+    suppress_below: Option<u64>,
     #[serde(default = "default_regimes")]
     regimes: Vec<String>,
     #[serde(default)]
@@ -202,6 +205,8 @@ pub struct Config {
     pub approval_rules_file: Option<PathBuf>,
     /// Which regime fills each form, and the 厚生局's due date.
     pub filing: Filing,
+    /// When set, a copy of each hospital page to share, with counts below this hidden.
+    pub suppress_below: Option<u64>,
     pub related_institutions: Option<crate::ingest::MasterSource>,
     pub regimes: Vec<String>,
     pub regime_files: Vec<PathBuf>,
@@ -372,6 +377,11 @@ impl Config {
             }
         };
         let filing = Filing { form28_regime, report_regime, form28_due };
+        if let Some(n) = file.suppress_below.filter(|n| *n < 2) {
+            return Err(invalid(format!(
+                "suppress_below: {n} hides nothing; give the smallest count that may be shown, e.g. 10"
+            )));
+        }
         if approval_facts.is_some()
             && let Some(missing) = approval_rules.regimes().find(|id| !file.regimes.iter().any(|r| r == id))
         {
@@ -392,6 +402,7 @@ impl Config {
             approval_rules,
             approval_rules_file,
             filing,
+            suppress_below: file.suppress_below,
             related_institutions: file
                 .related_institutions
                 .map(|m| m.source("related_institutions", &resolve)),

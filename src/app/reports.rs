@@ -269,6 +269,7 @@ pub(super) async fn render_all(
         partner_names: masters.partners,
         approval: cfg.approval_facts.as_ref().map(|_| (&cfg.approval_rules, approval.as_slice())),
         forms: &forms,
+        suppress_below: cfg.suppress_below,
     };
     let files = report::build::pages(&sources, renderer)?;
     super::interrupt::check()?;

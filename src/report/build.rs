@@ -42,6 +42,9 @@ pub(crate) struct Sources<'a> {
     pub approval: Option<(&'a crate::regimes::ApprovalRules, &'a [crate::approval::ApprovalTable])>,
     /// The forms of every hospital and complete fiscal year.
     pub forms: &'a [crate::forms::HospitalForms],
+    /// When set, each hospital page also has a copy to share (`<code>_shared_FY<year>.html`)
+    /// with counts below this hidden.
+    pub suppress_below: Option<u64>,
 }
 
 /// Every file of the reports folder, by name, with its bytes: the pages of each hospital and
@@ -65,6 +68,13 @@ pub(crate) fn pages(
             index_rows.extend(book.index_rows(code, fy));
             let page = book.hospital_page(code, fy, progress.as_ref());
             files.push((super::hospital_page_file(code, fy), renderer.hospital(&page)?.into_bytes()));
+            if let Some(below) = sources.suppress_below {
+                let shared = super::suppress::shared_page(&page, below);
+                files.push((
+                    super::form_file(code, "shared", fy, "html"),
+                    renderer.hospital(&shared)?.into_bytes(),
+                ));
+            }
         }
         for forms in sources.forms.iter().filter(|f| f.fiscal_year == fy) {
             files.extend(form_files(forms, renderer, &book.run)?);
@@ -274,6 +284,7 @@ impl<'a> Book<'a> {
             regime_files: self.regime_files.clone(),
             approval: self.approval_table(code, fy).cloned(),
             filings: self.filings(code, fy),
+            sharing: None,
             run: self.run.clone(),
         }
     }
@@ -588,6 +599,7 @@ fn department_lines(rows: &[DepartmentRow], code: &str, fy: i32) -> Vec<Departme
             reverse_referred_patients: r.reverse_referred_patients,
             referred_share: share(r.referred_patients, r.initial_patients),
             reverse_share: share(r.reverse_referred_patients, r.initial_patients),
+            hidden: Vec::new(),
         })
         .collect();
     lines.sort_by(|a, b| {
@@ -615,6 +627,7 @@ fn partner_breakdown(
                 code: r.partner_code.clone(),
                 name: name(&r.partner_code),
                 count: count(r),
+                hidden: None,
             })
             .collect();
         lines.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.code.cmp(&b.code)));
@@ -630,6 +643,7 @@ fn partner_breakdown(
             previous: r.referred_previous,
             current: r.referred_compared,
             fall: r.referred_previous - r.referred_compared,
+            hidden: Vec::new(),
         })
         .collect();
     declines.sort_by(|a, b| b.fall.cmp(&a.fall).then_with(|| a.code.cmp(&b.code)));

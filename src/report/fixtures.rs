@@ -209,6 +209,7 @@ pub(crate) fn fixture_hospital_page() -> HospitalPage {
                 previous: 331,
                 current: 288,
                 fall: 43,
+                hidden: Vec::new(),
             }],
             compared_months: [
                 "2025-04", "2025-05", "2025-06", "2025-07", "2025-09", "2025-10", "2025-11", "2025-12",
@@ -273,6 +274,7 @@ pub(crate) fn fixture_hospital_page() -> HospitalPage {
             period_ja: "令和7年4月～令和8年3月".into(),
             deadline: "提出期限 令和8年10月31日（あと 30 日）".into(),
         }],
+        sharing: None,
         run: fixture_run(),
     }
 }
@@ -287,11 +289,12 @@ fn department(name: &str, first: u64, initial: u64, referred: u64, reverse: u64)
         reverse_referred_patients: reverse,
         referred_share: share(referred),
         reverse_share: share(reverse),
+        hidden: Vec::new(),
     }
 }
 
 fn partner(code: &str, name: Option<&str>, count: u64) -> PartnerLine {
-    PartnerLine { code: code.into(), name: name.map(str::to_owned), count }
+    PartnerLine { code: code.into(), name: name.map(str::to_owned), count, hidden: None }
 }
 
 #[expect(clippy::too_many_arguments, reason = "one literal row per call reads best in a fixture")]

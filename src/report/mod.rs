@@ -13,6 +13,7 @@
 pub(crate) mod build;
 pub(crate) mod format;
 pub(crate) mod model;
+pub(crate) mod suppress;
 pub(crate) mod svg;
 pub(crate) mod xlsx;
 
@@ -236,8 +237,8 @@ pub(crate) fn form_file(code: &str, form: &str, fiscal_year: i32, ext: &str) -> 
     format!("{code}_{form}_FY{fiscal_year}.{ext}")
 }
 
-/// The form names of [`form_file`].
-const FORM_NAMES: [&str; 3] = ["form28", "form28r", "report"];
+/// The form names of [`form_file`], and `shared`: a hospital page meant to leave the hospital.
+const FORM_NAMES: [&str; 4] = ["form28", "form28r", "report", "shared"];
 
 /// Whether `name` is a per-fiscal-year file `run` writes into the reports folder
 /// (`<code>_FY<year>.html`, `index_FY<year>.html`, `overview_FY<year>.csv|json`). A run removes

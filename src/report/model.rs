@@ -189,6 +189,8 @@ pub(crate) struct HospitalPage {
     pub approval: Option<crate::approval::ApprovalTable>,
     /// The forms filled from this fiscal year's data.
     pub filings: Vec<FilingLink>,
+    /// Set on the copy meant to leave the hospital (`suppress_below:`).
+    pub sharing: Option<Sharing>,
     pub run: RunInfo,
 }
 
@@ -207,6 +209,9 @@ pub(crate) struct DepartmentLine {
     pub referred_share: Option<String>,
     /// reverse ÷ initial in %, one decimal; `None` when there is no initial patient.
     pub reverse_share: Option<String>,
+    /// On a page shared outside the hospital: the fields hidden, as small counts (`referred_patients`)
+    /// or hidden with one (`referred_patients:withheld`); their value is 0 here, never the count.
+    pub hidden: Vec<&'static str>,
 }
 
 /// One partner institution with one count.
@@ -217,6 +222,9 @@ pub(crate) struct PartnerLine {
     /// From the hospitals list, when the partner is in it.
     pub name: Option<String>,
     pub count: u64,
+    /// On a shared page: `count` (a small count) or `withheld` (hidden with it), and the
+    /// count is 0 here.
+    pub hidden: Option<&'static str>,
 }
 
 /// A partner whose referrals fell against the same months of the previous fiscal year.
@@ -228,6 +236,17 @@ pub(crate) struct PartnerDecline {
     pub current: u64,
     /// `previous − current`, > 0.
     pub fall: u64,
+    /// On a shared page: the fields hidden (and 0 here).
+    pub hidden: Vec<&'static str>,
+}
+
+/// How a page meant to leave the hospital hides small counts.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct Sharing {
+    /// Counts from 1 to `below − 1` are hidden.
+    pub below: u64,
+    /// What a hidden count shows: `<10`.
+    pub label: String,
 }
 
 /// 連携先別: who refers to the hospital, where it refers patients back, who sends fewer.

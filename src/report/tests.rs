@@ -547,3 +547,11 @@ fn the_reports_folder_names_refrate_removes_are_its_own() {
         assert_eq!(is_fiscal_year_report(name), ours, "{name}");
     }
 }
+
+#[test]
+fn shared_hospital_page_snapshot() {
+    let shared = super::suppress::shared_page(&fixture_hospital_page(), 10);
+    let html = builtin().hospital(&shared).unwrap();
+    assert!(html.contains("外部共有用") && html.contains("&lt;10"));
+    insta::assert_snapshot!("hospital_page_shared", html);
+}

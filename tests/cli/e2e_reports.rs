@@ -405,3 +405,38 @@ fn the_sample_gives_the_forms_of_its_complete_year() {
     let names: Vec<&str> = sheets.iter().map(|(n, _)| n.as_str()).collect();
     assert!(names.contains(&"別紙様式28") && names.contains(&"業務報告①"), "{names:?}");
 }
+
+/// `suppress_below: 10` adds a page to share per hospital-year, whose breakdowns show no count
+/// from 1 to 9 (and hide a second cell beside a lone one); the hospital's own page keeps them.
+#[test]
+fn a_page_to_share_hides_small_counts_and_the_own_page_keeps_them() {
+    let p = Project::new("suppress_below: 10\n");
+    p.input("2025-04.csv", &breakdown_rows());
+    p.run();
+    let own = squash(&std::fs::read_to_string(p.path(&format!("reports/{H}_FY2025.html"))).unwrap());
+    let shared =
+        squash(&std::fs::read_to_string(p.path(&format!("reports/{H}_shared_FY2025.html"))).unwrap());
+    assert!(shared.contains("外部共有用") && !own.contains("外部共有用"));
+    // Every count of the two breakdown sections of the shared page is 0, 10 or more, or hidden.
+    let section = |html: &str, start: &str, end: &str| {
+        let from = html.find(start).unwrap();
+        html[from..from + html[from..].find(end).unwrap()].to_string()
+    };
+    for (start, end) in
+        [("class=\"departments-section\"", "</section>"), ("class=\"partners-section\"", "</section>")]
+    {
+        let part = section(&shared, start, end);
+        for cell in part.split("<td class=\"num\">").skip(1) {
+            let text = &cell[..cell.find("</td>").unwrap()];
+            let digits: String = text.chars().filter(|c| c.is_ascii_digit()).collect();
+            if let Ok(n) = digits.parse::<u64>()
+                && !text.contains("&lt;")
+                && !text.contains('%')
+            {
+                assert!(n == 0 || n >= 10, "a small count {text:?} on the shared page");
+            }
+        }
+        assert!(part.contains("&lt;10"), "something was hidden in {start}");
+        assert!(!section(&own, start, end).contains("&lt;10"), "the own page hides nothing");
+    }
+}
