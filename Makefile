@@ -7,7 +7,7 @@ DEMO_DIR := target/demo
 # The generator writes about 0.88 rows per requested event: this gives about 10 million rows.
 BENCH_EVENTS ?= 11400000
 
-.PHONY: help build test lint demo screenshots bench sample-data clean
+.PHONY: help build test lint demo screenshots bench backtest sample-data clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-12s %s\n", $$1, $$2}'
@@ -44,6 +44,9 @@ screenshots: demo ## Screenshots of the demo reports into docs/ (needs Debian's 
 bench: ## Generate ~10 million events; time `refrate run` and DuckDB's bare copy on them (docs/BENCHMARKS.md)
 	$(CARGO) build --locked --release
 	./benches/run.sh $(BENCH_EVENTS)
+
+backtest: ## Check the year-end forecast on generated multi-year data (figures in docs/FORECAST.md)
+	$(CARGO) run --locked --quiet --bin refrate -- forecast-backtest
 
 sample-data: ## Regenerate sample_data/events from the generator (then re-add the bad rows)
 	./target/release/refrate sample --out target/sample-gen --events 30000 --hospitals 5 --months 15 --start 2024-04 --seed 7

@@ -125,6 +125,22 @@ pub enum Command {
         #[arg(long, short, env = "REFRATE_CONFIG")]
         config: Option<PathBuf>,
     },
+    /// Check the year-end forecast on generated multi-year monthly counts: each past fiscal
+    /// year forecast from its first 3, 6 and 9 months; prints how often the realised rate fell
+    /// in the 80 % interval and the Brier score of the pass probability (`make backtest`).
+    ForecastBacktest {
+        /// Generated hospitals.
+        #[arg(long, default_value_t = 60)]
+        hospitals: u32,
+        /// Fiscal years per hospital (the first is history only).
+        #[arg(long, default_value_t = 4)]
+        years: u32,
+        /// Simulated years per forecast.
+        #[arg(long, default_value_t = 400)]
+        simulations: usize,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
     /// Write a synthetic data set (events CSVs, hospital master, config) for tests and
     /// benchmarks. Deterministic for a given seed.
     Sample {

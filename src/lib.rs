@@ -15,6 +15,7 @@ pub(crate) mod config;
 pub(crate) mod domain;
 pub(crate) mod engine;
 pub(crate) mod explain;
+pub(crate) mod forecast;
 pub(crate) mod forms;
 pub(crate) mod ingest;
 pub(crate) mod outcome;

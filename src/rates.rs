@@ -101,6 +101,8 @@ pub(crate) struct RateRow {
     /// For the fiscal year still under way: months left after the latest month with data, and
     /// the gaps spread over them (rounded up).
     pub pace: Option<Pace>,
+    /// For the fiscal year under way: the year-end forecast ([`crate::forecast`]).
+    pub forecast: Option<crate::forecast::Forecast>,
 }
 
 /// How many more per month, for the rest of the current fiscal year.
@@ -152,6 +154,21 @@ impl YearProgress {
             months_left: self.months_left,
             referral_per_month: self.per_month(row.referral_gap),
             reverse_per_month: self.per_month(row.reverse_gap),
+        }
+    }
+}
+
+/// Adds the year-end forecasts to the fiscal-year rows they are for.
+pub(crate) fn add_forecasts(rows: &mut [RateRow], forecasts: &[crate::forecast::Forecast]) {
+    for f in forecasts {
+        let fy = f.fiscal_year.to_string();
+        if let Some(row) = rows.iter_mut().find(|r| {
+            r.period_kind == PeriodKind::FiscalYear
+                && r.period == fy
+                && r.hospital_code == f.hospital_code
+                && r.regime_id == f.regime_id
+        }) {
+            row.forecast = Some(f.clone());
         }
     }
 }
@@ -314,6 +331,7 @@ pub(crate) fn rate_rows(results: &Results, regimes: &[&Regime]) -> Vec<RateRow> 
             reverse_gap,
             missing_counts,
             pace: None,
+            forecast: None,
         });
     }
     let order: BTreeMap<&str, usize> = regimes.iter().enumerate().map(|(i, r)| (r.id.as_str(), i)).collect();

@@ -200,6 +200,33 @@ pub async fn main(cli: Cli) -> Result<Outcome, AppError> {
             output::print(&mapping::suggest(&file, &config)?)?;
             Ok(Outcome::AllPass)
         }
+        Command::ForecastBacktest { hospitals, years, simulations, seed } => {
+            let set = RegimeSet::builtin();
+            let regime = set.get("chiiki-shien-2014")?;
+            let spec = crate::forecast::backtest::Spec { hospitals, years: years.max(2), simulations, seed };
+            let rows = crate::forecast::backtest::run(&spec, regime).await?;
+            let mut text = format!(
+                "Forecast backtest: {hospitals} generated hospitals × {} fiscal years ({} forecast), {simulations} simulated years each, seed {seed}, regime {}\n\n",
+                spec.years,
+                spec.years - 1,
+                regime.id
+            );
+            text += "| months used | forecasts | 紹介率 in 80 % interval | 逆紹介率 in 80 % interval | Brier (pass) | Brier of the base rate | mean 紹介率 interval width |\n|---|---|---|---|---|---|---|\n";
+            for r in rows {
+                text += &format!(
+                    "| {} | {} | {:.1} % | {:.1} % | {:.3} | {:.3} | {:.1} pt |\n",
+                    r.months,
+                    r.forecasts,
+                    100.0 * r.referral_coverage,
+                    100.0 * r.reverse_coverage,
+                    r.brier,
+                    r.brier_baseline,
+                    r.referral_width
+                );
+            }
+            output::print(&text)?;
+            Ok(Outcome::AllPass)
+        }
         Command::Sample { out, events, hospitals, months, start, seed } => {
             let spec = crate::sample::SampleSpec { events, hospitals, months, start, seed };
             let written = crate::sample::write(&out, &spec)
@@ -651,6 +678,12 @@ pub async fn rates(
         Err(e) => return Err(reports::diagnose(&warehouse, &manifest, e.into()).await),
     };
     let mut rows = rate_rows(&results, &regimes);
+    // The forecast is a column of the fiscal-year rows only.
+    if period == PeriodKind::FiscalYear
+        && let Err(e) = reports::add_forecasts(&mut rows, &monthly, &regimes).await
+    {
+        return Err(reports::diagnose(&warehouse, &manifest, e).await);
+    }
     crate::rates::add_pace(
         &mut rows,
         crate::rates::YearProgress::under_way(months.last().map(String::as_str)).as_ref(),

@@ -79,6 +79,11 @@ pub(super) fn write_monthly(
     Ok(())
 }
 
+/// A forecast rate to one decimal, empty without a forecast.
+fn forecast(r: &RateRow, value: impl Fn(&crate::forecast::Forecast) -> Option<f64>) -> String {
+    opt(r.forecast.as_ref().and_then(value).map(|v| format!("{v:.1}")))
+}
+
 fn opt(v: Option<impl ToString>) -> String {
     v.map(|v| v.to_string()).unwrap_or_default()
 }
@@ -126,6 +131,15 @@ pub(super) fn write_rates(
         "referral_rate_high",
         "reverse_referral_rate_low",
         "reverse_referral_rate_high",
+        // The year-end forecast of the fiscal year under way: median and 80 % interval, and
+        // the probability of passing (0 to 1).
+        "forecast_referral_rate",
+        "forecast_referral_low",
+        "forecast_referral_high",
+        "forecast_reverse_referral_rate",
+        "forecast_reverse_referral_low",
+        "forecast_reverse_referral_high",
+        "forecast_pass_probability",
     ];
     let records: Vec<Vec<String>> = rows
         .iter()
@@ -162,6 +176,13 @@ pub(super) fn write_rates(
                 opt(r.referral_range.and_then(|x| x.high.display()).or(r.referral.and_then(|x| x.display()))),
                 opt(r.reverse_range.and_then(|x| x.low.display()).or(r.reverse.and_then(|x| x.display()))),
                 opt(r.reverse_range.and_then(|x| x.high.display()).or(r.reverse.and_then(|x| x.display()))),
+                forecast(r, |f| f.referral.as_ref().map(|b| b.point)),
+                forecast(r, |f| f.referral.as_ref().map(|b| b.low)),
+                forecast(r, |f| f.referral.as_ref().map(|b| b.high)),
+                forecast(r, |f| f.reverse.as_ref().map(|b| b.point)),
+                forecast(r, |f| f.reverse.as_ref().map(|b| b.low)),
+                forecast(r, |f| f.reverse.as_ref().map(|b| b.high)),
+                opt(r.forecast.as_ref().map(|f| format!("{:.2}", f.pass_probability))),
             ]
         })
         .collect();
@@ -205,7 +226,14 @@ fn json_cell(column: &str, value: String) -> serde_json::Value {
         | "referral_rate_low"
         | "referral_rate_high"
         | "reverse_referral_rate_low"
-        | "reverse_referral_rate_high" => value
+        | "reverse_referral_rate_high"
+        | "forecast_referral_rate"
+        | "forecast_referral_low"
+        | "forecast_referral_high"
+        | "forecast_reverse_referral_rate"
+        | "forecast_reverse_referral_low"
+        | "forecast_reverse_referral_high"
+        | "forecast_pass_probability" => value
             .parse::<f64>()
             .ok()
             .and_then(serde_json::Number::from_f64)

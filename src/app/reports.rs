@@ -190,6 +190,22 @@ pub(super) struct Masters<'a> {
     pub facts: &'a [crate::ingest::FactsRow],
 }
 
+/// Adds the year-end forecast of the fiscal year under way (if any) to its rows.
+pub(super) async fn add_forecasts(
+    rows: &mut [crate::rates::RateRow],
+    monthly: &[crate::engine::MonthlyRow],
+    regimes: &[&Regime],
+) -> Result<(), AppError> {
+    let latest = monthly.iter().map(|m| m.month.as_str()).max();
+    let Some(progress) = crate::rates::YearProgress::under_way(latest) else { return Ok(()) };
+    // A fixed seed: the same data gives the same forecast, and the same pages.
+    let forecasts =
+        crate::forecast::forecasts(monthly, progress.fiscal_year, regimes, crate::forecast::SIMULATIONS, 1)
+            .await?;
+    crate::rates::add_forecasts(rows, &forecasts);
+    Ok(())
+}
+
 /// The forms of every hospital and complete fiscal year, under the regimes `filing:` names
 /// (or the defaults), with days counted from `dates.latest` (today by default).
 pub(super) fn forms_of(
@@ -251,7 +267,8 @@ pub(super) async fn render_all(
     // For the 別紙様式28 recovery re-report.
     calendar.extend(periods::calendar(PeriodKind::SixMonths, &months));
     let results = engine.evaluate(&calendar).await?;
-    let rows = rate_rows(&results, regimes);
+    let mut rows = rate_rows(&results, regimes);
+    add_forecasts(&mut rows, &monthly, regimes).await?;
     let forms = forms_of(cfg, regimes, &rows, hospitals);
     let approval = approval(cfg, &engine, masters.facts, hospitals).await?;
     let departments = engine.department_breakdown(&months).await?;

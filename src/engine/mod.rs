@@ -320,6 +320,17 @@ impl Engine {
         Engine::with_tables(ctx, reported, regimes)
     }
 
+    /// A session over counts held in memory only (no event files): simulated years of the
+    /// forecast, and tests.
+    pub(crate) fn for_counts(reported: Vec<RecordBatch>, regimes: &[&Regime]) -> Result<Engine, EngineError> {
+        let ctx = SessionContext::new_with_config(SessionConfig::new().with_target_partitions(2));
+        let events = MemTable::try_new(schema::EVENTS.clone(), vec![vec![]])
+            .map_err(|source| EngineError::Register { table: "events", source })?;
+        ctx.register_table("events", Arc::new(events))
+            .map_err(|source| EngineError::Register { table: "events", source })?;
+        Engine::with_tables(ctx, reported, regimes)
+    }
+
     /// A session over reported counts only (no event files), for tests.
     #[cfg(test)]
     pub(crate) fn for_reported(

@@ -43,7 +43,6 @@ mod split;
 mod table;
 mod text;
 
-#[cfg(test)]
 pub(crate) use aggregates::ReportedPeriod;
 pub(crate) use aggregates::{AggregatesError, ReportedRow, read_aggregates};
 pub(crate) use code::luhn_check_digit;

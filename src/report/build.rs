@@ -9,9 +9,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::model::{
-    ApprovalIndexRow, ApprovalOverview, ChartData, CriterionRow, DepartmentLine, FilingLink, HospitalInfo,
-    HospitalPage, IndexPage, IndexRow, MonthRow, NotSubmitted, PartnerBreakdown, PartnerDecline, PartnerLine,
-    RateValue, ReasonCount, RegimeFile, RegimeResult, RejectRow, RejectSummary, RunInfo, SourceFile,
+    ApprovalIndexRow, ApprovalOverview, ChartData, CriterionRow, DepartmentLine, FilingLink, ForecastView,
+    HospitalInfo, HospitalPage, IndexPage, IndexRow, MonthRow, NotSubmitted, PartnerBreakdown,
+    PartnerDecline, PartnerLine, RateValue, ReasonCount, RegimeFile, RegimeResult, RejectRow, RejectSummary,
+    RunInfo, SourceFile,
 };
 use super::{Renderer, ReportError};
 use crate::domain::{PeriodKind, Verdict};
@@ -532,6 +533,25 @@ fn regime_result(row: &RateRow, regime: &Regime, progress: Option<&YearProgress>
             })
             .collect(),
         notes,
+        forecast: row.forecast.as_ref().map(|f| {
+            let band = |b: &Option<crate::forecast::RateBand>| {
+                b.as_ref()
+                    .map(|b| (format!("{:.1}", b.point), format!("{:.1}", b.low), format!("{:.1}", b.high)))
+            };
+            ForecastView {
+                referral: band(&f.referral),
+                reverse: band(&f.reverse),
+                pass_percent: format!("{:.0}", 100.0 * f.pass_probability),
+                months_used: f.months_used,
+                seasonal: f.seasonal,
+            }
+        }),
+        forecast_missing: (progress.is_some() && row.forecast.is_none()).then(|| {
+            format!(
+                "年度末の見通しはありません：この年度のデータが{}か月未満（4月から切れ目なく）です。",
+                crate::forecast::MIN_MONTHS
+            )
+        }),
     }
 }
 

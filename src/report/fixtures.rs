@@ -119,6 +119,14 @@ pub(crate) fn fixture_hospital_page() -> HospitalPage {
                     criterion("C", "紹介率 > 50 % かつ 逆紹介率 > 70 %", Some(false), None, Some(2851)),
                 ],
                 notes: vec!["基準B・Cの「>」と「≥」の扱いは都道府県により異なります。".into()],
+                forecast: Some(ForecastView {
+                    referral: Some(("71.2".into(), "69.8".into(), "72.5".into())),
+                    reverse: Some(("41.0".into(), "39.6".into(), "42.3".into())),
+                    pass_percent: "78".into(),
+                    months_used: 11,
+                    seasonal: true,
+                }),
+                forecast_missing: None,
             },
             RegimeResult {
                 id: "shinryo-2022".into(),
@@ -137,6 +145,11 @@ pub(crate) fn fixture_hospital_page() -> HospitalPage {
                     Some(1055),
                 )],
                 notes: vec![],
+                forecast: None,
+                forecast_missing: Some(
+                    "年度末の見通しはありません：この年度のデータが3か月未満（4月から切れ目なく）です。"
+                        .into(),
+                ),
             },
         ],
         months: MONTHS.into_iter().map(month_row).collect(),

@@ -101,6 +101,21 @@ pub(crate) struct RegimeResult {
     pub criteria: Vec<CriterionRow>,
     /// Free-text caveats, e.g. "≥ vs > for B and C differs between prefectures".
     pub notes: Vec<String>,
+    /// For the fiscal year under way: the year-end forecast, or why there is none.
+    pub forecast: Option<ForecastView>,
+    pub forecast_missing: Option<String>,
+}
+
+/// The year-end forecast as the page shows it.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct ForecastView {
+    /// `72.1`, and the 80 % interval `70.3` to `74.0`, in the rate's unit.
+    pub referral: Option<(String, String, String)>,
+    pub reverse: Option<(String, String, String)>,
+    /// `93`: percent of simulated years that pass.
+    pub pass_percent: String,
+    pub months_used: u32,
+    pub seasonal: bool,
 }
 
 /// One month of counts for the monthly table. Rates are those of the primary regime.

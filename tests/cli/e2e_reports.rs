@@ -440,3 +440,45 @@ fn a_page_to_share_hides_small_counts_and_the_own_page_keeps_them() {
         assert!(!section(&own, start, end).contains("&lt;10"), "the own page hides nothing");
     }
 }
+
+/// The sample's year under way (FY2025, three months) has a year-end forecast on each page and
+/// in `rates`; the complete year has none.
+#[test]
+fn the_year_under_way_has_a_forecast_with_its_interval() {
+    let (dir, reports) = sample_reports();
+    let rates = stdout(&refrate_in(
+        dir.path(),
+        &["rates", "--config", "refrate.yaml", "--period", "fiscal-year"],
+        Some(TEST_KEY),
+    ));
+    let header: Vec<&str> = rates.lines().next().unwrap().split(',').collect();
+    let col = |name: &str| header.iter().position(|h| *h == name).unwrap();
+    let mut under_way = 0;
+    for line in rates.lines().skip(1) {
+        let cells: Vec<&str> = line.split(',').collect();
+        let f = |name: &str| cells[col(name)].parse::<f64>().ok();
+        if cells[1] == "2025" {
+            under_way += 1;
+            let (point, low, high) =
+                (f("forecast_referral_rate"), f("forecast_referral_low"), f("forecast_referral_high"));
+            let (Some(point), Some(low), Some(high)) = (point, low, high) else {
+                panic!("no forecast in {line}")
+            };
+            assert!(low <= point && point <= high, "{line}");
+            let p = f("forecast_pass_probability").unwrap();
+            assert!((0.0..=1.0).contains(&p), "{line}");
+        } else {
+            assert_eq!(cells[col("forecast_referral_rate")], "", "a complete year has no forecast: {line}");
+        }
+    }
+    assert!(under_way > 0);
+    let page = std::fs::read_to_string(reports.join("0110113719_FY2025.html")).unwrap();
+    assert!(page.contains("年度末の見通し") && page.contains("基準を満たす確率"));
+    // The same data gives the same forecast (a fixed seed): a second rates call agrees.
+    let again = stdout(&refrate_in(
+        dir.path(),
+        &["rates", "--config", "refrate.yaml", "--period", "fiscal-year"],
+        Some(TEST_KEY),
+    ));
+    assert_eq!(rates, again);
+}
