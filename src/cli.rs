@@ -89,6 +89,18 @@ pub enum Command {
         #[arg(long)]
         totals: bool,
     },
+    /// Print 別紙様式28 (HTML, one A4 page) for a hospital newly subject to the fee-schedule
+    /// rule: the three months before its 届出 (`--filing 2025-10` reports 2025-07..2025-09).
+    Form28 {
+        #[arg(long, short, env = "REFRATE_CONFIG", default_value = "refrate.yaml")]
+        config: PathBuf,
+        /// The hospital's 10-digit code.
+        #[arg(long)]
+        hospital: String,
+        /// The month of the 届出, `2025-10`.
+        #[arg(long)]
+        filing: String,
+    },
     /// Show what the warehouse holds: its version, the months per hospital, the last runs.
     Status {
         #[arg(long, short, env = "REFRATE_CONFIG", default_value = "refrate.yaml")]

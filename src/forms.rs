@@ -112,6 +112,8 @@ pub(crate) enum Form28Kind {
     Annual,
     /// Six consecutive months that meet the standard, after a year below it.
     Recovery,
+    /// The three months before a new 届出.
+    NewFiling,
 }
 
 /// 別紙様式28 for one hospital and period.
@@ -290,6 +292,12 @@ fn form28_of(
             note: "基準を満たした6か月の翌月以降、地方厚生局に再報告できます（期限の定めは様式にありません）"
                 .into(),
         },
+        Form28Kind::NewFiling => Deadline {
+            label: "別紙様式28（新規の届出）".into(),
+            date: None,
+            days_left: None,
+            note: "届出の前3か月の実績です。届出の時期は地方厚生局に確かめてください".into(),
+        },
     };
     let mut notes = data_notes(
         row,
@@ -311,6 +319,7 @@ fn form28_of(
         kind_ja: match kind {
             Form28Kind::Annual => "前年度の実績".into(),
             Form28Kind::Recovery => "基準を満たした連続する6か月（再報告）".into(),
+            Form28Kind::NewFiling => "届出前の3か月（新たに対象となる場合）".into(),
         },
         fiscal_year,
         period,
@@ -323,6 +332,16 @@ fn form28_of(
         deadline,
         notes,
     }
+}
+
+/// 別紙様式28 of the three months before a new 届出, from a `three-months` row.
+pub(crate) fn new_filing_form(
+    row: &RateRow,
+    regime: &Regime,
+    settings: &FormSettings<'_>,
+    name: Option<String>,
+) -> Form28 {
+    form28_of(row, regime, Form28Kind::NewFiling, settings, name)
 }
 
 fn business_report_of(

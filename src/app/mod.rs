@@ -144,6 +144,8 @@ pub enum Refusal {
     KeyNeeded,
     /// `explain` of a hospital or month without any record (a mistyped code or month).
     NothingToExplain,
+    /// A form asked for a period the data does not cover, or without its regime.
+    FormUnavailable,
 }
 
 impl AppError {
@@ -176,6 +178,10 @@ pub async fn main(cli: Cli) -> Result<Outcome, AppError> {
                 totals,
             };
             explain::explain(&Config::load(&config)?, request, quiet).await
+        }
+        Command::Form28 { config, hospital, filing } => {
+            output::print(&reports::new_filing_form(&Config::load(&config)?, &hospital, &filing).await?)?;
+            Ok(Outcome::AllPass)
         }
         Command::Validate { config, files } => {
             validate::validate(&Config::load(&config)?, &files, quiet, lang).await

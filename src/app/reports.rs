@@ -190,6 +190,66 @@ pub(super) struct Masters<'a> {
     pub facts: &'a [crate::ingest::FactsRow],
 }
 
+/// 別紙様式28 of the three months before a 届出 in `filing` (`2025-10`), as HTML: refused
+/// (exit 2) when the configured regimes have no fee-schedule regime, or any of the three
+/// months has no data for the hospital.
+pub(super) async fn new_filing_form(cfg: &Config, hospital: &str, filing: &str) -> Result<String, AppError> {
+    use super::{Refusal, selected_regimes};
+    let set = crate::regimes::RegimeSet::load(&cfg.regime_files)?;
+    let regimes = selected_regimes(&set, &cfg.regimes)?;
+    let refuse = |m: String| AppError::refused(Refusal::FormUnavailable, m);
+    let regime = cfg
+        .filing
+        .form28_regime
+        .as_ref()
+        .and_then(|id| regimes.iter().find(|r| &r.id == id).copied())
+        .ok_or_else(|| refuse("別紙様式28 needs a fee-schedule regime (shinryo-2022 or shinryo-2022-400) in regimes:, or filing.form28_regime".into()))?;
+    let window = crate::periods::parse_month(filing)
+        .map(|(y, m)| {
+            let index = y * 12 + m as i32 - 1;
+            let month = |i: i32| format!("{:04}-{:02}", i.div_euclid(12), i.rem_euclid(12) + 1);
+            (month(index - 3), month(index - 1))
+        })
+        .ok_or_else(|| refuse(format!("--filing {filing:?} is not a month (2025-10)")))?;
+    let label = format!("{}..{}", window.0, window.1);
+    let hospitals = super::load_hospitals(cfg.hospitals.as_ref())?;
+    let warehouse = Warehouse::open_existing(&cfg.warehouse)?;
+    let manifest = warehouse.current().await?;
+    check_before_reading(&warehouse, &manifest).await?;
+    let engine = Engine::open(&warehouse, &manifest, &[regime]).await?;
+    let monthly = engine.monthly_counts().await?;
+    let months: BTreeSet<String> = monthly.iter().map(|m| m.month.clone()).collect();
+    let results = engine.evaluate(&periods::calendar(PeriodKind::ThreeMonths, &months)).await?;
+    let rows = rate_rows(&results, &[regime]);
+    let row = rows
+        .iter()
+        .find(|r| r.hospital_code == hospital && r.period == label && r.counts.months_with_data == 3)
+        .ok_or_else(|| {
+            let held: Vec<&str> =
+                monthly.iter().filter(|m| m.hospital_code == hospital).map(|m| m.month.as_str()).collect();
+            refuse(format!(
+                "the three months before a 届出 in {filing} are {label}, and {hospital} does not have data for all three (it has {})",
+                if held.is_empty() { "none".to_string() } else { held.join(", ") }
+            ))
+        })?;
+    let settings = crate::forms::FormSettings {
+        form28: Some(regime),
+        business_report: None,
+        form28_due: cfg.filing.form28_due,
+        as_of: cfg.dates.latest,
+    };
+    let name = hospitals.get(hospital).and_then(|h| h.name.clone());
+    let form = crate::forms::new_filing_form(row, regime, &settings, name);
+    let renderer = Renderer::new(cfg.templates.as_deref())?;
+    let run = report::RunInfo {
+        refrate_version: env!("CARGO_PKG_VERSION").to_string(),
+        generated_at: chrono::Utc::now().format("%Y-%m-%d %H:%M UTC").to_string(),
+        run_id: manifest.runs.last().map(|r| r.run_id.clone()).unwrap_or_else(|| "-".into()),
+        warehouse_version: manifest.version,
+    };
+    Ok(renderer.form28(&form, &run)?)
+}
+
 /// Adds the year-end forecast of the fiscal year under way (if any) to its rows.
 pub(super) async fn add_forecasts(
     rows: &mut [crate::rates::RateRow],

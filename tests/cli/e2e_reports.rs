@@ -482,3 +482,46 @@ fn the_year_under_way_has_a_forecast_with_its_interval() {
     ));
     assert_eq!(rates, again);
 }
+
+/// `refrate form28 --filing 2025-04`: the three months before the 届出 (2025-01..2025-03), with
+/// the values `rates --period three-months` gives; months without data are refused.
+#[test]
+fn the_new_filing_form_reports_the_three_months_before_it() {
+    let (dir, _reports) = sample_reports();
+    let form = refrate_in(
+        dir.path(),
+        &["form28", "--config", "refrate.yaml", "--hospital", "0110113719", "--filing", "2025-04"],
+        Some(TEST_KEY),
+    );
+    assert_code(&form, 0);
+    let html = stdout(&form);
+    assert!(html.contains("届出前の3か月") && html.contains("令和7年1月～令和7年3月"), "{html}");
+    let rates = stdout(&refrate_in(
+        dir.path(),
+        &["rates", "--config", "refrate.yaml", "--period", "three-months", "--regime", "shinryo-2022"],
+        Some(TEST_KEY),
+    ));
+    let header: Vec<&str> = rates.lines().next().unwrap().split(',').collect();
+    let row: Vec<&str> = rates
+        .lines()
+        .find(|l| l.starts_with("0110113719,2025-01..2025-03,shinryo-2022,"))
+        .unwrap()
+        .split(',')
+        .collect();
+    let cell = |name: &str| row[header.iter().position(|h| *h == name).unwrap()];
+    assert!(html.contains(&format!("{}&nbsp;%", cell("referral_rate"))), "⑥ as rates gives it");
+    assert!(html.contains(&format!("{}&nbsp;‰", cell("reverse_referral_rate"))), "⑦ as rates gives it");
+    // 2024-01..2024-03 precede the data.
+    let out = refrate_in(
+        dir.path(),
+        &["form28", "--config", "refrate.yaml", "--hospital", "0110113719", "--filing", "2024-04"],
+        Some(TEST_KEY),
+    );
+    assert_code(&out, 2);
+    assert!(
+        stderr(&out).contains("2024-01..2024-03")
+            && stderr(&out).contains("does not have data for all three"),
+        "{}",
+        stderr(&out)
+    );
+}
