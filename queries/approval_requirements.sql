@@ -22,10 +22,11 @@ WITH years AS (
 scope AS (
     SELECT DISTINCT hospital_code, fiscal_year FROM approval_facts
     UNION
-    SELECT DISTINCT v.hospital_code, CAST(v.period AS BIGINT) AS fiscal_year
+    -- Compared as text: the verdicts of months and windows (`2025-04..2025-09`) are no years.
+    SELECT DISTINCT v.hospital_code, TRY_CAST(v.period AS BIGINT) AS fiscal_year
     FROM regime_verdicts v
     JOIN approval_regimes r ON r.regime_id = v.regime_id
-    WHERE v.period_kind = 'fiscal-year' AND CAST(v.period AS BIGINT) IN (SELECT fiscal_year FROM years)
+    WHERE v.period_kind = 'fiscal-year' AND v.period IN (SELECT CAST(fiscal_year AS VARCHAR) FROM years)
 ),
 conditions AS (
     SELECT

@@ -557,3 +557,31 @@ fn the_prefecture_officers_path_from_government_files_to_the_overview() {
     let csv = csv_for_people(&p.path("reports/overview_FY2022.csv"));
     assert!(csv.contains("4011000207,大牟田病院"), "{csv}");
 }
+
+/// Approval requirements over event logs: the verdicts of months and windows sit beside the
+/// fiscal years' and must not be read as years.
+#[test]
+fn approval_requirements_work_beside_monthly_verdicts() {
+    let p = Project::new(
+        "approval_facts: facts.csv\nregimes: [chiiki-shien-2014, shinryo-2022]\nmax_reject_ratio: 0.5\n",
+    );
+    let mut rows = Vec::new();
+    for m in 4..=9 {
+        for i in 0..5 {
+            rows.push(row(
+                "0110113719",
+                &format!("2025-{m:02}-1{i}"),
+                "first_visit",
+                &format!("P{m}{i}"),
+                "1310123458",
+                [1, 0, 0, 0, 0],
+            ));
+        }
+    }
+    p.input("visits.csv", &rows);
+    p.write("facts.csv", "hospital_code,fiscal_year,ambulance_transports,training_sessions,beds,shared_use\n0110113719,FY2025,1200,12,300,あり\n");
+    let out = p.run();
+    assert!(matches!(out.status.code(), Some(0 | 1)), "{}", stderr(&out));
+    let page = std::fs::read_to_string(p.path("reports/0110113719_FY2025.html")).unwrap();
+    assert!(page.contains("<span class=\"badge approval-met\">満たしています</span>"), "all five met");
+}
