@@ -37,8 +37,9 @@ pub(crate) struct FormRate {
     /// One decimal, half up, as the form asks; `None` without a denominator.
     pub display: Option<String>,
     pub unit: &'static str,
-    /// The standard: `50 % 以上`.
-    pub standard: String,
+    /// The standard of a one-criterion regime: `50 % 以上`; `None` for a regime with several
+    /// criteria (they are listed with the form instead).
+    pub standard: Option<String>,
     /// When the one-decimal value shows the standard although the exact value misses it
     /// (29.96 ‰ shown as 30.0 ‰): the value to two decimals, truncated.
     pub exact: Option<String>,
@@ -202,23 +203,18 @@ fn rate(number: &'static str, row: &RateRow, regime: &Regime, kind: MetricKind, 
         MetricKind::Referral => row.referral,
         MetricKind::Reverse => row.reverse,
     };
-    // The standard as the regime states it (the fee schedule has one criterion); whether it
-    // is met is the engine's verdict, shown once for the form.
-    let condition = regime.criteria.first().and_then(|c| c.conditions.iter().find(|k| k.metric == kind));
-    let standard = condition
-        .map(|c| {
-            format!(
-                "{} {} {}",
-                c.threshold,
-                metric.unit.symbol(),
-                if c.op.symbol() == "≥" { "以上" } else { "超" }
-            )
-        })
-        .unwrap_or_default();
-    let exact = condition
-        .zip(ratio)
-        .filter(|(c, r)| r.display_hides_difference(c.threshold))
-        .and_then(|(_, r)| r.hundredths_floor());
+    // The standard of a regime with one criterion (the fee schedule); a regime with several
+    // (基準A, B, C) states them in its criteria, not per rate. Whether it is met is the
+    // engine's verdict, shown once for the form.
+    let standard = match regime.criteria.as_slice() {
+        [only] => only
+            .conditions
+            .iter()
+            .find(|c| c.metric == kind)
+            .map(|c| format!("{} {} {}", c.threshold, metric.unit.symbol(), c.op.word_ja())),
+        _ => None,
+    };
+    let exact = regime.exact_when_rounding_hides(ratio, kind);
     FormRate {
         number,
         label: metric.name_ja.clone(),
@@ -556,7 +552,7 @@ mod through_the_engine {
         let set = RegimeSet::builtin();
         let regimes: Vec<&Regime> =
             set.iter().filter(|r| r.id == "chiiki-shien-2014" || r.id == "shinryo-2022").collect();
-        let engine = Engine::for_reported(vec![schema::reported_batch(&rows, "t.csv")], &regimes).unwrap();
+        let engine = Engine::for_counts(vec![schema::reported_batch(&rows, "t.csv")], &regimes).unwrap();
         let monthly = engine.monthly_counts().await.unwrap();
         let months: std::collections::BTreeSet<String> = monthly.iter().map(|m| m.month.clone()).collect();
         let covered = crate::periods::covered_months(&months, engine.reported_fiscal_years());
@@ -586,7 +582,9 @@ mod through_the_engine {
         assert_eq!(values(&form.counts), [Some(10_000), Some(90_000), Some(6_000), Some(2_996), Some(0)]);
         assert_eq!(shown(&form.rates), [(s("60.0"), None), (s("30.0"), s("29.96"))]);
         assert_eq!(form.verdict, Verdict::Fail);
-        assert_eq!(form.rates[1].standard, "30 ‰ 以上");
+        assert_eq!(form.rates[1].standard.as_deref(), Some("30 ‰ 以上"));
+        // 業務報告 ① states the criteria A, B, C, not one standard per rate.
+        assert!(f.business_report.as_ref().unwrap().rates.iter().all(|r| r.standard.is_none()));
         assert_eq!(
             (form.deadline.days_left, form.deadline.date),
             (Some(30), NaiveDate::from_ymd_opt(2025, 10, 31))

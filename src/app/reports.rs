@@ -241,13 +241,7 @@ pub(super) async fn new_filing_form(cfg: &Config, hospital: &str, filing: &str) 
     let name = hospitals.get(hospital).and_then(|h| h.name.clone());
     let form = crate::forms::new_filing_form(row, regime, &settings, name);
     let renderer = Renderer::new(cfg.templates.as_deref())?;
-    let run = report::RunInfo {
-        refrate_version: env!("CARGO_PKG_VERSION").to_string(),
-        generated_at: chrono::Utc::now().format("%Y-%m-%d %H:%M UTC").to_string(),
-        run_id: manifest.runs.last().map(|r| r.run_id.clone()).unwrap_or_else(|| "-".into()),
-        warehouse_version: manifest.version,
-    };
-    Ok(renderer.form28(&form, &run)?)
+    Ok(renderer.form28(&form, &report::RunInfo::of(&manifest))?)
 }
 
 /// Adds the year-end forecast of the fiscal year under way (if any) to its rows.

@@ -198,7 +198,7 @@ mod tests {
     ) -> (std::collections::BTreeMap<(String, String), Option<bool>>, Vec<(String, &'static str)>) {
         let set = RegimeSet::builtin();
         let regimes: Vec<&Regime> = set.iter().filter(|r| r.id == "chiiki-shien-2014").collect();
-        let engine = Engine::for_reported(vec![schema::reported_batch(reported, "t.csv")], &regimes).unwrap();
+        let engine = Engine::for_counts(vec![schema::reported_batch(reported, "t.csv")], &regimes).unwrap();
         engine.monthly_counts().await.unwrap();
         let months = ["2024-04".to_string(), "2025-03".to_string()].into_iter().collect();
         engine.evaluate(&calendar(PeriodKind::FiscalYear, &months)).await.unwrap();

@@ -476,7 +476,7 @@ async fn a_criterion_with_a_failed_and_an_unknown_condition_is_unknown() {
         ReportedPeriod::Month("2025-04".to_string()),
         &[("initial_patients", 100), ("referred_patients", 40)],
     );
-    let engine = Engine::for_reported(vec![schema::reported_batch(&[row], "r.csv")], &regimes).unwrap();
+    let engine = Engine::for_counts(vec![schema::reported_batch(&[row], "r.csv")], &regimes).unwrap();
     let monthly = engine.monthly_counts().await.unwrap();
     let months: BTreeSet<String> = monthly.iter().map(|m| m.month.clone()).collect();
     let results = engine.evaluate(&calendar(PeriodKind::Month, &months)).await.unwrap();

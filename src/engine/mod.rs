@@ -323,24 +323,9 @@ impl Engine {
     /// A session over counts held in memory only (no event files): simulated years of the
     /// forecast, and tests.
     pub(crate) fn for_counts(reported: Vec<RecordBatch>, regimes: &[&Regime]) -> Result<Engine, EngineError> {
-        let ctx = SessionContext::new_with_config(SessionConfig::new().with_target_partitions(2));
-        let events = MemTable::try_new(schema::EVENTS.clone(), vec![vec![]])
-            .map_err(|source| EngineError::Register { table: "events", source })?;
-        ctx.register_table("events", Arc::new(events))
-            .map_err(|source| EngineError::Register { table: "events", source })?;
-        Engine::with_tables(ctx, reported, regimes)
-    }
-
-    /// A session over reported counts only (no event files), for tests.
-    #[cfg(test)]
-    pub(crate) fn for_reported(
-        reported: Vec<RecordBatch>,
-        regimes: &[&Regime],
-    ) -> Result<Engine, EngineError> {
         Engine::in_memory(Vec::new(), reported, regimes)
     }
 
-    #[cfg(test)]
     /// A session over events and reported counts held in memory (batches of the `events` and
     /// `reported_counts` schemas), as the warehouse would provide them.
     pub(crate) fn in_memory(
@@ -940,7 +925,7 @@ mod tests {
         let set = RegimeSet::builtin();
         let regimes: Vec<&Regime> = set.iter().collect();
         let batch = schema::reported_batch(rows, "test.csv");
-        let engine = Engine::for_reported(vec![batch], &regimes).unwrap();
+        let engine = Engine::for_counts(vec![batch], &regimes).unwrap();
         engine.monthly_counts().await.unwrap();
         let months = ["2025-04".to_string(), "2026-03".to_string()].into_iter().collect();
         let results = engine.evaluate(&calendar(PeriodKind::FiscalYear, &months)).await.unwrap();

@@ -127,6 +127,14 @@ impl Op {
             Op::Gt => ">",
         }
     }
+
+    /// How a form states it after the threshold: `50 % 以上`, `65 % 超`.
+    pub(crate) fn word_ja(self) -> &'static str {
+        match self {
+            Op::Ge => "以上",
+            Op::Gt => "超",
+        }
+    }
 }
 
 /// The unit a metric is shown in.
@@ -290,6 +298,22 @@ impl Regime {
             MetricKind::Referral => &self.referral,
             MetricKind::Reverse => &self.reverse,
         }
+    }
+
+    /// When `ratio` rounded to one decimal shows a threshold of this regime's `metric` that it
+    /// is not exactly on (79.95 % shown as 80.0 %): its value to two decimals, truncated.
+    pub(crate) fn exact_when_rounding_hides(
+        &self,
+        ratio: Option<Ratio>,
+        metric: MetricKind,
+    ) -> Option<String> {
+        let ratio = ratio?;
+        self.criteria
+            .iter()
+            .flat_map(|c| &c.conditions)
+            .any(|c| c.metric == metric && ratio.display_hides_difference(c.threshold))
+            .then(|| ratio.hundredths_floor())
+            .flatten()
     }
 
     /// The counts any metric of this regime needs.

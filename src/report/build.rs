@@ -148,12 +148,7 @@ impl<'a> Book<'a> {
                 .iter()
                 .map(|r| RegimeFile { id: r.id.clone(), origin: r.origin.clone() })
                 .collect(),
-            run: RunInfo {
-                refrate_version: env!("CARGO_PKG_VERSION").to_string(),
-                generated_at: chrono::Utc::now().format("%Y-%m-%d %H:%M UTC").to_string(),
-                run_id: manifest.runs.last().map(|r| r.run_id.clone()).unwrap_or_else(|| "-".into()),
-                warehouse_version: manifest.version,
-            },
+            run: RunInfo::of(manifest),
         }
     }
 
@@ -458,13 +453,6 @@ fn rate_value(row: &RateRow, regime: &Regime, metric: MetricKind) -> RateValue {
             exact: None,
         };
     }
-    let hides = |r: &Ratio| {
-        regime
-            .criteria
-            .iter()
-            .flat_map(|c| &c.conditions)
-            .any(|c| c.metric == metric && r.display_hides_difference(c.threshold))
-    };
     RateValue {
         display: ratio.and_then(|r| r.display()),
         unit: unit.to_string(),
@@ -473,7 +461,7 @@ fn rate_value(row: &RateRow, regime: &Regime, metric: MetricKind) -> RateValue {
         masked: false,
         numerator_high: None,
         denominator_high: None,
-        exact: ratio.filter(hides).and_then(|r| r.hundredths_floor()),
+        exact: regime.exact_when_rounding_hides(ratio, metric),
     }
 }
 

@@ -549,7 +549,7 @@ pub(crate) fn fixture_forms() -> crate::forms::HospitalForms {
                 formula: "（③＋⑤）÷①×100".into(),
                 display: Some(referral.into()),
                 unit: "%",
-                standard: "50 % 以上".into(),
+                standard: Some("50 % 以上".into()),
                 exact: None,
             },
             FormRate {
@@ -558,7 +558,7 @@ pub(crate) fn fixture_forms() -> crate::forms::HospitalForms {
                 formula: "④÷（①＋②）×1,000".into(),
                 display: Some(reverse.into()),
                 unit: "‰",
-                standard: "30 ‰ 以上".into(),
+                standard: Some("30 ‰ 以上".into()),
                 exact: exact.map(str::to_string),
             },
         ]
@@ -648,7 +648,7 @@ pub(crate) fn fixture_forms() -> crate::forms::HospitalForms {
                     formula: "紹介患者の数÷初診患者の数×100".into(),
                     display: Some("60.0".into()),
                     unit: "%",
-                    standard: "80 % 以上".into(),
+                    standard: None,
                     exact: None,
                 },
                 FormRate {
@@ -657,7 +657,7 @@ pub(crate) fn fixture_forms() -> crate::forms::HospitalForms {
                     formula: "逆紹介患者の数÷初診患者の数×100".into(),
                     display: Some("30.0".into()),
                     unit: "%",
-                    standard: String::new(),
+                    standard: None,
                     exact: None,
                 },
             ],

@@ -16,6 +16,18 @@ pub(crate) struct RunInfo {
     pub warehouse_version: u64,
 }
 
+impl RunInfo {
+    /// This program and the warehouse version a page is made from, now.
+    pub(crate) fn of(manifest: &crate::warehouse::Manifest) -> RunInfo {
+        RunInfo {
+            refrate_version: env!("CARGO_PKG_VERSION").to_string(),
+            generated_at: chrono::Utc::now().format("%Y-%m-%d %H:%M UTC").to_string(),
+            run_id: manifest.runs.last().map(|r| r.run_id.clone()).unwrap_or_else(|| "-".into()),
+            warehouse_version: manifest.version,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub(crate) struct HospitalInfo {
     /// 医療機関コード, 10 digits as text (may start with 0).
@@ -226,7 +238,7 @@ pub(crate) struct DepartmentLine {
     pub reverse_share: Option<String>,
     /// On a page shared outside the hospital: the fields hidden, as small counts (`referred_patients`)
     /// or hidden with one (`referred_patients:withheld`); their value is 0 here, never the count.
-    pub hidden: Vec<&'static str>,
+    pub hidden: Vec<String>,
 }
 
 /// One partner institution with one count.
@@ -252,7 +264,7 @@ pub(crate) struct PartnerDecline {
     /// `previous − current`, > 0.
     pub fall: u64,
     /// On a shared page: the fields hidden (and 0 here).
-    pub hidden: Vec<&'static str>,
+    pub hidden: Vec<String>,
 }
 
 /// How a page meant to leave the hospital hides small counts.

@@ -37,17 +37,11 @@ pub(crate) fn hidden(values: &[u64], below: u64) -> Vec<Hide> {
 
 /// The name a hidden field is listed under: the field for a small count, `field:withheld`
 /// for a complement.
-fn mark(field: &'static str, hide: Hide) -> Option<&'static str> {
-    match (hide, field) {
-        (Hide::Shown, _) => None,
-        (Hide::Small, f) => Some(f),
-        (Hide::Complement, "first_visits") => Some("first_visits:withheld"),
-        (Hide::Complement, "initial_patients") => Some("initial_patients:withheld"),
-        (Hide::Complement, "referred_patients") => Some("referred_patients:withheld"),
-        (Hide::Complement, "reverse_referred_patients") => Some("reverse_referred_patients:withheld"),
-        (Hide::Complement, "previous") => Some("previous:withheld"),
-        (Hide::Complement, "current") => Some("current:withheld"),
-        (Hide::Complement, _) => Some("withheld"),
+fn mark(field: &str, hide: Hide) -> Option<String> {
+    match hide {
+        Hide::Shown => None,
+        Hide::Small => Some(field.to_string()),
+        Hide::Complement => Some(format!("{field}:withheld")),
     }
 }
 
@@ -69,7 +63,7 @@ fn hide_partner_column(lines: &mut [PartnerLine], below: u64) {
     for (line, hide) in lines.iter_mut().zip(hidden(&counts, below)) {
         if hide != Hide::Shown {
             line.count = 0;
-            line.hidden = mark("count", hide);
+            line.hidden = Some(if hide == Hide::Small { "count" } else { "withheld" });
         }
     }
 }
@@ -94,11 +88,11 @@ pub(crate) fn shared_page(page: &HospitalPage, below: u64) -> HospitalPage {
             (hidden("referred_patients"), hidden("reverse_referred_patients"), hidden("initial_patients"));
         if referred || initial {
             line.referred_share = None;
-            line.hidden.push("referred_share");
+            line.hidden.push("referred_share".into());
         }
         if reverse || initial {
             line.reverse_share = None;
-            line.hidden.push("reverse_share");
+            line.hidden.push("reverse_share".into());
         }
     }
     hide_partner_column(&mut page.partners.top_referrers, below);
@@ -115,7 +109,7 @@ pub(crate) fn shared_page(page: &HospitalPage, below: u64) -> HospitalPage {
                 d.hidden.extend(mark(field, hide));
             }
             (d.previous, d.current, d.fall) = (0, 0, 0);
-            d.hidden.push("fall");
+            d.hidden.push("fall".into());
         }
     }
     page.rejects.rows.clear();
@@ -145,13 +139,17 @@ mod tests {
         let shared = shared_page(&page, 10);
         // The fixture's 皮膚科 line has 1 first visit and 3 reverse referrals.
         let derm = shared.departments.iter().find(|d| d.department == "皮膚科").unwrap();
-        assert!(derm.hidden.contains(&"first_visits") && derm.hidden.contains(&"reverse_referred_patients"));
+        let derm_hidden: Vec<&str> = derm.hidden.iter().map(String::as_str).collect();
+        assert!(derm_hidden.contains(&"first_visits") && derm_hidden.contains(&"reverse_referred_patients"));
         // Its complements are shown as withheld, not as small: they are not.
         let complements: Vec<(&str, &str)> = shared
             .departments
             .iter()
             .flat_map(|d| {
-                d.hidden.iter().filter(|h| h.ends_with(":withheld")).map(|h| (d.department.as_str(), *h))
+                d.hidden
+                    .iter()
+                    .filter(|h| h.ends_with(":withheld"))
+                    .map(|h| (d.department.as_str(), h.as_str()))
             })
             .collect();
         assert_eq!(
