@@ -6,13 +6,17 @@
 -- period get a row; `months_with_data` tells how complete it is. A count that is NULL in any
 -- month (not reported) makes the period's count NULL: a partial sum would look like a real
 -- figure. The upper bounds (`…_high`, see `monthly_counts.sql`) are summed the same way.
+-- `monthly_counts` has one row per hospital and month (a hospital-month comes from one source,
+-- checked at ingest) and `periods` one per period and month, so the rows of a group are its
+-- distinct months: `months_with_data` counts them with COUNT(*) (a COUNT(DISTINCT) kept a set of
+-- months per hospital and period: 0.8 GB and 4 s at 700 hospitals × 36 months).
 WITH summed AS (
     SELECT
         m.hospital_code,
         p.period_kind,
         p.period,
         MAX(p.months_in_period) AS months_in_period,
-        CAST(COUNT(DISTINCT m.month) AS BIGINT) AS months_with_data,
+        CAST(COUNT(*) AS BIGINT) AS months_with_data,
         CASE WHEN COUNT(m.first_visits) = COUNT(*) THEN CAST(SUM(m.first_visits) AS BIGINT) END AS first_visits,
         CASE WHEN COUNT(m.ambulance_first_visits) = COUNT(*) THEN CAST(SUM(m.ambulance_first_visits) AS BIGINT) END AS ambulance_first_visits,
         CASE WHEN COUNT(m.after_hours_first_visits) = COUNT(*) THEN CAST(SUM(m.after_hours_first_visits) AS BIGINT) END AS after_hours_first_visits,

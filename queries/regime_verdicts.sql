@@ -7,8 +7,9 @@
 --   pass            some criterion is met (whatever a mask hides)
 --   undetermined    none is met for certain, and whether one is depends on masked counts
 --   fail            otherwise: no criterion is met, whatever a mask hides
--- `met_criteria` lists the criteria met (never one that is unknown); `on_boundary` flags any
--- rate exactly on any of the regime's thresholds, for review.
+-- `on_boundary` flags any rate exactly on any of the regime's thresholds, for review. Which
+-- criteria are met is read from `regime_criteria` itself (`Results::criteria`): listing them
+-- here took an ordered STRING_AGG per group, 2 s and 0.5 GB at 700 hospitals × 36 months.
 SELECT
     hospital_code, period_kind, period, regime_id,
     CASE
@@ -18,7 +19,6 @@ SELECT
         WHEN BOOL_OR(undetermined) THEN 'undetermined'
         ELSE 'fail'
     END AS verdict,
-    COALESCE(STRING_AGG(CASE WHEN met THEN criterion_id END, ',' ORDER BY criterion_id), '') AS met_criteria,
     BOOL_OR(on_line) AS on_boundary
 FROM regime_criteria
 GROUP BY hospital_code, period_kind, period, regime_id

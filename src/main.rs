@@ -16,9 +16,14 @@ fn main() -> ExitCode {
     // mimalloc's defaults `rates` peaked at 1.2 GiB where the system allocator needs 0.3
     // (docs/BENCHMARKS.md).
     // SAFETY: setting an option only stores a value the allocator reads later.
-    unsafe {
-        libmimalloc_sys::mi_option_set(MI_OPTION_ARENA_EAGER_COMMIT, 0);
-        libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 0);
+    // An operator's own settings (mimalloc's environment variables) are left as they are.
+    for (option, variable, value) in [
+        (MI_OPTION_ARENA_EAGER_COMMIT, "MIMALLOC_ARENA_EAGER_COMMIT", 0),
+        (MI_OPTION_PURGE_DELAY, "MIMALLOC_PURGE_DELAY", 0),
+    ] {
+        if std::env::var_os(variable).is_none() {
+            unsafe { libmimalloc_sys::mi_option_set(option, value) };
+        }
     }
     let cli = refrate::cli::Cli::parse();
     let lang = refrate::cli::Lang::resolve(cli.lang);

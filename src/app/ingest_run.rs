@@ -300,7 +300,10 @@ pub(super) async fn ingest_and_publish(
     let mut stops = Stops { survey, found: Vec::new() };
     let mut notes = Vec::new();
     let changed = new_content(files, &mut notes);
-    if changed.is_empty() {
+    // A warehouse whose counts are missing (written before manifest format 4) or were made by
+    // other rules gets them from this run even when no input is new.
+    let counts_stale = !survey && !crate::engine::counts_are_stored(&current);
+    if changed.is_empty() && !counts_stale {
         return Ok(IngestOutcome {
             manifest: current,
             published: false,
@@ -453,6 +456,16 @@ pub(super) async fn ingest_and_publish(
         })
         .collect();
     run.files_ingested = (ingested.files.len() + reported.len()) as u64;
+    // Each partition's counts, from the files just stored, so reads of this version do not
+    // aggregate its events again.
+    let rules = crate::engine::counts_rules();
+    let to_count = commit.files_to_count(&rules);
+    if !to_count.is_empty() {
+        options.progress.set_message("counting");
+        let counts =
+            crate::engine::Engine::count_partitions(warehouse, to_count.iter().map(String::as_str)).await?;
+        commit.set_counts(&rules, counts);
+    }
     let (partitions_written, partitions_cleared) =
         (commit.partitions_written, commit.partitions_cleared.clone());
     let rows_rejected = run.rows_rejected;

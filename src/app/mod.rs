@@ -411,8 +411,8 @@ impl RunJob<'_> {
         };
         // Otherwise a damaged warehouse stops the run before anything is read from it or
         // published. Every file is hashed: a run reads most of the warehouse anyway
-        // (carry-over, rendering).
-        if up_to_date.is_some() {
+        // (carry-over, rendering), and so is a warehouse whose counts this run must compute.
+        if up_to_date.is_some() && crate::engine::counts_are_stored(&current) {
             warehouse.check_present(&current).await?;
         } else {
             warehouse.check_digests(&current).await?;
@@ -754,6 +754,7 @@ async fn verify(cfg: &Config, quiet: bool) -> Result<Outcome, AppError> {
     if let Some(damage) = warehouse.damage_error(&report) {
         return Err(damage.into());
     }
+    let counts = check_stored_counts(&warehouse, &manifest).await?;
     if !quiet {
         let older = if report.without_digest > 0 {
             format!(
@@ -764,7 +765,7 @@ async fn verify(cfg: &Config, quiet: bool) -> Result<Outcome, AppError> {
             String::new()
         };
         output::print(&format!(
-            "warehouse {} version {}: {} file(s), {} bytes checked (present, size, SHA-256, decodes as its table, row count): no damage{older}\n",
+            "warehouse {} version {}: {} file(s), {} bytes checked (present, size, SHA-256, decodes as its table, row count){counts}: no damage{older}\n",
             warehouse.location(),
             report.version,
             report.files,
@@ -772,6 +773,37 @@ async fn verify(cfg: &Config, quiet: bool) -> Result<Outcome, AppError> {
         ))?;
     }
     Ok(Outcome::AllPass)
+}
+
+/// The counts the manifest stores per partition, computed again from the event files and
+/// compared: they are what `rates` reads. Returns what was checked, for the summary line.
+async fn check_stored_counts(warehouse: &Warehouse, manifest: &Manifest) -> Result<String, AppError> {
+    let Some(stored) = manifest.stored_counts(&crate::engine::counts_rules()) else {
+        return Ok(String::new());
+    };
+    let files = manifest.event_files();
+    let mut computed = Engine::count_partitions(warehouse, files.keys().copied()).await?;
+    let differ: Vec<String> = stored
+        .iter()
+        .filter_map(|(p, counts)| {
+            let key = Manifest::partition_key(&p.hospital_code, &p.month);
+            let events = computed.remove(&key).unwrap_or_default();
+            (events.as_slice() != *counts)
+                .then(|| format!("{key} (stored {counts:?}, its events give {events:?})"))
+        })
+        .collect();
+    if !differ.is_empty() {
+        return Err(crate::warehouse::WarehouseError::Invalid {
+            location: warehouse.location().to_string(),
+            message: format!(
+                "the manifest's stored counts of {} partition(s) differ from their event files, so `rates` would report numbers its events do not give: {}. The manifest was edited or damaged; restore it from a backup, or rebuild the warehouse from the inputs",
+                differ.len(),
+                differ.join("; ")
+            ),
+        }
+        .into());
+    }
+    Ok(format!("; the stored counts of {} partition(s) recomputed from their events", stored.len()))
 }
 
 fn list_regimes(config: Option<&Path>) -> Result<Outcome, AppError> {

@@ -214,7 +214,75 @@ async fn as_format_2(cfg: &Config) {
     }
     m.format = 2;
     m.version += 1;
+    without_counts(&mut m);
     wh.publish(&m).await.unwrap();
+}
+
+/// A manifest as builds before format 4 wrote it: no stored counts.
+fn without_counts(m: &mut Manifest) {
+    m.counts_rules = None;
+    for p in m.partitions.values_mut() {
+        p.counts = None;
+    }
+}
+
+/// The monthly counts an engine over `manifest` gives.
+async fn counts_of(cfg: &Config, manifest: &Manifest) -> Vec<crate::engine::MonthlyRow> {
+    let wh = Warehouse::open(&cfg.warehouse).unwrap();
+    let set = crate::regimes::RegimeSet::builtin();
+    let regimes: Vec<&crate::regimes::Regime> = vec![set.get("chiiki-shien-2014").unwrap()];
+    let engine = crate::engine::Engine::open(&wh, manifest, &regimes).await.unwrap();
+    engine.monthly_counts().await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stored_counts_are_what_the_events_give_and_are_read_instead_of_the_events() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = project(dir.path());
+    run_with(&cfg, QUIET, |c| Warehouse::open(&c.warehouse)).await.unwrap();
+    let wh = Warehouse::open(&cfg.warehouse).unwrap();
+    let stored = wh.current().await.unwrap();
+    let rules = crate::engine::counts_rules();
+    assert_eq!(stored.counts_rules.as_deref(), Some(rules.as_str()));
+    assert!(stored.partitions.values().all(|p| p.counts.as_ref().is_some_and(|c| c.len() == 9)));
+
+    // The same numbers as counting the events.
+    let mut counted = stored.clone();
+    without_counts(&mut counted);
+    let from_events = counts_of(&cfg, &counted).await;
+    assert_eq!(counts_of(&cfg, &stored).await, from_events);
+    assert!(from_events.iter().any(|r| r.get(crate::regimes::Count::ReferredPatients) > Some(0)));
+
+    // Read instead of the events: a changed stored count shows (verify would refuse it) ...
+    let mut edited = stored.clone();
+    let (key, first) = edited.partitions.iter_mut().next().unwrap();
+    let key = key.clone();
+    first.counts.as_mut().unwrap()[0] += 1000;
+    let shown = counts_of(&cfg, &edited).await;
+    let row = |rows: &[crate::engine::MonthlyRow]| {
+        rows.iter()
+            .find(|r| crate::warehouse::Manifest::partition_key(&r.hospital_code, &r.month) == key)
+            .and_then(|r| r.get(crate::regimes::Count::FirstVisits))
+            .unwrap()
+    };
+    assert_eq!(row(&shown), row(&from_events) + 1000);
+    // ... unless they were made by other rules: then the events are counted.
+    edited.counts_rules = Some("sha256:0000000000000000".into());
+    assert_eq!(counts_of(&cfg, &edited).await, from_events);
+
+    // A warehouse without counts (format 3) gets them from the next run, with nothing new.
+    let mut old = stored.clone();
+    without_counts(&mut old);
+    old.format = 3;
+    old.version += 1;
+    wh.publish(&old).await.unwrap();
+    run_with(&cfg, QUIET, |c| Warehouse::open(&c.warehouse)).await.unwrap();
+    let upgraded = wh.current().await.unwrap();
+    assert_eq!(upgraded.version, old.version + 1);
+    assert_eq!(upgraded.partitions, stored.partitions);
+    // And then a run with nothing new publishes nothing.
+    run_with(&cfg, QUIET, |c| Warehouse::open(&c.warehouse)).await.unwrap();
+    assert_eq!(wh.current().await.unwrap().version, upgraded.version);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -245,7 +313,11 @@ async fn a_format_2_warehouse_is_read_as_it_is_and_a_corrected_month_becomes_one
         if p.month == "2025-05" {
             assert!(p.file.starts_with("events/month=2025-05/part-"), "{key}: {}", p.file);
         } else {
-            assert_eq!(p, &old.partitions[key], "{key} changed");
+            // The same file; its counts stored now (format 2 had none).
+            assert!(p.counts.is_some(), "{key} has no counts");
+            let mut was = old.partitions[key].clone();
+            was.counts = p.counts.clone();
+            assert_eq!(p, &was, "{key} changed");
         }
     }
     let may_files: std::collections::BTreeSet<&str> =

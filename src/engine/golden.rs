@@ -40,7 +40,7 @@
 //! - 2025-05: referred 85 of 100, and the reverse count is not reported (NULL) →
 //!   not_computable in both regimes, and in FY2025. chiiki-shien-2014's A (referral ≥ 80, no
 //!   reverse condition) is met all the same: the verdict stays not_computable while
-//!   `met_criteria` names A (pinned as the query does it today, not as a judgement).
+//!   `met_criteria` names A (the criteria met, read from regime_criteria.sql, not a judgement).
 //! - 2025-06: every count 0 but reverse 3 → zero denominators, no_data.
 //!
 //! Hospital H3 `2710123452` reports FY2024 as one figure: initial 200, referred 160, reverse
@@ -344,6 +344,7 @@ async fn counted_events_is_a_view_planned_into_each_query() {
     let provider = engine.ctx.table_provider("counted_events").await.unwrap();
     assert_eq!(provider.table_type(), datafusion::datasource::TableType::View);
     for (query, sql) in [
+        ("event_month_counts.sql", sql::EVENT_MONTH_COUNTS),
         ("monthly_counts.sql", sql::MONTHLY_COUNTS),
         ("department_breakdown.sql", breakdown_sql::DEPARTMENT_BREAKDOWN),
         ("partner_months.sql", breakdown_sql::PARTNER_MONTHS),
@@ -356,6 +357,18 @@ async fn counted_events_is_a_view_planned_into_each_query() {
             "{query} scans a stored counted_events:\n{plan}"
         );
     }
+}
+
+#[tokio::test]
+async fn event_month_counts() {
+    insta::assert_snapshot!(
+        golden(
+            "event_month_counts.sql",
+            sql::EVENT_MONTH_COUNTS,
+            Order::Columns(&["hospital_code", "month"])
+        )
+        .await
+    );
 }
 
 #[tokio::test]
@@ -493,6 +506,48 @@ async fn a_criterion_with_a_failed_and_an_unknown_condition_is_unknown() {
     let conditions: Vec<Option<bool>> =
         batches.iter().flat_map(|b| super::bools(b, "conditions", "met").unwrap()).collect();
     assert_eq!(conditions, [Some(false), None]);
+}
+
+/// A verdict's criteria met are the criteria `regime_criteria.sql` found met, in criterion
+/// order: the lists the verdict query gave when it aggregated them itself (every non-empty one
+/// of the fixture; the others are empty).
+#[tokio::test]
+async fn verdicts_list_the_criteria_met() {
+    let engine = fixture().await;
+    let months: BTreeSet<String> = ["2024-04", "2026-03"].iter().map(|m| m.to_string()).collect();
+    let mut periods = calendar(PeriodKind::FiscalYear, &months);
+    periods.extend(calendar(PeriodKind::Month, &months));
+    let results = engine.evaluate(&periods).await.unwrap();
+    let listed: Vec<String> = results
+        .verdicts
+        .iter()
+        .filter(|v| !v.met_criteria.is_empty())
+        .map(|v| {
+            format!(
+                "{} {} {} {} {}",
+                v.hospital_code,
+                v.period_kind.name(),
+                v.period,
+                v.regime_id,
+                v.met_criteria.join(",")
+            )
+        })
+        .collect();
+    assert_eq!(
+        listed,
+        [
+            "0110113719 fiscal-year 2024 shinryo-2022 standard",
+            "0110113719 fiscal-year 2025 shinryo-2022 standard",
+            "0110113719 month 2024-04 shinryo-2022 standard",
+            "0110113719 month 2025-04 shinryo-2022 standard",
+            "0110113719 month 2025-05 chiiki-shien-2014 A,B,C",
+            "0110113719 month 2025-05 shinryo-2022 standard",
+            "1312345679 month 2025-04 shinryo-2022 standard",
+            "1312345679 month 2025-05 chiiki-shien-2014 A",
+            "2710123452 fiscal-year 2024 chiiki-shien-2014 A,B",
+            "2710123452 fiscal-year 2025 chiiki-shien-2014 B",
+        ]
+    );
 }
 
 #[tokio::test]

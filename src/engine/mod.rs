@@ -4,6 +4,10 @@
 //! - `counted_events.sql`: the counting rules (first visit and its three exclusion groups,
 //!   initial, referred and reverse-referred patient, return visit, emergency), a view over
 //!   `events` with a 0/1 column per count;
+//! - `event_month_counts.sql`: the sums of those columns per hospital-month, computed when a
+//!   month is published and stored in the manifest with a key of the rules that made them
+//!   ([`counts_rules`]), so reads do not aggregate every event again; a view over the events
+//!   when the stored counts are missing or were made by other rules;
 //! - `monthly_counts.sql`, `period_counts.sql`: the counts per month and per period (a count a
 //!   hospital did not report stays NULL and makes what needs it not computable);
 //! - `regime_metrics.sql`: each regime's exact numerator and denominator;
@@ -52,6 +56,8 @@ pub(crate) use approval::{ApprovalRow, FactValue, RequirementMet};
 pub(crate) mod sql {
     /// The counting rules: one row per event, a 0/1 column per count (registered as a view).
     pub(crate) const COUNTED_EVENTS: &str = include_str!("../../queries/counted_events.sql");
+    /// The counts per hospital-month with events: stored at ingest, or a view over the events.
+    pub(crate) const EVENT_MONTH_COUNTS: &str = include_str!("../../queries/event_month_counts.sql");
     pub(crate) const MONTHLY_COUNTS: &str = include_str!("../../queries/monthly_counts.sql");
     pub(crate) const PERIOD_COUNTS: &str = include_str!("../../queries/period_counts.sql");
     pub(crate) const REGIME_METRICS: &str = include_str!("../../queries/regime_metrics.sql");
@@ -317,7 +323,49 @@ impl Engine {
         for file in manifest.sources.iter().filter_map(|(name, s)| s.reported_named_file(name)) {
             reported.extend(warehouse.read_verified(manifest.version, &file).await?);
         }
+        if let Some(stored) = manifest.stored_counts(&counts_rules()) {
+            register_stored_counts(&ctx, &stored)?;
+        }
         Engine::with_tables(ctx, reported, regimes)
+    }
+
+    /// The counts of every hospital-month in the event files `files` (`event_month_counts.sql`),
+    /// keyed by partition (`hospital/month`), one number per count in [`Count::ALL`] order: what
+    /// a run stores in the manifest for the partitions it publishes.
+    pub(crate) async fn count_partitions(
+        warehouse: &Warehouse,
+        files: impl IntoIterator<Item = &str>,
+    ) -> Result<BTreeMap<String, Vec<u64>>, EngineError> {
+        const Q: &str = "event_month_counts.sql";
+        let urls: Vec<String> = files.into_iter().map(|file| warehouse.url_of(file)).collect();
+        let mut counts = BTreeMap::new();
+        if urls.is_empty() {
+            return Ok(counts);
+        }
+        let config = SessionConfig::new().with_target_partitions(2).with_information_schema(false);
+        let ctx = SessionContext::new_with_config(config);
+        ctx.register_object_store(warehouse.store_url(), warehouse.store());
+        let options = ParquetReadOptions::default().schema(&schema::EVENTS);
+        let df = ctx
+            .read_parquet(urls, options)
+            .await
+            .map_err(|source| EngineError::Register { table: "events", source })?;
+        ctx.register_table("events", df.into_view())
+            .map_err(|source| EngineError::Register { table: "events", source })?;
+        let engine = Engine { ctx, reported_years: Default::default() };
+        engine.register_counted_events().await?;
+        for b in &engine.run(Q, sql::EVENT_MONTH_COUNTS).await? {
+            let (hospitals, months) = (strings(b, Q, "hospital_code")?, strings(b, Q, "month")?);
+            let mut cols = Vec::new();
+            for c in Count::ALL {
+                cols.push(ints(b, Q, c.name())?);
+            }
+            for i in 0..b.num_rows() {
+                let row = cols.iter().map(|col| to_u64(col[i]).unwrap_or(0)).collect();
+                counts.insert(crate::warehouse::Manifest::partition_key(&hospitals[i], &months[i]), row);
+            }
+        }
+        Ok(counts)
     }
 
     /// A session over counts held in memory only (no event files): simulated years of the
@@ -428,11 +476,31 @@ impl Engine {
         Ok(())
     }
 
+    /// Registers `event_month_counts` as the view of `event_month_counts.sql` over the events,
+    /// unless the session has the stored counts already.
+    async fn register_event_month_counts(&self) -> Result<(), EngineError> {
+        const TABLE: &str = "event_month_counts";
+        if self.ctx.table_exist(TABLE).map_err(|source| EngineError::Register { table: TABLE, source })? {
+            return Ok(());
+        }
+        self.register_counted_events().await?;
+        let view = self
+            .ctx
+            .sql(sql::EVENT_MONTH_COUNTS)
+            .await
+            .map_err(|source| EngineError::Query { query: "event_month_counts.sql", source })?
+            .into_view();
+        self.ctx
+            .register_table(TABLE, view)
+            .map_err(|source| EngineError::Register { table: TABLE, source })?;
+        Ok(())
+    }
+
     /// Monthly counts per hospital (`queries/monthly_counts.sql`), also registered as the
     /// `monthly_counts` table for the period queries.
     pub(crate) async fn monthly_counts(&self) -> Result<Vec<MonthlyRow>, EngineError> {
         const Q: &str = "monthly_counts.sql";
-        self.register_counted_events().await?;
+        self.register_event_month_counts().await?;
         let batches = self.run_into(Q, sql::MONTHLY_COUNTS, "monthly_counts").await?;
         let mut rows = Vec::new();
         for b in &batches {
@@ -582,8 +650,7 @@ impl Engine {
                 strings(b, RV, "period")?,
                 strings(b, RV, "regime_id")?,
             );
-            let (v, met, on_b) =
-                (verdicts(b, RV, "verdict")?, strings(b, RV, "met_criteria")?, bools(b, RV, "on_boundary")?);
+            let (v, on_b) = (verdicts(b, RV, "verdict")?, bools(b, RV, "on_boundary")?);
             for i in 0..b.num_rows() {
                 results.verdicts.push(VerdictRow {
                     hospital_code: h[i].clone(),
@@ -591,9 +658,26 @@ impl Engine {
                     period: p[i].clone(),
                     regime_id: r[i].clone(),
                     verdict: v[i],
-                    met_criteria: met[i].split(',').filter(|s| !s.is_empty()).map(str::to_string).collect(),
+                    met_criteria: Vec::new(),
                     on_boundary: on_b[i].unwrap_or(false),
                 });
+            }
+        }
+        // The criteria met, as `regime_criteria.sql` decided them (ordered by criterion there).
+        let mut met: BTreeMap<(&str, PeriodKind, &str, &str), Vec<String>> = BTreeMap::new();
+        for c in results.criteria.iter().filter(|c| c.met == Some(true)) {
+            met.entry((&c.hospital_code, c.period_kind, &c.period, &c.regime_id))
+                .or_default()
+                .push(c.criterion_id.clone());
+        }
+        for v in &mut results.verdicts {
+            if let Some(ids) = met.remove(&(
+                v.hospital_code.as_str(),
+                v.period_kind,
+                v.period.as_str(),
+                v.regime_id.as_str(),
+            )) {
+                v.met_criteria = ids;
             }
         }
         results.metrics.sort_by(|a, b| {
@@ -627,6 +711,51 @@ impl Engine {
         .map_err(|e| EngineError::Register { table: "periods", source: e.into() })?;
         self.register("periods", vec![batch], schema)
     }
+}
+
+/// The key of the rules that compute a partition's stored counts: the SQL of
+/// `counted_events.sql` and `event_month_counts.sql` and the order of the counts. Counts stored
+/// under another key (an earlier build's rules) are not read: they are computed again.
+pub(crate) fn counts_rules() -> String {
+    use sha2::{Digest, Sha256};
+    let mut hash = Sha256::new();
+    for part in [sql::COUNTED_EVENTS, sql::EVENT_MONTH_COUNTS] {
+        hash.update(part.as_bytes());
+        hash.update([0]);
+    }
+    hash.update(Count::ALL.map(Count::name).join(",").as_bytes());
+    format!("sha256:{}", &hex::encode(hash.finalize())[..16])
+}
+
+/// Whether every partition of `manifest` has counts made by this build's rules (trivially so
+/// without partitions): otherwise reads count the events, and the next `run` stores them.
+pub(crate) fn counts_are_stored(manifest: &Manifest) -> bool {
+    manifest.partitions.is_empty() || manifest.stored_counts(&counts_rules()).is_some()
+}
+
+/// `event_month_counts` from the counts the manifest stores, with the columns and types of the
+/// view of `event_month_counts.sql`.
+fn register_stored_counts(
+    ctx: &SessionContext,
+    stored: &[(&crate::warehouse::PartitionEntry, &[u64])],
+) -> Result<(), EngineError> {
+    const TABLE: &str = "event_month_counts";
+    let err =
+        |e: datafusion::arrow::error::ArrowError| EngineError::Register { table: TABLE, source: e.into() };
+    let mut fields =
+        vec![Field::new("hospital_code", DataType::Utf8, false), Field::new("month", DataType::Utf8, false)];
+    let mut columns: Vec<ArrayRef> = vec![
+        Arc::new(StringArray::from_iter_values(stored.iter().map(|(p, _)| p.hospital_code.as_str()))),
+        Arc::new(StringArray::from_iter_values(stored.iter().map(|(p, _)| p.month.as_str()))),
+    ];
+    for (i, c) in Count::ALL.iter().enumerate() {
+        fields.push(Field::new(c.name(), DataType::Int64, true));
+        let values = stored.iter().map(|(_, counts)| counts.get(i).and_then(|v| i64::try_from(*v).ok()));
+        columns.push(Arc::new(Int64Array::from_iter(values)));
+    }
+    let batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).map_err(err)?;
+    ctx.register_batch(TABLE, batch).map_err(|source| EngineError::Register { table: TABLE, source })?;
+    Ok(())
 }
 
 /// `regime_terms` and `regime_conditions`: the regime YAML data as tables, so the SQL holds no

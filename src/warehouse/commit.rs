@@ -122,10 +122,39 @@ impl<'a> Commit<'a> {
                 sha256: written.sha256.clone(),
                 bytes: Some(written.bytes),
                 sources: p.sources.into_iter().collect(),
+                counts: None,
             };
             self.next.partitions.insert(key, entry);
         }
         Ok(())
+    }
+
+    /// The event files holding partitions of the next version without counts made by `rules`
+    /// (the months this run wrote, and every partition when the stored counts were made by
+    /// other rules, which are dropped: a version's counts come from one set of rules). None for
+    /// a rehearsal, which stores no file to count.
+    pub(crate) fn files_to_count(&mut self, rules: &str) -> Vec<String> {
+        if self.lock.is_none() {
+            return Vec::new();
+        }
+        if self.next.counts_rules.as_deref() != Some(rules) {
+            for p in self.next.partitions.values_mut() {
+                p.counts = None;
+            }
+        }
+        let files: std::collections::BTreeSet<&str> =
+            self.next.partitions.values().filter(|p| p.counts.is_none()).map(|p| p.file.as_str()).collect();
+        files.into_iter().map(str::to_string).collect()
+    }
+
+    /// Records the counts `rules` computed per partition (`hospital/month`) from the files
+    /// [`Self::files_to_count`] named. A partition left without counts makes every read of this
+    /// version count the events.
+    pub(crate) fn set_counts(&mut self, rules: &str, mut counts: BTreeMap<String, Vec<u64>>) {
+        self.next.counts_rules = Some(rules.to_string());
+        for (key, p) in self.next.partitions.iter_mut().filter(|(_, p)| p.counts.is_none()) {
+            p.counts = counts.remove(key);
+        }
     }
 
     /// Stores the rejects of a source as a table file; returns its name and digest.

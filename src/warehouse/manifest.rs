@@ -23,7 +23,13 @@ use serde::{Deserialize, Serialize};
 /// reading format 2 would count such a file once per partition, so format 3 is refused there.
 /// Format 1 and 2 warehouses are read as they are; a run that touches a month writes that
 /// month as one file, so they convert month by month.
-pub(crate) const FORMAT: u32 = 3;
+///
+/// Format 4 stores each partition's event counts (`counts`), computed by the engine's SQL when
+/// the partition was published and keyed by that SQL (`counts_rules`): `rates` reads them
+/// instead of aggregating every event again. Counts made by other rules, or missing (format 3
+/// and before), are not used: the engine counts the events, and the next `run` stores them.
+/// A format 3 build refuses format 4 (it would ignore no field: it fails on `counts`).
+pub(crate) const FORMAT: u32 = 4;
 
 /// The manifest formats this build reads.
 pub(crate) const READABLE_FORMATS: std::ops::RangeInclusive<u32> = 1..=FORMAT;
@@ -138,6 +144,10 @@ pub struct PartitionEntry {
     pub bytes: Option<u64>,
     /// Source names whose rows are in this partition.
     pub sources: Vec<String>,
+    /// The partition's event counts as the manifest's `counts_rules` computed them, one number
+    /// per count in their fixed order; absent before format 4 and until they are computed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub counts: Option<Vec<u64>>,
 }
 
 /// A run that published this version.
@@ -169,6 +179,10 @@ pub struct Manifest {
     pub partitions: BTreeMap<String, PartitionEntry>,
     /// The most recent runs, newest last (kept short).
     pub runs: Vec<RunEntry>,
+    /// Identifies the rules (the SQL and the order of the counts) that computed the partitions'
+    /// `counts`: counts are used only by a build whose rules have this key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub counts_rules: Option<String>,
 }
 
 impl Manifest {
@@ -183,7 +197,17 @@ impl Manifest {
             sources: BTreeMap::new(),
             partitions: BTreeMap::new(),
             runs: Vec::new(),
+            counts_rules: None,
         }
+    }
+
+    /// Every partition with its stored counts, when all have counts computed by `rules`;
+    /// `None` otherwise (the counts must then be computed from the events).
+    pub fn stored_counts(&self, rules: &str) -> Option<Vec<(&PartitionEntry, &[u64])>> {
+        if self.counts_rules.as_deref() != Some(rules) {
+            return None;
+        }
+        self.partitions.values().map(|p| Some((p, p.counts.as_deref()?))).collect()
     }
 
     pub fn partition_key(hospital_code: &str, month: &str) -> String {
@@ -431,6 +455,7 @@ mod tests {
             sha256: sha.into(),
             bytes: Some(bytes),
             sources: vec!["a.csv".into()],
+            counts: None,
         };
         let with = |entries: Vec<PartitionEntry>, format: u32| {
             let mut m = Manifest::empty();

@@ -268,9 +268,14 @@ fn stored_file_that_does_not_decode_is_an_error_not_a_panic() {
     };
 
     // A foreign Parquet file (the rejects table) where a partition should be.
+    let published_rates = stdout(&p.rates("fiscal-year", &[]));
     std::fs::copy(wh.join(&rejects), wh.join(&april)).unwrap();
     edit_manifest(&p, |m| set_checks(m, "partition", &april));
-    assert_refused_naming(&p.rates("fiscal-year", &[]), &april);
+    // `rates` reads the counts stored when the partition was published, not its file: it gives
+    // those numbers, never the damaged file's (verify and run name the file).
+    let out = p.rates("fiscal-year", &[]);
+    assert!(!stderr(&out).contains("panicked"), "{}", stderr(&out));
+    assert_eq!(stdout(&out), published_rates);
     let out = verify(&p);
     assert_refused_naming(&out, &april);
     assert!(stderr(&out).contains("Parquet"), "{}", stderr(&out));
@@ -283,7 +288,7 @@ fn stored_file_that_does_not_decode_is_an_error_not_a_panic() {
     let bytes = std::fs::read(wh.join(&march)).unwrap();
     std::fs::write(wh.join(&april), &bytes[..bytes.len() / 2]).unwrap();
     edit_manifest(&p, |m| set_checks(m, "partition", &april));
-    assert_refused_naming(&p.rates("fiscal-year", &[]), &april);
+    assert_eq!(stdout(&p.rates("fiscal-year", &[])), published_rates);
     assert_refused_naming(&verify(&p), &april);
 
     // A partition file where the rejects table should be: read by every run's rendering.
@@ -295,4 +300,30 @@ fn stored_file_that_does_not_decode_is_an_error_not_a_panic() {
     });
     assert_refused_naming(&p.run(), &rejects);
     assert_refused_naming(&verify(&p), &rejects);
+}
+
+/// `rates` reads the counts the manifest stores per partition (manifest format 4) instead of
+/// every event: `verify` computes them again from the event files and refuses a manifest whose
+/// counts differ, naming the partition.
+#[test]
+fn verify_recomputes_the_stored_counts_and_names_a_partition_whose_counts_were_edited() {
+    let p = published();
+    let before = p.rates("fiscal-year", &[]);
+    let out = verify(&p);
+    assert_code(&out, 0);
+    assert!(stdout(&out).contains("stored counts of"), "{}", stdout(&out));
+
+    edit_manifest(&p, |m| {
+        let counts = m["partitions"][H1_APRIL]["counts"].as_array_mut().expect("no stored counts");
+        // initial_patients (Count::ALL's fifth), a column of the rates.
+        counts[4] = serde_json::json!(counts[4].as_u64().unwrap() + 7);
+    });
+    // What rates reads: the edited count shows.
+    assert_ne!(stdout(&p.rates("fiscal-year", &[])), stdout(&before));
+    let out = verify(&p);
+    assert_code(&out, 2);
+    let err = stderr(&out);
+    assert!(err.contains(H1_APRIL) && err.contains("stored counts"), "{err}");
+    assert!(!err.contains(H4_JULY), "an intact partition is named: {err}");
+    assert!(!err.contains("panicked"), "{err}");
 }
