@@ -460,39 +460,29 @@ impl Engine {
     /// query that reads it (the optimizer sees through it and prunes its unused columns), so
     /// the rules are written once and no per-event table is ever materialised.
     async fn register_counted_events(&self) -> Result<(), EngineError> {
-        const TABLE: &str = "counted_events";
-        if self.ctx.table_exist(TABLE).map_err(|source| EngineError::Register { table: TABLE, source })? {
-            return Ok(());
-        }
-        let view = self
-            .ctx
-            .sql(sql::COUNTED_EVENTS)
-            .await
-            .map_err(|source| EngineError::Query { query: "counted_events.sql", source })?
-            .into_view();
-        self.ctx
-            .register_table(TABLE, view)
-            .map_err(|source| EngineError::Register { table: TABLE, source })?;
-        Ok(())
+        self.register_view("counted_events", "counted_events.sql", sql::COUNTED_EVENTS).await
     }
 
     /// Registers `event_month_counts` as the view of `event_month_counts.sql` over the events,
     /// unless the session has the stored counts already.
     async fn register_event_month_counts(&self) -> Result<(), EngineError> {
-        const TABLE: &str = "event_month_counts";
-        if self.ctx.table_exist(TABLE).map_err(|source| EngineError::Register { table: TABLE, source })? {
+        self.register_counted_events().await?;
+        self.register_view("event_month_counts", "event_month_counts.sql", sql::EVENT_MONTH_COUNTS).await
+    }
+
+    /// Registers the query `sql` as the view `table`, unless the session has that table.
+    async fn register_view(
+        &self,
+        table: &'static str,
+        query: &'static str,
+        sql: &str,
+    ) -> Result<(), EngineError> {
+        if self.ctx.table_exist(table).map_err(|source| EngineError::Register { table, source })? {
             return Ok(());
         }
-        self.register_counted_events().await?;
-        let view = self
-            .ctx
-            .sql(sql::EVENT_MONTH_COUNTS)
-            .await
-            .map_err(|source| EngineError::Query { query: "event_month_counts.sql", source })?
-            .into_view();
-        self.ctx
-            .register_table(TABLE, view)
-            .map_err(|source| EngineError::Register { table: TABLE, source })?;
+        let view =
+            self.ctx.sql(sql).await.map_err(|source| EngineError::Query { query, source })?.into_view();
+        self.ctx.register_table(table, view).map_err(|source| EngineError::Register { table, source })?;
         Ok(())
     }
 
