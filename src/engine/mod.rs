@@ -300,25 +300,8 @@ impl Engine {
         manifest: &Manifest,
         regimes: &[&Regime],
     ) -> Result<Engine, EngineError> {
-        let config = SessionConfig::new().with_target_partitions(2).with_information_schema(false);
-        let ctx = SessionContext::new_with_config(config);
-        ctx.register_object_store(warehouse.store_url(), warehouse.store());
         // A month file holds several partitions: each file is read once.
-        let urls: Vec<String> = manifest.event_files().keys().map(|file| warehouse.url_of(file)).collect();
-        if urls.is_empty() {
-            let empty = MemTable::try_new(schema::EVENTS.clone(), vec![vec![]])
-                .map_err(|source| EngineError::Register { table: "events", source })?;
-            ctx.register_table("events", Arc::new(empty))
-                .map_err(|source| EngineError::Register { table: "events", source })?;
-        } else {
-            let options = ParquetReadOptions::default().schema(&schema::EVENTS);
-            let df = ctx
-                .read_parquet(urls, options)
-                .await
-                .map_err(|source| EngineError::Register { table: "events", source })?;
-            ctx.register_table("events", df.into_view())
-                .map_err(|source| EngineError::Register { table: "events", source })?;
-        }
+        let ctx = events_session(warehouse, manifest.event_files().into_keys()).await?;
         let mut reported = Vec::new();
         for file in manifest.sources.iter().filter_map(|(name, s)| s.reported_named_file(name)) {
             reported.extend(warehouse.read_verified(manifest.version, &file).await?);
@@ -337,21 +320,8 @@ impl Engine {
         files: impl IntoIterator<Item = &str>,
     ) -> Result<BTreeMap<String, Vec<u64>>, EngineError> {
         const Q: &str = "event_month_counts.sql";
-        let urls: Vec<String> = files.into_iter().map(|file| warehouse.url_of(file)).collect();
         let mut counts = BTreeMap::new();
-        if urls.is_empty() {
-            return Ok(counts);
-        }
-        let config = SessionConfig::new().with_target_partitions(2).with_information_schema(false);
-        let ctx = SessionContext::new_with_config(config);
-        ctx.register_object_store(warehouse.store_url(), warehouse.store());
-        let options = ParquetReadOptions::default().schema(&schema::EVENTS);
-        let df = ctx
-            .read_parquet(urls, options)
-            .await
-            .map_err(|source| EngineError::Register { table: "events", source })?;
-        ctx.register_table("events", df.into_view())
-            .map_err(|source| EngineError::Register { table: "events", source })?;
+        let ctx = events_session(warehouse, files).await?;
         let engine = Engine { ctx, reported_years: Default::default() };
         engine.register_counted_events().await?;
         for b in &engine.run(Q, sql::EVENT_MONTH_COUNTS).await? {
@@ -701,6 +671,28 @@ impl Engine {
         .map_err(|e| EngineError::Register { table: "periods", source: e.into() })?;
         self.register("periods", vec![batch], schema)
     }
+}
+
+/// A session over the warehouse whose `events` table is exactly the event files `files` (an
+/// empty table without any).
+async fn events_session(
+    warehouse: &Warehouse,
+    files: impl IntoIterator<Item = &str>,
+) -> Result<SessionContext, EngineError> {
+    let register = |source| EngineError::Register { table: "events", source };
+    let config = SessionConfig::new().with_target_partitions(2).with_information_schema(false);
+    let ctx = SessionContext::new_with_config(config);
+    ctx.register_object_store(warehouse.store_url(), warehouse.store());
+    let urls: Vec<String> = files.into_iter().map(|file| warehouse.url_of(file)).collect();
+    if urls.is_empty() {
+        let empty = MemTable::try_new(schema::EVENTS.clone(), vec![vec![]]).map_err(register)?;
+        ctx.register_table("events", Arc::new(empty)).map_err(register)?;
+    } else {
+        let options = ParquetReadOptions::default().schema(&schema::EVENTS);
+        let df = ctx.read_parquet(urls, options).await.map_err(register)?;
+        ctx.register_table("events", df.into_view()).map_err(register)?;
+    }
+    Ok(ctx)
 }
 
 /// The key of the rules that compute a partition's stored counts: the SQL of
