@@ -1,6 +1,6 @@
 //! The report half of `refrate run`: runs the engine for every period the pages show, hands
-//! the rows to [`report::build`] and writes the files it returns, replacing the previous ones
-//! only once all are rendered.
+//! the rows to [`report::build`] and writes the files it hands back one at a time, replacing
+//! the previous ones only once all are rendered.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -143,18 +143,19 @@ impl<'a> RenderRecord<'a> {
         intact.then_some(stamp.rendered)
     }
 
-    /// Writes the record of `files` and `rendered`, last, once the pages are in place.
-    fn write(&self, dir: &Path, files: &[(String, Vec<u8>)], rendered: &Rendered) -> Result<(), AppError> {
+    /// Writes the record of `pages` (name and SHA-256 of each) and `rendered`, last, once the
+    /// pages are in place.
+    fn write(&self, dir: &Path, pages: &[(String, String)], rendered: &Rendered) -> Result<(), AppError> {
         let stamp = RenderStamp {
             key: self.key.0.clone(),
-            pages: files.iter().map(|(name, content)| (name.clone(), sha256_hex(content))).collect(),
+            pages: pages.iter().cloned().collect(),
             rendered: rendered.clone(),
         };
         let record = serde_json::to_string(&stamp).expect("a record serialises");
         let seal = self.sealer.seal(SEAL_DOMAIN, record.as_bytes());
         let sealed =
             serde_json::to_string_pretty(&SealedStamp { record, seal }).expect("a record serialises");
-        write_all_in_place(dir, &[(STAMP.to_string(), sealed.into_bytes())])
+        put_in_place(dir, vec![stage(dir, STAMP.to_string(), sealed.as_bytes())?]).map(drop)
     }
 }
 
@@ -180,7 +181,6 @@ pub(crate) async fn diagnose(warehouse: &Warehouse, manifest: &Manifest, error: 
     }
 }
 
-/// Renders every page into memory, then writes them; returns the review for the exit code.
 /// The lists the pages take names from: the hospital master, and the partner list.
 #[derive(Clone, Copy)]
 pub(super) struct Masters<'a> {
@@ -299,6 +299,8 @@ pub(super) async fn approval(
     ))
 }
 
+/// Renders every page, staging each as it is rendered, then puts them all in place; returns
+/// the review for the exit code.
 pub(super) async fn render_all(
     cfg: &Config,
     warehouse: &Warehouse,
@@ -322,6 +324,8 @@ pub(super) async fn render_all(
     calendar.extend(periods::calendar(PeriodKind::SixMonths, &months));
     let results = engine.evaluate(&calendar).await?;
     let mut rows = rate_rows(&results, regimes);
+    // The rows hold all the pages need; the engine's own rows go before the pages are built.
+    drop(results);
     add_forecasts(&mut rows, &monthly, regimes).await?;
     let forms = forms_of(cfg, regimes, &rows, hospitals);
     let approval = approval(cfg, &engine, masters.facts, hospitals).await?;
@@ -342,9 +346,13 @@ pub(super) async fn render_all(
         forms: &forms,
         suppress_below: cfg.suppress_below,
     };
-    let files = report::build::pages(&sources, renderer)?;
+    let mut staging = Staging::open(&cfg.reports)?;
+    report::build::pages(&sources, renderer, &mut |name, bytes| {
+        super::interrupt::check()?;
+        staging.add(name, bytes)
+    })?;
     super::interrupt::check()?;
-    write_all(&cfg.reports, &files)?;
+    let pages = staging.publish()?;
 
     let name = |code: &str| hospitals.get(code).and_then(|h| h.name.clone());
     let review = Review::of(&rows, covered.last().map(String::as_str), name).with_approval(&approval, name);
@@ -361,7 +369,7 @@ pub(super) async fn render_all(
     let rendered = Rendered { review, not_in_master };
     // Without a key (reported counts only) nothing could seal a record: every run renders.
     if let Some(record) = record {
-        record.write(&cfg.reports, &files, &rendered)?;
+        record.write(&cfg.reports, &pages, &rendered)?;
     }
     Ok(rendered)
 }
@@ -426,62 +434,133 @@ pub(super) fn check_reports_folder(dir: &Path) -> Result<(), AppError> {
 /// Prefix of the temporary files pages are written to before their rename.
 const TEMP_PREFIX: &str = ".refrate-";
 
-/// Writes each file next to its destination and renames it into place, so a reader never
-/// sees a half-written page.
-///
-/// Temporary files of a run killed while writing are removed first: `run` holds the writer
-/// lock, so no other run is writing here. Pages of fiscal years no longer in the data (a
-/// corrected typo that had made a year appear) are removed after the new ones are in place;
-/// files refrate does not name are never touched. Files get the mode the umask gives.
-fn write_all(dir: &Path, files: &[(String, Vec<u8>)]) -> Result<(), AppError> {
-    std::fs::create_dir_all(dir)
-        .map_err(AppError::io(format!("creating the reports folder {}", dir.display())))?;
-    let entries = std::fs::read_dir(dir)
-        .map_err(AppError::io(format!("reading the reports folder {}", dir.display())))?;
-    for entry in entries.flatten() {
-        if entry.file_name().to_string_lossy().starts_with(TEMP_PREFIX) {
-            let _ = std::fs::remove_file(entry.path());
-        }
-    }
-    match std::fs::remove_file(dir.join(STAMP)) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-            return Err(AppError::io(format!("removing {}", dir.join(STAMP).display()))(e));
-        }
-        _ => {}
-    }
-    write_all_in_place(dir, files)?;
-    let written: BTreeSet<&str> = files.iter().map(|(name, _)| name.as_str()).collect();
-    let entries = std::fs::read_dir(dir)
-        .map_err(AppError::io(format!("reading the reports folder {}", dir.display())))?;
-    for entry in entries.flatten() {
-        let name = entry.file_name();
-        let Some(name) = name.to_str() else { continue };
-        if report::is_fiscal_year_report(name) && !written.contains(name) && entry.path().is_file() {
-            std::fs::remove_file(entry.path())
-                .map_err(AppError::io(format!("removing the outdated report {}", entry.path().display())))?;
-        }
-    }
-    Ok(())
+/// The files of one rendering, each written to a temporary file next to its destination as it
+/// is rendered, and renamed into place only once all are written ([`Staging::publish`]), so a
+/// reader never sees a half-written page and a rendering that fails or is interrupted replaces
+/// nothing (its temporary files are removed when the staging is dropped). The writing runs on
+/// a thread of its own, so rendering and writing use both cores; at most [`IN_FLIGHT`] pages
+/// wait for it, and only names and digests are kept: memory does not grow with the pages.
+struct Staging {
+    dir: std::path::PathBuf,
+    pages: Option<std::sync::mpsc::SyncSender<(String, Vec<u8>)>>,
+    writer: Option<std::thread::JoinHandle<Result<Vec<Staged>, AppError>>>,
 }
 
-/// Writes each file to a temporary name in `dir` and renames it into place.
-fn write_all_in_place(dir: &Path, files: &[(String, Vec<u8>)]) -> Result<(), AppError> {
-    for (name, content) in files {
-        let target = dir.join(name);
-        let mut tmp = tempfile::Builder::new()
-            .prefix(TEMP_PREFIX)
-            .tempfile_in(dir)
-            .map_err(AppError::io(format!("writing {}", target.display())))?;
-        std::io::Write::write_all(&mut tmp, content)
-            .map_err(AppError::io(format!("writing {}", target.display())))?;
-        set_mode_from_umask(tmp.as_file())
-            .map_err(AppError::io(format!("setting the permissions of {}", target.display())))?;
+/// A file written to its temporary name: its name to be, its SHA-256, and the temporary file
+/// (removed when dropped).
+type Staged = (String, String, tempfile::TempPath);
+
+/// Pages rendered and waiting to be written.
+const IN_FLIGHT: usize = 32;
+
+impl Staging {
+    /// Creates `dir` if needed and removes the temporary files of a run killed while writing:
+    /// `run` holds the writer lock, so no other run is writing here.
+    fn open(dir: &Path) -> Result<Staging, AppError> {
+        std::fs::create_dir_all(dir)
+            .map_err(AppError::io(format!("creating the reports folder {}", dir.display())))?;
+        let entries = std::fs::read_dir(dir)
+            .map_err(AppError::io(format!("reading the reports folder {}", dir.display())))?;
+        for entry in entries.flatten() {
+            if entry.file_name().to_string_lossy().starts_with(TEMP_PREFIX) {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+        let (pages, queue) = std::sync::mpsc::sync_channel::<(String, Vec<u8>)>(IN_FLIGHT);
+        let folder = dir.to_path_buf();
+        let writer = std::thread::spawn(move || {
+            let mut staged = Vec::new();
+            for (name, content) in queue {
+                staged.push(stage(&folder, name, &content)?);
+            }
+            Ok(staged)
+        });
+        Ok(Staging { dir: dir.to_path_buf(), pages: Some(pages), writer: Some(writer) })
+    }
+
+    /// Hands `content`, to be published as `name`, to the writer; fails with the writer's
+    /// error once it has failed.
+    fn add(&mut self, name: String, content: Vec<u8>) -> Result<(), AppError> {
+        let sent = self.pages.as_ref().is_some_and(|pages| pages.send((name, content)).is_ok());
+        if sent { Ok(()) } else { self.finish().map(drop) }
+    }
+
+    /// Waits for the writer to write every file handed to it.
+    fn finish(&mut self) -> Result<Vec<Staged>, AppError> {
+        self.pages = None;
+        let writer = self.writer.take().expect("the writer is joined once");
+        writer.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    }
+
+    /// Waits for the writer, then renames every file into place. The render record is removed
+    /// first (a run stopped while renaming leaves none, and the next run renders again); pages
+    /// of fiscal years no longer in the data (a corrected typo that had made a year appear)
+    /// are removed after the new ones are in place. Files refrate does not name are never
+    /// touched.
+    fn publish(mut self) -> Result<Vec<(String, String)>, AppError> {
+        let staged = self.finish()?;
+        let dir = self.dir.clone();
+        let stamp = dir.join(STAMP);
+        match std::fs::remove_file(&stamp) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(AppError::io(format!("removing {}", stamp.display()))(e));
+            }
+            _ => {}
+        }
+        let published = put_in_place(&dir, staged)?;
+        let written: BTreeSet<&str> = published.iter().map(|(name, _)| name.as_str()).collect();
+        let entries = std::fs::read_dir(&dir)
+            .map_err(AppError::io(format!("reading the reports folder {}", dir.display())))?;
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let Some(name) = name.to_str() else { continue };
+            if report::is_fiscal_year_report(name) && !written.contains(name) && entry.path().is_file() {
+                std::fs::remove_file(entry.path()).map_err(AppError::io(format!(
+                    "removing the outdated report {}",
+                    entry.path().display()
+                )))?;
+            }
+        }
+        Ok(published)
+    }
+}
+
+impl Drop for Staging {
+    /// Waits for the writer, so that the temporary files of a rendering that failed are
+    /// removed before the process ends.
+    fn drop(&mut self) {
+        self.pages = None;
+        if let Some(writer) = self.writer.take() {
+            let _ = writer.join();
+        }
+    }
+}
+
+/// Writes `content` to a temporary file in `dir`, with the mode the umask gives.
+fn stage(dir: &Path, name: String, content: &[u8]) -> Result<Staged, AppError> {
+    let context = || format!("writing {}", dir.join(&name).display());
+    let mut tmp =
+        tempfile::Builder::new().prefix(TEMP_PREFIX).tempfile_in(dir).map_err(AppError::io(context()))?;
+    std::io::Write::write_all(&mut tmp, content).map_err(AppError::io(context()))?;
+    set_mode_from_umask(tmp.as_file())
+        .map_err(AppError::io(format!("setting the permissions of {}", dir.join(&name).display())))?;
+    let sha = sha256_hex(content);
+    Ok((name, sha, tmp.into_temp_path()))
+}
+
+/// Renames every staged file into place; returns their names and SHA-256, in the order they
+/// were staged.
+fn put_in_place(dir: &Path, staged: Vec<Staged>) -> Result<Vec<(String, String)>, AppError> {
+    let mut published = Vec::with_capacity(staged.len());
+    for (name, sha, tmp) in staged {
+        let target = dir.join(&name);
         tmp.persist(&target).map_err(|e| AppError::Io {
             context: format!("writing {}", target.display()),
             source: e.error,
         })?;
+        published.push((name, sha));
     }
-    Ok(())
+    Ok(published)
 }
 
 /// `tempfile` creates files readable by the owner only; reports are shared, so they get what

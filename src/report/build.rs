@@ -3,7 +3,7 @@
 //! [`crate::rates`] (and the engine's SQL) and are only placed; the only arithmetic is for
 //! display (a department's share, a change from the previous year).
 //!
-//! [`pages`] is the one entry: every file of the reports folder, rendered into memory, for
+//! [`pages`] is the one entry: every file of the reports folder, rendered one at a time, for
 //! `app` to write.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -48,17 +48,19 @@ pub(crate) struct Sources<'a> {
     pub suppress_below: Option<u64>,
 }
 
-/// Every file of the reports folder, by name, with its bytes: the pages of each hospital and
+/// Every file of the reports folder, by name, with its bytes, handed to `sink` one at a time as
+/// it is rendered (so no more than one page is held in memory): the pages of each hospital and
 /// fiscal year, the overview of each fiscal year (HTML, CSV and xlsx for people, JSON for
-/// machines), `index.html` and `rejects.csv`.
-pub(crate) fn pages(
+/// machines), `index.html` and `rejects.csv`. The first error, the renderer's or the sink's,
+/// stops the rendering.
+pub(crate) fn pages<E: From<ReportError>>(
     sources: &Sources<'_>,
     renderer: &Renderer,
-) -> Result<Vec<(String, Vec<u8>)>, ReportError> {
+    sink: &mut impl FnMut(String, Vec<u8>) -> Result<(), E>,
+) -> Result<(), E> {
     let book = Book::new(sources);
     let fiscal_years: BTreeSet<i32> =
         sources.covered_months.iter().filter_map(|m| periods::fiscal_year_of(m)).collect();
-    let mut files: Vec<(String, Vec<u8>)> = Vec::new();
     let created =
         chrono::NaiveDateTime::parse_from_str(&sources.manifest.created_at, "%Y-%m-%dT%H:%M:%SZ").ok();
     let mut latest = None;
@@ -68,30 +70,29 @@ pub(crate) fn pages(
         for &code in book.hospital_codes.iter().filter(|code| book.has_fiscal_year(code, fy)) {
             index_rows.extend(book.index_rows(code, fy));
             let page = book.hospital_page(code, fy, progress.as_ref());
-            files.push((super::hospital_page_file(code, fy), renderer.hospital(&page)?.into_bytes()));
+            sink(super::hospital_page_file(code, fy), renderer.hospital(&page)?.into_bytes())?;
             if let Some(below) = sources.suppress_below {
                 let shared = super::suppress::shared_page(&page, below);
-                files.push((
-                    super::form_file(code, "shared", fy, "html"),
-                    renderer.hospital(&shared)?.into_bytes(),
-                ));
+                sink(super::form_file(code, "shared", fy, "html"), renderer.hospital(&shared)?.into_bytes())?;
             }
         }
         for forms in sources.forms.iter().filter(|f| f.fiscal_year == fy) {
-            files.extend(form_files(forms, renderer, &book.run)?);
+            for (name, bytes) in form_files(forms, renderer, &book.run)? {
+                sink(name, bytes)?;
+            }
         }
         let page = book.index_page(fy, index_rows, progress);
-        files.push((format!("index_FY{fy}.html"), renderer.index(&page)?.into_bytes()));
-        files.push((format!("overview_FY{fy}.csv"), super::for_people(&super::index_csv(&page)?)));
-        files.push((format!("overview_FY{fy}.xlsx"), super::xlsx::index_xlsx(&page, created)?));
-        files.push((format!("overview_FY{fy}.json"), super::index_json(&page)?.into_bytes()));
+        sink(format!("index_FY{fy}.html"), renderer.index(&page)?.into_bytes())?;
+        sink(format!("overview_FY{fy}.csv"), super::for_people(&super::index_csv(&page)?))?;
+        sink(format!("overview_FY{fy}.xlsx"), super::xlsx::index_xlsx(&page, created)?)?;
+        sink(format!("overview_FY{fy}.json"), super::index_json(&page)?.into_bytes())?;
         latest = Some(page);
     }
     if let Some(latest) = &latest {
-        files.push(("index.html".to_string(), renderer.index(latest)?.into_bytes()));
+        sink("index.html".to_string(), renderer.index(latest)?.into_bytes())?;
     }
-    files.push(("rejects.csv".to_string(), super::for_people(&rejects_csv(sources.rejects)?)));
-    Ok(files)
+    sink("rejects.csv".to_string(), super::for_people(&rejects_csv(sources.rejects)?))?;
+    Ok(())
 }
 
 /// The sources indexed for the pages: every lookup is by hospital, period and regime.
@@ -104,6 +105,15 @@ struct Book<'a> {
     /// The months with data of each hospital.
     hospital_months: BTreeMap<&'a str, BTreeSet<String>>,
     hospital_codes: BTreeSet<&'a str>,
+    /// The department and partner rows of each hospital and fiscal year, in their order.
+    departments_by: BTreeMap<(&'a str, i32), Vec<&'a DepartmentRow>>,
+    partners_by: BTreeMap<(&'a str, i32), Vec<&'a PartnerRow>>,
+    /// The input files that fed each hospital's month (`<code>/<month>`), and for each file
+    /// whether it fed one hospital only.
+    feeding_by: BTreeMap<&'a str, Vec<&'a str>>,
+    single_hospital: BTreeMap<&'a str, bool>,
+    /// The positions in `rejects` of each input file's rejected rows.
+    rejects_by: BTreeMap<&'a str, Vec<usize>>,
     /// The fiscal-year rows there are, as (hospital, fiscal year).
     fiscal_years_of: BTreeSet<(&'a str, i32)>,
     /// The regime the monthly table and the chart use.
@@ -115,8 +125,31 @@ struct Book<'a> {
 
 impl<'a> Book<'a> {
     fn new(sources: &'a Sources<'a>) -> Book<'a> {
-        let Sources { regimes, rows, monthly, manifest, .. } = *sources;
+        let Sources { regimes, rows, monthly, manifest, departments, partners, rejects, .. } = *sources;
         let latest_month = monthly.iter().map(|m| m.month.as_str()).max();
+        let mut departments_by: BTreeMap<(&str, i32), Vec<&DepartmentRow>> = BTreeMap::new();
+        for r in departments {
+            departments_by.entry((r.hospital_code.as_str(), r.fiscal_year)).or_default().push(r);
+        }
+        let mut partners_by: BTreeMap<(&str, i32), Vec<&PartnerRow>> = BTreeMap::new();
+        for r in partners {
+            partners_by.entry((r.hospital_code.as_str(), r.fiscal_year)).or_default().push(r);
+        }
+        let mut feeding_by: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+        let mut single_hospital = BTreeMap::new();
+        for (name, source) in &manifest.sources {
+            for partition in &source.partitions {
+                feeding_by.entry(partition.as_str()).or_default().push(name.as_str());
+            }
+            let code_of = |p: &'a String| p.split_once('/').map(|(code, _)| code);
+            let first = source.partitions.first().and_then(code_of);
+            let single = first.is_some() && source.partitions.iter().all(|p| code_of(p) == first);
+            single_hospital.insert(name.as_str(), single);
+        }
+        let mut rejects_by: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+        for (i, r) in rejects.iter().enumerate() {
+            rejects_by.entry(r.file.as_str()).or_default().push(i);
+        }
         let mut hospital_months: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
         for m in monthly {
             hospital_months.entry(m.hospital_code.as_str()).or_default().insert(m.month.clone());
@@ -132,6 +165,11 @@ impl<'a> Book<'a> {
                 })
                 .collect(),
             hospital_months,
+            departments_by,
+            partners_by,
+            feeding_by,
+            single_hospital,
+            rejects_by,
             hospital_codes: monthly
                 .iter()
                 .map(|m| m.hospital_code.as_str())
@@ -149,6 +187,60 @@ impl<'a> Book<'a> {
                 .map(|r| RegimeFile { id: r.id.clone(), origin: r.origin.clone() })
                 .collect(),
             run: RunInfo::of(manifest),
+        }
+    }
+
+    /// The input files that fed `code` in any of `months`, by name.
+    fn feeding(&self, code: &str, months: &[String]) -> BTreeSet<&'a str> {
+        months
+            .iter()
+            .filter_map(|m| self.feeding_by.get(format!("{code}/{m}").as_str()))
+            .flatten()
+            .copied()
+            .collect()
+    }
+
+    /// Rejected rows of the input files that fed this hospital (`feeding`). A file may hold
+    /// several hospitals: its counts are the whole file's. A rejected row's hospital is unknown
+    /// (its code may be what failed): only files that fed this hospital and no other are listed
+    /// row by row.
+    fn reject_summary(&self, feeding: &BTreeSet<&'a str>, rejects: &[RejectRow]) -> RejectSummary {
+        let manifest = self.sources.manifest;
+        let (only_this, shared): (Vec<&str>, Vec<&str>) =
+            feeding.iter().partition(|name| self.single_hospital.get(*name).copied().unwrap_or(false));
+        let positions = |files: &[&str]| -> Vec<usize> {
+            let mut all: Vec<usize> =
+                files.iter().filter_map(|f| self.rejects_by.get(f)).flatten().copied().collect();
+            all.sort_unstable();
+            all
+        };
+        let rows: Vec<RejectRow> =
+            positions(&only_this).into_iter().take(REJECT_ROWS_SHOWN).map(|i| rejects[i].clone()).collect();
+        let shared_rows = positions(&shared).len() as u64;
+        let (mut total, mut rows_read) = (0, 0);
+        let mut by_reason: BTreeMap<String, u64> = BTreeMap::new();
+        for source in feeding.iter().map(|name| &manifest.sources[*name]) {
+            total += source.rows_rejected;
+            rows_read += source.rows_read;
+            for (reason, n) in &source.rejects_by_reason {
+                *by_reason.entry(reason.clone()).or_default() += n;
+            }
+        }
+        RejectSummary {
+            total,
+            rows_read,
+            rows,
+            shared_rows,
+            by_reason: by_reason
+                .into_iter()
+                .map(|(code, count)| ReasonCount {
+                    label_ja: crate::ingest::RejectReason::from_code(&code)
+                        .map(|r| r.message_ja().to_string())
+                        .unwrap_or_else(|| code.clone()),
+                    code,
+                    count,
+                })
+                .collect(),
         }
     }
 
@@ -239,8 +331,10 @@ impl<'a> Book<'a> {
 
     /// The page of one hospital and fiscal year.
     fn hospital_page(&self, code: &str, fy: i32, progress: Option<&YearProgress>) -> HospitalPage {
-        let Sources { regimes, departments, partners, manifest, rejects, hospitals, .. } = *self.sources;
+        let Sources { regimes, manifest, rejects, hospitals, .. } = *self.sources;
         let info = hospitals.get(code);
+        let feeding = self.feeding(code, &periods::months_of_fiscal_year(fy));
+        let none = Vec::new();
         let label = fy.to_string();
         let fy_months = periods::months_of_fiscal_year(fy);
         let no_months = BTreeSet::new();
@@ -263,10 +357,9 @@ impl<'a> Book<'a> {
             missing_months: self.missing_months(code, fy),
             chart: self.chart(code, fy, &fy_months),
             progress: progress.cloned(),
-            departments: department_lines(departments, code, fy),
+            departments: department_lines(self.departments_by.get(&(code, fy)).unwrap_or(&none)),
             partners: partner_breakdown(
-                partners,
-                code,
+                self.partners_by.get(&(code, fy)).unwrap_or(&Vec::new()),
                 fy,
                 self.hospital_months.get(code).unwrap_or(&no_months),
                 |partner| {
@@ -275,8 +368,8 @@ impl<'a> Book<'a> {
                     named(self.sources.partner_names).or_else(|| named(hospitals))
                 },
             ),
-            rejects: reject_summary(manifest, code, &fy_months, rejects),
-            sources: source_files(manifest, code, &fy_months),
+            rejects: self.reject_summary(&feeding, rejects),
+            sources: source_files(manifest, &feeding),
             regime_files: self.regime_files.clone(),
             approval: self.approval_table(code, fy).cloned(),
             filings: self.filings(code, fy),
@@ -595,10 +688,9 @@ fn share(numerator: u64, denominator: u64) -> Option<String> {
 }
 
 /// The department lines of one hospital and fiscal year, largest first.
-fn department_lines(rows: &[DepartmentRow], code: &str, fy: i32) -> Vec<DepartmentLine> {
+fn department_lines(rows: &[&DepartmentRow]) -> Vec<DepartmentLine> {
     let mut lines: Vec<DepartmentLine> = rows
         .iter()
-        .filter(|r| r.hospital_code == code && r.fiscal_year == fy)
         .map(|r| DepartmentLine {
             department: r.department.clone(),
             first_visits: r.first_visits,
@@ -619,14 +711,11 @@ fn department_lines(rows: &[DepartmentRow], code: &str, fy: i32) -> Vec<Departme
 /// Top referrers, top reverse-referral destinations and the largest falls of one hospital and
 /// fiscal year. Ties are broken by partner code, so the lists are reproducible.
 fn partner_breakdown(
-    rows: &[PartnerRow],
-    code: &str,
+    mine: &[&PartnerRow],
     fy: i32,
     months_with_data: &BTreeSet<String>,
     name: impl Fn(&str) -> Option<String>,
 ) -> PartnerBreakdown {
-    let mine: Vec<&PartnerRow> =
-        rows.iter().filter(|r| r.hospital_code == code && r.fiscal_year == fy).collect();
     let top = |count: fn(&PartnerRow) -> u64| {
         let mut lines: Vec<PartnerLine> = mine
             .iter()
@@ -672,81 +761,21 @@ fn partner_breakdown(
     }
 }
 
-/// The input files that contributed rows to this hospital in these months.
-fn source_files(manifest: &Manifest, code: &str, months: &[String]) -> Vec<SourceFile> {
-    let partitions: BTreeSet<String> = months.iter().map(|m| format!("{code}/{m}")).collect();
-    manifest
-        .sources
+/// The input files that contributed rows to this hospital in these months (`feeding`).
+fn source_files(manifest: &Manifest, feeding: &BTreeSet<&str>) -> Vec<SourceFile> {
+    feeding
         .iter()
-        .filter(|(_, s)| s.partitions.iter().any(|p| partitions.contains(p)))
-        .map(|(path, s)| SourceFile {
-            path: path.clone(),
-            sha256: s.sha256.clone(),
-            encoding: s.encoding.clone(),
-            rows_read: s.rows_read,
-            rows_rejected: s.rows_rejected,
+        .map(|path| {
+            let s = &manifest.sources[*path];
+            SourceFile {
+                path: path.to_string(),
+                sha256: s.sha256.clone(),
+                encoding: s.encoding.clone(),
+                rows_read: s.rows_read,
+                rows_rejected: s.rows_rejected,
+            }
         })
         .collect()
-}
-
-/// Rejected rows of the input files that fed this hospital in these months. A file may hold
-/// several hospitals: its counts are the whole file's.
-fn reject_summary(
-    manifest: &Manifest,
-    code: &str,
-    months: &[String],
-    rejects: &[RejectRow],
-) -> RejectSummary {
-    let partitions: BTreeSet<String> = months.iter().map(|m| format!("{code}/{m}")).collect();
-    let mut by_reason: BTreeMap<String, u64> = BTreeMap::new();
-    let (mut total, mut rows_read) = (0, 0);
-    let feeding: BTreeSet<&str> = manifest
-        .sources
-        .iter()
-        .filter(|(_, s)| s.partitions.iter().any(|p| partitions.contains(p)))
-        .map(|(name, _)| name.as_str())
-        .collect();
-    // A rejected row's hospital is unknown (its code may be what failed): only files that fed
-    // this hospital and no other are listed row by row.
-    let own_prefix = format!("{code}/");
-    let only_this: BTreeSet<&str> = feeding
-        .iter()
-        .copied()
-        .filter(|name| manifest.sources[*name].partitions.iter().all(|p| p.starts_with(&own_prefix)))
-        .collect();
-    let rows: Vec<RejectRow> = rejects
-        .iter()
-        .filter(|r| only_this.contains(r.file.as_str()))
-        .take(REJECT_ROWS_SHOWN)
-        .cloned()
-        .collect();
-    let shared_rows = rejects
-        .iter()
-        .filter(|r| feeding.contains(r.file.as_str()) && !only_this.contains(r.file.as_str()))
-        .count() as u64;
-    for source in manifest.sources.values().filter(|s| s.partitions.iter().any(|p| partitions.contains(p))) {
-        total += source.rows_rejected;
-        rows_read += source.rows_read;
-        for (reason, n) in &source.rejects_by_reason {
-            *by_reason.entry(reason.clone()).or_default() += n;
-        }
-    }
-    RejectSummary {
-        total,
-        rows_read,
-        rows,
-        shared_rows,
-        by_reason: by_reason
-            .into_iter()
-            .map(|(code, count)| ReasonCount {
-                label_ja: crate::ingest::RejectReason::from_code(&code)
-                    .map(|r| r.message_ja().to_string())
-                    .unwrap_or_else(|| code.clone()),
-                code,
-                count,
-            })
-            .collect(),
-    }
 }
 
 /// Every reject, for people: file, line, field, value, reason.

@@ -748,6 +748,38 @@ fn a_broken_override_template_stops_the_run_before_the_warehouse_is_touched() {
 }
 
 #[test]
+fn a_page_that_fails_to_render_replaces_no_page_and_leaves_no_temporary_file() {
+    let p = Project::new("templates: my-templates\n");
+    p.write("my-templates/notes.txt", "no override yet");
+    april(&p);
+    assert_code(&p.run(), 1);
+    let reports = p.path("reports");
+    let before: Vec<(std::path::PathBuf, Vec<u8>)> =
+        files_in(&reports).into_iter().map(|f| (f.clone(), std::fs::read(&f).unwrap())).collect();
+    assert!(before.len() > 5, "{before:?}");
+    // An override that renders the fixture and the first hospital, then fails on the second:
+    // the pages are streamed to disk, so some were already written when the error comes.
+    let template = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("templates/hospital.html.j2"),
+    )
+    .unwrap();
+    p.write(
+        "my-templates/hospital.html.j2",
+        &format!(
+            "{{% if page.hospital.code == '{FAILING}' %}}{{{{ page.no_such_value }}}}{{% endif %}}{template}"
+        ),
+    );
+    // A new month, so that the pages must be rendered again.
+    p.input("may.csv", &first_visits(PASSING, "2025-05-10", 10, 10, "M"));
+    let out = p.run();
+    assert_code(&out, 2);
+    assert!(stderr(&out).contains("hospital.html.j2"), "{}", stderr(&out));
+    let after: Vec<(std::path::PathBuf, Vec<u8>)> =
+        files_in(&reports).into_iter().map(|f| (f.clone(), std::fs::read(&f).unwrap())).collect();
+    assert_eq!(after, before, "the previous pages stay, unchanged, and no temporary file is left");
+}
+
+#[test]
 fn a_japanese_locale_gets_the_summary_and_the_review_lines_in_japanese() {
     let p = Project::new("hospitals: hospitals.csv\n");
     p.write(
