@@ -266,6 +266,16 @@ fn reported_counts() -> RecordBatch {
 /// The engine after a whole pass over the fixture, as `render_all` makes it: monthly counts,
 /// then fiscal years and months evaluated, then both breakdowns over the months with data.
 async fn fixture() -> Engine {
+    let (engine, periods, months) = fixture_unevaluated().await;
+    engine.evaluate(&periods).await.unwrap();
+    engine.department_breakdown(&months).await.unwrap();
+    engine.partner_breakdown(&months).await.unwrap();
+    engine
+}
+
+/// The fixture's session with its monthly counts, the periods it is evaluated over, and its
+/// months.
+async fn fixture_unevaluated() -> (Engine, Vec<crate::periods::PeriodMonth>, BTreeSet<String>) {
     let set = RegimeSet::builtin();
     let regimes: Vec<&Regime> = REGIMES.iter().map(|id| set.get(id).unwrap()).collect();
     let engine = Engine::in_memory(vec![events()], vec![reported_counts()], &regimes).unwrap();
@@ -280,10 +290,7 @@ async fn fixture() -> Engine {
     );
     let mut periods = calendar(PeriodKind::FiscalYear, &year_months);
     periods.extend(calendar(PeriodKind::Month, &months));
-    engine.evaluate(&periods).await.unwrap();
-    engine.department_breakdown(&months).await.unwrap();
-    engine.partner_breakdown(&months).await.unwrap();
-    engine
+    (engine, periods, months)
 }
 
 /// Whether the golden keeps the query's own row order.
@@ -300,6 +307,11 @@ enum Order {
 /// Runs `sql` on the fixture and renders every row and column (NULL spelled out).
 async fn golden(query: &'static str, sql: &str, order: Order) -> String {
     let engine = fixture().await;
+    table_text(&engine, query, sql, order).await
+}
+
+/// Every row and column of `sql` on `engine` (NULL spelled out), in `order`.
+async fn table_text(engine: &Engine, query: &'static str, sql: &str, order: Order) -> String {
     let batches = engine.run(query, sql).await.unwrap();
     let schema = batches.first().map(|b| b.schema()).expect("the query returns at least one batch");
     let mut all = concat_batches(&schema, &batches).unwrap();
@@ -397,6 +409,41 @@ async fn regime_criteria() {
 }
 
 /// `Results::criteria` carries the query's rows as they are: the same decisions, in the same
+/// Evaluated one hospital at a time, the fixture gives the rows of one evaluation of every
+/// hospital, concatenated, and leaves `regime_verdicts` whole for the approval query and the
+/// counts as they were.
+#[tokio::test]
+async fn evaluating_hospital_by_hospital_gives_the_rows_of_one_evaluation_of_all() {
+    let (engine, periods, _) = fixture_unevaluated().await;
+    let whole = engine.evaluate(&periods).await.unwrap();
+    let tables = async |engine: &Engine| {
+        let mut text = String::new();
+        for table in ["regime_verdicts", "monthly_counts", "reported_counts"] {
+            text += &table_text(engine, "table", &format!("SELECT * FROM {table}"), Order::AllColumns).await;
+        }
+        text
+    };
+    let before = tables(&engine).await;
+    for limit in [1, usize::MAX] {
+        let (engine, periods, _) = fixture_unevaluated().await;
+        let mut groups = Vec::new();
+        engine.evaluate_by_hospital(&periods, limit, |results| groups.push(results)).await.unwrap();
+        let hospitals =
+            |r: &Results| r.counts.iter().map(|c| c.hospital_code.clone()).collect::<BTreeSet<_>>();
+        let sizes: Vec<usize> = groups.iter().map(|g| hospitals(g).len()).collect();
+        assert_eq!(sizes, if limit == 1 { vec![1, 1, 1] } else { vec![3] });
+        let mut joined = Results::default();
+        for g in groups {
+            joined.counts.extend(g.counts);
+            joined.metrics.extend(g.metrics);
+            joined.criteria.extend(g.criteria);
+            joined.verdicts.extend(g.verdicts);
+        }
+        assert_eq!(joined, whole, "in groups of at most {limit} hospital-months");
+        assert_eq!(tables(&engine).await, before, "in groups of at most {limit} hospital-months");
+    }
+}
+
 /// order, for the Rust side to read instead of deciding again.
 #[tokio::test]
 async fn criteria_in_results_are_the_rows_of_regime_criteria() {

@@ -220,7 +220,7 @@ pub(crate) struct VerdictRow {
 }
 
 /// Everything the SQL computes for a set of periods.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub(crate) struct Results {
     pub counts: Vec<CountsRow>,
     pub metrics: Vec<MetricRow>,
@@ -247,6 +247,20 @@ fn strings(batch: &RecordBatch, query: &'static str, name: &str) -> Result<Vec<S
     Ok((0..col.len())
         .map(|i| if col.is_null(i) { String::new() } else { col.value(i).to_string() })
         .collect())
+}
+
+/// The rows of `batch` whose `hospital_code` is one of `codes`.
+fn of_hospitals(
+    batch: &RecordBatch,
+    codes: &std::collections::BTreeSet<String>,
+) -> Result<RecordBatch, EngineError> {
+    let shape = || EngineError::Shape { query: "monthly_counts", column: "hospital_code".to_string() };
+    let col = column(batch, "monthly_counts", "hospital_code")?;
+    let col = datafusion::arrow::compute::cast(col, &DataType::Utf8).map_err(|_| shape())?;
+    let col = col.as_string::<i32>();
+    let keep: datafusion::arrow::array::BooleanArray =
+        (0..col.len()).map(|i| Some(!col.is_null(i) && codes.contains(col.value(i)))).collect();
+    datafusion::arrow::compute::filter_record_batch(batch, &keep).map_err(|_| shape())
 }
 
 /// A column of period kinds: the words [`PeriodKind::name`] gives, parsed here once.
@@ -650,6 +664,77 @@ impl Engine {
             ))
         });
         Ok(results)
+    }
+
+    /// [`Engine::evaluate`] one group of whole hospitals at a time, handing each group's
+    /// results to `each` in hospital order, so that memory follows the largest group and not
+    /// every hospital-month at once. A group holds at most `hospital_months` monthly rows (one
+    /// hospital may exceed it alone); with a single group this is [`Engine::evaluate`]. Every
+    /// query groups by hospital, so the rows are those of one evaluation of all hospitals,
+    /// concatenated; `regime_verdicts` is left holding every group's rows (for
+    /// [`Engine::approval`]), and the other intermediate tables are dropped. Call
+    /// [`Engine::monthly_counts`] first.
+    pub(crate) async fn evaluate_by_hospital(
+        &self,
+        periods: &[PeriodMonth],
+        hospital_months: usize,
+        mut each: impl FnMut(Results),
+    ) -> Result<(), EngineError> {
+        let monthly = self.table_batches("monthly_counts").await?;
+        let reported = self.table_batches("reported_counts").await?;
+        // Rows per hospital, over both tables, in code order.
+        let mut rows_of: BTreeMap<String, usize> = BTreeMap::new();
+        for b in monthly.iter().chain(&reported) {
+            for code in strings(b, "monthly_counts", "hospital_code")? {
+                *rows_of.entry(code).or_default() += 1;
+            }
+        }
+        let mut groups: Vec<std::collections::BTreeSet<String>> = vec![Default::default()];
+        let mut in_group = 0;
+        for (code, rows) in rows_of {
+            let group = groups.last_mut().expect("one group at least");
+            if !group.is_empty() && in_group + rows > hospital_months {
+                groups.push(Default::default());
+                in_group = 0;
+            }
+            in_group += rows;
+            groups.last_mut().expect("one group at least").insert(code);
+        }
+        if groups.len() == 1 {
+            each(self.evaluate(periods).await?);
+            return Ok(());
+        }
+        let (monthly_schema, reported_schema) =
+            (self.table_schema("monthly_counts").await?, schema::REPORTED.clone());
+        let mut verdicts = Vec::new();
+        for group in &groups {
+            let only = |batches: &[RecordBatch]| -> Result<Vec<RecordBatch>, EngineError> {
+                batches.iter().map(|b| of_hospitals(b, group)).collect()
+            };
+            self.register("monthly_counts", only(&monthly)?, monthly_schema.clone())?;
+            self.register("reported_counts", only(&reported)?, reported_schema.clone())?;
+            each(self.evaluate(periods).await?);
+            verdicts.extend(self.table_batches("regime_verdicts").await?);
+        }
+        self.register("monthly_counts", monthly, monthly_schema)?;
+        self.register("reported_counts", reported, reported_schema)?;
+        let verdicts_schema = self.table_schema("regime_verdicts").await?;
+        self.register("regime_verdicts", verdicts, verdicts_schema)?;
+        for table in ["period_counts", "regime_metrics", "regime_conditions_evaluated", "regime_criteria"] {
+            self.ctx.deregister_table(table).map_err(|source| EngineError::Register { table, source })?;
+        }
+        Ok(())
+    }
+
+    /// The batches of a registered table (cheap for the in-memory ones).
+    async fn table_batches(&self, table: &'static str) -> Result<Vec<RecordBatch>, EngineError> {
+        let df = self.ctx.table(table).await.map_err(|source| EngineError::Register { table, source })?;
+        df.collect().await.map_err(|source| EngineError::Register { table, source })
+    }
+
+    async fn table_schema(&self, table: &'static str) -> Result<Arc<Schema>, EngineError> {
+        let df = self.ctx.table(table).await.map_err(|source| EngineError::Register { table, source })?;
+        Ok(Arc::new(df.schema().as_arrow().clone()))
     }
 
     fn register_periods(&self, periods: &[PeriodMonth]) -> Result<(), EngineError> {
