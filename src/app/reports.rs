@@ -486,10 +486,15 @@ impl Staging {
     }
 
     /// Hands `content`, to be published as `name`, to the writer; fails with the writer's
-    /// error once it has failed.
+    /// error once it has failed (a page is never dropped silently).
     fn add(&mut self, name: String, content: Vec<u8>) -> Result<(), AppError> {
-        let sent = self.pages.as_ref().is_some_and(|pages| pages.send((name, content)).is_ok());
-        if sent { Ok(()) } else { self.finish().map(drop) }
+        let target = self.dir.join(&name);
+        if self.pages.as_ref().is_some_and(|pages| pages.send((name, content)).is_ok()) {
+            return Ok(());
+        }
+        Err(self.finish().err().unwrap_or_else(|| {
+            AppError::io(format!("writing {}", target.display()))(std::io::Error::other("the writer stopped"))
+        }))
     }
 
     /// Waits for the writer to write every file handed to it.

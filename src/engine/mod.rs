@@ -254,13 +254,12 @@ fn of_hospitals(
     batch: &RecordBatch,
     codes: &std::collections::BTreeSet<String>,
 ) -> Result<RecordBatch, EngineError> {
-    let shape = || EngineError::Shape { query: "monthly_counts", column: "hospital_code".to_string() };
-    let col = column(batch, "monthly_counts", "hospital_code")?;
-    let col = datafusion::arrow::compute::cast(col, &DataType::Utf8).map_err(|_| shape())?;
-    let col = col.as_string::<i32>();
-    let keep: datafusion::arrow::array::BooleanArray =
-        (0..col.len()).map(|i| Some(!col.is_null(i) && codes.contains(col.value(i)))).collect();
-    datafusion::arrow::compute::filter_record_batch(batch, &keep).map_err(|_| shape())
+    let keep: datafusion::arrow::array::BooleanArray = strings(batch, "monthly_counts", "hospital_code")?
+        .iter()
+        .map(|code| Some(codes.contains(code)))
+        .collect();
+    datafusion::arrow::compute::filter_record_batch(batch, &keep)
+        .map_err(|_| EngineError::Shape { query: "monthly_counts", column: "hospital_code".to_string() })
 }
 
 /// A column of period kinds: the words [`PeriodKind::name`] gives, parsed here once.
@@ -671,8 +670,9 @@ impl Engine {
     /// every hospital-month at once. A group holds at most `hospital_months` monthly rows (one
     /// hospital may exceed it alone); with a single group this is [`Engine::evaluate`]. Every
     /// query groups by hospital, so the rows are those of one evaluation of all hospitals,
-    /// concatenated; `regime_verdicts` is left holding every group's rows (for
-    /// [`Engine::approval`]), and the other intermediate tables are dropped. Call
+    /// concatenated. With several groups, `regime_verdicts` is left holding every group's rows
+    /// (for [`Engine::approval`]), and the other intermediate tables, which would hold only the
+    /// last group's, are dropped. Call
     /// [`Engine::monthly_counts`] first.
     pub(crate) async fn evaluate_by_hospital(
         &self,
@@ -692,8 +692,7 @@ impl Engine {
         let mut groups: Vec<std::collections::BTreeSet<String>> = vec![Default::default()];
         let mut in_group = 0;
         for (code, rows) in rows_of {
-            let group = groups.last_mut().expect("one group at least");
-            if !group.is_empty() && in_group + rows > hospital_months {
+            if in_group > 0 && in_group + rows > hospital_months {
                 groups.push(Default::default());
                 in_group = 0;
             }

@@ -204,19 +204,18 @@ impl<'a> Book<'a> {
     /// several hospitals: its counts are the whole file's. A rejected row's hospital is unknown
     /// (its code may be what failed): only files that fed this hospital and no other are listed
     /// row by row.
-    fn reject_summary(&self, feeding: &BTreeSet<&'a str>, rejects: &[RejectRow]) -> RejectSummary {
-        let manifest = self.sources.manifest;
+    fn reject_summary(&self, feeding: &BTreeSet<&'a str>) -> RejectSummary {
+        let Sources { manifest, rejects, .. } = *self.sources;
         let (only_this, shared): (Vec<&str>, Vec<&str>) =
             feeding.iter().partition(|name| self.single_hospital.get(*name).copied().unwrap_or(false));
-        let positions = |files: &[&str]| -> Vec<usize> {
-            let mut all: Vec<usize> =
-                files.iter().filter_map(|f| self.rejects_by.get(f)).flatten().copied().collect();
-            all.sort_unstable();
-            all
-        };
+        let of =
+            |file: &str| -> &[usize] { self.rejects_by.get(file).map(Vec::as_slice).unwrap_or_default() };
+        // In the order of `rejects`, as the files' rows were read back.
+        let mut own: Vec<usize> = only_this.iter().flat_map(|f| of(f)).copied().collect();
+        own.sort_unstable();
         let rows: Vec<RejectRow> =
-            positions(&only_this).into_iter().take(REJECT_ROWS_SHOWN).map(|i| rejects[i].clone()).collect();
-        let shared_rows = positions(&shared).len() as u64;
+            own.into_iter().take(REJECT_ROWS_SHOWN).map(|i| rejects[i].clone()).collect();
+        let shared_rows = shared.iter().map(|f| of(f).len() as u64).sum();
         let (mut total, mut rows_read) = (0, 0);
         let mut by_reason: BTreeMap<String, u64> = BTreeMap::new();
         for source in feeding.iter().map(|name| &manifest.sources[*name]) {
@@ -331,12 +330,11 @@ impl<'a> Book<'a> {
 
     /// The page of one hospital and fiscal year.
     fn hospital_page(&self, code: &str, fy: i32, progress: Option<&YearProgress>) -> HospitalPage {
-        let Sources { regimes, manifest, rejects, hospitals, .. } = *self.sources;
+        let Sources { regimes, manifest, hospitals, .. } = *self.sources;
         let info = hospitals.get(code);
-        let feeding = self.feeding(code, &periods::months_of_fiscal_year(fy));
-        let none = Vec::new();
         let label = fy.to_string();
         let fy_months = periods::months_of_fiscal_year(fy);
+        let feeding = self.feeding(code, &fy_months);
         let no_months = BTreeSet::new();
         HospitalPage {
             hospital: HospitalInfo {
@@ -357,9 +355,11 @@ impl<'a> Book<'a> {
             missing_months: self.missing_months(code, fy),
             chart: self.chart(code, fy, &fy_months),
             progress: progress.cloned(),
-            departments: department_lines(self.departments_by.get(&(code, fy)).unwrap_or(&none)),
+            departments: department_lines(
+                self.departments_by.get(&(code, fy)).map(Vec::as_slice).unwrap_or_default(),
+            ),
             partners: partner_breakdown(
-                self.partners_by.get(&(code, fy)).unwrap_or(&Vec::new()),
+                self.partners_by.get(&(code, fy)).map(Vec::as_slice).unwrap_or_default(),
                 fy,
                 self.hospital_months.get(code).unwrap_or(&no_months),
                 |partner| {
@@ -368,7 +368,7 @@ impl<'a> Book<'a> {
                     named(self.sources.partner_names).or_else(|| named(hospitals))
                 },
             ),
-            rejects: self.reject_summary(&feeding, rejects),
+            rejects: self.reject_summary(&feeding),
             sources: source_files(manifest, &feeding),
             regime_files: self.regime_files.clone(),
             approval: self.approval_table(code, fy).cloned(),
