@@ -12,19 +12,21 @@
 //! It does not run SQL or render HTML.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use crate::domain::{PeriodKind, Verdict};
 use crate::engine::{CountsRow, Results};
 use crate::regimes::{Count, MetricKind, Ratio, Regime};
 
-/// One criterion of one regime for one hospital and period.
+/// One criterion of one regime for one hospital and period. Its names are the regime's, shared
+/// by every row (a prefecture's run holds some hundred thousand rows).
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct CriterionResult {
-    pub id: String,
+    pub id: Arc<str>,
     /// `基準B`, `目標値`: how reports name it.
-    pub name_ja: String,
+    pub name_ja: Arc<str>,
     /// "紹介率 > 65 % かつ 逆紹介率 > 40 %"
-    pub label: String,
+    pub label: Arc<str>,
     pub met: Option<bool>,
     /// Whether it is met depends on the values masked counts hide.
     pub undetermined: bool,
@@ -80,7 +82,8 @@ pub(crate) struct RateRow {
     /// for a window.
     pub period: String,
     pub regime_id: String,
-    pub counts: CountsRow,
+    /// Shared by the rows of every regime of this hospital and period.
+    pub counts: Arc<CountsRow>,
     /// The exact rates; `None` without a denominator, or when a count behind it is masked
     /// (then the `…_range` holds its interval).
     pub referral: Option<Ratio>,
@@ -102,7 +105,8 @@ pub(crate) struct RateRow {
     /// the gaps spread over them (rounded up).
     pub pace: Option<Pace>,
     /// For the fiscal year under way: the year-end forecast ([`crate::forecast`]).
-    pub forecast: Option<crate::forecast::Forecast>,
+    /// Boxed: only the fiscal-year rows of the year under way have one.
+    pub forecast: Option<Box<crate::forecast::Forecast>>,
 }
 
 /// How many more per month, for the rest of the current fiscal year.
@@ -160,15 +164,14 @@ impl YearProgress {
 
 /// Adds the year-end forecasts to the fiscal-year rows they are for.
 pub(crate) fn add_forecasts(rows: &mut [RateRow], forecasts: &[crate::forecast::Forecast]) {
-    for f in forecasts {
-        let fy = f.fiscal_year.to_string();
-        if let Some(row) = rows.iter_mut().find(|r| {
-            r.period_kind == PeriodKind::FiscalYear
-                && r.period == fy
-                && r.hospital_code == f.hospital_code
-                && r.regime_id == f.regime_id
-        }) {
-            row.forecast = Some(f.clone());
+    let by: BTreeMap<(String, &str, &str), &crate::forecast::Forecast> = forecasts
+        .iter()
+        .map(|f| ((f.fiscal_year.to_string(), f.hospital_code.as_str(), f.regime_id.as_str()), f))
+        .collect();
+    for row in rows.iter_mut().filter(|r| r.period_kind == PeriodKind::FiscalYear) {
+        let key = (row.period.clone(), row.hospital_code.as_str(), row.regime_id.as_str());
+        if let Some(f) = by.get(&key) {
+            row.forecast = Some(Box::new((*f).clone()));
         }
     }
 }
@@ -211,10 +214,28 @@ impl RateRow {
 /// Joins the engine's results with the regimes into rows, ordered by hospital, period, regime.
 pub(crate) fn rate_rows(results: &Results, regimes: &[&Regime]) -> Vec<RateRow> {
     // Every lookup is keyed by hospital, period kind, period (and regime, criterion or metric).
-    let counts: BTreeMap<(&str, PeriodKind, &str), &CountsRow> = results
+    let counts: BTreeMap<(&str, PeriodKind, &str), Arc<CountsRow>> = results
         .counts
         .iter()
-        .map(|c| ((c.hospital_code.as_str(), c.period_kind, c.period.as_str()), c))
+        .map(|c| ((c.hospital_code.as_str(), c.period_kind, c.period.as_str()), Arc::new(c.clone())))
+        .collect();
+    // Each criterion's names, once per regime: (id, name, label).
+    let names: BTreeMap<(&str, &str), [Arc<str>; 3]> = regimes
+        .iter()
+        .flat_map(|regime| {
+            regime.criteria.iter().map(move |criterion| {
+                let label = criterion
+                    .conditions
+                    .iter()
+                    .map(|c| regime.condition_label(c))
+                    .collect::<Vec<_>>()
+                    .join(" かつ ");
+                (
+                    (regime.id.as_str(), criterion.id.as_str()),
+                    [criterion.id.as_str().into(), criterion.name_ja.as_str().into(), label.into()],
+                )
+            })
+        })
         .collect();
     let by_regime: BTreeMap<&str, &Regime> = regimes.iter().map(|r| (r.id.as_str(), *r)).collect();
     let criteria_met: BTreeMap<(&str, PeriodKind, &str, &str, &str), &crate::engine::CriterionRow> = results
@@ -288,15 +309,10 @@ pub(crate) fn rate_rows(results: &Results, regimes: &[&Regime]) -> Vec<RateRow> 
             } else {
                 (None, None)
             };
-            let label = criterion
-                .conditions
-                .iter()
-                .map(|c| regime.condition_label(c))
-                .collect::<Vec<_>>()
-                .join(" かつ ");
+            let [id, name_ja, label] = names[&(regime.id.as_str(), criterion.id.as_str())].clone();
             criteria.push(CriterionResult {
-                id: criterion.id.clone(),
-                name_ja: criterion.name_ja.clone(),
+                id,
+                name_ja,
                 label,
                 met,
                 undetermined: decided.is_some_and(|c| c.undetermined),
@@ -316,7 +332,7 @@ pub(crate) fn rate_rows(results: &Results, regimes: &[&Regime]) -> Vec<RateRow> 
             period_kind,
             period: v.period.clone(),
             regime_id: v.regime_id.clone(),
-            counts: (*count_row).clone(),
+            counts: Arc::clone(count_row),
             referral,
             reverse,
             referral_range,
@@ -375,8 +391,8 @@ mod tests {
     fn criterion(id: &str, met: Option<bool>, gaps: (Option<u64>, Option<u64>)) -> CriterionResult {
         CriterionResult {
             id: id.into(),
-            name_ja: format!("基準{id}"),
-            label: String::new(),
+            name_ja: format!("基準{id}").into(),
+            label: "".into(),
             met,
             undetermined: false,
             on_boundary: false,
@@ -392,13 +408,13 @@ mod tests {
             criterion("B", Some(false), (Some(30), Some(10))),
             criterion("C", Some(false), (None, Some(35))),
         ];
-        assert_eq!(nearest_criterion(&criteria).map(|c| c.id.as_str()), Some("C"));
+        assert_eq!(nearest_criterion(&criteria).map(|c| &*c.id), Some("C"));
         // A met criterion, or one no number of events can reach, is never the nearest.
         let criteria = [criterion("A", Some(true), (None, None)), criterion("B", Some(false), (None, None))];
         assert!(nearest_criterion(&criteria).is_none());
         // A tie goes to the first in the regime's order.
         let criteria =
             [criterion("B", Some(false), (Some(5), None)), criterion("C", Some(false), (None, Some(5)))];
-        assert_eq!(nearest_criterion(&criteria).map(|c| c.id.as_str()), Some("B"));
+        assert_eq!(nearest_criterion(&criteria).map(|c| &*c.id), Some("B"));
     }
 }

@@ -81,7 +81,7 @@ pub(super) fn write_monthly(
 
 /// A forecast rate to one decimal, empty without a forecast.
 fn forecast(r: &RateRow, value: impl Fn(&crate::forecast::Forecast) -> Option<f64>) -> String {
-    opt(r.forecast.as_ref().and_then(value).map(|v| format!("{v:.1}")))
+    opt(r.forecast.as_deref().and_then(value).map(|v| format!("{v:.1}")))
 }
 
 fn opt(v: Option<impl ToString>) -> String {

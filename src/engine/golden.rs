@@ -496,7 +496,7 @@ async fn criteria_agree_with_what_rates_decides() {
             r.criteria.iter().map(|c| {
                 (
                     (r.hospital_code.clone(), r.period_kind, r.period.clone(), r.regime_id.clone()),
-                    c.id.clone(),
+                    c.id.to_string(),
                     c.met,
                     c.on_boundary,
                 )

@@ -1236,7 +1236,7 @@ mod tests {
         let r = find(&rows, "0110113719", "chiiki-shien-2014");
         assert_eq!(r.referral, None, "an interval is never shown as one of its ends");
         let criteria: Vec<(&str, Option<bool>, bool)> =
-            r.criteria.iter().map(|c| (c.id.as_str(), c.met, c.undetermined)).collect();
+            r.criteria.iter().map(|c| (&*c.id, c.met, c.undetermined)).collect();
         // C needs 紹介率 > 50 (from 7 referred) and 逆紹介率 > 70 (91.7): undetermined too.
         assert_eq!(criteria, [("A", None, true), ("B", None, true), ("C", None, true)]);
         assert_eq!((r.referral_gap, r.reverse_gap), (None, None), "no gap from an unknown value");
@@ -1251,7 +1251,7 @@ mod tests {
         );
         let r = find(&rows, "0210113717", "chiiki-shien-2014");
         let criteria: Vec<(&str, Option<bool>, bool)> =
-            r.criteria.iter().map(|c| (c.id.as_str(), c.met, c.undetermined)).collect();
+            r.criteria.iter().map(|c| (&*c.id, c.met, c.undetermined)).collect();
         assert_eq!(
             criteria,
             [("A", Some(false), false), ("B", Some(false), false), ("C", Some(false), false)]
@@ -1332,7 +1332,7 @@ mod tests {
         let regime = set.get("chiiki-shien-2014").unwrap();
         let row = find(&rows, "0110113719", "chiiki-shien-2014");
         for c in row.criteria.iter().filter(|c| c.met == Some(false)) {
-            let criterion = regime.criteria.iter().find(|k| k.id == c.id).unwrap();
+            let criterion = regime.criteria.iter().find(|k| *k.id == *c.id).unwrap();
             let mut counts = row.counts.known();
             let (rg, vg) = (c.referral_gap.unwrap_or(0), c.reverse_gap.unwrap_or(0));
             for k in [Count::ReferredPatients, Count::InitialPatients, Count::FirstVisits] {
@@ -1355,7 +1355,7 @@ mod tests {
             }
         }
         // B: 65.0 % needs > 65 → one more referral; 420/801 = 52.4 % > 40 already.
-        let b = row.criteria.iter().find(|c| c.id == "B").unwrap();
+        let b = row.criteria.iter().find(|c| &*c.id == "B").unwrap();
         assert_eq!((b.referral_gap, b.reverse_gap), (Some(1), None));
         // The nearest criterion is B.
         assert_eq!((row.referral_gap, row.reverse_gap), (Some(1), None));

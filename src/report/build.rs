@@ -519,7 +519,11 @@ impl<'a> Book<'a> {
 fn criterion_names(row: &RateRow, ids: &[String]) -> Vec<String> {
     ids.iter()
         .map(|id| {
-            row.criteria.iter().find(|c| &c.id == id).map(|c| c.name_ja.clone()).unwrap_or_else(|| id.clone())
+            row.criteria
+                .iter()
+                .find(|c| *c.id == **id)
+                .map(|c| c.name_ja.to_string())
+                .unwrap_or_else(|| id.clone())
         })
         .collect()
 }
@@ -601,9 +605,9 @@ fn regime_result(row: &RateRow, regime: &Regime, progress: Option<&YearProgress>
             .criteria
             .iter()
             .map(|c| CriterionRow {
-                name_ja: c.name_ja.clone(),
-                id: c.id.clone(),
-                label: c.label.clone(),
+                name_ja: c.name_ja.to_string(),
+                id: c.id.to_string(),
+                label: c.label.to_string(),
                 met: c.met,
                 undetermined: c.undetermined,
                 on_boundary: c.on_boundary,
@@ -643,7 +647,7 @@ fn chart_thresholds(row: Option<&RateRow>, regime: &Regime) -> (Option<f64>, Opt
         .and_then(|r| {
             r.criteria.iter().find(|c| c.met == Some(true)).or_else(|| nearest_criterion(&r.criteria))
         })
-        .and_then(|c| regime.criteria.iter().find(|k| k.id == c.id))
+        .and_then(|c| regime.criteria.iter().find(|k| *k.id == *c.id))
         .or(regime.criteria.first());
     let mut out = (None, None);
     if let Some(c) = chosen {
