@@ -164,13 +164,13 @@ impl YearProgress {
 
 /// Adds the year-end forecasts to the fiscal-year rows they are for.
 pub(crate) fn add_forecasts(rows: &mut [RateRow], forecasts: &[crate::forecast::Forecast]) {
-    let by: BTreeMap<(String, &str, &str), &crate::forecast::Forecast> = forecasts
+    let by: BTreeMap<(i32, &str, &str), &crate::forecast::Forecast> = forecasts
         .iter()
-        .map(|f| ((f.fiscal_year.to_string(), f.hospital_code.as_str(), f.regime_id.as_str()), f))
+        .map(|f| ((f.fiscal_year, f.hospital_code.as_str(), f.regime_id.as_str()), f))
         .collect();
     for row in rows.iter_mut().filter(|r| r.period_kind == PeriodKind::FiscalYear) {
-        let key = (row.period.clone(), row.hospital_code.as_str(), row.regime_id.as_str());
-        if let Some(f) = by.get(&key) {
+        let Ok(fy) = row.period.parse::<i32>() else { continue };
+        if let Some(f) = by.get(&(fy, row.hospital_code.as_str(), row.regime_id.as_str())) {
             row.forecast = Some(Box::new((*f).clone()));
         }
     }
@@ -224,12 +224,7 @@ pub(crate) fn rate_rows(results: &Results, regimes: &[&Regime]) -> Vec<RateRow> 
         .iter()
         .flat_map(|regime| {
             regime.criteria.iter().map(move |criterion| {
-                let label = criterion
-                    .conditions
-                    .iter()
-                    .map(|c| regime.condition_label(c))
-                    .collect::<Vec<_>>()
-                    .join(" かつ ");
+                let label = regime.criterion_label(criterion);
                 (
                     (regime.id.as_str(), criterion.id.as_str()),
                     [criterion.id.as_str().into(), criterion.name_ja.as_str().into(), label.into()],

@@ -329,8 +329,7 @@ pub(super) fn regimes_text(set: &RegimeSet) -> String {
         let _ = writeln!(s, "    referral: {}", r.referral.formula());
         let _ = writeln!(s, "    reverse:  {}", r.reverse.formula());
         for c in &r.criteria {
-            let label = c.conditions.iter().map(|k| r.condition_label(k)).collect::<Vec<_>>().join(" かつ ");
-            let _ = writeln!(s, "    criterion {}: {label}", c.id);
+            let _ = writeln!(s, "    criterion {}: {}", c.id, r.criterion_label(c));
         }
         let _ = writeln!(s, "    from: {}", r.origin);
     }

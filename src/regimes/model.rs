@@ -330,6 +330,11 @@ impl Regime {
         format!("{} {} {} {}", m.name_ja, c.op.symbol(), c.threshold, m.unit.symbol())
     }
 
+    /// A criterion as people read it: its conditions joined, "紹介率 > 65 % かつ 逆紹介率 > 40 %".
+    pub(crate) fn criterion_label(&self, c: &Criterion) -> String {
+        c.conditions.iter().map(|k| self.condition_label(k)).collect::<Vec<_>>().join(" かつ ")
+    }
+
     /// For an unmet criterion, the extra referred first visits and then the extra reverse
     /// referrals that would meet it. The reverse gap is computed after adding the referral gap,
     /// because referred first visits also enlarge the denominator of the reverse rate.
