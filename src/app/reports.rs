@@ -250,14 +250,20 @@ pub(super) async fn add_forecasts(
     monthly: &[crate::engine::MonthlyRow],
     regimes: &[&Regime],
 ) -> Result<(), AppError> {
-    let latest = monthly.iter().map(|m| m.month.as_str()).max();
-    let Some(progress) = crate::rates::YearProgress::under_way(latest) else { return Ok(()) };
-    // A fixed seed: the same data gives the same forecast, and the same pages.
-    let forecasts =
-        crate::forecast::forecasts(monthly, progress.fiscal_year, regimes, crate::forecast::SIMULATIONS, 1)
-            .await?;
-    crate::rates::add_forecasts(rows, &forecasts);
+    crate::rates::add_forecasts(rows, &forecasts(monthly, regimes).await?);
     Ok(())
+}
+
+/// The year-end forecasts of the fiscal year under way (none when no year is under way).
+async fn forecasts(
+    monthly: &[crate::engine::MonthlyRow],
+    regimes: &[&Regime],
+) -> Result<Vec<crate::forecast::Forecast>, AppError> {
+    let latest = monthly.iter().map(|m| m.month.as_str()).max();
+    let Some(progress) = crate::rates::YearProgress::under_way(latest) else { return Ok(Vec::new()) };
+    // A fixed seed: the same data gives the same forecast, and the same pages.
+    Ok(crate::forecast::forecasts(monthly, progress.fiscal_year, regimes, crate::forecast::SIMULATIONS, 1)
+        .await?)
 }
 
 /// The forms of every hospital and complete fiscal year, under the regimes `filing:` names
@@ -305,7 +311,10 @@ pub(super) async fn approval(
 const HOSPITAL_MONTHS_PER_GROUP: usize = 4_000;
 
 /// Renders every page, staging each as it is rendered, then puts them all in place; returns
-/// the review for the exit code.
+/// the review for the exit code. The fiscal-year rows of every hospital are evaluated first
+/// (the overviews, the approval tables and the review need them all); then the pages of each
+/// group of hospitals are rendered as soon as its rows are evaluated, and the rows dropped, so
+/// that memory follows one group, not every hospital-month.
 pub(super) async fn render_all(
     cfg: &Config,
     warehouse: &Warehouse,
@@ -315,6 +324,27 @@ pub(super) async fn render_all(
     renderer: &Renderer,
     record: Option<&RenderRecord<'_>>,
 ) -> Result<Rendered, AppError> {
+    let pages = Pages { cfg, warehouse, manifest, regimes, masters, renderer };
+    render_in_groups(pages, record, HOSPITAL_MONTHS_PER_GROUP).await
+}
+
+/// What [`render_all`] renders from.
+pub(super) struct Pages<'a> {
+    pub cfg: &'a Config,
+    pub warehouse: &'a Warehouse,
+    pub manifest: &'a Manifest,
+    pub regimes: &'a [&'a Regime],
+    pub masters: Masters<'a>,
+    pub renderer: &'a Renderer,
+}
+
+/// [`render_all`] with groups of at most `hospital_months` monthly rows (whole hospitals).
+pub(super) async fn render_in_groups(
+    pages: Pages<'_>,
+    record: Option<&RenderRecord<'_>>,
+    hospital_months: usize,
+) -> Result<Rendered, AppError> {
+    let Pages { cfg, warehouse, manifest, regimes, masters, renderer } = pages;
     let hospitals = masters.hospitals;
     check_before_reading(warehouse, manifest).await?;
     let engine = Engine::open(warehouse, manifest, regimes).await?;
@@ -322,19 +352,11 @@ pub(super) async fn render_all(
     let monthly = engine.monthly_counts().await?;
     let months: BTreeSet<String> = monthly.iter().map(|m| m.month.clone()).collect();
     let covered = periods::covered_months(&months, engine.reported_fiscal_years());
-    let mut calendar: Vec<PeriodMonth> = periods::calendar(PeriodKind::FiscalYear, &covered);
-    calendar.extend(periods::calendar(PeriodKind::Month, &months));
-    calendar.extend(periods::calendar(PeriodKind::Rolling12, &months));
-    // For the 別紙様式28 recovery re-report.
-    calendar.extend(periods::calendar(PeriodKind::SixMonths, &months));
-    let mut rows = Vec::new();
-    engine
-        .evaluate_by_hospital(&calendar, HOSPITAL_MONTHS_PER_GROUP, |results| {
-            rows.extend(rate_rows(&results, regimes));
-        })
-        .await?;
-    add_forecasts(&mut rows, &monthly, regimes).await?;
-    let forms = forms_of(cfg, regimes, &rows, hospitals);
+    let fiscal_years: Vec<PeriodMonth> = periods::calendar(PeriodKind::FiscalYear, &covered);
+    let forecasts = forecasts(&monthly, regimes).await?;
+    let mut rows = rate_rows(&engine.evaluate(&fiscal_years).await?, regimes);
+    crate::rates::add_forecasts(&mut rows, &forecasts);
+    // The fiscal-year verdicts of every hospital are the session's now.
     let approval = approval(cfg, &engine, masters.facts, hospitals).await?;
     let departments = engine.department_breakdown(&months).await?;
     let partners = engine.partner_breakdown(&months).await?;
@@ -350,14 +372,32 @@ pub(super) async fn render_all(
         hospitals: masters.hospitals,
         partner_names: masters.partners,
         approval: cfg.approval_facts.as_ref().map(|_| (&cfg.approval_rules, approval.as_slice())),
-        forms: &forms,
         suppress_below: cfg.suppress_below,
     };
+    let book = report::build::Book::new(&sources);
     let mut staging = Staging::open(&cfg.reports)?;
-    report::build::pages(&sources, renderer, &mut |name, bytes| {
+    let mut sink = |name, bytes| {
         super::interrupt::check()?;
         staging.add(name, bytes)
-    })?;
+    };
+    let mut calendar = fiscal_years;
+    calendar.extend(periods::calendar(PeriodKind::Month, &months));
+    calendar.extend(periods::calendar(PeriodKind::Rolling12, &months));
+    // For the 別紙様式28 recovery re-report.
+    calendar.extend(periods::calendar(PeriodKind::SixMonths, &months));
+    let mut forms = Vec::new();
+    engine
+        .evaluate_by_hospital(&calendar, hospital_months, |results| {
+            let mut group = rate_rows(&results, regimes);
+            drop(results);
+            crate::rates::add_forecasts(&mut group, &forecasts);
+            let group_forms = forms_of(cfg, regimes, &group, hospitals);
+            book.hospital_pages(&group, &group_forms, renderer, &mut sink)?;
+            forms.extend(group_forms);
+            Ok::<_, AppError>(())
+        })
+        .await?;
+    book.overview_pages(&forms, renderer, &mut sink)?;
     super::interrupt::check()?;
     let pages = staging.publish()?;
 

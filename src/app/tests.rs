@@ -333,3 +333,83 @@ async fn a_format_2_warehouse_is_read_as_it_is_and_a_corrected_month_becomes_one
     assert_eq!(monthly_counts(&cfg).await, monthly_counts(&clean_cfg).await);
     assert_ne!(monthly_counts(&cfg).await, counts, "the correction changed nothing");
 }
+
+/// Every file of a reports folder by name (the render record aside).
+fn report_files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .map(|e| (e.file_name().to_string_lossy().into_owned(), std::fs::read(e.path()).unwrap()))
+        .filter(|(name, _)| name != ".refrate_rendered.json")
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_rendered_one_hospital_at_a_time_are_the_pages_of_all_at_once() {
+    // Four hospitals over fifteen months (two fiscal years, rolling windows, forms), with
+    // approval facts and a copy to share: every kind of page.
+    let dir = tempfile::tempdir().unwrap();
+    let spec = crate::sample::SampleSpec {
+        events: 6000,
+        hospitals: 4,
+        months: 15,
+        start: "2024-04".into(),
+        seed: 5,
+    };
+    crate::sample::write(dir.path(), &spec).unwrap();
+    std::fs::write(dir.path().join("key"), "group-test-key-0123456789").unwrap();
+    std::fs::set_permissions(dir.path().join("key"), std::os::unix::fs::PermissionsExt::from_mode(0o600))
+        .unwrap();
+    let codes: Vec<String> = std::fs::read_to_string(dir.path().join("hospitals.csv"))
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').next().unwrap().to_string())
+        .collect();
+    assert_eq!(codes.len(), 4);
+    let facts: String = codes.iter().map(|c| format!("{c},FY2024,{}\n", 150 + c.len())).collect();
+    std::fs::write(dir.path().join("facts.csv"), format!("hospital_code,fiscal_year,beds\n{facts}")).unwrap();
+    let mut yaml = std::fs::read_to_string(dir.path().join("refrate.yaml")).unwrap();
+    yaml.push_str("pseudonym_key_file: key\napproval_facts: facts.csv\nsuppress_below: 10\n");
+    std::fs::write(dir.path().join("refrate.yaml"), yaml).unwrap();
+    let cfg = Config::load(&dir.path().join("refrate.yaml")).unwrap();
+    // `run` renders the four hospitals as one group.
+    run_with(&cfg, QUIET, |c| Warehouse::open(&c.warehouse)).await.unwrap();
+    let together = report_files(&cfg.reports);
+
+    let mut apart = cfg.clone();
+    apart.reports = dir.path().join("apart");
+    let warehouse = Warehouse::open(&cfg.warehouse).unwrap();
+    let manifest = warehouse.current().await.unwrap();
+    let set = crate::regimes::RegimeSet::load(&cfg.regime_files).unwrap();
+    let regimes = super::selected_regimes(&set, &cfg.regimes).unwrap();
+    let hospitals = super::load_hospitals(cfg.hospitals.as_ref()).unwrap();
+    let partners = super::load_hospitals(cfg.partners.as_ref()).unwrap();
+    let facts = crate::ingest::load_facts(cfg.approval_facts.as_ref()).unwrap();
+    let renderer = crate::report::Renderer::new(None).unwrap();
+    let masters = super::reports::Masters { hospitals: &hospitals, partners: &partners, facts: &facts };
+    let pages = super::reports::Pages {
+        cfg: &apart,
+        warehouse: &warehouse,
+        manifest: &manifest,
+        regimes: &regimes,
+        masters,
+        renderer: &renderer,
+    };
+    // A group holds one hospital: its fifteen months exceed one monthly row.
+    super::reports::render_in_groups(pages, None, 1).await.unwrap();
+    let one_by_one = report_files(&apart.reports);
+
+    for kind in ["FY2024.html", "shared_FY2024.html", "form28_FY2024.html", "forms_FY2024.json"] {
+        let of_kind = together
+            .keys()
+            .filter_map(|n| n.split_once('_'))
+            .filter(|(code, k)| codes.iter().any(|c| c == code) && *k == kind);
+        assert_eq!(of_kind.count(), 4, "{kind}");
+    }
+    assert!(String::from_utf8_lossy(&together["index_FY2024.html"]).contains("承認要件の判定（4 病院）"));
+    assert_eq!(together.keys().collect::<Vec<_>>(), one_by_one.keys().collect::<Vec<_>>());
+    for (name, bytes) in &together {
+        assert!(bytes == &one_by_one[name], "{name} differs when rendered hospital by hospital");
+    }
+}

@@ -427,7 +427,13 @@ async fn evaluating_hospital_by_hospital_gives_the_rows_of_one_evaluation_of_all
     for limit in [1, usize::MAX] {
         let (engine, periods, _) = fixture_unevaluated().await;
         let mut groups = Vec::new();
-        engine.evaluate_by_hospital(&periods, limit, |results| groups.push(results)).await.unwrap();
+        engine
+            .evaluate_by_hospital(&periods, limit, |results| {
+                groups.push(results);
+                Ok::<_, EngineError>(())
+            })
+            .await
+            .unwrap();
         let hospitals =
             |r: &Results| r.counts.iter().map(|c| c.hospital_code.clone()).collect::<BTreeSet<_>>();
         let sizes: Vec<usize> = groups.iter().map(|g| hospitals(g).len()).collect();

@@ -672,14 +672,14 @@ impl Engine {
     /// query groups by hospital, so the rows are those of one evaluation of all hospitals,
     /// concatenated. With several groups, `regime_verdicts` is left holding every group's rows
     /// (for [`Engine::approval`]), and the other intermediate tables, which would hold only the
-    /// last group's, are dropped. Call
-    /// [`Engine::monthly_counts`] first.
-    pub(crate) async fn evaluate_by_hospital(
+    /// last group's, are dropped. The first error of `each` stops the evaluation (the session
+    /// then holds one group's counts: drop it). Call [`Engine::monthly_counts`] first.
+    pub(crate) async fn evaluate_by_hospital<E: From<EngineError>>(
         &self,
         periods: &[PeriodMonth],
         hospital_months: usize,
-        mut each: impl FnMut(Results),
-    ) -> Result<(), EngineError> {
+        mut each: impl FnMut(Results) -> Result<(), E>,
+    ) -> Result<(), E> {
         let monthly = self.table_batches("monthly_counts").await?;
         let reported = self.table_batches("reported_counts").await?;
         // Rows per hospital, over both tables, in code order.
@@ -700,8 +700,7 @@ impl Engine {
             groups.last_mut().expect("one group at least").insert(code);
         }
         if groups.len() == 1 {
-            each(self.evaluate(periods).await?);
-            return Ok(());
+            return each(self.evaluate(periods).await?);
         }
         let (monthly_schema, reported_schema) =
             (self.table_schema("monthly_counts").await?, schema::REPORTED.clone());
@@ -712,7 +711,7 @@ impl Engine {
             };
             self.register("monthly_counts", only(&monthly)?, monthly_schema.clone())?;
             self.register("reported_counts", only(&reported)?, reported_schema.clone())?;
-            each(self.evaluate(periods).await?);
+            each(self.evaluate(periods).await?)?;
             verdicts.extend(self.table_batches("regime_verdicts").await?);
         }
         self.register("monthly_counts", monthly, monthly_schema)?;

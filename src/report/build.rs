@@ -3,7 +3,7 @@
 //! [`crate::rates`] (and the engine's SQL) and are only placed; the only arithmetic is for
 //! display (a department's share, a change from the previous year).
 //!
-//! [`pages`] is the one entry: every file of the reports folder, rendered one at a time, for
+//! [`Book`] is the one entry: every file of the reports folder, rendered one at a time, for
 //! `app` to write.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -23,11 +23,12 @@ use crate::rates::{RateRow, YearProgress, nearest_criterion};
 use crate::regimes::{Count, MetricKind, Ratio, Regime};
 use crate::warehouse::Manifest;
 
-/// Everything the pages are built from.
+/// Everything the pages are built from, besides the rows of each group of hospitals
+/// ([`Book::hospital_pages`]).
 pub(crate) struct Sources<'a> {
     /// The configured regimes; the first is the primary one (monthly table, chart).
     pub regimes: &'a [&'a Regime],
-    /// Fiscal-year, month and rolling-12 rows of every hospital and regime.
+    /// The fiscal-year rows of every hospital and regime, with their forecasts: the overviews'.
     pub rows: &'a [RateRow],
     pub monthly: &'a [MonthlyRow],
     /// The months the data covers ([`periods::covered_months`]).
@@ -41,70 +42,63 @@ pub(crate) struct Sources<'a> {
     pub partner_names: &'a BTreeMap<String, Hospital>,
     /// The approval rules and the 承認要件 tables, when the config gives `approval_facts`.
     pub approval: Option<(&'a crate::regimes::ApprovalRules, &'a [crate::approval::ApprovalTable])>,
-    /// The forms of every hospital and complete fiscal year.
-    pub forms: &'a [crate::forms::HospitalForms],
     /// When set, each hospital page also has a copy to share (`<code>_shared_FY<year>.html`)
     /// with counts below this hidden.
     pub suppress_below: Option<u64>,
 }
 
-/// Every file of the reports folder, by name, with its bytes, handed to `sink` one at a time as
-/// it is rendered (so no more than one page is held in memory): the pages of each hospital and
-/// fiscal year, the overview of each fiscal year (HTML, CSV and xlsx for people, JSON for
-/// machines), `index.html` and `rejects.csv`. The first error, the renderer's or the sink's,
-/// stops the rendering.
-pub(crate) fn pages<E: From<ReportError>>(
-    sources: &Sources<'_>,
-    renderer: &Renderer,
-    sink: &mut impl FnMut(String, Vec<u8>) -> Result<(), E>,
-) -> Result<(), E> {
-    let book = Book::new(sources);
-    let fiscal_years: BTreeSet<i32> =
-        sources.covered_months.iter().filter_map(|m| periods::fiscal_year_of(m)).collect();
-    let created =
-        chrono::NaiveDateTime::parse_from_str(&sources.manifest.created_at, "%Y-%m-%dT%H:%M:%SZ").ok();
-    let mut latest = None;
-    for &fy in &fiscal_years {
-        let progress = book.under_way.clone().filter(|p| p.fiscal_year == fy);
-        let mut index_rows = Vec::new();
-        for &code in book.hospital_codes.iter().filter(|code| book.has_fiscal_year(code, fy)) {
-            index_rows.extend(book.index_rows(code, fy));
-            let page = book.hospital_page(code, fy, progress.as_ref());
-            sink(super::hospital_page_file(code, fy), renderer.hospital(&page)?.into_bytes())?;
-            if let Some(below) = sources.suppress_below {
-                let shared = super::suppress::shared_page(&page, below);
-                sink(super::form_file(code, "shared", fy, "html"), renderer.hospital(&shared)?.into_bytes())?;
-            }
-        }
-        for forms in sources.forms.iter().filter(|f| f.fiscal_year == fy) {
-            for (name, bytes) in form_files(forms, renderer, &book.run)? {
-                sink(name, bytes)?;
-            }
-        }
-        let page = book.index_page(fy, index_rows, progress);
-        sink(format!("index_FY{fy}.html"), renderer.index(&page)?.into_bytes())?;
-        sink(format!("overview_FY{fy}.csv"), super::for_people(&super::index_csv(&page)?))?;
-        sink(format!("overview_FY{fy}.xlsx"), super::xlsx::index_xlsx(&page, created)?)?;
-        sink(format!("overview_FY{fy}.json"), super::index_json(&page)?.into_bytes())?;
-        latest = Some(page);
-    }
-    if let Some(latest) = &latest {
-        sink("index.html".to_string(), renderer.index(latest)?.into_bytes())?;
-    }
-    sink("rejects.csv".to_string(), super::for_people(&rejects_csv(sources.rejects)?))?;
-    Ok(())
+/// Rate rows indexed by hospital, period and regime.
+struct Rows<'r> {
+    by: BTreeMap<(&'r str, PeriodKind, &'r str, &'r str), &'r RateRow>,
+    /// The hospitals of the rows, in code order, and the fiscal years each has a row of.
+    codes: BTreeSet<&'r str>,
+    fiscal_years_of: BTreeSet<(&'r str, i32)>,
 }
 
-/// The sources indexed for the pages: every lookup is by hospital, period and regime.
-struct Book<'a> {
+impl<'r> Rows<'r> {
+    fn of(rows: &'r [RateRow]) -> Rows<'r> {
+        Rows {
+            by: rows
+                .iter()
+                .map(|r| {
+                    ((r.hospital_code.as_str(), r.period_kind, r.period.as_str(), r.regime_id.as_str()), r)
+                })
+                .collect(),
+            codes: rows.iter().map(|r| r.hospital_code.as_str()).collect(),
+            fiscal_years_of: rows
+                .iter()
+                .filter(|r| r.period_kind == PeriodKind::FiscalYear)
+                .filter_map(|r| r.period.parse().ok().map(|fy| (r.hospital_code.as_str(), fy)))
+                .collect(),
+        }
+    }
+
+    fn get(&self, code: &str, kind: PeriodKind, period: &str, regime: &Regime) -> Option<&'r RateRow> {
+        self.by.get(&(code, kind, period, regime.id.as_str())).copied()
+    }
+
+    fn has_fiscal_year(&self, code: &str, fy: i32) -> bool {
+        self.fiscal_years_of.contains(&(code, fy))
+    }
+}
+
+/// The sources indexed for the pages: every lookup is by hospital, period and regime. Every
+/// file of the reports folder is rendered from a book, one at a time, and handed to a sink as
+/// it is rendered (so no more than one page is held in memory): [`Book::hospital_pages`] for
+/// each group of hospitals as its rows are evaluated, then [`Book::overview_pages`]. The first
+/// error, the renderer's or the sink's, stops the rendering.
+pub(crate) struct Book<'a> {
     sources: &'a Sources<'a>,
+    /// The fiscal-year rows of every hospital (`sources.rows`).
+    overview: Rows<'a>,
+    /// The fiscal years of the data, and when its warehouse state was published.
+    fiscal_years: BTreeSet<i32>,
+    created: Option<chrono::NaiveDateTime>,
     /// The latest month with monthly data anywhere.
     latest_month: Option<&'a str>,
     monthly_by: BTreeMap<(&'a str, &'a str), &'a MonthlyRow>,
-    rows_by: BTreeMap<(&'a str, PeriodKind, &'a str, &'a str), &'a RateRow>,
     /// The months with data of each hospital.
     hospital_months: BTreeMap<&'a str, BTreeSet<String>>,
-    hospital_codes: BTreeSet<&'a str>,
     /// The department and partner rows of each hospital and fiscal year, in their order.
     departments_by: BTreeMap<(&'a str, i32), Vec<&'a DepartmentRow>>,
     partners_by: BTreeMap<(&'a str, i32), Vec<&'a PartnerRow>>,
@@ -114,8 +108,6 @@ struct Book<'a> {
     single_hospital: BTreeMap<&'a str, bool>,
     /// The positions in `rejects` of each input file's rejected rows.
     rejects_by: BTreeMap<&'a str, Vec<usize>>,
-    /// The fiscal-year rows there are, as (hospital, fiscal year).
-    fiscal_years_of: BTreeSet<(&'a str, i32)>,
     /// The regime the monthly table and the chart use.
     primary: &'a Regime,
     under_way: Option<YearProgress>,
@@ -124,7 +116,7 @@ struct Book<'a> {
 }
 
 impl<'a> Book<'a> {
-    fn new(sources: &'a Sources<'a>) -> Book<'a> {
+    pub(crate) fn new(sources: &'a Sources<'a>) -> Book<'a> {
         let Sources { regimes, rows, monthly, manifest, departments, partners, rejects, .. } = *sources;
         let latest_month = monthly.iter().map(|m| m.month.as_str()).max();
         let mut departments_by: BTreeMap<(&str, i32), Vec<&DepartmentRow>> = BTreeMap::new();
@@ -156,30 +148,17 @@ impl<'a> Book<'a> {
         }
         Book {
             sources,
+            overview: Rows::of(rows),
+            fiscal_years: sources.covered_months.iter().filter_map(|m| periods::fiscal_year_of(m)).collect(),
+            created: chrono::NaiveDateTime::parse_from_str(&manifest.created_at, "%Y-%m-%dT%H:%M:%SZ").ok(),
             latest_month,
             monthly_by: monthly.iter().map(|m| ((m.hospital_code.as_str(), m.month.as_str()), m)).collect(),
-            rows_by: rows
-                .iter()
-                .map(|r| {
-                    ((r.hospital_code.as_str(), r.period_kind, r.period.as_str(), r.regime_id.as_str()), r)
-                })
-                .collect(),
             hospital_months,
             departments_by,
             partners_by,
             feeding_by,
             single_hospital,
             rejects_by,
-            hospital_codes: monthly
-                .iter()
-                .map(|m| m.hospital_code.as_str())
-                .chain(rows.iter().map(|r| r.hospital_code.as_str()))
-                .collect(),
-            fiscal_years_of: rows
-                .iter()
-                .filter(|r| r.period_kind == PeriodKind::FiscalYear)
-                .filter_map(|r| r.period.parse().ok().map(|fy| (r.hospital_code.as_str(), fy)))
-                .collect(),
             primary: regimes[0],
             under_way: YearProgress::under_way(latest_month),
             regime_files: regimes
@@ -188,6 +167,69 @@ impl<'a> Book<'a> {
                 .collect(),
             run: RunInfo::of(manifest),
         }
+    }
+
+    /// The progress of `fy` when it is the year under way.
+    fn progress(&self, fy: i32) -> Option<YearProgress> {
+        self.under_way.clone().filter(|p| p.fiscal_year == fy)
+    }
+
+    /// The page of each hospital of `rows` and fiscal year it has a row of (and its copy to
+    /// share), and the files of `forms`. `rows` are every row of whole hospitals (fiscal years,
+    /// months, rolling 12 months, six-month windows) with their forecasts; `forms` are theirs.
+    pub(crate) fn hospital_pages<E: From<ReportError>>(
+        &self,
+        rows: &[RateRow],
+        forms: &[crate::forms::HospitalForms],
+        renderer: &Renderer,
+        sink: &mut impl FnMut(String, Vec<u8>) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let rows = Rows::of(rows);
+        for &code in &rows.codes {
+            for &fy in self.fiscal_years.iter().filter(|fy| rows.has_fiscal_year(code, **fy)) {
+                let page = self.hospital_page(&rows, forms, code, fy, self.progress(fy).as_ref());
+                sink(super::hospital_page_file(code, fy), renderer.hospital(&page)?.into_bytes())?;
+                if let Some(below) = self.sources.suppress_below {
+                    let shared = super::suppress::shared_page(&page, below);
+                    sink(
+                        super::form_file(code, "shared", fy, "html"),
+                        renderer.hospital(&shared)?.into_bytes(),
+                    )?;
+                }
+            }
+        }
+        for forms in forms.iter().filter(|f| self.fiscal_years.contains(&f.fiscal_year)) {
+            for (name, bytes) in form_files(forms, renderer, &self.run)? {
+                sink(name, bytes)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The overview of each fiscal year (HTML, CSV and xlsx for people, JSON for machines),
+    /// `index.html` (the latest year's) and `rejects.csv`; `forms` are every hospital's.
+    pub(crate) fn overview_pages<E: From<ReportError>>(
+        &self,
+        forms: &[crate::forms::HospitalForms],
+        renderer: &Renderer,
+        sink: &mut impl FnMut(String, Vec<u8>) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let mut latest = None;
+        for &fy in &self.fiscal_years {
+            let codes = self.overview.codes.iter().filter(|code| self.overview.has_fiscal_year(code, fy));
+            let index_rows = codes.flat_map(|code| self.index_rows(code, fy)).collect();
+            let page = self.index_page(fy, index_rows, forms, self.progress(fy));
+            sink(format!("index_FY{fy}.html"), renderer.index(&page)?.into_bytes())?;
+            sink(format!("overview_FY{fy}.csv"), super::for_people(&super::index_csv(&page)?))?;
+            sink(format!("overview_FY{fy}.xlsx"), super::xlsx::index_xlsx(&page, self.created)?)?;
+            sink(format!("overview_FY{fy}.json"), super::index_json(&page)?.into_bytes())?;
+            latest = Some(page);
+        }
+        if let Some(latest) = &latest {
+            sink("index.html".to_string(), renderer.index(latest)?.into_bytes())?;
+        }
+        sink("rejects.csv".to_string(), super::for_people(&rejects_csv(self.sources.rejects)?))?;
+        Ok(())
     }
 
     /// The input files that fed `code` in any of `months`, by name.
@@ -243,14 +285,6 @@ impl<'a> Book<'a> {
         }
     }
 
-    fn has_fiscal_year(&self, code: &str, fy: i32) -> bool {
-        self.fiscal_years_of.contains(&(code, fy))
-    }
-
-    fn row(&self, code: &str, kind: PeriodKind, period: &str, regime: &Regime) -> Option<&'a RateRow> {
-        self.rows_by.get(&(code, kind, period, regime.id.as_str())).copied()
-    }
-
     /// Months of the fiscal year up to the latest month with data anywhere that this hospital
     /// has no data for.
     fn missing_months(&self, code: &str, fy: i32) -> Vec<String> {
@@ -272,8 +306,8 @@ impl<'a> Book<'a> {
             .regimes
             .iter()
             .filter_map(|regime| {
-                let row = self.row(code, PeriodKind::FiscalYear, &label, regime)?;
-                let previous = self.row(code, PeriodKind::FiscalYear, &previous_label, regime);
+                let row = self.overview.get(code, PeriodKind::FiscalYear, &label, regime)?;
+                let previous = self.overview.get(code, PeriodKind::FiscalYear, &previous_label, regime);
                 Some(IndexRow {
                     code: code.to_string(),
                     name: name.clone(),
@@ -297,7 +331,13 @@ impl<'a> Book<'a> {
 
     /// The overview of one fiscal year: failing and boundary rows first, then by code; the
     /// master's hospitals without data are listed as not submitted.
-    fn index_page(&self, fy: i32, mut rows: Vec<IndexRow>, progress: Option<YearProgress>) -> IndexPage {
+    fn index_page(
+        &self,
+        fy: i32,
+        mut rows: Vec<IndexRow>,
+        forms: &[crate::forms::HospitalForms],
+        progress: Option<YearProgress>,
+    ) -> IndexPage {
         rows.sort_by_key(|r| {
             let rank = match (r.verdict, r.on_boundary) {
                 (Verdict::Fail, _) => 0,
@@ -323,13 +363,20 @@ impl<'a> Book<'a> {
             progress,
             not_submitted,
             approval: self.approval_overview(fy),
-            forms: self.sources.forms.iter().filter(|f| f.fiscal_year == fy).cloned().collect(),
+            forms: forms.iter().filter(|f| f.fiscal_year == fy).cloned().collect(),
             run: self.run.clone(),
         }
     }
 
     /// The page of one hospital and fiscal year.
-    fn hospital_page(&self, code: &str, fy: i32, progress: Option<&YearProgress>) -> HospitalPage {
+    fn hospital_page(
+        &self,
+        rows: &Rows<'_>,
+        forms: &[crate::forms::HospitalForms],
+        code: &str,
+        fy: i32,
+        progress: Option<&YearProgress>,
+    ) -> HospitalPage {
         let Sources { regimes, manifest, hospitals, .. } = *self.sources;
         let info = hospitals.get(code);
         let label = fy.to_string();
@@ -347,13 +394,13 @@ impl<'a> Book<'a> {
             regimes: regimes
                 .iter()
                 .filter_map(|regime| {
-                    let row = self.row(code, PeriodKind::FiscalYear, &label, regime)?;
+                    let row = rows.get(code, PeriodKind::FiscalYear, &label, regime)?;
                     Some(regime_result(row, regime, progress))
                 })
                 .collect(),
-            months: self.month_rows(code, &fy_months),
+            months: self.month_rows(rows, code, &fy_months),
             missing_months: self.missing_months(code, fy),
-            chart: self.chart(code, fy, &fy_months),
+            chart: self.chart(rows, code, fy, &fy_months),
             progress: progress.cloned(),
             departments: department_lines(
                 self.departments_by.get(&(code, fy)).map(Vec::as_slice).unwrap_or_default(),
@@ -372,38 +419,10 @@ impl<'a> Book<'a> {
             sources: source_files(manifest, &feeding),
             regime_files: self.regime_files.clone(),
             approval: self.approval_table(code, fy).cloned(),
-            filings: self.filings(code, fy),
+            filings: filings(forms, code, fy),
             sharing: None,
             run: self.run.clone(),
         }
-    }
-
-    /// Links to the forms filled from this hospital's fiscal year.
-    fn filings(&self, code: &str, fy: i32) -> Vec<FilingLink> {
-        let Some(forms) = self.sources.forms.iter().find(|f| f.code == code && f.fiscal_year == fy) else {
-            return Vec::new();
-        };
-        let mut links = Vec::new();
-        for (name, form) in [("form28", &forms.form28), ("form28r", &forms.form28_recovery)] {
-            if let Some(form) = form {
-                links.push(FilingLink {
-                    title: format!("別紙様式28（{}）", form.kind_ja),
-                    file: super::form_file(code, name, form.fiscal_year, "html"),
-                    period_ja: form.period_ja.clone(),
-                    deadline: form.deadline.note.clone(),
-                });
-            }
-        }
-        if let Some(report) = &forms.business_report {
-            links.push(FilingLink {
-                title: "業務報告 ① 紹介患者に対する医療提供及び他の病院又は診療所に対する患者紹介の実績"
-                    .into(),
-                file: super::form_file(code, "report", fy, "html"),
-                period_ja: report.period_ja.clone(),
-                deadline: report.deadline.note.clone(),
-            });
-        }
-        links
     }
 
     fn approval_table(&self, code: &str, fy: i32) -> Option<&'a crate::approval::ApprovalTable> {
@@ -424,6 +443,7 @@ impl<'a> Book<'a> {
                 verdict: t.verdict,
                 met: t.requirements.iter().map(|r| r.met).collect(),
                 page: self
+                    .overview
                     .has_fiscal_year(&t.hospital_code, fy)
                     .then(|| super::hospital_page_file(&t.hospital_code, fy)),
             })
@@ -447,13 +467,13 @@ impl<'a> Book<'a> {
     }
 
     /// The monthly table: counts, and the primary regime's rates.
-    fn month_rows(&self, code: &str, fy_months: &[String]) -> Vec<MonthRow> {
+    fn month_rows(&self, rows: &Rows<'_>, code: &str, fy_months: &[String]) -> Vec<MonthRow> {
         let primary = self.primary;
         fy_months
             .iter()
             .map(|m| {
                 let counts = self.monthly_by.get(&(code, m.as_str()));
-                let rate = self.row(code, PeriodKind::Month, m, primary);
+                let rate = rows.get(code, PeriodKind::Month, m, primary);
                 let c = |k: Count| {
                     super::format::count_cell(
                         counts.and_then(|r| r.get(k)),
@@ -483,7 +503,7 @@ impl<'a> Book<'a> {
     /// The chart of the primary regime: monthly rates, rolling-12 rates where all twelve
     /// months have data (a shorter window would be a different rate under the same name), and
     /// the thresholds of the criterion met or nearest.
-    fn chart(&self, code: &str, fy: i32, fy_months: &[String]) -> ChartData {
+    fn chart(&self, rows: &Rows<'_>, code: &str, fy: i32, fy_months: &[String]) -> ChartData {
         let primary = self.primary;
         let series = |kind: PeriodKind, metric: fn(&RateRow) -> Option<Ratio>| -> Vec<Option<f64>> {
             fy_months
@@ -493,13 +513,13 @@ impl<'a> Book<'a> {
                         PeriodKind::Rolling12 => (periods::rolling12_label(m), 12),
                         _ => (m.clone(), 0),
                     };
-                    self.row(code, kind, &period, primary)
+                    rows.get(code, kind, &period, primary)
                         .filter(|r| r.counts.months_with_data >= complete)
                         .and_then(|r| tenths_f64(metric(r)))
                 })
                 .collect()
         };
-        let fy_row = self.row(code, PeriodKind::FiscalYear, &fy.to_string(), primary);
+        let fy_row = rows.get(code, PeriodKind::FiscalYear, &fy.to_string(), primary);
         let (referral_threshold, reverse_threshold) = chart_thresholds(fy_row, primary);
         ChartData {
             months: fy_months.to_vec(),
@@ -513,6 +533,33 @@ impl<'a> Book<'a> {
             reverse_unit: primary.reverse.unit.symbol().to_string(),
         }
     }
+}
+
+/// Links to the forms filled from this hospital's fiscal year.
+fn filings(forms: &[crate::forms::HospitalForms], code: &str, fy: i32) -> Vec<FilingLink> {
+    let Some(forms) = forms.iter().find(|f| f.code == code && f.fiscal_year == fy) else {
+        return Vec::new();
+    };
+    let mut links = Vec::new();
+    for (name, form) in [("form28", &forms.form28), ("form28r", &forms.form28_recovery)] {
+        if let Some(form) = form {
+            links.push(FilingLink {
+                title: format!("別紙様式28（{}）", form.kind_ja),
+                file: super::form_file(code, name, form.fiscal_year, "html"),
+                period_ja: form.period_ja.clone(),
+                deadline: form.deadline.note.clone(),
+            });
+        }
+    }
+    if let Some(report) = &forms.business_report {
+        links.push(FilingLink {
+            title: "業務報告 ① 紹介患者に対する医療提供及び他の病院又は診療所に対する患者紹介の実績".into(),
+            file: super::form_file(code, "report", fy, "html"),
+            period_ja: report.period_ja.clone(),
+            deadline: report.deadline.note.clone(),
+        });
+    }
+    links
 }
 
 /// The printed names of criteria given by id.
