@@ -308,8 +308,8 @@ pub(super) async fn approval(
 /// The hospital-months evaluated and rendered at once ([`Engine::evaluate_by_hospital`]): the
 /// engine's rows of a group take about 14 KB per hospital-month, so a group stays near 14 MB
 /// whatever the number of hospitals. Against groups of 4,000 this lowers the peak of a run by
-/// about 90 MB at 100 hospitals × 36 months (4 groups instead of 1) and at 700 × 36 (25 instead
-/// of 7) in the same time (docs/BENCHMARKS.md, 2026-12-04).
+/// about 90 MB at 100 hospitals × 36 months (4 groups of 27 hospitals instead of 1) and at
+/// 700 × 36 (26 instead of 7) in the same time (docs/BENCHMARKS.md, 2026-12-04).
 const HOSPITAL_MONTHS_PER_GROUP: usize = 1_000;
 
 /// Renders every page, staging each as it is rendered, then puts them all in place; returns

@@ -346,8 +346,9 @@ fn report_files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pages_rendered_one_hospital_at_a_time_are_the_pages_of_all_at_once() {
-    // Four hospitals over fifteen months (two fiscal years, rolling windows, forms), with
-    // approval facts and a copy to share: every kind of page.
+    // Four hospitals over fifteen months (two fiscal years, rolling windows, forms), a fifth
+    // with reported counts only, approval facts (one for a hospital without data) and a copy
+    // to share: every kind of page.
     let dir = tempfile::tempdir().unwrap();
     let spec = crate::sample::SampleSpec {
         events: 6000,
@@ -367,9 +368,19 @@ async fn pages_rendered_one_hospital_at_a_time_are_the_pages_of_all_at_once() {
         .map(|l| l.split(',').next().unwrap().to_string())
         .collect();
     assert_eq!(codes.len(), 4);
-    let facts: String = codes.iter().map(|c| format!("{c},FY2024,{}\n", 150 + c.len())).collect();
+    let facts: String =
+        codes.iter().chain(["2711000105".to_string()].iter()).map(|c| format!("{c},FY2024,300\n")).collect();
     std::fs::write(dir.path().join("facts.csv"), format!("hospital_code,fiscal_year,beds\n{facts}")).unwrap();
-    let mut yaml = std::fs::read_to_string(dir.path().join("refrate.yaml")).unwrap();
+    std::fs::create_dir(dir.path().join("counts")).unwrap();
+    std::fs::write(
+        dir.path().join("counts/reported.csv"),
+        "hospital_code,period,initial_patients,referred_patients,reverse_referred_patients\n\
+         4011000207,FY2024,1000,700,500\n",
+    )
+    .unwrap();
+    let mut yaml = std::fs::read_to_string(dir.path().join("refrate.yaml"))
+        .unwrap()
+        .replace("    kind: events\n", "    kind: events\n  - path: counts/*.csv\n    kind: aggregates\n");
     yaml.push_str("pseudonym_key_file: key\napproval_facts: facts.csv\nsuppress_below: 10\n");
     std::fs::write(dir.path().join("refrate.yaml"), yaml).unwrap();
     let cfg = Config::load(&dir.path().join("refrate.yaml")).unwrap();
@@ -407,7 +418,8 @@ async fn pages_rendered_one_hospital_at_a_time_are_the_pages_of_all_at_once() {
             .filter(|(code, k)| codes.iter().any(|c| c == code) && *k == kind);
         assert_eq!(of_kind.count(), 4, "{kind}");
     }
-    assert!(String::from_utf8_lossy(&together["index_FY2024.html"]).contains("承認要件の判定（4 病院）"));
+    assert!(together.contains_key("4011000207_FY2024.html"), "the hospital with reported counts only");
+    assert!(String::from_utf8_lossy(&together["index_FY2024.html"]).contains("承認要件の判定（6 病院）"));
     assert_eq!(together.keys().collect::<Vec<_>>(), one_by_one.keys().collect::<Vec<_>>());
     for (name, bytes) in &together {
         assert!(bytes == &one_by_one[name], "{name} differs when rendered hospital by hospital");

@@ -670,9 +670,9 @@ impl Engine {
     /// every hospital-month at once. A group holds at most `hospital_months` monthly rows (one
     /// hospital may exceed it alone); with a single group this is [`Engine::evaluate`]. Every
     /// query groups by hospital, so the rows are those of one evaluation of all hospitals,
-    /// concatenated. With several groups, `regime_verdicts` is left holding every group's rows
-    /// (for [`Engine::approval`]), and the other intermediate tables, which would hold only the
-    /// last group's, are dropped. The first error of `each` stops the evaluation (the session
+    /// concatenated. With several groups, `regime_verdicts` is left holding every group's rows,
+    /// as one evaluation of all would leave it (narrow rows: a few columns per hospital-period),
+    /// and the other intermediate tables, which would hold only the last group's, are dropped. The first error of `each` stops the evaluation (the session
     /// then holds one group's counts: drop it). Call [`Engine::monthly_counts`] first.
     pub(crate) async fn evaluate_by_hospital<E: From<EngineError>>(
         &self,

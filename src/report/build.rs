@@ -23,8 +23,8 @@ use crate::rates::{RateRow, YearProgress, nearest_criterion};
 use crate::regimes::{Count, MetricKind, Ratio, Regime};
 use crate::warehouse::Manifest;
 
-/// Everything the pages are built from, besides the rows of each group of hospitals
-/// ([`Book::hospital_pages`]).
+/// Everything the pages are built from, besides the rows and forms of each group of hospitals
+/// ([`Book::hospital_pages`]) and the forms of all ([`Book::overview_pages`]).
 pub(crate) struct Sources<'a> {
     /// The configured regimes; the first is the primary one (monthly table, chart).
     pub regimes: &'a [&'a Regime],
