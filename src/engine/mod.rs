@@ -672,8 +672,9 @@ impl Engine {
     /// query groups by hospital, so the rows are those of one evaluation of all hospitals,
     /// concatenated. With several groups, `regime_verdicts` is left holding every group's rows,
     /// as one evaluation of all would leave it (narrow rows: a few columns per hospital-period),
-    /// and the other intermediate tables, which would hold only the last group's, are dropped. The first error of `each` stops the evaluation (the session
-    /// then holds one group's counts: drop it). Call [`Engine::monthly_counts`] first.
+    /// and the other intermediate tables, which would hold only the last group's, are dropped.
+    /// The first error of `each` stops the evaluation (the session then holds one group's
+    /// counts: drop it). Call [`Engine::monthly_counts`] first.
     pub(crate) async fn evaluate_by_hospital<E: From<EngineError>>(
         &self,
         periods: &[PeriodMonth],
