@@ -30,8 +30,15 @@ pub(crate) mod warehouse;
 pub use config::escape_controls;
 
 /// What the end-to-end tests need besides the binary: decoding the Parquet files the warehouse
-/// wrote, and naming a lock's holder as `run` does.
+/// wrote, naming a lock's holder as `run` does, and comparing pages rendered at different times.
 #[doc(hidden)]
 pub mod testing {
     pub use crate::warehouse::{host_name, lock_object_name, read_parquet_bytes};
+
+    /// A page's text with the minute it was made at (作成日時, `2026-12-04 04:25 UTC`) replaced
+    /// by `(time)`: the same page rendered again a minute later differs in it and in nothing else.
+    pub fn without_time(page: &[u8]) -> String {
+        let stamp = regex::Regex::new(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC").expect("a valid pattern");
+        stamp.replace_all(&String::from_utf8_lossy(page), "(time)").into_owned()
+    }
 }

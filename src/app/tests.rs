@@ -334,13 +334,18 @@ async fn a_format_2_warehouse_is_read_as_it_is_and_a_corrected_month_becomes_one
     assert_ne!(monthly_counts(&cfg).await, counts, "the correction changed nothing");
 }
 
-/// Every file of a reports folder by name (the render record aside).
+/// Every file of a reports folder by name (the render record aside), pages without the minute
+/// they were made at ([`crate::testing::without_time`]).
 fn report_files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     std::fs::read_dir(dir)
         .unwrap()
         .flatten()
         .map(|e| (e.file_name().to_string_lossy().into_owned(), std::fs::read(e.path()).unwrap()))
         .filter(|(name, _)| name != ".refrate_rendered.json")
+        .map(|(name, bytes)| match std::str::from_utf8(&bytes) {
+            Ok(_) => (name, crate::testing::without_time(&bytes).into_bytes()),
+            Err(_) => (name, bytes),
+        })
         .collect()
 }
 
@@ -420,6 +425,7 @@ async fn pages_rendered_one_hospital_at_a_time_are_the_pages_of_all_at_once() {
     }
     assert!(together.contains_key("4011000207_FY2024.html"), "the hospital with reported counts only");
     assert!(String::from_utf8_lossy(&together["index_FY2024.html"]).contains("承認要件の判定（6 病院）"));
+    assert!(String::from_utf8_lossy(&together["index_FY2024.html"]).contains("作成日時 (time)"));
     assert_eq!(together.keys().collect::<Vec<_>>(), one_by_one.keys().collect::<Vec<_>>());
     for (name, bytes) in &together {
         assert!(bytes == &one_by_one[name], "{name} differs when rendered hospital by hospital");
