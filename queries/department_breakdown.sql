@@ -1,23 +1,22 @@
 -- Counts per department (診療科別) and fiscal year, for the hospital's own page.
 --
--- Inputs: `counted_events` (the view of `counted_events.sql`: one row per event with a 0/1
--- column per count; the counting rules live there, not here), and `fiscal_months` (month,
+-- Inputs: `month_breakdowns` (the result of `month_breakdowns.sql`, stored per month or read
+-- over the events: its department rows are the events' counts summed per hospital, month and
+-- department; the counting rules live in `counted_events.sql`), and `fiscal_months` (month,
 -- fiscal_year, same_month_prev_year) built from the calendar by the engine. This query only
--- sums the events' columns per department and fiscal year. `first_visits` (all first visits)
--- is kept so a reviewer can see what was excluded.
--- The events are summed per month first, and the months then per fiscal year: the join to
--- `fiscal_months` is made on the few monthly rows instead of on every event.
+-- sums the months per fiscal year. `first_visits` (all first visits) is kept so a reviewer
+-- can see what was excluded.
 WITH by_month AS (
     SELECT
         hospital_code,
         month,
         department,
-        SUM(first_visit) AS first_visits,
-        SUM(initial_patient) AS initial_patients,
-        SUM(referred_patient) AS referred_patients,
-        SUM(reverse_referred_patient) AS reverse_referred_patients
-    FROM counted_events
-    GROUP BY hospital_code, month, department
+        first_visits,
+        initial_patients,
+        referred_patients,
+        reverse_referred_patients
+    FROM month_breakdowns
+    WHERE breakdown = 'department'
 )
 SELECT
     m.hospital_code,

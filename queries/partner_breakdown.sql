@@ -2,8 +2,9 @@
 -- the referrals of the same months of the previous fiscal year (紹介が減った連携先).
 --
 -- Inputs: `partner_months` (the result of `partner_months.sql`: referrals and reverse
--- referrals per hospital, month and partner, summed from `counted_events`, where the counting
--- rules live; partner_code NULL for the events that count for no partner), and
+-- referrals per hospital, month and partner, the partner rows of `month_breakdowns.sql`, where
+-- it is decided which events count for a partner; partner_code NULL for the events that count
+-- for no partner), and
 -- `fiscal_months` (month, fiscal_year, same_month_prev_year). Related partners and rows
 -- without a partner code are left out entirely: they never count, and they get no row.
 --

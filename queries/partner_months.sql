@@ -1,19 +1,15 @@
 -- Referrals from and reverse referrals to each partner institution, per hospital and month:
--- the one scan of the events that `partner_breakdown.sql` needs, registered by the engine as
--- the table `partner_months` (the breakdown reads it several times; reading the events each
--- time cost a scan of the warehouse per reference).
+-- what `partner_breakdown.sql` needs, registered by the engine as the table `partner_months`
+-- (the breakdown reads it several times).
 --
--- Input: `counted_events` (the view of `counted_events.sql`; the counting rules live there). A
--- referral is a `referred_patient`, a reverse referral a `reverse_referred_patient`. Events
--- with no partner code or with a related partner never count for a partner: they are grouped
--- under partner_code NULL, which only records that the hospital had data that month.
+-- Input: `month_breakdowns` (the result of `month_breakdowns.sql`, stored per month or read
+-- over the events; the counting rules and which events count for a partner live there): its
+-- partner rows. partner_code NULL only records that the hospital had data that month.
 SELECT
     hospital_code,
     month,
-    CASE
-        WHEN partner_code IS NOT NULL AND partner_code <> '' AND NOT partner_related THEN partner_code
-    END AS partner_code,
-    SUM(referred_patient) AS referred,
-    SUM(reverse_referred_patient) AS reverse
-FROM counted_events
-GROUP BY 1, 2, 3
+    partner_code,
+    referred_patients AS referred,
+    reverse_referred_patients AS reverse
+FROM month_breakdowns
+WHERE breakdown = 'partner'

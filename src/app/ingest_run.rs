@@ -300,10 +300,10 @@ pub(super) async fn ingest_and_publish(
     let mut stops = Stops { survey, found: Vec::new() };
     let mut notes = Vec::new();
     let changed = new_content(files, &mut notes);
-    // A warehouse whose counts are missing (written before manifest format 4) or were made by
-    // other rules gets them from this run even when no input is new.
-    let counts_stale = !survey && !crate::engine::counts_are_stored(&current);
-    if changed.is_empty() && !counts_stale {
+    // A warehouse whose counts or month sums are missing (written before manifest format 4 or
+    // 5) or were made by other rules gets them from this run even when no input is new.
+    let sums_stale = !survey && !crate::engine::sums_are_stored(&current);
+    if changed.is_empty() && !sums_stale {
         return Ok(IngestOutcome {
             manifest: current,
             published: false,
@@ -465,6 +465,19 @@ pub(super) async fn ingest_and_publish(
         let counts =
             crate::engine::Engine::count_partitions(warehouse, to_count.iter().map(String::as_str)).await?;
         commit.set_counts(&rules, counts);
+    }
+    // Each month's department and partner sums beside its events, so the pages of this version
+    // sum the months instead of every event again.
+    let rules = crate::engine::breakdowns_rules();
+    let to_break_down = commit.months_to_break_down(&rules);
+    if !to_break_down.is_empty() {
+        options.progress.set_message("summing departments and partners");
+        let files = to_break_down.values().flatten().map(String::as_str);
+        let mut sums = crate::engine::Engine::break_down_months(warehouse, files).await?;
+        for (month, events) in to_break_down {
+            let batches = sums.remove(&month).unwrap_or_default();
+            commit.put_breakdowns(&month, events, &batches).await?;
+        }
     }
     let (partitions_written, partitions_cleared) =
         (commit.partitions_written, commit.partitions_cleared.clone());

@@ -411,8 +411,8 @@ impl RunJob<'_> {
         };
         // Otherwise a damaged warehouse stops the run before anything is read from it or
         // published. Every file is hashed: a run reads most of the warehouse anyway
-        // (carry-over, rendering), and so is a warehouse whose counts this run must compute.
-        if up_to_date.is_some() && crate::engine::counts_are_stored(&current) {
+        // (carry-over, rendering), and so is a warehouse whose sums this run must compute.
+        if up_to_date.is_some() && crate::engine::sums_are_stored(&current) {
             warehouse.check_present(&current).await?;
         } else {
             warehouse.check_digests(&current).await?;
@@ -755,6 +755,7 @@ async fn verify(cfg: &Config, quiet: bool) -> Result<Outcome, AppError> {
         return Err(damage.into());
     }
     let counts = check_stored_counts(&warehouse, &manifest).await?;
+    let sums = check_stored_breakdowns(&warehouse, &manifest).await?;
     if !quiet {
         let older = if report.without_digest > 0 {
             format!(
@@ -765,7 +766,7 @@ async fn verify(cfg: &Config, quiet: bool) -> Result<Outcome, AppError> {
             String::new()
         };
         output::print(&format!(
-            "warehouse {} version {}: {} file(s), {} bytes checked (present, size, SHA-256, decodes as its table, row count){counts}: no damage{older}\n",
+            "warehouse {} version {}: {} file(s), {} bytes checked (present, size, SHA-256, decodes as its table, row count){counts}{sums}: no damage{older}\n",
             warehouse.location(),
             report.version,
             report.files,
@@ -804,6 +805,36 @@ async fn check_stored_counts(warehouse: &Warehouse, manifest: &Manifest) -> Resu
         .into());
     }
     Ok(format!("; the stored counts of {} partition(s) recomputed from their events", stored.len()))
+}
+
+/// The department and partner sums the manifest stores per month, computed again from the
+/// event files and compared: they are what the hospital pages read. Returns what was checked,
+/// for the summary line.
+async fn check_stored_breakdowns(warehouse: &Warehouse, manifest: &Manifest) -> Result<String, AppError> {
+    let Some(stored) = manifest.stored_breakdowns(&crate::engine::breakdowns_rules()) else {
+        return Ok(String::new());
+    };
+    let files = manifest.event_files();
+    let mut computed = Engine::break_down_months(warehouse, files.keys().copied()).await?;
+    let mut differ = Vec::new();
+    for (month, file) in &stored {
+        let rows = warehouse.read_month_breakdowns(manifest.version, month, file).await?;
+        if !crate::engine::same_breakdowns(&rows, &computed.remove(month).unwrap_or_default()) {
+            differ.push(format!("{month} ({})", file.path));
+        }
+    }
+    if !differ.is_empty() {
+        return Err(crate::warehouse::WarehouseError::Invalid {
+            location: warehouse.location().to_string(),
+            message: format!(
+                "the department and partner sums stored for {} month(s) differ from their event files, so the hospital pages would show numbers their events do not give: {}. The manifest or those files were edited or damaged; restore them from a backup, or rebuild the warehouse from the inputs",
+                differ.len(),
+                differ.join("; ")
+            ),
+        }
+        .into());
+    }
+    Ok(format!("; the department and partner sums of {} month(s) recomputed from their events", stored.len()))
 }
 
 fn list_regimes(config: Option<&Path>) -> Result<Outcome, AppError> {

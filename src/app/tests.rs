@@ -139,7 +139,7 @@ async fn failed_puts_and_completions_leave_the_manifest_unchanged_and_a_rerun_co
     // Leftovers of the failed runs were swept (retention 0s); only live files remain.
     let (live, _) = wh.live_files(1).await.unwrap();
     let mut on_disk = Vec::new();
-    for sub in ["events", "rejects"] {
+    for sub in crate::warehouse::layout::DATA_DIRS {
         let base = Path::new(&cfg.warehouse).join(sub);
         for entry in walk(&base) {
             on_disk.push(
@@ -218,12 +218,14 @@ async fn as_format_2(cfg: &Config) {
     wh.publish(&m).await.unwrap();
 }
 
-/// A manifest as builds before format 4 wrote it: no stored counts.
+/// A manifest as builds before format 4 wrote it: no stored counts (nor month sums).
 fn without_counts(m: &mut Manifest) {
     m.counts_rules = None;
     for p in m.partitions.values_mut() {
         p.counts = None;
     }
+    m.breakdowns_rules = None;
+    m.month_breakdowns.clear();
 }
 
 /// The monthly counts an engine over `manifest` gives.
@@ -281,6 +283,92 @@ async fn stored_counts_are_what_the_events_give_and_are_read_instead_of_the_even
     assert_eq!(upgraded.version, old.version + 1);
     assert_eq!(upgraded.partitions, stored.partitions);
     // And then a run with nothing new publishes nothing.
+    run_with(&cfg, QUIET, |c| Warehouse::open(&c.warehouse)).await.unwrap();
+    assert_eq!(wh.current().await.unwrap().version, upgraded.version);
+}
+
+/// The department and partner breakdowns an engine over `manifest` gives.
+async fn breakdowns_of(
+    cfg: &Config,
+    manifest: &Manifest,
+) -> Result<(Vec<crate::engine::DepartmentRow>, Vec<crate::engine::PartnerRow>), crate::engine::EngineError> {
+    let wh = Warehouse::open(&cfg.warehouse).unwrap();
+    let set = crate::regimes::RegimeSet::builtin();
+    let regimes: Vec<&crate::regimes::Regime> = vec![set.get("chiiki-shien-2014").unwrap()];
+    let engine = crate::engine::Engine::open(&wh, manifest, &regimes).await?;
+    let months = engine.monthly_counts().await?.into_iter().map(|m| m.month).collect();
+    Ok((engine.department_breakdown(&months).await?, engine.partner_breakdown(&months).await?))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stored_month_sums_are_what_the_events_give_and_are_read_instead_of_the_events() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = project(dir.path());
+    run_with(&cfg, QUIET, |c| Warehouse::open(&c.warehouse)).await.unwrap();
+    let wh = Warehouse::open(&cfg.warehouse).unwrap();
+    let stored = wh.current().await.unwrap();
+    // One file per month, made by this build's rules from the month's event file.
+    assert_eq!(stored.breakdowns_rules, Some(crate::engine::breakdowns_rules()));
+    let months = stored.month_event_files();
+    assert_eq!(months.len(), 3);
+    assert_eq!(stored.month_breakdowns.keys().collect::<Vec<_>>(), months.keys().collect::<Vec<_>>());
+    let run = &stored.runs.last().unwrap().run_id;
+    for (month, sums) in &stored.month_breakdowns {
+        assert_eq!(sums.events, months[month.as_str()]);
+        assert_eq!(sums.file, crate::warehouse::layout::breakdown_file(month, run));
+    }
+    assert_eq!(stored.stored_breakdowns(&crate::engine::breakdowns_rules()).map(|f| f.len()), Some(3));
+    // `verify` computes them again and finds them equal.
+    assert!(
+        super::check_stored_breakdowns(&wh, &stored).await.unwrap().contains("sums of 3 month(s) recomputed")
+    );
+
+    // The same breakdowns as summing the events.
+    let mut summed = stored.clone();
+    without_counts(&mut summed);
+    let from_events = breakdowns_of(&cfg, &summed).await.unwrap();
+    assert_eq!(breakdowns_of(&cfg, &stored).await.unwrap(), from_events);
+    assert!(from_events.0.iter().any(|d| d.referred_patients > 0 && d.first_visits > d.initial_patients));
+    assert!(from_events.1.iter().any(|p| p.referred_patients > 0 && p.compared_months == 0));
+
+    // Read instead of the events: one month's sums named for another are damage, not numbers ...
+    let mut swapped = stored.clone();
+    let names: Vec<String> = swapped.month_breakdowns.keys().take(2).cloned().collect();
+    let (a, b) = (swapped.month_breakdowns[&names[0]].clone(), swapped.month_breakdowns[&names[1]].clone());
+    let entry = swapped.month_breakdowns.get_mut(&names[0]).unwrap();
+    (entry.file, entry.sha256, entry.bytes, entry.rows) = (b.file, b.sha256, b.bytes, b.rows);
+    let entry = swapped.month_breakdowns.get_mut(&names[1]).unwrap();
+    (entry.file, entry.sha256, entry.bytes, entry.rows) = (a.file, a.sha256, a.bytes, a.rows);
+    let err = breakdowns_of(&cfg, &swapped).await.unwrap_err().to_string();
+    assert!(
+        err.contains(&format!(
+            "holds sums of month {}, but the manifest names it for month {}",
+            names[1], names[0]
+        )),
+        "{err}"
+    );
+    // ... unless they were made by other rules, or from other event files: then the events are summed.
+    let mut other = swapped.clone();
+    other.breakdowns_rules = Some("sha256:0000000000000000".into());
+    assert_eq!(breakdowns_of(&cfg, &other).await.unwrap(), from_events);
+    let mut moved = swapped;
+    for sums in moved.month_breakdowns.values_mut() {
+        sums.events = vec!["events/month=2025-04/part-other.parquet".into()];
+    }
+    assert_eq!(breakdowns_of(&cfg, &moved).await.unwrap(), from_events);
+
+    // A warehouse without them (format 4) gets them from the next run, with nothing new.
+    let mut old = stored.clone();
+    old.month_breakdowns.clear();
+    old.breakdowns_rules = None;
+    old.format = 4;
+    old.version += 1;
+    wh.publish(&old).await.unwrap();
+    run_with(&cfg, QUIET, |c| Warehouse::open(&c.warehouse)).await.unwrap();
+    let upgraded = wh.current().await.unwrap();
+    assert_eq!((upgraded.version, upgraded.format), (old.version + 1, 5));
+    assert_eq!(upgraded.month_breakdowns.len(), 3);
+    assert_eq!(breakdowns_of(&cfg, &upgraded).await.unwrap(), from_events);
     run_with(&cfg, QUIET, |c| Warehouse::open(&c.warehouse)).await.unwrap();
     assert_eq!(wh.current().await.unwrap().version, upgraded.version);
 }

@@ -360,6 +360,7 @@ async fn counted_events_is_a_view_planned_into_each_query() {
         ("monthly_counts.sql", sql::MONTHLY_COUNTS),
         ("department_breakdown.sql", breakdown_sql::DEPARTMENT_BREAKDOWN),
         ("partner_months.sql", breakdown_sql::PARTNER_MONTHS),
+        ("month_breakdowns.sql", breakdown_sql::MONTH_BREAKDOWNS),
     ] {
         let plan = engine.ctx.sql(sql).await.unwrap().into_optimized_plan().unwrap();
         let plan = plan.display_indent().to_string();
@@ -612,6 +613,18 @@ async fn regime_verdicts() {
 async fn department_breakdown() {
     insta::assert_snapshot!(
         golden("department_breakdown.sql", breakdown_sql::DEPARTMENT_BREAKDOWN, Order::AsQueried).await
+    );
+}
+
+#[tokio::test]
+async fn month_breakdowns() {
+    insta::assert_snapshot!(
+        golden(
+            "month_breakdowns.sql",
+            breakdown_sql::MONTH_BREAKDOWNS,
+            Order::Columns(&["month", "hospital_code", "breakdown", "department", "partner_code"])
+        )
+        .await
     );
 }
 

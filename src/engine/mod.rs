@@ -14,9 +14,13 @@
 //! - `regime_conditions.sql`: each condition met, unknown, or exactly on its threshold;
 //! - `regime_criteria.sql`: each criterion met (`Results::criteria`);
 //! - `regime_verdicts.sql`: the verdict, the criteria met and the boundary flag;
-//! - `department_breakdown.sql`, `partner_breakdown.sql`: the hospital page's breakdowns, sums
-//!   of the same `counted_events` (the partner breakdown through `partner_months.sql`, its one
-//!   scan of the events, materialised as a table).
+//! - `month_breakdowns.sql`: the sums of those columns per hospital, month and department, and
+//!   per hospital, month and partner, computed when a month is published and stored beside it
+//!   (`breakdowns/`, keyed by [`breakdowns_rules`]); a view over the events when the stored
+//!   sums are missing, were made by other rules or from other event files;
+//! - `department_breakdown.sql`, `partner_breakdown.sql`: the hospital page's breakdowns per
+//!   fiscal year, sums of `month_breakdowns` (the partner breakdown through
+//!   `partner_months.sql`, materialised as a table).
 //!
 //! Why SQL: these are exact integer arithmetic (a rate meets `≥ p/q` when
 //! `n × scale × q ≥ p × d`, in DECIMAL(38, 0), never a float), short enough to review as SQL
@@ -233,6 +237,16 @@ pub(crate) struct Results {
 pub(crate) struct Engine {
     ctx: SessionContext,
     reported_years: std::collections::BTreeSet<i32>,
+    /// The stored department and partner sums of every month, read when a breakdown is first
+    /// asked for; `None` when they are summed from the events.
+    stored_breakdowns: Option<StoredBreakdowns>,
+}
+
+/// The files of a version's stored month sums, each with its month.
+struct StoredBreakdowns {
+    warehouse: Warehouse,
+    version: u64,
+    files: Vec<(String, crate::warehouse::NamedFile)>,
 }
 
 fn column<'a>(batch: &'a RecordBatch, query: &'static str, name: &str) -> Result<&'a ArrayRef, EngineError> {
@@ -322,7 +336,30 @@ impl Engine {
         if let Some(stored) = manifest.stored_counts(&counts_rules()) {
             register_stored_counts(&ctx, &stored)?;
         }
-        Engine::with_tables(ctx, reported, regimes)
+        let mut engine = Engine::with_tables(ctx, reported, regimes)?;
+        engine.stored_breakdowns = manifest
+            .stored_breakdowns(&breakdowns_rules())
+            .map(|files| StoredBreakdowns { warehouse: warehouse.clone(), version: manifest.version, files });
+        Ok(engine)
+    }
+
+    /// The department and partner sums of each month of the event files `files`
+    /// (`month_breakdowns.sql`, rows of [`schema::BREAKDOWNS`]): what a run stores beside the
+    /// months it publishes.
+    pub(crate) async fn break_down_months(
+        warehouse: &Warehouse,
+        files: impl IntoIterator<Item = &str>,
+    ) -> Result<BTreeMap<String, Vec<RecordBatch>>, EngineError> {
+        const Q: &str = "month_breakdowns.sql";
+        let ctx = events_session(warehouse, files).await?;
+        let engine = Engine { ctx, reported_years: Default::default(), stored_breakdowns: None };
+        engine.register_month_breakdowns().await?;
+        // In one full order (a row's key is its month, hospital, side and department or
+        // partner), so a month's file is the same bytes whenever it is made and
+        // [`same_breakdowns`] compares rows in order.
+        let sql = "SELECT * FROM month_breakdowns ORDER BY month, hospital_code, breakdown, department, partner_code";
+        let batches = engine.run(Q, sql).await?;
+        split_by_month(&batches, Q)
     }
 
     /// The counts of every hospital-month in the event files `files` (`event_month_counts.sql`),
@@ -335,7 +372,7 @@ impl Engine {
         const Q: &str = "event_month_counts.sql";
         let mut counts = BTreeMap::new();
         let ctx = events_session(warehouse, files).await?;
-        let engine = Engine { ctx, reported_years: Default::default() };
+        let engine = Engine { ctx, reported_years: Default::default(), stored_breakdowns: None };
         engine.register_counted_events().await?;
         for b in &engine.run(Q, sql::EVENT_MONTH_COUNTS).await? {
             let (hospitals, months) = (strings(b, Q, "hospital_code")?, strings(b, Q, "month")?);
@@ -394,7 +431,7 @@ impl Engine {
         ctx.register_table("reported_counts", Arc::new(table))
             .map_err(|source| EngineError::Register { table: "reported_counts", source })?;
         register_regimes(&ctx, regimes)?;
-        Ok(Engine { ctx, reported_years })
+        Ok(Engine { ctx, reported_years, stored_breakdowns: None })
     }
 
     /// Fiscal years some hospital reported as a whole (so the calendar must include them even
@@ -451,6 +488,25 @@ impl Engine {
     async fn register_event_month_counts(&self) -> Result<(), EngineError> {
         self.register_counted_events().await?;
         self.register_view("event_month_counts", "event_month_counts.sql", sql::EVENT_MONTH_COUNTS).await
+    }
+
+    /// Registers `month_breakdowns`, once per session: the stored sums of the version when
+    /// every month has them (read and checked now), otherwise the view of
+    /// `month_breakdowns.sql` over the events.
+    async fn register_month_breakdowns(&self) -> Result<(), EngineError> {
+        const TABLE: &str = "month_breakdowns";
+        if self.ctx.table_exist(TABLE).map_err(|source| EngineError::Register { table: TABLE, source })? {
+            return Ok(());
+        }
+        let Some(stored) = &self.stored_breakdowns else {
+            self.register_counted_events().await?;
+            return self.register_view(TABLE, "month_breakdowns.sql", breakdown_sql::MONTH_BREAKDOWNS).await;
+        };
+        let mut batches = Vec::new();
+        for (month, file) in &stored.files {
+            batches.extend(stored.warehouse.read_month_breakdowns(stored.version, month, file).await?);
+        }
+        self.register(TABLE, batches, schema::BREAKDOWNS.clone())
     }
 
     /// Registers the query `sql` as the view `table`, unless the session has that table.
@@ -793,10 +849,63 @@ pub(crate) fn counts_rules() -> String {
     format!("sha256:{}", &hex::encode(hash.finalize())[..16])
 }
 
-/// Whether every partition of `manifest` has counts made by this build's rules (trivially so
-/// without partitions): otherwise reads count the events, and the next `run` stores them.
-pub(crate) fn counts_are_stored(manifest: &Manifest) -> bool {
-    manifest.partitions.is_empty() || manifest.stored_counts(&counts_rules()).is_some()
+/// The key of the rules that compute a month's stored department and partner sums: the SQL
+/// of `counted_events.sql` and `month_breakdowns.sql`. Sums stored under another key are not
+/// read: they are computed again.
+pub(crate) fn breakdowns_rules() -> String {
+    use sha2::{Digest, Sha256};
+    let mut hash = Sha256::new();
+    for part in [sql::COUNTED_EVENTS, breakdown_sql::MONTH_BREAKDOWNS] {
+        hash.update(part.as_bytes());
+        hash.update([0]);
+    }
+    format!("sha256:{}", &hex::encode(hash.finalize())[..16])
+}
+
+/// `batches` of [`schema::BREAKDOWNS`] rows (from query `query`), split by their month.
+fn split_by_month(
+    batches: &[RecordBatch],
+    query: &'static str,
+) -> Result<BTreeMap<String, Vec<RecordBatch>>, EngineError> {
+    use datafusion::arrow::compute::filter_record_batch;
+    let err = |e: datafusion::arrow::error::ArrowError| EngineError::Query { query, source: e.into() };
+    let mut months: BTreeMap<String, Vec<RecordBatch>> = BTreeMap::new();
+    for b in batches {
+        // The query's columns in the stored table's types (a scan may give views of strings).
+        let mut columns = Vec::new();
+        for field in schema::BREAKDOWNS.fields() {
+            let col = column(b, query, field.name())?;
+            columns.push(datafusion::arrow::compute::cast(col, field.data_type()).map_err(err)?);
+        }
+        let b = RecordBatch::try_new(schema::BREAKDOWNS.clone(), columns).map_err(err)?;
+        let col = column(&b, query, "month")?.clone();
+        let of_batch: std::collections::BTreeSet<String> = strings(&b, query, "month")?.into_iter().collect();
+        for month in of_batch {
+            let mask = datafusion::arrow::compute::kernels::cmp::eq(&col, &StringArray::new_scalar(&month))
+                .map_err(err)?;
+            months.entry(month).or_default().push(filter_record_batch(&b, &mask).map_err(err)?);
+        }
+    }
+    Ok(months)
+}
+
+/// Whether two sets of [`schema::BREAKDOWNS`] batches hold the same rows in the same order
+/// ([`Engine::break_down_months`] orders its rows fully).
+pub(crate) fn same_breakdowns(a: &[RecordBatch], b: &[RecordBatch]) -> bool {
+    use datafusion::arrow::compute::concat_batches;
+    match (concat_batches(&schema::BREAKDOWNS, a), concat_batches(&schema::BREAKDOWNS, b)) {
+        (Ok(a), Ok(b)) => a.columns() == b.columns(),
+        _ => false,
+    }
+}
+
+/// Whether every partition of `manifest` has counts, and every month department and partner
+/// sums, made by this build's rules (trivially so without partitions): otherwise reads sum the
+/// events, and the next `run` stores them.
+pub(crate) fn sums_are_stored(manifest: &Manifest) -> bool {
+    manifest.partitions.is_empty()
+        || (manifest.stored_counts(&counts_rules()).is_some()
+            && manifest.stored_breakdowns(&breakdowns_rules()).is_some())
 }
 
 /// `event_month_counts` from the counts the manifest stores, with the columns and types of the
@@ -891,6 +1000,7 @@ fn register_regimes(ctx: &SessionContext, regimes: &[&Regime]) -> Result<(), Eng
 
 /// The breakdown SQL files, compiled into the binary.
 pub(crate) mod breakdown_sql {
+    pub(crate) const MONTH_BREAKDOWNS: &str = include_str!("../../queries/month_breakdowns.sql");
     pub(crate) const DEPARTMENT_BREAKDOWN: &str = include_str!("../../queries/department_breakdown.sql");
     pub(crate) const PARTNER_MONTHS: &str = include_str!("../../queries/partner_months.sql");
     pub(crate) const PARTNER_BREAKDOWN: &str = include_str!("../../queries/partner_breakdown.sql");
@@ -1022,7 +1132,7 @@ impl Engine {
         months: &std::collections::BTreeSet<String>,
     ) -> Result<Vec<DepartmentRow>, EngineError> {
         const Q: &str = "department_breakdown.sql";
-        self.register_counted_events().await?;
+        self.register_month_breakdowns().await?;
         self.register_fiscal_months(months)?;
         let mut rows = Vec::new();
         for b in &self.run(Q, breakdown_sql::DEPARTMENT_BREAKDOWN).await? {
@@ -1053,7 +1163,7 @@ impl Engine {
         months: &std::collections::BTreeSet<String>,
     ) -> Result<Vec<PartnerRow>, EngineError> {
         const Q: &str = "partner_breakdown.sql";
-        self.register_counted_events().await?;
+        self.register_month_breakdowns().await?;
         self.register_fiscal_months(months)?;
         self.run_into("partner_months.sql", breakdown_sql::PARTNER_MONTHS, "partner_months").await?;
         let mut rows = Vec::new();

@@ -98,6 +98,8 @@ impl<'a> Commit<'a> {
             return Ok(());
         }
         let stored: Vec<String> = stored.into_keys().cloned().collect();
+        // The month's sums were made from the files it had.
+        self.next.month_breakdowns.remove(month);
         for key in stored {
             self.next.partitions.remove(&key);
             if !partitions.contains_key(&key) {
@@ -157,6 +159,45 @@ impl<'a> Commit<'a> {
         }
     }
 
+    /// The months of the next version without department and partner sums made by `rules`
+    /// from the event files they have now, each with those files (every month when the stored
+    /// sums were made by other rules, which are dropped: a version's sums come from one set of
+    /// rules). None for a rehearsal, which stores no file to sum.
+    pub(crate) fn months_to_break_down(&mut self, rules: &str) -> BTreeMap<String, Vec<String>> {
+        if self.lock.is_none() {
+            return BTreeMap::new();
+        }
+        if self.next.breakdowns_rules.as_deref() != Some(rules) {
+            self.next.month_breakdowns.clear();
+            self.next.breakdowns_rules = Some(rules.to_string());
+        }
+        let months: BTreeMap<String, Vec<String>> = self
+            .next
+            .month_event_files()
+            .into_iter()
+            .map(|(m, files)| (m.to_string(), files.into_iter().map(str::to_string).collect()))
+            .collect();
+        self.next.month_breakdowns.retain(|m, b| months.get(m) == Some(&b.events));
+        months.into_iter().filter(|(m, _)| !self.next.month_breakdowns.contains_key(m)).collect()
+    }
+
+    /// Stores the sums of `month` ([`schema::BREAKDOWNS`] rows) made from the event files
+    /// `events` (as [`Self::months_to_break_down`] named them).
+    pub(crate) async fn put_breakdowns(
+        &mut self,
+        month: &str,
+        events: Vec<String>,
+        batches: &[datafusion::arrow::array::RecordBatch],
+    ) -> Result<(), WarehouseError> {
+        let name = layout::breakdown_file(month, &self.run_id);
+        let rows = batches.iter().map(|b| b.num_rows() as u64).sum();
+        let digest = self.put_batches(name.clone(), schema::BREAKDOWNS.clone(), batches).await?;
+        let entry =
+            super::BreakdownEntry { file: name, sha256: digest.sha256, bytes: digest.bytes, rows, events };
+        self.next.month_breakdowns.insert(month.to_string(), entry);
+        Ok(())
+    }
+
     /// Stores the rejects of a source as a table file; returns its name and digest.
     pub(crate) async fn put_rejects(
         &mut self,
@@ -186,7 +227,18 @@ impl<'a> Commit<'a> {
         table: datafusion::arrow::datatypes::SchemaRef,
         batch: datafusion::arrow::array::RecordBatch,
     ) -> Result<(String, FileDigest), WarehouseError> {
-        let bytes = super::write_batches(table, &[batch]).map_err(|source| WarehouseError::Parquet {
+        let digest = self.put_batches(name.clone(), table, &[batch]).await?;
+        Ok((name, digest))
+    }
+
+    /// Writes `batches` as the Parquet file `name` (stored unless a rehearsal); its digest.
+    async fn put_batches(
+        &self,
+        name: String,
+        table: datafusion::arrow::datatypes::SchemaRef,
+        batches: &[datafusion::arrow::array::RecordBatch],
+    ) -> Result<FileDigest, WarehouseError> {
+        let bytes = super::write_batches(table, batches).map_err(|source| WarehouseError::Parquet {
             location: self.warehouse.location.clone(),
             file: name.clone(),
             source,
@@ -195,7 +247,7 @@ impl<'a> Commit<'a> {
         if self.lock.is_some() {
             self.warehouse.put(&name, bytes).await?;
         }
-        Ok((name, digest))
+        Ok(digest)
     }
 
     /// Records an ingested source. Sources it replaced no longer feed the hospital-months it

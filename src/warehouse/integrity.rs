@@ -1,8 +1,8 @@
 //! Checking that the files a manifest names are the files that were published.
 //!
 //! Every read checks existence and size against one listing per folder (`events/`, `rejects/`,
-//! `reported/`) before any file is used. Files read whole (carried-over partitions, rejects,
-//! reported counts) are also checked against their SHA-256 and their table's schema, which
+//! `reported/`, `breakdowns/`) before any file is used. Files read whole (carried-over
+//! partitions, rejects, reported counts, a month's sums) are also checked against their SHA-256 and their table's schema, which
 //! costs nothing beyond the read. [`Warehouse::verify`] checks everything, every file: size,
 //! SHA-256, that it decodes as Parquet of its table with the recorded row count. This module
 //! decides what damage is; it never repairs anything.
@@ -46,6 +46,11 @@ pub enum Problem {
         recorded: u64,
         found: u64,
     },
+    /// A month's stored sums holding rows of another month.
+    OtherMonth {
+        month: String,
+        found: String,
+    },
 }
 
 impl fmt::Display for Problem {
@@ -65,6 +70,9 @@ impl fmt::Display for Problem {
             Problem::NotParquet(why) => write!(f, "does not decode as the expected Parquet table: {why}"),
             Problem::Rows { recorded, found } => {
                 write!(f, "{found} rows, but {recorded} rows were published")
+            }
+            Problem::OtherMonth { month, found } => {
+                write!(f, "holds sums of month {found}, but the manifest names it for month {month}")
             }
         }
     }
@@ -135,6 +143,7 @@ fn expected_schema(kind: FileKind) -> SchemaRef {
         FileKind::Events => schema::EVENTS.clone(),
         FileKind::Rejects => schema::REJECTS.clone(),
         FileKind::Reported => schema::REPORTED.clone(),
+        FileKind::Breakdowns => schema::BREAKDOWNS.clone(),
     }
 }
 
@@ -194,7 +203,7 @@ impl Warehouse {
     /// Sizes of every object under the folders `files` live in: one listing per folder.
     async fn sizes(&self, files: &[NamedFile]) -> Result<HashMap<StorePath, u64>, WarehouseError> {
         let mut sizes = HashMap::new();
-        for kind in [FileKind::Events, FileKind::Rejects, FileKind::Reported] {
+        for kind in FileKind::ALL {
             if !files.iter().any(|f| f.kind == kind) {
                 continue;
             }
@@ -270,6 +279,34 @@ impl Warehouse {
         let bytes = self.get_verified(version, file).await?;
         decode(bytes, file.kind)
             .map_err(|why| self.damaged(version, vec![Damage::of(file, Problem::NotParquet(why))]))
+    }
+
+    /// Reads the stored sums of `month` ([`Self::read_verified`]) and checks every row is of
+    /// that month: a file named for another month is damage, never another month's numbers.
+    pub(crate) async fn read_month_breakdowns(
+        &self,
+        version: u64,
+        month: &str,
+        file: &NamedFile,
+    ) -> Result<Vec<RecordBatch>, WarehouseError> {
+        use datafusion::arrow::array::AsArray;
+        let mut batches = Vec::new();
+        for b in self.read_verified(version, file).await? {
+            let damage = |problem| self.damaged(version, vec![Damage::of(file, problem)]);
+            // In the table's schema exactly (the file's may differ in nullability or metadata).
+            let columns = schema::BREAKDOWNS.fields().iter().map(|f| b.column_by_name(f.name()).cloned());
+            let b = columns
+                .collect::<Option<Vec<_>>>()
+                .and_then(|columns| RecordBatch::try_new(schema::BREAKDOWNS.clone(), columns).ok())
+                .ok_or_else(|| damage(Problem::NotParquet("not a file of the breakdowns table".into())))?;
+            let months = b.column_by_name("month").and_then(|c| c.as_string_opt::<i32>());
+            let found = months.and_then(|m| m.iter().flatten().find(|m| *m != month).map(str::to_string));
+            if let Some(found) = found {
+                return Err(damage(Problem::OtherMonth { month: month.to_string(), found }));
+            }
+            batches.push(b);
+        }
+        Ok(batches)
     }
 
     /// A reader of this version's stored files for code on a blocking thread, so that it need

@@ -6,11 +6,17 @@
 //! note, a backup) is never deleted, whatever its age.
 
 /// Folders of data objects, relative to the warehouse root.
-pub(crate) const DATA_DIRS: [&str; 3] = ["events", "rejects", "reported"];
+pub(crate) const DATA_DIRS: [&str; 4] = ["events", "rejects", "reported", "breakdowns"];
 
 /// The Parquet file of one month, every hospital's rows of it, written by `run_id`.
 pub(crate) fn month_file(month: &str, run_id: &str) -> String {
     format!("events/month={month}/part-{run_id}.parquet")
+}
+
+/// The department and partner sums of one month's events (`queries/month_breakdowns.sql`),
+/// written by `run_id`.
+pub(crate) fn breakdown_file(month: &str, run_id: &str) -> String {
+    format!("breakdowns/month={month}/part-{run_id}.parquet")
 }
 
 /// The Parquet file of one hospital-month, as builds before manifest format 3 wrote it: still
@@ -65,7 +71,7 @@ fn is_month(s: &str) -> bool {
 
 /// Whether `relative` (a path below the warehouse root) is a data object refrate writes:
 /// exactly one of the shapes built by [`month_file`] (or the hospital-month files of earlier
-/// builds), [`rejects_file`], [`reported_file`].
+/// builds), [`breakdown_file`], [`rejects_file`], [`reported_file`].
 pub(crate) fn is_own_data_file(relative: &str) -> bool {
     let parts: Vec<&str> = relative.split('/').collect();
     let source_of_run = |run: &str, file: &str| {
@@ -80,7 +86,7 @@ pub(crate) fn is_own_data_file(relative: &str) -> bool {
     };
     let month_folder = |month: &str| month.strip_prefix("month=").is_some_and(is_month);
     match parts.as_slice() {
-        ["events", month, file] => month_folder(month) && part_of_run(file),
+        ["events", month, file] | ["breakdowns", month, file] => month_folder(month) && part_of_run(file),
         ["events", hospital, month, file] => {
             hospital.strip_prefix("hospital=").is_some_and(|h| is_digits(h, 10))
                 && month_folder(month)
@@ -121,6 +127,7 @@ mod tests {
         assert!(is_own_data_file(&hospital_month_file("0110113719", "2025-04", &run)));
         assert!(is_own_data_file(&rejects_file(&run, 3)));
         assert!(is_own_data_file(&reported_file(&run, 0)));
+        assert!(is_own_data_file(&breakdown_file("2025-04", &run)));
         for foreign in [
             "events/2025-04.csv",
             "events/hospital=0110113719/month=2025-04/part-killed.parquet",
@@ -132,6 +139,8 @@ mod tests {
             "rejects/run=killed/source-0000.parquet",
             "rejects/run=20250101T000000Z-1-0a0b0c0d/source-0000.csv",
             "reported/x.parquet",
+            "breakdowns/month=2025-04/part-killed.parquet",
+            "breakdowns/hospital=0110113719/month=2025-04/part-20250101T000000Z-1-0a0b0c0d.parquet",
             "backup/events/hospital=0110113719/month=2025-04/part-20250101T000000Z-1-0a0b0c0d.parquet",
         ] {
             assert!(!is_own_data_file(foreign), "{foreign}");

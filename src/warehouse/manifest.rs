@@ -29,7 +29,15 @@ use serde::{Deserialize, Serialize};
 /// instead of aggregating every event again. Counts made by other rules, or missing (format 3
 /// and before), are not used: the engine counts the events, and the next `run` stores them.
 /// A format 3 build refuses format 4 (it would ignore no field: it fails on `counts`).
-pub(crate) const FORMAT: u32 = 4;
+///
+/// Format 5 stores each month's department and partner sums (`month_breakdowns`), one Parquet
+/// file per month under `breakdowns/`, computed from the month's event files when they were
+/// published and keyed by the SQL that made them (`breakdowns_rules`): the pages read them
+/// instead of summing every event again. Sums made by other rules, made from other event files
+/// than the month has now, or missing (format 4 and before), are not used: the engine sums the
+/// events, and the next `run` that publishes stores them. A format 4 build refuses format 5
+/// (it would not know the files are live, nor check them).
+pub(crate) const FORMAT: u32 = 5;
 
 /// The manifest formats this build reads.
 pub(crate) const READABLE_FORMATS: std::ops::RangeInclusive<u32> = 1..=FORMAT;
@@ -150,6 +158,20 @@ pub struct PartitionEntry {
     pub counts: Option<Vec<u64>>,
 }
 
+/// The department and partner sums of one month, stored beside its events.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BreakdownEntry {
+    /// Path of the Parquet file (`breakdowns/month=YYYY-MM/part-<run>.parquet`).
+    pub file: String,
+    pub sha256: String,
+    pub bytes: u64,
+    pub rows: u64,
+    /// The month's event files the sums were made from, in path order: the sums stand for the
+    /// month only while its partitions name exactly these files.
+    pub events: Vec<String>,
+}
+
 /// A run that published this version.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -183,6 +205,12 @@ pub struct Manifest {
     /// `counts`: counts are used only by a build whose rules have this key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub counts_rules: Option<String>,
+    /// Keyed by month: the department and partner sums of its events (format 5).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub month_breakdowns: BTreeMap<String, BreakdownEntry>,
+    /// Identifies the rules (the SQL) that computed `month_breakdowns`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub breakdowns_rules: Option<String>,
 }
 
 impl Manifest {
@@ -198,6 +226,8 @@ impl Manifest {
             partitions: BTreeMap::new(),
             runs: Vec::new(),
             counts_rules: None,
+            month_breakdowns: BTreeMap::new(),
+            breakdowns_rules: None,
         }
     }
 
@@ -208,6 +238,31 @@ impl Manifest {
             return None;
         }
         self.partitions.values().map(|p| Some((p, p.counts.as_deref()?))).collect()
+    }
+
+    /// The event files of each month with partitions, in path order.
+    pub fn month_event_files(&self) -> BTreeMap<&str, Vec<&str>> {
+        let mut months: BTreeMap<&str, std::collections::BTreeSet<&str>> = BTreeMap::new();
+        for p in self.partitions.values() {
+            months.entry(p.month.as_str()).or_default().insert(p.file.as_str());
+        }
+        months.into_iter().map(|(m, files)| (m, files.into_iter().collect())).collect()
+    }
+
+    /// The stored department and partner sums of every month with partitions, when all were
+    /// made by `rules` from the event files the month has now; `None` otherwise (the sums are
+    /// then computed from the events).
+    pub fn stored_breakdowns(&self, rules: &str) -> Option<Vec<(String, NamedFile)>> {
+        if self.partitions.is_empty() || self.breakdowns_rules.as_deref() != Some(rules) {
+            return None;
+        }
+        self.month_event_files()
+            .into_iter()
+            .map(|(month, files)| {
+                let entry = self.month_breakdowns.get(month).filter(|e| e.events == files)?;
+                Some((month.to_string(), entry.named_file(month)))
+            })
+            .collect()
     }
 
     pub fn partition_key(hospital_code: &str, month: &str) -> String {
@@ -271,6 +326,26 @@ impl Manifest {
                 }
             }
         }
+        let months = self.month_event_files();
+        for (month, b) in &self.month_breakdowns {
+            match months.get(month.as_str()) {
+                None => {
+                    return Some(format!(
+                        "the sums of month {month} ({}) stand for a month without partitions",
+                        b.file
+                    ));
+                }
+                Some(files) if *files != b.events => {
+                    return Some(format!(
+                        "the sums of month {month} ({}) were made from {}, but its partitions name {}",
+                        b.file,
+                        b.events.join(", "),
+                        files.join(", ")
+                    ));
+                }
+                Some(_) => {}
+            }
+        }
         None
     }
 
@@ -282,6 +357,7 @@ impl Manifest {
             .map(|p| p.file.as_str())
             .chain(self.sources.values().filter_map(|s| s.rejects_file.as_deref()))
             .chain(self.sources.values().filter_map(|s| s.reported_file.as_deref()))
+            .chain(self.month_breakdowns.values().map(|b| b.file.as_str()))
     }
 }
 
@@ -291,15 +367,21 @@ pub enum FileKind {
     Events,
     Rejects,
     Reported,
+    Breakdowns,
 }
 
 impl FileKind {
+    /// Every kind, in the order of the folders' listings.
+    pub const ALL: [FileKind; 4] =
+        [FileKind::Events, FileKind::Rejects, FileKind::Reported, FileKind::Breakdowns];
+
     /// The one folder files of this kind may live in.
     pub fn folder(self) -> &'static str {
         match self {
             FileKind::Events => "events",
             FileKind::Rejects => "rejects",
             FileKind::Reported => "reported",
+            FileKind::Breakdowns => "breakdowns",
         }
     }
 
@@ -308,6 +390,7 @@ impl FileKind {
             FileKind::Events => "a partition file",
             FileKind::Rejects => "a rejects file",
             FileKind::Reported => "a reported-counts file",
+            FileKind::Breakdowns => "a file of a month's department and partner sums",
         }
     }
 }
@@ -342,6 +425,20 @@ impl PartitionEntry {
             bytes: first.bytes,
             rows: Some(partitions.iter().map(|(_, p)| p.rows).sum()),
             feeds,
+        }
+    }
+}
+
+impl BreakdownEntry {
+    /// The file of the sums of `month` as a [`NamedFile`].
+    pub(crate) fn named_file(&self, month: &str) -> NamedFile {
+        NamedFile {
+            path: self.file.clone(),
+            kind: FileKind::Breakdowns,
+            sha256: Some(self.sha256.clone()),
+            bytes: Some(self.bytes),
+            rows: Some(self.rows),
+            feeds: format!("department and partner sums of month {month}"),
         }
     }
 }
@@ -383,6 +480,7 @@ impl Manifest {
             files.extend(s.rejects_named_file(name));
             files.extend(s.reported_named_file(name));
         }
+        files.extend(self.month_breakdowns.iter().map(|(month, b)| b.named_file(month)));
         files
     }
 
@@ -393,7 +491,7 @@ impl Manifest {
 }
 
 /// Whether `path` (as a manifest writes it) stays inside `kind`'s folder of the warehouse: a
-/// relative path of plain components under `events/`, `rejects/` or `reported/`.
+/// relative path of plain components under `events/`, `rejects/`, `reported/` or `breakdowns/`.
 pub(super) fn confinement(path: &str, kind: FileKind) -> Result<(), String> {
     if path.starts_with('/') || path.contains('\\') || path.contains(':') {
         return Err(
@@ -409,7 +507,7 @@ pub(super) fn confinement(path: &str, kind: FileKind) -> Result<(), String> {
     }
     if parts.len() < 2 || parts[0] != kind.folder() {
         return Err(format!(
-            "{} must be under {}/ (partition files under events/, rejects under rejects/, reported counts under reported/)",
+            "{} must be under {}/ (partition files under events/, rejects under rejects/, reported counts under reported/, a month's sums under breakdowns/)",
             kind.what(),
             kind.folder()
         ));
@@ -471,6 +569,60 @@ mod tests {
         let shared = with(vec![entry("1", "ab", 10), entry("2", "ab", 10)], 2).disagreement().unwrap();
         assert!(shared.contains("in format 2, where no file is shared"), "{shared}");
         assert_eq!(with(vec![entry("1", "ab", 10)], 2).disagreement(), None);
+    }
+
+    #[test]
+    fn month_sums_stand_for_the_event_files_they_were_made_from() {
+        let mut m = Manifest::empty();
+        let file = "events/month=2025-04/part-r.parquet";
+        for hospital in ["1", "2"] {
+            let entry = PartitionEntry {
+                hospital_code: hospital.into(),
+                month: "2025-04".into(),
+                file: file.into(),
+                rows: 1,
+                sha256: "ab".into(),
+                bytes: Some(10),
+                sources: vec!["a.csv".into()],
+                counts: None,
+            };
+            m.partitions.insert(Manifest::partition_key(hospital, "2025-04"), entry);
+        }
+        let sums = BreakdownEntry {
+            file: "breakdowns/month=2025-04/part-r.parquet".into(),
+            sha256: "cd".into(),
+            bytes: 20,
+            rows: 3,
+            events: vec![file.into()],
+        };
+        m.breakdowns_rules = Some("rules".into());
+        m.month_breakdowns.insert("2025-04".into(), sums.clone());
+        assert_eq!(m.disagreement(), None);
+        let stored = m.stored_breakdowns("rules").unwrap();
+        assert_eq!(stored.len(), 1);
+        assert_eq!(
+            (stored[0].0.as_str(), stored[0].1.kind, stored[0].1.rows),
+            ("2025-04", FileKind::Breakdowns, Some(3))
+        );
+        assert!(m.named_files().iter().any(|f| f.path == sums.file && f.sha256.as_deref() == Some("cd")));
+        assert!(m.live_files().any(|f| f == sums.file));
+        assert_eq!(m.unconfined_file(), None);
+        // Other rules: not read.
+        assert_eq!(m.stored_breakdowns("other"), None);
+        // Made from other files than the month has, or for a month without partitions: a
+        // manifest refrate never writes.
+        let mut other = m.clone();
+        other.month_breakdowns.get_mut("2025-04").unwrap().events =
+            vec!["events/month=2025-04/part-s.parquet".into()];
+        assert_eq!(other.stored_breakdowns("rules"), None);
+        assert!(other.disagreement().unwrap().contains("were made from events/month=2025-04/part-s.parquet"));
+        let mut stray = m.clone();
+        stray.month_breakdowns.insert("2025-05".into(), sums);
+        assert!(stray.disagreement().unwrap().contains("month 2025-05"));
+        // Outside its folder: refused as every other path.
+        let mut outside = m;
+        outside.month_breakdowns.get_mut("2025-04").unwrap().file = "events/month=2025-04/x.parquet".into();
+        assert!(outside.unconfined_file().unwrap().1.contains("breakdowns/"));
     }
 
     #[test]

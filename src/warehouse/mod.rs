@@ -32,7 +32,8 @@ pub(crate) use lock::{LockInfo, LockPolicy, WriterLock, stale_reason};
 /// For the end-to-end tests (`refrate::testing`).
 pub use lock::{host_name, lock_object_name};
 pub(crate) use manifest::{
-    FORMAT, FileDigest, FileKind, FileStat, Manifest, PartitionEntry, READABLE_FORMATS, RunEntry, SourceEntry,
+    BreakdownEntry, FORMAT, FileDigest, FileKind, FileStat, Manifest, NamedFile, PartitionEntry,
+    READABLE_FORMATS, RunEntry, SourceEntry,
 };
 pub(crate) use sweep::{SweepPolicy, SweepReport};
 /// For the end-to-end tests (`refrate::testing`).
@@ -263,7 +264,7 @@ impl Warehouse {
     }
 
     async fn refuse_data_without_manifest(&self) -> Result<(), WarehouseError> {
-        for folder in [FileKind::Events, FileKind::Rejects, FileKind::Reported].map(FileKind::folder) {
+        for folder in FileKind::ALL.map(FileKind::folder) {
             let mut listing = self.store.list(Some(&self.path(folder)));
             if let Some(object) = listing.try_next().await.map_err(self.store_err())? {
                 let full = object.location.as_ref();
@@ -297,6 +298,16 @@ impl Warehouse {
                 ),
             });
         }
+        // A path outside the warehouse first: the gravest edit, and it names the path.
+        if let Some((file, reason)) = manifest.unconfined_file() {
+            return Err(WarehouseError::ForeignPath {
+                location: self.location.clone(),
+                manifest: name,
+                file: file.path,
+                feeds: file.feeds,
+                reason,
+            });
+        }
         if let Some(why) = manifest.disagreement() {
             return Err(WarehouseError::Invalid {
                 location: self.location.clone(),
@@ -305,15 +316,6 @@ impl Warehouse {
                      `_manifest/` folder from a backup, or move the warehouse away and `refrate run` again to \
                      rebuild it from the inputs (with the same pseudonymisation key)"
                 ),
-            });
-        }
-        if let Some((file, reason)) = manifest.unconfined_file() {
-            return Err(WarehouseError::ForeignPath {
-                location: self.location.clone(),
-                manifest: name,
-                file: file.path,
-                feeds: file.feeds,
-                reason,
             });
         }
         Ok(manifest)

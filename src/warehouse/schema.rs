@@ -63,6 +63,22 @@ pub(crate) static REPORTED: LazyLock<SchemaRef> = LazyLock::new(|| {
     Arc::new(Schema::new(fields))
 });
 
+/// `month_breakdowns`: the sums of `queries/month_breakdowns.sql` per hospital and month, one
+/// row per department (`breakdown` = `department`) or partner (`partner`), stored per month.
+pub(crate) static BREAKDOWNS: LazyLock<SchemaRef> = LazyLock::new(|| {
+    let mut fields = vec![
+        Field::new("hospital_code", DataType::Utf8, false),
+        Field::new("month", DataType::Utf8, false),
+        Field::new("breakdown", DataType::Utf8, false),
+        Field::new("department", DataType::Utf8, true),
+        Field::new("partner_code", DataType::Utf8, true),
+    ];
+    for sum in ["first_visits", "initial_patients", "referred_patients", "reverse_referred_patients"] {
+        fields.push(Field::new(sum, DataType::Int64, true));
+    }
+    Arc::new(Schema::new(fields))
+});
+
 /// Whether `column` of the `reported_counts` table may be absent from a stored file: the
 /// upper bounds came after the first warehouses were written, and a file without them holds
 /// exact counts only.

@@ -249,6 +249,9 @@ fn sweep_deletes_only_old_files_no_recent_manifest_names() {
         .into_iter()
         .find(|f| f.to_string_lossy().contains("2025-05"))
         .unwrap();
+    let v1_may_sums = p
+        .path("warehouse")
+        .join(latest_manifest(&p.path("warehouse"))["month_breakdowns"]["2025-05"]["file"].as_str().unwrap());
     // Two corrections of May: v2 and v3. v1's May file is then named by no version of the
     // newest two; v2's still is.
     for extra in ["A4", "A5"] {
@@ -278,19 +281,21 @@ fn sweep_deletes_only_old_files_no_recent_manifest_names() {
     }
     let live_before: Vec<_> = {
         let m = latest_manifest(&p.path("warehouse"));
-        m["partitions"]
-            .as_object()
-            .unwrap()
+        let (parts, sums) =
+            (m["partitions"].as_object().unwrap(), m["month_breakdowns"].as_object().unwrap());
+        parts
             .values()
+            .chain(sums.values())
             .map(|v| p.path("warehouse").join(v["file"].as_str().unwrap()))
             .collect()
     };
     let config = p.config();
     let out = p.refrate(&["vacuum", "--config", config.to_str().unwrap()]);
     assert_code(&out, 0);
-    assert!(stderr(&out).contains("deleted 3 file(s)"), "{}", stderr(&out));
+    // The orphan, its staging file, and v1's May file with May's sums made from it.
+    assert!(stderr(&out).contains("deleted 4 file(s)"), "{}", stderr(&out));
     assert!(stderr(&out).contains("1 unreferenced file(s) younger than the retention"), "{}", stderr(&out));
-    assert!(!orphan.exists() && !staging.exists() && !v1_may.exists());
+    assert!(!orphan.exists() && !staging.exists() && !v1_may.exists() && !v1_may_sums.exists());
     assert!(young_orphan.exists());
     for f in &live_before {
         assert!(f.exists(), "live file {} deleted", f.display());

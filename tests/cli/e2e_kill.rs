@@ -220,6 +220,8 @@ fn sigkill_at_random_moments_never_shows_a_mix_and_converges_to_a_clean_run() {
                     .filter_map(|s| s["rejects_file"].as_str())
                     .map(|r| h.dir.join("warehouse").join(r)),
             );
+            let sums = m["month_breakdowns"].as_object().into_iter().flat_map(|b| b.values());
+            files.extend(sums.map(|b| h.dir.join("warehouse").join(b["file"].as_str().unwrap())));
             files
         })
         .collect();

@@ -366,6 +366,16 @@ fn a_corrected_file_replaces_only_its_hospital_months() {
     let may = before.iter().find(|(f, _)| f.to_string_lossy().contains("month=2025-05")).unwrap();
     assert_eq!(std::fs::read(&may.0).unwrap(), may.1);
     assert!(may.0.to_string_lossy().ends_with(parts["2711000105/2025-05"]["file"].as_str().unwrap()));
+    // So are May's department and partner sums; April's were made again from its new file.
+    let v1: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(p.path("warehouse/_manifest/v00000000000000000001.json")).unwrap(),
+    )
+    .unwrap();
+    let (sums, sums_before) = (&m["month_breakdowns"], &v1["month_breakdowns"]);
+    assert_eq!(sums["2025-05"], sums_before["2025-05"]);
+    assert_ne!(sums["2025-04"]["file"], sums_before["2025-04"]["file"]);
+    assert_eq!(sums["2025-04"]["events"], serde_json::json!([parts["2711000105/2025-04"]["file"]]));
+    assert!(p.path("warehouse").join(sums["2025-05"]["file"].as_str().unwrap()).is_file());
     let months = stdout(&p.rates("month", &[]));
     assert_eq!(
         first_columns(&months, 8)[1..],

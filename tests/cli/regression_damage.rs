@@ -327,3 +327,61 @@ fn verify_recomputes_the_stored_counts_and_names_a_partition_whose_counts_were_e
     assert!(!err.contains(H4_JULY), "an intact partition is named: {err}");
     assert!(!err.contains("panicked"), "{err}");
 }
+
+/// The hospital pages read the department and partner sums stored per month (manifest format
+/// 5) instead of every event: `verify` computes them again from the event files and refuses a
+/// month whose stored sums differ, even when the manifest was made to agree with the file.
+#[test]
+fn verify_recomputes_the_stored_month_sums_and_names_a_month_whose_sums_were_edited() {
+    use datafusion::arrow::array::{Array, AsArray, Int64Array, RecordBatch};
+    use datafusion::arrow::datatypes::Int64Type;
+    let p = published();
+    let out = verify(&p);
+    assert_code(&out, 0);
+    assert!(
+        stdout(&out).contains("department and partner sums of 6 month(s) recomputed"),
+        "{}",
+        stdout(&out)
+    );
+
+    let wh = p.path("warehouse");
+    let manifest = latest_manifest(&wh);
+    let april =
+        manifest["month_breakdowns"]["2025-04"]["file"].as_str().expect("no sums of April").to_string();
+    let batches =
+        refrate::testing::read_parquet_bytes(std::fs::read(wh.join(&april)).unwrap().into()).unwrap();
+    let edited: Vec<RecordBatch> = batches
+        .iter()
+        .map(|b| {
+            let i = b.schema().index_of("first_visits").unwrap();
+            let col = b.column(i).as_primitive::<Int64Type>();
+            let plus: Int64Array =
+                (0..col.len()).map(|r| (!col.is_null(r)).then(|| col.value(r) + 7)).collect();
+            let mut columns = b.columns().to_vec();
+            columns[i] = std::sync::Arc::new(plus);
+            RecordBatch::try_new(b.schema(), columns).unwrap()
+        })
+        .collect();
+    let mut bytes = Vec::new();
+    let mut writer =
+        datafusion::parquet::arrow::ArrowWriter::try_new(&mut bytes, edited[0].schema(), None).unwrap();
+    for b in &edited {
+        writer.write(b).unwrap();
+    }
+    writer.close().unwrap();
+    std::fs::write(wh.join(&april), &bytes).unwrap();
+    edit_manifest(&p, |m| {
+        let entry = &mut m["month_breakdowns"]["2025-04"];
+        entry["sha256"] = sha256_of(&wh.join(&april)).into();
+        entry["bytes"] = bytes.len().into();
+    });
+    let out = verify(&p);
+    assert_code(&out, 2);
+    let err = stderr(&out);
+    assert!(
+        err.contains("department and partner sums stored for 1 month(s)") && err.contains(&april),
+        "{err}"
+    );
+    assert!(err.contains("2025-04 (") && !err.contains("2025-05 ("), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
