@@ -793,17 +793,15 @@ async fn check_stored_counts(warehouse: &Warehouse, manifest: &Manifest) -> Resu
                 .then(|| format!("{key} (stored {counts:?}, its events give {events:?})"))
         })
         .collect();
-    if !differ.is_empty() {
-        return Err(crate::warehouse::WarehouseError::Invalid {
-            location: warehouse.location().to_string(),
-            message: format!(
-                "the manifest's stored counts of {} partition(s) differ from their event files, so `rates` would report numbers its events do not give: {}. The manifest was edited or damaged; restore it from a backup, or rebuild the warehouse from the inputs",
-                differ.len(),
-                differ.join("; ")
-            ),
-        }
-        .into());
-    }
+    refuse_differing(
+        warehouse,
+        &differ,
+        format!(
+            "the manifest's stored counts of {} partition(s) differ from their event files, so `rates` would report numbers its events do not give",
+            differ.len()
+        ),
+        "The manifest was edited or damaged; restore it from a backup",
+    )?;
     Ok(format!("; the stored counts of {} partition(s) recomputed from their events", stored.len()))
 }
 
@@ -823,18 +821,37 @@ async fn check_stored_breakdowns(warehouse: &Warehouse, manifest: &Manifest) -> 
             differ.push(format!("{month} ({})", file.path));
         }
     }
-    if !differ.is_empty() {
-        return Err(crate::warehouse::WarehouseError::Invalid {
-            location: warehouse.location().to_string(),
-            message: format!(
-                "the department and partner sums stored for {} month(s) differ from their event files, so the hospital pages would show numbers their events do not give: {}. The manifest or those files were edited or damaged; restore them from a backup, or rebuild the warehouse from the inputs",
-                differ.len(),
-                differ.join("; ")
-            ),
-        }
-        .into());
-    }
+    refuse_differing(
+        warehouse,
+        &differ,
+        format!(
+            "the department and partner sums stored for {} month(s) differ from their event files, so the hospital pages would show numbers their events do not give",
+            differ.len()
+        ),
+        "The manifest or those files were edited or damaged; restore them from a backup",
+    )?;
     Ok(format!("; the department and partner sums of {} month(s) recomputed from their events", stored.len()))
+}
+
+/// `verify`'s refusal of stored sums that differ from their events: `what` differ (the
+/// entries `differ`), and `restore` says how to recover besides a rebuild.
+fn refuse_differing(
+    warehouse: &Warehouse,
+    differ: &[String],
+    what: String,
+    restore: &str,
+) -> Result<(), AppError> {
+    if differ.is_empty() {
+        return Ok(());
+    }
+    Err(crate::warehouse::WarehouseError::Invalid {
+        location: warehouse.location().to_string(),
+        message: format!(
+            "{what}: {}. {restore}, or rebuild the warehouse from the inputs",
+            differ.join("; ")
+        ),
+    }
+    .into())
 }
 
 fn list_regimes(config: Option<&Path>) -> Result<Outcome, AppError> {
