@@ -11,6 +11,9 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 const MI_OPTION_ARENA_EAGER_COMMIT: libmimalloc_sys::mi_option_t = 4;
 const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 
+/// Threads for blocking work (file reads, the ingest): see `main`.
+const MAX_BLOCKING_THREADS: usize = 4;
+
 fn main() -> ExitCode {
     // Freed memory goes back to the OS at once and arenas are committed as they are used: with
     // mimalloc's defaults `rates` peaked at 1.2 GiB where the system allocator needs 0.3
@@ -27,7 +30,16 @@ fn main() -> ExitCode {
     }
     let cli = refrate::cli::Cli::parse();
     let lang = refrate::cli::Lang::resolve(cli.lang);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    // A few blocking threads, not tokio's 512: every local file read of DataFusion and
+    // `object_store` runs on one, and each thread that ever ran keeps allocator pages of its
+    // own. A run at 700 hospitals x 36 months started 49 of them and peaked 15-20 % higher
+    // (docs/BENCHMARKS.md, 2026-12-06). Only the ingest thread waits on other blocking work
+    // (its reads of stored files), so two would be enough to make progress.
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .max_blocking_threads(MAX_BLOCKING_THREADS)
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("refrate: cannot start the async runtime: {e}");

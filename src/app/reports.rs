@@ -362,6 +362,7 @@ pub(super) async fn render_in_groups(
     let approval = approval(cfg, &engine, masters.facts, hospitals).await?;
     let departments = engine.department_breakdown(&months).await?;
     let partners = engine.partner_breakdown(&months).await?;
+    engine.release_breakdown_tables();
     let sources = report::build::Sources {
         regimes,
         rows: &rows,

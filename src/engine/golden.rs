@@ -645,6 +645,26 @@ async fn partner_breakdown_scans_the_events_once() {
     assert!(plan.contains("TableScan: partner_months"), "{plan}");
 }
 
+/// Released after the breakdowns, the tables they are summed from are gone from the session,
+/// and a later breakdown registers them again and gives the same rows.
+#[tokio::test]
+async fn breakdown_tables_released_are_registered_again_with_the_same_rows() {
+    let (engine, periods, months) = fixture_unevaluated().await;
+    engine.evaluate(&periods).await.unwrap();
+    let departments = engine.department_breakdown(&months).await.unwrap();
+    let partners = engine.partner_breakdown(&months).await.unwrap();
+    assert!(!departments.is_empty() && !partners.is_empty());
+    for table in ["month_breakdowns", "partner_months"] {
+        assert!(engine.ctx.table_exist(table).unwrap(), "{table} before the release");
+    }
+    engine.release_breakdown_tables();
+    for table in ["month_breakdowns", "partner_months"] {
+        assert!(!engine.ctx.table_exist(table).unwrap(), "{table} after the release");
+    }
+    assert_eq!(engine.department_breakdown(&months).await.unwrap(), departments);
+    assert_eq!(engine.partner_breakdown(&months).await.unwrap(), partners);
+}
+
 #[tokio::test]
 async fn partner_breakdown() {
     insta::assert_snapshot!(
