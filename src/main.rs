@@ -15,14 +15,15 @@ const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 const MAX_BLOCKING_THREADS: usize = 4;
 
 fn main() -> ExitCode {
-    // Freed memory goes back to the OS at once and arenas are committed as they are used: with
-    // mimalloc's defaults `rates` peaked at 1.2 GiB where the system allocator needs 0.3
-    // (docs/BENCHMARKS.md).
+    // Arenas are committed as they are used: with mimalloc's defaults `rates` peaked at 1.2 GiB
+    // where the system allocator needs 0.3. Freed memory goes back to the OS after 10 ms: at
+    // once (0) cost a run 10-13 % of its time in page zeroing and TLB flushes for 1-10 % less
+    // peak memory (docs/BENCHMARKS.md, 2026-12-06).
     // SAFETY: setting an option only stores a value the allocator reads later.
     // An operator's own settings (mimalloc's environment variables) are left as they are.
     for (option, variable, value) in [
         (MI_OPTION_ARENA_EAGER_COMMIT, "MIMALLOC_ARENA_EAGER_COMMIT", 0),
-        (MI_OPTION_PURGE_DELAY, "MIMALLOC_PURGE_DELAY", 0),
+        (MI_OPTION_PURGE_DELAY, "MIMALLOC_PURGE_DELAY", 10),
     ] {
         if std::env::var_os(variable).is_none() {
             unsafe { libmimalloc_sys::mi_option_set(option, value) };

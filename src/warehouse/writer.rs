@@ -27,12 +27,17 @@ const BATCH_ROWS: usize = 1024;
 const IN_PROGRESS_BUDGET: usize = 48 * 1024 * 1024;
 
 fn writer_properties() -> WriterProperties {
+    use datafusion::parquet::file::properties::EnabledStatistics;
     use datafusion::parquet::schema::types::ColumnPath;
-    // Columns with a value per row (keyed hashes, lines, offsets): a dictionary never pays.
+    // Columns with a value per row (keyed hashes, lines, offsets): a dictionary never pays, and
+    // no query filters on them, so their minimum and maximum would be computed for nothing.
     let unique = ["patient_key", "source_line", "source_offset"];
     unique
         .into_iter()
-        .fold(WriterProperties::builder(), |b, c| b.set_column_dictionary_enabled(ColumnPath::from(c), false))
+        .fold(WriterProperties::builder(), |b, c| {
+            b.set_column_dictionary_enabled(ColumnPath::from(c), false)
+                .set_column_statistics_enabled(ColumnPath::from(c), EnabledStatistics::None)
+        })
         .set_compression(Compression::ZSTD(ZstdLevel::try_new(1).expect("valid level")))
         .set_max_row_group_row_count(Some(256 * 1024))
         .set_created_by(format!("refrate {}", env!("CARGO_PKG_VERSION")))
