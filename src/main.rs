@@ -17,7 +17,7 @@ const MAX_BLOCKING_THREADS: usize = 4;
 fn main() -> ExitCode {
     // Arenas are committed as they are used: with mimalloc's defaults `rates` peaked at 1.2 GiB
     // where the system allocator needs 0.3. Freed memory goes back to the OS after 10 ms: at
-    // once (0) cost a run 10-13 % of its time in page zeroing and TLB flushes for 1-10 % less
+    // once (0) cost a run 5-13 % of its time in page zeroing and TLB flushes for 0-10 % less
     // peak memory (docs/BENCHMARKS.md, 2026-12-06).
     // SAFETY: setting an option only stores a value the allocator reads later.
     // An operator's own settings (mimalloc's environment variables) are left as they are.
@@ -33,8 +33,8 @@ fn main() -> ExitCode {
     let lang = refrate::cli::Lang::resolve(cli.lang);
     // A few blocking threads, not tokio's 512: every local file read of DataFusion and
     // `object_store` runs on one, and each thread that ever ran keeps allocator pages of its
-    // own. A run at 700 hospitals x 36 months started 49 of them and peaked 15-20 % higher
-    // (docs/BENCHMARKS.md, 2026-12-06). Only the ingest thread waits on other blocking work
+    // own. A run at 700 hospitals x 36 months started 49 of them, and runs peaked 15-40 %
+    // higher with them (docs/BENCHMARKS.md, 2026-12-06). Only the ingest thread waits on other blocking work
     // (its reads of stored files), so two would be enough to make progress.
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .max_blocking_threads(MAX_BLOCKING_THREADS)
