@@ -502,11 +502,23 @@ impl Engine {
             self.register_counted_events().await?;
             return self.register_view(TABLE, "month_breakdowns.sql", breakdown_sql::MONTH_BREAKDOWNS).await;
         };
-        let mut batches = Vec::new();
-        for (month, file) in &stored.files {
-            batches.extend(stored.warehouse.read_month_breakdowns(stored.version, month, file).await?);
+        if stored.files.is_empty() {
+            return self.register(TABLE, Vec::new(), schema::BREAKDOWNS.clone());
         }
-        self.register(TABLE, batches, schema::BREAKDOWNS.clone())
+        // Each file is checked whole (SHA-256, schema, every row of its month) and dropped, one
+        // at a time; the queries then read the files, so the session never holds every month's
+        // sums at once (500,000 rows at 700 hospitals × 36 months: the peak of a run that held
+        // them, docs/BENCHMARKS.md).
+        let mut urls = Vec::with_capacity(stored.files.len());
+        for (month, file) in &stored.files {
+            stored.warehouse.read_month_breakdowns(stored.version, month, file).await?;
+            urls.push(stored.warehouse.url_of(&file.path));
+        }
+        let register = |source| EngineError::Register { table: TABLE, source };
+        let options = ParquetReadOptions::default().schema(&schema::BREAKDOWNS);
+        let files = self.ctx.read_parquet(urls, options).await.map_err(register)?;
+        self.ctx.register_table(TABLE, files.into_view()).map_err(register)?;
+        Ok(())
     }
 
     /// Registers the query `sql` as the view `table`, unless the session has that table.
