@@ -34,8 +34,8 @@ fn main() -> ExitCode {
     // A few blocking threads, not tokio's 512: every local file read of DataFusion and
     // `object_store` runs on one, and each thread that ever ran keeps allocator pages of its
     // own. A run at 700 hospitals x 36 months started 49 of them, and runs peaked 15-40 %
-    // higher with them (docs/BENCHMARKS.md, 2026-12-06). Only the ingest thread waits on other blocking work
-    // (its reads of stored files), so two would be enough to make progress.
+    // higher with them (docs/BENCHMARKS.md, 2026-12-06). Only the ingest thread waits on
+    // other blocking work (its reads of stored files), so two would be enough to progress.
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .max_blocking_threads(MAX_BLOCKING_THREADS)
         .enable_all()

@@ -1205,11 +1205,11 @@ impl Engine {
         Ok(rows)
     }
 
-    /// Drops the tables the breakdowns are summed from (`month_breakdowns`, `partner_months`)
-    /// from the session, once [`Engine::department_breakdown`] and
-    /// [`Engine::partner_breakdown`] have given their rows: they hold a row per hospital, month
-    /// and department or partner (500,000 rows at 700 hospitals × 36 months), and nothing
-    /// after the breakdowns reads them. A later breakdown registers them again.
+    /// Drops the tables the breakdowns are summed from (`month_breakdowns`, a view over the
+    /// stored files or the events, and `partner_months`, held in memory: a row per hospital,
+    /// month and partner) from the session, once [`Engine::department_breakdown`] and
+    /// [`Engine::partner_breakdown`] have given their rows; nothing after the breakdowns reads
+    /// them. A later breakdown registers them again.
     pub(crate) fn release_breakdown_tables(&self) {
         for table in ["month_breakdowns", "partner_months"] {
             // Absent (never registered) is as good as dropped.
