@@ -1,7 +1,7 @@
 //! The ingest half of `refrate run`: find input files, skip those already ingested, stream the
 //! new ones into partition files, and publish a new manifest version.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::io::Read;
 use std::path::PathBuf;
 
@@ -115,25 +115,49 @@ pub(super) enum Delivery {
     New,
 }
 
-/// Classifies the matched files, with their SHA-256. A changed file (known name, other
-/// content) is ingested even if its content equals another source's: its own earlier rows
-/// must go.
+/// Classifies the matched files. A changed file (known name, other content) is ingested even if
+/// its content equals another source's: its own earlier rows must go.
+///
+/// The SHA-256 is the identity of a file's content; it is computed here only where it decides
+/// something. An event file that shares its size with no stored source and with no other file
+/// of this run can be neither unchanged nor a copy: it is hashed while it is read (`None`), so
+/// that its bytes are read once ([`recorded_sha256`]).
 pub(super) fn classify(
     current: &Manifest,
     files: Vec<SourceFile>,
-) -> Result<Vec<(SourceFile, String, Delivery)>, AppError> {
+) -> Result<Vec<(SourceFile, Option<String>, Delivery)>, AppError> {
     let stored: HashMap<&str, &str> =
         current.sources.iter().map(|(name, s)| (s.sha256.as_str(), name.as_str())).collect();
+    // Same name, size and modification time as when it was ingested: not read again.
+    let same_stat =
+        |f: &SourceFile| current.sources.get(&f.name).is_some_and(|s| s.stat.is_some() && s.stat == f.stat);
+    // The sizes a file's content could share: every stored source's (unknown if one has no
+    // recorded size) and those of this run's other files.
+    let stored_sizes: Option<HashSet<u64>> =
+        current.sources.values().map(|s| s.stat.map(|st| st.size)).collect();
+    let mut run_sizes: HashMap<u64, usize> = HashMap::new();
+    for size in files.iter().filter(|f| !same_stat(f)).filter_map(|f| f.stat.map(|st| st.size)) {
+        *run_sizes.entry(size).or_default() += 1;
+    }
+    let hashed_while_read = |f: &SourceFile| {
+        let Some(size) = f.stat.map(|st| st.size) else { return false };
+        f.input.kind == InputKind::Events
+            && run_sizes.get(&size) == Some(&1)
+            && match current.sources.get(&f.name) {
+                Some(s) => s.stat.is_some_and(|st| st.size != size),
+                None => stored_sizes.as_ref().is_some_and(|sizes| !sizes.contains(&size)),
+            }
+    };
     let mut this_run: HashMap<String, String> = HashMap::new();
     let mut out = Vec::new();
     for f in files {
-        // Same name, size and modification time as when it was ingested: not read again.
-        if let Some(s) = current.sources.get(&f.name)
-            && s.stat.is_some()
-            && s.stat == f.stat
-        {
-            let sha = s.sha256.clone();
+        if same_stat(&f) {
+            let sha = current.sources.get(&f.name).map(|s| s.sha256.clone());
             out.push((f, sha, Delivery::Unchanged));
+            continue;
+        }
+        if hashed_while_read(&f) {
+            out.push((f, None, Delivery::New));
             continue;
         }
         let sha = sha256_file(&f.path).map_err(AppError::io(format!("reading {}", f.name)))?;
@@ -153,16 +177,34 @@ pub(super) fn classify(
         if delivery == Delivery::New {
             this_run.insert(sha.clone(), f.name.clone());
         }
-        out.push((f, sha, delivery));
+        out.push((f, Some(sha), delivery));
     }
     Ok(out)
 }
 
+/// The SHA-256 an event file is recorded with: the one computed while it was read. A file
+/// also hashed before ([`classify`]) must not have changed in between: it would be recorded
+/// under a content that was not the one ingested.
+fn recorded_sha256(name: &str, before: Option<&str>, stats: &FileStats) -> Result<String, AppError> {
+    match before {
+        Some(before) if before != stats.sha256 => Err(AppError::refused(
+            Refusal::ChangedWhileRead,
+            format!(
+                "{name}: the file changed while it was read (SHA-256 {} before reading, {} after); \
+                 nothing was published. Run again once the file is complete",
+                &before[..12.min(before.len())],
+                &stats.sha256[..12.min(stats.sha256.len())]
+            ),
+        )),
+        _ => Ok(stats.sha256.clone()),
+    }
+}
+
 /// The files whose content is not in the warehouse yet (see [`classify`]); copies get a note.
 fn new_content(
-    files: Vec<(SourceFile, String, Delivery)>,
+    files: Vec<(SourceFile, Option<String>, Delivery)>,
     notes: &mut Vec<Note>,
-) -> Vec<(SourceFile, String)> {
+) -> Vec<(SourceFile, Option<String>)> {
     let mut changed = Vec::new();
     for (f, sha, delivery) in files {
         match delivery {
@@ -279,7 +321,7 @@ pub(super) async fn ingest_and_publish(
     warehouse: &Warehouse,
     options: IngestOptions<'_>,
     current: Manifest,
-    files: Vec<(SourceFile, String, Delivery)>,
+    files: Vec<(SourceFile, Option<String>, Delivery)>,
     pseudonymizer: Option<Pseudonymizer>,
     related: Option<RelatedInstitutions>,
 ) -> Result<IngestOutcome, AppError> {
@@ -583,12 +625,17 @@ pub(crate) fn check_month_jump<'a>(
 type Reported = Vec<(SourceFile, String, Vec<ReportedRow>)>;
 
 /// Reads the changed reported-counts files (small; any bad row stops the run).
-fn read_reported(files: &[(SourceFile, String)], stops: &mut Stops) -> Result<Reported, AppError> {
+fn read_reported(files: &[(SourceFile, Option<String>)], stops: &mut Stops) -> Result<Reported, AppError> {
     let known: Vec<&str> = Count::ALL.iter().map(|c| c.name()).collect();
     let mut reported = Vec::new();
     for (f, sha) in files {
+        // Hashed by `classify` (only event files are hashed while read).
+        let sha = match sha {
+            Some(sha) => sha.clone(),
+            None => sha256_file(&f.path).map_err(AppError::io(format!("reading {}", f.name)))?,
+        };
         match ingest::read_aggregates(&f.path, &f.name, &f.input.format, &known) {
-            Ok(rows) => reported.push((f.clone(), sha.clone(), rows)),
+            Ok(rows) => reported.push((f.clone(), sha, rows)),
             Err(e) => stops.check(Some(&f.name), Err(e.into()))?,
         }
     }
@@ -793,7 +840,7 @@ impl<'a> Rebuild<'a> {
 fn ingest_files(
     stored_files: &BlockingReader,
     current: &Manifest,
-    changed: &[(SourceFile, String)],
+    changed: &[(SourceFile, Option<String>)],
     pseudonymizer: &Pseudonymizer,
     related: Option<&RelatedInstitutions>,
     limits: Limits,
@@ -853,6 +900,13 @@ fn ingest_files(
                         }
                     };
                     rejects.sort_by_key(|r| r.line);
+                    let sha256 = match recorded_sha256(&source.name, sha.as_deref(), &stats) {
+                        Ok(sha256) => sha256,
+                        Err(changed) => {
+                            stops.check(Some(&source.name), Err(changed))?;
+                            stats.sha256.clone()
+                        }
+                    };
                     // Early, before the rows are judged (a survey checks once, after).
                     if !survey {
                         check_reject_ratio(&source.name, &stats, &rejects, max_reject_ratio)?;
@@ -862,7 +916,7 @@ fn ingest_files(
                     }
                     results.push(FileResult {
                         name: source.name.clone(),
-                        sha256: sha.clone(),
+                        sha256,
                         stat: source.stat,
                         stats,
                         rejects,
@@ -1017,7 +1071,7 @@ enum Parsed {
 /// (it stopped on an error, which it reports), and after a file that cannot be read unless
 /// `read_on` (a survey).
 fn read_in_order(
-    changed: &[(SourceFile, String)],
+    changed: &[(SourceFile, Option<String>)],
     pseudonymizer: &Pseudonymizer,
     related: Option<&RelatedInstitutions>,
     sender: &std::sync::mpsc::SyncSender<Parsed>,
@@ -1148,4 +1202,23 @@ fn check_reject_ratio(
                 .join("; ")
         ),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_that_changed_while_it_was_read_is_refused_not_recorded() {
+        let read = FileStats { sha256: "b".repeat(64), ..FileStats::default() };
+        assert_eq!(recorded_sha256("inputs/x.csv", None, &read).unwrap(), "b".repeat(64));
+        assert_eq!(recorded_sha256("inputs/x.csv", Some(&"b".repeat(64)), &read).unwrap(), "b".repeat(64));
+        match recorded_sha256("inputs/x.csv", Some(&"a".repeat(64)), &read) {
+            Err(AppError::Refused { kind: Refusal::ChangedWhileRead, message }) => {
+                assert!(message.starts_with("inputs/x.csv: the file changed while it was read"), "{message}");
+                assert!(message.contains("aaaaaaaaaaaa before reading, bbbbbbbbbbbb after"), "{message}");
+            }
+            other => panic!("not refused: {other:?}"),
+        }
+    }
 }

@@ -146,6 +146,8 @@ pub enum Refusal {
     NothingToExplain,
     /// A form asked for a period the data does not cover, or without its regime.
     FormUnavailable,
+    /// An input file whose content changed while it was read.
+    ChangedWhileRead,
 }
 
 impl AppError {

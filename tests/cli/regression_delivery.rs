@@ -73,6 +73,57 @@ fn same_export_under_another_name_is_skipped_not_rejected() {
     assert_eq!(rejects.lines().count(), 1, "no reject: {rejects}");
 }
 
+/// Issue 12: a settled event file whose size no stored source and no other file of the run
+/// shares cannot be a copy, so it is hashed once, while it is read. Copies among settled
+/// files are still found, and every source is recorded with its content's SHA-256.
+#[test]
+fn settled_files_are_hashed_while_read_and_copies_among_them_are_still_found() {
+    let p = Project::new("");
+    p.input("x.csv", &month("A", "2025-04-01", 10));
+    age_file(&p.path("inputs/x.csv"), 3600);
+    assert_code(&p.run(), 0);
+    // A copy of a stored file, two identical files of one run, and one of a size of its own.
+    std::fs::copy(p.path("inputs/x.csv"), p.path("inputs/x (1).csv")).unwrap();
+    p.input("w1.csv", &month("B", "2025-05-01", 4));
+    std::fs::copy(p.path("inputs/w1.csv"), p.path("inputs/w2.csv")).unwrap();
+    p.input("v.csv", &month("C", "2025-06-01", 7));
+    for name in ["x (1).csv", "w1.csv", "w2.csv", "v.csv"] {
+        age_file(&p.path(&format!("inputs/{name}")), 3600);
+    }
+    let out = p.run();
+    assert_code(&out, 0);
+    let err = stderr(&out);
+    assert!(
+        err.contains("inputs/x (1).csv: same content as inputs/x.csv (already ingested): skipped"),
+        "{err}"
+    );
+    assert!(
+        err.contains("inputs/w2.csv: same content as inputs/w1.csv (delivered in this run): skipped"),
+        "{err}"
+    );
+    assert_eq!(
+        months(&p),
+        [
+            "2711000105,2025-04,10,0,0,0,10,10",
+            "2711000105,2025-05,4,0,0,0,4,4",
+            "2711000105,2025-06,7,0,0,0,7,7"
+        ]
+    );
+    let manifest = latest_manifest(&p.path("warehouse"));
+    for name in ["x.csv", "w1.csv", "v.csv"] {
+        let source = &manifest["sources"][format!("inputs/{name}")];
+        assert_eq!(source["sha256"], sha256_of(&p.path(&format!("inputs/{name}"))), "{name}: {manifest}");
+        assert!(source["stat"]["size"].is_u64(), "{name}: {manifest}");
+    }
+    // Rewritten with another size: read as new, recorded with its new content's hash.
+    p.input("v.csv", &month("C", "2025-06-01", 8));
+    age_file(&p.path("inputs/v.csv"), 1800);
+    assert_code(&p.run(), 0);
+    let manifest = latest_manifest(&p.path("warehouse"));
+    assert_eq!(manifest["sources"]["inputs/v.csv"]["sha256"], sha256_of(&p.path("inputs/v.csv")));
+    assert_eq!(months(&p)[2], "2711000105,2025-06,8,0,0,0,8,8");
+}
+
 #[test]
 fn moved_export_folder_is_skipped() {
     let config = |folder: &str| {
