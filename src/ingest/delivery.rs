@@ -25,7 +25,9 @@
 //! Comparing on the days a file covers lets an extract from 15 March to 15 April repeat half of
 //! a stored April without being taken for a partial re-export.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
+
+use foldhash::HashMap;
 
 use serde::Deserialize;
 
@@ -125,7 +127,7 @@ pub(crate) fn judge_month(
     let mut overlaps = Vec::new();
     let mut complements = Vec::new();
     // What the month holds so far: fingerprint → row index.
-    let mut held: HashMap<u128, usize> = HashMap::new();
+    let mut held: HashMap<u128, usize> = HashMap::with_capacity_and_hasher(rows.len(), Default::default());
     let mut start = 0;
     while start < order.len() {
         let source = rows[order[start]].source;
@@ -146,7 +148,8 @@ pub(crate) fn judge_month(
             }
             continue;
         }
-        let mut in_file: HashMap<u128, u64> = HashMap::new();
+        let mut in_file: HashMap<u128, u64> =
+            HashMap::with_capacity_and_hasher(group.len(), Default::default());
         let mut covered = [false; 32];
         let (mut shared, mut added) = (0u64, 0u64);
         for &i in group {

@@ -3,7 +3,9 @@
 //! staged file, which holds the rows carried over from the warehouse first, then the new ones
 //! in run order) and gets back which rows stay and what was found.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
+
+use foldhash::HashMap;
 
 use chrono::{Datelike, NaiveDate};
 
@@ -77,16 +79,25 @@ pub(crate) struct JudgedMonth {
 struct Names {
     names: Vec<String>,
     index: HashMap<String, usize>,
+    /// The index of the last name asked for: rows come in runs of one source and hospital.
+    last: Option<usize>,
 }
 
 impl Names {
     fn of(&mut self, name: &str) -> usize {
-        if let Some(&i) = self.index.get(name) {
+        if let Some(i) = self.last.filter(|&i| self.names[i] == name) {
             return i;
         }
-        let i = self.names.len();
-        self.index.insert(name.to_string(), i);
-        self.names.push(name.to_string());
+        let i = match self.index.get(name) {
+            Some(&i) => i,
+            None => {
+                let i = self.names.len();
+                self.index.insert(name.to_string(), i);
+                self.names.push(name.to_string());
+                i
+            }
+        };
+        self.last = Some(i);
         i
     }
 }
