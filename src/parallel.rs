@@ -28,6 +28,39 @@ pub(crate) fn in_parallel<T: Send, R: Send>(items: Vec<T>, f: impl Fn(T) -> R + 
     results.into_iter().map(|(_, r)| r).collect()
 }
 
+/// `f` of every item on every core, each result handed to `consume` on the calling thread as
+/// soon as it is made, in no particular order: at most two results per core wait, so memory
+/// does not grow with the items. An error of `consume` stops the workers at their next item
+/// and is returned.
+pub(crate) fn stream_in_parallel<T: Sync, R: Send, E>(
+    items: &[T],
+    f: impl Fn(&T) -> R + Sync,
+    mut consume: impl FnMut(R) -> Result<(), E>,
+) -> Result<(), E> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, items.len().max(1));
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let (results, made) = std::sync::mpsc::sync_channel::<R>(threads * 2);
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            let (results, next, f) = (results.clone(), &next, &f);
+            scope.spawn(move || {
+                while let Some(item) = items.get(next.fetch_add(1, std::sync::atomic::Ordering::Relaxed)) {
+                    // The receiver is gone once `consume` failed: nothing more is wanted.
+                    if results.send(f(item)).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(results);
+        // Owned here, so an early return drops it and unblocks the workers.
+        for result in made {
+            consume(result)?;
+        }
+        Ok(())
+    })
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -38,5 +71,33 @@ mod tests {
             items.iter().map(|i| i * i).collect::<Vec<_>>()
         );
         assert!(super::in_parallel(Vec::<u8>::new(), |i| i).is_empty());
+    }
+
+    #[test]
+    fn streamed_results_are_each_consumed_once_and_an_error_stops_the_work() {
+        let items: Vec<u64> = (0..1000).collect();
+        let mut seen = Vec::new();
+        super::stream_in_parallel(&items, |i| i * 2, |r| Ok::<_, ()>(seen.push(r))).unwrap();
+        seen.sort_unstable();
+        assert_eq!(seen, items.iter().map(|i| i * 2).collect::<Vec<_>>());
+
+        let made = std::sync::atomic::AtomicUsize::new(0);
+        let mut consumed = 0;
+        let stopped = super::stream_in_parallel(
+            &items,
+            |i| {
+                made.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                *i
+            },
+            |_| {
+                consumed += 1;
+                if consumed == 10 { Err("stop") } else { Ok(()) }
+            },
+        );
+        assert_eq!(stopped, Err("stop"));
+        assert_eq!(consumed, 10);
+        // Each worker may finish the item it holds and have a few waiting, no more.
+        assert!(made.load(std::sync::atomic::Ordering::Relaxed) < 100, "{made:?}");
+        assert!(super::stream_in_parallel(&[] as &[u8], |i| *i, |_| Err(())).is_ok());
     }
 }

@@ -488,7 +488,7 @@ const TEMP_PREFIX: &str = ".refrate-";
 /// is rendered, and renamed into place only once all are written ([`Staging::publish`]), so a
 /// reader never sees a half-written page and a rendering that fails or is interrupted replaces
 /// nothing (its temporary files are removed when the staging is dropped). The writing runs on
-/// a thread of its own, so rendering and writing use both cores; at most [`IN_FLIGHT`] pages
+/// a thread of its own, beside the threads rendering the pages; at most [`IN_FLIGHT`] pages
 /// wait for it, and only names and digests are kept: memory does not grow with the pages.
 struct Staging {
     dir: std::path::PathBuf,

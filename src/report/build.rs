@@ -184,26 +184,44 @@ impl<'a> Book<'a> {
         renderer: &Renderer,
         sink: &mut impl FnMut(String, Vec<u8>) -> Result<(), E>,
     ) -> Result<(), E> {
-        let rows = Rows::of(rows);
-        for &code in &rows.codes {
-            for &fy in self.fiscal_years.iter().filter(|fy| rows.has_fiscal_year(code, **fy)) {
-                let page = self.hospital_page(&rows, forms, code, fy, self.progress(fy).as_ref());
-                sink(super::hospital_page_file(code, fy), renderer.hospital(&page)?.into_bytes())?;
-                if let Some(below) = self.sources.suppress_below {
-                    let shared = super::suppress::shared_page(&page, below);
-                    sink(
-                        super::form_file(code, "shared", fy, "html"),
-                        renderer.hospital(&shared)?.into_bytes(),
-                    )?;
-                }
-            }
+        /// One hospital's page of a fiscal year, or its forms of one.
+        enum Work<'w> {
+            Page(&'w str, i32),
+            Forms(&'w crate::forms::HospitalForms),
         }
-        for forms in forms.iter().filter(|f| self.fiscal_years.contains(&f.fiscal_year)) {
-            for (name, bytes) in form_files(forms, renderer, &self.run)? {
+        let rows = Rows::of(rows);
+        let mut work = Vec::new();
+        for &code in &rows.codes {
+            let years = self.fiscal_years.iter().filter(|fy| rows.has_fiscal_year(code, **fy));
+            work.extend(years.map(|&fy| Work::Page(code, fy)));
+        }
+        work.extend(forms.iter().filter(|f| self.fiscal_years.contains(&f.fiscal_year)).map(Work::Forms));
+        // Rendered on every core; each file is the same whichever thread made it, and the
+        // order in which they reach the sink does not matter.
+        let render = |work: &Work<'_>| -> Result<Vec<(String, Vec<u8>)>, ReportError> {
+            match *work {
+                Work::Page(code, fy) => {
+                    let page = self.hospital_page(&rows, forms, code, fy, self.progress(fy).as_ref());
+                    let mut files =
+                        vec![(super::hospital_page_file(code, fy), renderer.hospital(&page)?.into_bytes())];
+                    if let Some(below) = self.sources.suppress_below {
+                        let shared = super::suppress::shared_page(&page, below);
+                        files.push((
+                            super::form_file(code, "shared", fy, "html"),
+                            renderer.hospital(&shared)?.into_bytes(),
+                        ));
+                    }
+                    Ok(files)
+                }
+                Work::Forms(forms) => form_files(forms, renderer, &self.run),
+            }
+        };
+        crate::parallel::stream_in_parallel(&work, render, |files| {
+            for (name, bytes) in files? {
                 sink(name, bytes)?;
             }
-        }
-        Ok(())
+            Ok(())
+        })
     }
 
     /// The overview of each fiscal year (HTML, CSV and xlsx for people, JSON for machines),
