@@ -77,7 +77,15 @@ mod tests {
     fn streamed_results_are_each_consumed_once_and_an_error_stops_the_work() {
         let items: Vec<u64> = (0..1000).collect();
         let mut seen = Vec::new();
-        super::stream_in_parallel(&items, |i| i * 2, |r| Ok::<_, ()>(seen.push(r))).unwrap();
+        super::stream_in_parallel(
+            &items,
+            |i| i * 2,
+            |r| {
+                seen.push(r);
+                Ok::<_, ()>(())
+            },
+        )
+        .unwrap();
         seen.sort_unstable();
         assert_eq!(seen, items.iter().map(|i| i * 2).collect::<Vec<_>>());
 
