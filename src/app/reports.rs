@@ -7,7 +7,7 @@ use std::path::Path;
 
 use super::{AppError, Hospital};
 use crate::config::Config;
-use crate::engine::Engine;
+use crate::engine::{Engine, EngineError};
 use crate::outcome::Review;
 use crate::periods::{self, PeriodKind, PeriodMonth};
 use crate::rates::rate_rows;
@@ -389,17 +389,40 @@ pub(super) async fn render_in_groups(
     // For the 別紙様式28 recovery re-report.
     calendar.extend(periods::calendar(PeriodKind::SixMonths, &months));
     let mut forms = Vec::new();
-    engine
-        .evaluate_by_hospital(&calendar, hospital_months, |results| {
-            let mut group = rate_rows(&results, regimes);
-            drop(results);
-            crate::rates::add_forecasts(&mut group, &forecasts);
-            let group_forms = forms_of(cfg, regimes, &group, hospitals);
-            book.hospital_pages(&group, &group_forms, renderer, &mut sink)?;
-            forms.extend(group_forms);
-            Ok::<_, AppError>(())
-        })
-        .await?;
+    let mut render_group = |results: crate::engine::Results| {
+        let mut group = rate_rows(&results, regimes);
+        drop(results);
+        crate::rates::add_forecasts(&mut group, &forecasts);
+        let group_forms = forms_of(cfg, regimes, &group, hospitals);
+        book.hospital_pages(&group, &group_forms, renderer, &mut sink)?;
+        forms.extend(group_forms);
+        Ok::<_, AppError>(())
+    };
+    let runtime = tokio::runtime::Handle::current();
+    if runtime.runtime_flavor() == tokio::runtime::RuntimeFlavor::CurrentThread {
+        // One thread drives the queries: they cannot run beside the rendering.
+        engine.evaluate_by_hospital(&calendar, hospital_months, &mut render_group).await?;
+    } else {
+        // The next group is evaluated (DataFusion, on the runtime's workers) while this
+        // thread renders the one before: at most one group's results wait.
+        let (evaluated, groups) = std::sync::mpsc::sync_channel(0);
+        std::thread::scope(|scope| -> Result<(), AppError> {
+            let evaluator = std::thread::Builder::new()
+                .name("refrate-evaluate".into())
+                .spawn_scoped(scope, || {
+                    let evaluated = evaluated; // dropped when done, which ends the loop below
+                    runtime.block_on(engine.evaluate_by_hospital(&calendar, hospital_months, |results| {
+                        // Refused once the rendering stopped; its error is the one reported.
+                        evaluated.send(results).map_err(|_| EngineError::Stopped)
+                    }))
+                })
+                .map_err(AppError::io("starting the evaluating thread".to_string()))?;
+            let rendered = groups.into_iter().try_for_each(&mut render_group);
+            let evaluation = evaluator.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            rendered?;
+            Ok(evaluation?)
+        })?;
+    }
     book.overview_pages(&forms, renderer, &mut sink)?;
     super::interrupt::check()?;
     let pages = staging.publish()?;

@@ -503,6 +503,25 @@ async fn pages_rendered_one_hospital_at_a_time_are_the_pages_of_all_at_once() {
     // A group holds one hospital: its fifteen months exceed one monthly row.
     super::reports::render_in_groups(pages, None, 1).await.unwrap();
     let one_by_one = report_files(&apart.reports);
+    // The same on a runtime of one thread, where the groups cannot be evaluated beside the
+    // rendering.
+    let mut single = apart.clone();
+    single.reports = dir.path().join("single");
+    let pages = super::reports::Pages {
+        cfg: &single,
+        warehouse: &warehouse,
+        manifest: &manifest,
+        regimes: &regimes,
+        masters,
+        renderer: &renderer,
+    };
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            runtime.block_on(super::reports::render_in_groups(pages, None, 1)).unwrap();
+        });
+    });
+    assert_eq!(report_files(&single.reports), one_by_one);
 
     for kind in ["FY2024.html", "shared_FY2024.html", "form28_FY2024.html", "forms_FY2024.json"] {
         let of_kind = together

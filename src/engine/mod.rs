@@ -105,6 +105,9 @@ pub enum EngineError {
     Warehouse(#[from] crate::warehouse::WarehouseError),
     #[error("reading reported counts {file}: {message}")]
     Reported { file: String, message: String },
+    /// Whoever took the results of [`Engine::evaluate_by_hospital`] stopped taking them.
+    #[error("the evaluation stopped: its results were no longer taken")]
+    Stopped,
 }
 
 /// Counts of one hospital over one period. `None` means "not reported".

@@ -32,12 +32,26 @@ fn writer_properties() -> WriterProperties {
     // Columns with a value per row (keyed hashes, lines, offsets): a dictionary never pays, and
     // no query filters on them, so their minimum and maximum would be computed for nothing.
     let unique = ["patient_key", "source_line", "source_offset"];
-    unique
+    // The events are filtered on their hospital, month and date only (`explain.sql`, and
+    // DataFusion's pruning): no other column gets statistics, which compare every value.
+    let unfiltered = [
+        "event_type",
+        "department",
+        "partner_code",
+        "source_file",
+        "referral_letter",
+        "partner_related",
+        "ambulance",
+        "after_hours_emergency",
+        "checkup_origin",
+    ];
+    let builder = unique.into_iter().fold(WriterProperties::builder(), |b, c| {
+        b.set_column_dictionary_enabled(ColumnPath::from(c), false)
+            .set_column_statistics_enabled(ColumnPath::from(c), EnabledStatistics::None)
+    });
+    unfiltered
         .into_iter()
-        .fold(WriterProperties::builder(), |b, c| {
-            b.set_column_dictionary_enabled(ColumnPath::from(c), false)
-                .set_column_statistics_enabled(ColumnPath::from(c), EnabledStatistics::None)
-        })
+        .fold(builder, |b, c| b.set_column_statistics_enabled(ColumnPath::from(c), EnabledStatistics::None))
         .set_compression(Compression::ZSTD(ZstdLevel::try_new(1).expect("valid level")))
         .set_max_row_group_row_count(Some(256 * 1024))
         .set_created_by(format!("refrate {}", env!("CARGO_PKG_VERSION")))
