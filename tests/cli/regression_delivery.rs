@@ -39,6 +39,17 @@ fn events_checksums(p: &Project) -> std::collections::BTreeMap<std::path::PathBu
     checksums(&p.path("warehouse/events"))
 }
 
+/// `run`, which exits 0 and says each of `lines`; its stderr.
+fn run_saying(p: &Project, lines: &[&str]) -> String {
+    let out = p.run();
+    assert_code(&out, 0);
+    let err = stderr(&out);
+    for line in lines {
+        assert!(err.contains(line), "missing {line:?} in: {err}");
+    }
+    err
+}
+
 #[test]
 fn same_export_under_another_name_is_skipped_not_rejected() {
     let p = Project::new("");
@@ -59,13 +70,7 @@ fn same_export_under_another_name_is_skipped_not_rejected() {
     );
     assert!(!report.contains("duplicate"), "{report}");
 
-    let out = p.run();
-    assert_code(&out, 0);
-    let err = stderr(&out);
-    assert!(
-        err.contains("inputs/x (1).csv: same content as inputs/x.csv (already ingested): skipped"),
-        "{err}"
-    );
+    let err = run_saying(&p, &["inputs/x (1).csv: same content as inputs/x.csv (already ingested): skipped"]);
     assert!(err.contains("2 file(s) read (0 new, 2 skipped"), "{err}");
     assert_eq!(months(&p), before);
     assert_eq!(events_checksums(&p), data, "nothing was rewritten");
@@ -90,16 +95,12 @@ fn settled_files_are_hashed_while_read_and_copies_among_them_are_still_found() {
     for name in ["x (1).csv", "w1.csv", "w2.csv", "v.csv"] {
         age_file(&p.path(&format!("inputs/{name}")), 3600);
     }
-    let out = p.run();
-    assert_code(&out, 0);
-    let err = stderr(&out);
-    assert!(
-        err.contains("inputs/x (1).csv: same content as inputs/x.csv (already ingested): skipped"),
-        "{err}"
-    );
-    assert!(
-        err.contains("inputs/w2.csv: same content as inputs/w1.csv (delivered in this run): skipped"),
-        "{err}"
+    run_saying(
+        &p,
+        &[
+            "inputs/x (1).csv: same content as inputs/x.csv (already ingested): skipped",
+            "inputs/w2.csv: same content as inputs/w1.csv (delivered in this run): skipped",
+        ],
     );
     assert_eq!(
         months(&p),
