@@ -1,9 +1,14 @@
 //! Work spread over every core.
 
+/// One thread per core, at most one per item, at least one.
+fn threads_for(items: usize) -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, items.max(1))
+}
+
 /// `f` of every item on every core (scoped threads taking the next item in turn); the results
 /// in the items' order, so what follows is deterministic.
 pub(crate) fn in_parallel<T: Send, R: Send>(items: Vec<T>, f: impl Fn(T) -> R + Sync) -> Vec<R> {
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, items.len().max(1));
+    let threads = threads_for(items.len());
     let queue = std::sync::Mutex::new(items.into_iter().enumerate());
     let mut results: Vec<(usize, R)> = std::thread::scope(|scope| {
         let workers: Vec<_> = (0..threads)
@@ -37,7 +42,7 @@ pub(crate) fn stream_in_parallel<T: Sync, R: Send, E>(
     f: impl Fn(&T) -> R + Sync,
     mut consume: impl FnMut(R) -> Result<(), E>,
 ) -> Result<(), E> {
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, items.len().max(1));
+    let threads = threads_for(items.len());
     let next = std::sync::atomic::AtomicUsize::new(0);
     let (results, made) = std::sync::mpsc::sync_channel::<R>(threads * 2);
     std::thread::scope(|scope| {
