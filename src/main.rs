@@ -14,21 +14,44 @@ const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 /// Threads for blocking work (file reads, the ingest): see `main`.
 const MAX_BLOCKING_THREADS: usize = 4;
 
-fn main() -> ExitCode {
-    // Arenas are committed as they are used: with mimalloc's defaults `rates` peaked at 1.2 GiB
-    // where the system allocator needs 0.3. Freed memory goes back to the OS after 10 ms: at
-    // once (0) cost a run 5-13 % of its time in page zeroing and TLB flushes for 0-10 % less
-    // peak memory (docs/BENCHMARKS.md, 2026-12-06).
-    // SAFETY: setting an option only stores a value the allocator reads later.
-    // An operator's own settings (mimalloc's environment variables) are left as they are.
+/// Sets the allocator's options before anything is allocated (see [`set_allocator_options`]).
+/// The standard library allocates before `main` (the main thread's handle), and mimalloc
+/// creates its first arena then, with the options it has at that moment: set in `main`, they
+/// applied only to later arenas, and a run peaked 30-40 MiB higher than with the same options
+/// given as environment variables (docs/BENCHMARKS.md, 2026-12-06, night).
+#[cfg(any(target_os = "linux", target_os = "macos"))]
+#[used]
+#[cfg_attr(target_os = "linux", unsafe(link_section = ".init_array"))]
+#[cfg_attr(target_os = "macos", unsafe(link_section = "__DATA,__mod_init_func"))]
+static SET_ALLOCATOR_OPTIONS: extern "C" fn() = set_allocator_options;
+
+unsafe extern "C" {
+    /// The C library's `getenv`: `std::env` allocates, which nothing may do before the options
+    /// are set.
+    fn getenv(name: *const std::ffi::c_char) -> *mut std::ffi::c_char;
+}
+
+/// Arenas are committed as they are used: with mimalloc's defaults `rates` peaked at 1.2 GiB
+/// where the system allocator needs 0.3. Freed memory goes back to the OS after 10 ms: at once
+/// (0) cost a run 5-13 % of its time in page zeroing and TLB flushes for 0-10 % less peak
+/// memory (docs/BENCHMARKS.md, 2026-12-06). An operator's own settings (mimalloc's environment
+/// variables) are left as they are.
+extern "C" fn set_allocator_options() {
     for (option, variable, value) in [
-        (MI_OPTION_ARENA_EAGER_COMMIT, "MIMALLOC_ARENA_EAGER_COMMIT", 0),
-        (MI_OPTION_PURGE_DELAY, "MIMALLOC_PURGE_DELAY", 10),
+        (MI_OPTION_ARENA_EAGER_COMMIT, c"MIMALLOC_ARENA_EAGER_COMMIT", 0),
+        (MI_OPTION_PURGE_DELAY, c"MIMALLOC_PURGE_DELAY", 10),
     ] {
-        if std::env::var_os(variable).is_none() {
+        // SAFETY: `getenv` reads a NUL-terminated name and returns a pointer only compared
+        // with null; setting an option only stores a value the allocator reads later.
+        if unsafe { getenv(variable.as_ptr()) }.is_null() {
             unsafe { libmimalloc_sys::mi_option_set(option, value) };
         }
     }
+}
+
+fn main() -> ExitCode {
+    #[cfg(not(any(target_os = "linux", target_os = "macos")))]
+    set_allocator_options();
     let cli = refrate::cli::Cli::parse();
     let lang = refrate::cli::Lang::resolve(cli.lang);
     // A few blocking threads, not tokio's 512: every local file read of DataFusion and
