@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::io::Read;
 use std::path::PathBuf;
 
+use futures::StreamExt;
 use sha2::{Digest, Sha256};
 
 use super::{AppError, Refusal};
@@ -514,10 +515,16 @@ pub(super) async fn ingest_and_publish(
     let to_break_down = commit.months_to_break_down(&rules);
     if !to_break_down.is_empty() {
         options.progress.set_message("summing departments and partners");
-        let files = to_break_down.values().flatten().map(String::as_str);
-        let mut sums = crate::engine::Engine::break_down_months(warehouse, files).await?;
-        for (month, events) in to_break_down {
-            let batches = sums.remove(&month).unwrap_or_default();
+        // A month at a time, the next summed while this one is stored.
+        let mut sums = futures::stream::iter(to_break_down)
+            .map(|(month, events)| async move {
+                let files = events.iter().map(String::as_str);
+                let batches = crate::engine::Engine::break_down_month(warehouse, &month, files).await?;
+                Ok::<_, AppError>((month, events, batches))
+            })
+            .buffered(2);
+        while let Some(summed) = sums.next().await {
+            let (month, events, batches) = summed?;
             commit.put_breakdowns(&month, events, &batches).await?;
         }
     }

@@ -814,12 +814,13 @@ async fn check_stored_breakdowns(warehouse: &Warehouse, manifest: &Manifest) -> 
     let Some(stored) = manifest.stored_breakdowns(&crate::engine::breakdowns_rules()) else {
         return Ok(String::new());
     };
-    let files = manifest.event_files();
-    let mut computed = Engine::break_down_months(warehouse, files.keys().copied()).await?;
+    let files = manifest.month_event_files();
     let mut differ = Vec::new();
     for (month, file) in &stored {
         let rows = warehouse.read_month_breakdowns(manifest.version, month, file).await?;
-        if !crate::engine::same_breakdowns(&rows, &computed.remove(month).unwrap_or_default()) {
+        let events = files.get(month.as_str()).cloned().unwrap_or_default();
+        let computed = Engine::break_down_month(warehouse, month, events).await?;
+        if !crate::engine::same_breakdowns(&rows, &computed) {
             differ.push(format!("{month} ({})", file.path));
         }
     }
