@@ -729,6 +729,8 @@ struct Rebuild<'a> {
     stored: BTreeMap<&'a str, Vec<Vec<(&'a str, &'a PartitionEntry)>>>,
     changed_names: BTreeSet<&'a str>,
     sink: PartitionSink,
+    /// By month: what the delivery rules need of each row the sink holds, in the same order.
+    spools: BTreeMap<String, ingest::RowSpool>,
     /// The month of the last row added, and its name (opened).
     last_month: Option<((i32, u32), String)>,
     /// The hospital-months that held rows of other sources, carried over, with those sources.
@@ -752,6 +754,7 @@ impl<'a> Rebuild<'a> {
             stored,
             changed_names,
             sink: PartitionSink::new(),
+            spools: BTreeMap::new(),
             last_month: None,
             carried: BTreeMap::new(),
         }
@@ -768,7 +771,10 @@ impl<'a> Rebuild<'a> {
             return Ok(());
         }
         self.sink.open(month).map_err(Self::staging(month))?;
-        let Some(files) = self.stored.get(month) else {
+        let spool = ingest::RowSpool::new().map_err(AppError::io(format!("spooling the rows of {month}")))?;
+        self.spools.insert(month.to_string(), spool);
+        // The references only (they borrow the manifest, not `self`).
+        let Some(files) = self.stored.get(month).cloned() else {
             return Ok(());
         };
         let expected = crate::periods::parse_month(month);
@@ -776,7 +782,7 @@ impl<'a> Rebuild<'a> {
             use chrono::Datelike;
             expected == Some((date.year(), date.month()))
         };
-        for parts in files {
+        for parts in &files {
             // The hospital-months keeping rows of sources not being replaced, and those sources.
             let mut kept_any = false;
             for (key, p) in parts {
@@ -814,7 +820,7 @@ impl<'a> Rebuild<'a> {
                             ),
                         });
                     }
-                    self.sink.push(month, &event, &source).map_err(Self::staging(month))?;
+                    self.push(month, &event, &source)?;
                 }
             }
         }
@@ -834,9 +840,18 @@ impl<'a> Rebuild<'a> {
                 (ym, name)
             }
         };
-        let added = self.sink.push(&month.1, event, file).map_err(Self::staging(&month.1));
+        let added = self.push(&month.1, event, file);
         self.last_month = Some(month);
         added
+    }
+
+    /// Stores a row of `month` (opened), and spools what the delivery rules need of it.
+    fn push(&mut self, month: &str, event: &Event, source: &str) -> Result<(), AppError> {
+        self.sink.push(month, event, source).map_err(Self::staging(month))?;
+        let spool = self.spools.get_mut(month).expect("a month's spool is made when it is opened");
+        spool
+            .push(&ingest::EventFields::of(event), source, event.line, event.byte_offset)
+            .map_err(AppError::io(format!("spooling the rows of {month}")))
     }
 }
 
@@ -946,9 +961,16 @@ fn ingest_files(
             }
         }
     }
-    let Rebuild { sink, changed_names, carried, .. } = rebuild;
+    let Rebuild { sink, mut spools, changed_names, carried, .. } = rebuild;
     let staged =
         sink.finish().map_err(|source| AppError::Parquet { what: "finishing month files".into(), source })?;
+    let staged: Vec<(StagedMonth, ingest::RowSpool)> = staged
+        .into_iter()
+        .map(|month| {
+            let spool = spools.remove(&month.month).expect("every staged month has its spool");
+            (month, spool)
+        })
+        .collect();
     let finished = judge_months(staged, |name| changed_names.contains(name), overlap)?;
     check_overlaps(&finished.overlaps, &mut stops)?;
     let mut notes = Vec::new();
@@ -1025,35 +1047,28 @@ struct Judged {
 }
 
 /// Applies the delivery rules to each hospital-month of each staged month, on every core,
-/// reading each month back (two rows can only be the same record within one hospital-month,
-/// so memory is bounded by the largest month, a fingerprint per row, not by the input): rows
-/// already present from another file and repeats within one file are dropped (the first
-/// stays), and a newer file that differs from the stored rows is refused or replaces the
-/// hospital-month, per `policy`. `is_new` tells the files of this run from those whose rows
-/// were carried over. Findings are merged in month order.
+/// reading back what the month's spool holds of each row (two rows can only be the same
+/// record within one hospital-month, so memory is bounded by the largest month, a fingerprint
+/// per row, not by the input): rows already present from another file and repeats within one
+/// file are dropped (the first stays), and a newer file that differs from the stored rows is
+/// refused or replaces the hospital-month, per `policy`. `is_new` tells the files of this run
+/// from those whose rows were carried over. Findings are merged in month order.
 fn judge_months(
-    staged: Vec<StagedMonth>,
+    staged: Vec<(StagedMonth, ingest::RowSpool)>,
     is_new: impl Fn(&str) -> bool + Sync,
     policy: OverlapPolicy,
 ) -> Result<Judged, AppError> {
-    let judged = crate::parallel::in_parallel(staged, |staged| {
-        let mut rows = ingest::MonthRows::default();
-        staged.rows(|fields, source, line, offset| rows.push(fields, source, line, offset))?;
+    let judged = crate::parallel::in_parallel(staged, |(staged, spool)| {
         let month = staged.month.clone();
+        let rows = spool.into_rows().map_err(AppError::io(format!("reading back the rows of {month}")))?;
         let judged = rows.judge(&month, &is_new, policy);
-        let finished = staged.keep(&judged.keep, judged.partitions)?;
-        Ok::<_, datafusion::parquet::errors::ParquetError>((
-            month,
-            finished,
-            judged.duplicates,
-            judged.overlaps,
-            judged.complements,
-        ))
+        let parquet = |source| AppError::Parquet { what: format!("judging the rows of {month}"), source };
+        let finished = staged.keep(&judged.keep, judged.partitions).map_err(parquet)?;
+        Ok::<_, AppError>((month, finished, judged.duplicates, judged.overlaps, judged.complements))
     });
     let mut done = Judged::default();
     for result in judged {
-        let (month, finished, duplicates, overlaps, complements) =
-            result.map_err(|source| AppError::Parquet { what: "judging a month's rows".into(), source })?;
+        let (month, finished, duplicates, overlaps, complements) = result?;
         done.months.insert(month, finished);
         done.duplicates.extend(duplicates);
         done.overlaps.extend(overlaps);

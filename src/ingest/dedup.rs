@@ -5,11 +5,9 @@
 //! Where a duplicate is decided is not here: the hospital-month a row lands in compares
 //! fingerprints (`warehouse::writer`, for `run` and `validate` alike).
 
-#[cfg(test)]
 use chrono::Datelike;
 use xxhash_rust::xxh3::xxh3_128;
 
-#[cfg(test)]
 use super::event::Event;
 
 /// 128-bit xxh3 of every canonical field of the event, excluding its line and byte offset.
@@ -33,7 +31,6 @@ pub(crate) struct EventFields<'a> {
     pub flags: [bool; 5],
 }
 
-#[cfg(test)]
 impl<'a> EventFields<'a> {
     pub(crate) fn of(e: &'a Event) -> Self {
         EventFields {

@@ -54,7 +54,7 @@ pub(crate) use event::{Event, EventType};
 pub(crate) use facts::{FactsRow, load_facts};
 pub(crate) use format::{DateWindow, InputFormat, ValueMaps};
 pub(crate) use master::{Hospital, MasterError, MasterSource, load_hospitals};
-pub(crate) use month::{Duplicate, KeptPartition, MonthRows, PartitionOverlap, hospital_month};
+pub(crate) use month::{Duplicate, KeptPartition, PartitionOverlap, RowSpool, hospital_month};
 pub(crate) use privacy::{IdentifierColumn, PatientNumbers, RowPatient};
 pub(crate) use pseudonym::{KEY_ENV_VAR, KeyError, Pseudonymizer, load_key};
 pub(crate) use read::{FileStats, IngestContext, IngestError, ReadError, read_file};

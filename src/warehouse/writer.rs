@@ -17,8 +17,8 @@ use sha2::{Digest, Sha256};
 use datafusion::arrow::array::BooleanArray;
 use datafusion::arrow::compute::filter_record_batch;
 
-use super::schema::{self, EVENTS, EventBatchBuilder};
-use crate::ingest::{Event, EventFields, KeptPartition};
+use super::schema::{EVENTS, EventBatchBuilder};
+use crate::ingest::{Event, KeptPartition};
 
 /// Rows buffered per partition before they are encoded.
 const BATCH_ROWS: usize = 1024;
@@ -88,6 +88,8 @@ struct Open {
     buffer: EventBatchBuilder,
     writer: ArrowWriter<File>,
     in_progress: usize,
+    /// Rows added.
+    rows: usize,
 }
 
 /// Writes events into one temporary Parquet file per month as they stream in: every
@@ -116,8 +118,10 @@ impl PartitionSink {
         if !self.open.contains_key(month) {
             let file = tempfile::tempfile().map_err(|e| ParquetError::External(Box::new(e)))?;
             let writer = ArrowWriter::try_new(file, EVENTS.clone(), Some(writer_properties()))?;
-            self.open
-                .insert(month.to_string(), Open { buffer: EventBatchBuilder::new(), writer, in_progress: 0 });
+            self.open.insert(
+                month.to_string(),
+                Open { buffer: EventBatchBuilder::new(), writer, in_progress: 0, rows: 0 },
+            );
         }
         Ok(())
     }
@@ -129,6 +133,7 @@ impl PartitionSink {
         }
         let part = self.open.get_mut(month).expect("opened above");
         part.buffer.push(event, month, source_file);
+        part.rows += 1;
         if part.buffer.len() >= BATCH_ROWS {
             let batch = part.buffer.finish();
             part.writer.write(&batch)?;
@@ -165,7 +170,7 @@ impl PartitionSink {
                 let batch = part.buffer.finish();
                 part.writer.write(&batch)?;
             }
-            staged.push(StagedMonth { month, file: part.writer.into_inner()? });
+            staged.push(StagedMonth { month, file: part.writer.into_inner()?, rows: part.rows });
         }
         Ok(staged)
     }
@@ -175,26 +180,11 @@ impl PartitionSink {
 pub(crate) struct StagedMonth {
     pub month: String,
     file: File,
+    /// Rows added.
+    rows: usize,
 }
 
 impl StagedMonth {
-    /// Reads every row back, in order: its identity fields, source file, line and byte
-    /// offset (the columns themselves, no owned event per row).
-    pub(crate) fn rows(
-        &self,
-        mut row: impl FnMut(&EventFields<'_>, &str, u64, u64),
-    ) -> Result<(), ParquetError> {
-        for batch in reader(&self.file)? {
-            let batch = batch?;
-            let columns = schema::EventColumns::of(&batch).map_err(ParquetError::General)?;
-            for i in 0..columns.len() {
-                let fields = columns.fields(i).map_err(ParquetError::General)?;
-                row(&fields, columns.source(i), columns.line(i), columns.offset(i));
-            }
-        }
-        Ok(())
-    }
-
     /// The month's file to store, holding `partitions`: the rows `keep` marks `false` are
     /// left out (the file is rewritten only if any is).
     pub(crate) fn keep(
@@ -202,6 +192,14 @@ impl StagedMonth {
         keep: &[bool],
         partitions: BTreeMap<String, KeptPartition>,
     ) -> Result<FinishedMonth, ParquetError> {
+        if keep.len() != self.rows {
+            return Err(ParquetError::General(format!(
+                "{} rows judged but {} staged for {}",
+                keep.len(),
+                self.rows,
+                self.month
+            )));
+        }
         let finished = |file: File| -> Result<FinishedMonth, ParquetError> {
             let file = finish_file(file).map_err(|e| ParquetError::External(Box::new(e)))?;
             Ok(FinishedMonth { file, partitions })
