@@ -515,17 +515,21 @@ pub(super) async fn ingest_and_publish(
     let to_break_down = commit.months_to_break_down(&rules);
     if !to_break_down.is_empty() {
         options.progress.set_message("summing departments and partners");
-        // A month at a time, the next summed while this one is stored.
-        let mut sums = futures::stream::iter(to_break_down)
-            .map(|(month, events)| async move {
-                let files = events.iter().map(String::as_str);
-                let batches = crate::engine::Engine::break_down_month(warehouse, &month, files).await?;
-                Ok::<_, AppError>((month, events, batches))
+        // A few months at a time (whole months, up to BREAKDOWN_HOSPITAL_MONTHS hospital-months
+        // unless one month alone holds more), the next summed while these are stored.
+        let groups = month_groups(to_break_down, BREAKDOWN_HOSPITAL_MONTHS);
+        let mut sums = futures::stream::iter(groups)
+            .map(|months| async move {
+                let sums = crate::engine::Engine::break_down_months(warehouse, &months).await?;
+                Ok::<_, AppError>((months, sums))
             })
             .buffered(2);
         while let Some(summed) = sums.next().await {
-            let (month, events, batches) = summed?;
-            commit.put_breakdowns(&month, events, &batches).await?;
+            let (months, mut sums) = summed?;
+            for (month, events) in months {
+                let batches = sums.remove(&month).unwrap_or_default();
+                commit.put_breakdowns(&month, events, &batches).await?;
+            }
         }
     }
     let (partitions_written, partitions_cleared) =
@@ -1077,6 +1081,31 @@ fn judge_months(
     Ok(done)
 }
 
+/// Hospital-months whose department and partner sums are made at once: about 14 rows each,
+/// so a group's sums stay a few MB whatever the number of hospitals. All months at once held
+/// half a million sorted rows at 700 hospitals × 36 months, the peak of that run; one month at
+/// a time cost 36 small queries there.
+const BREAKDOWN_HOSPITAL_MONTHS: usize = 4_000;
+
+/// Consecutive months (each with its files and number of hospital-months) in groups of at
+/// most `limit` hospital-months; a month holding more is a group alone.
+fn month_groups(
+    months: BTreeMap<String, (Vec<String>, usize)>,
+    limit: usize,
+) -> Vec<Vec<(String, Vec<String>)>> {
+    let mut groups: Vec<Vec<(String, Vec<String>)>> = Vec::new();
+    let mut size = 0;
+    for (month, (files, hospital_months)) in months {
+        if groups.is_empty() || size + hospital_months > limit {
+            groups.push(Vec::new());
+            size = 0;
+        }
+        size += hospital_months;
+        groups.last_mut().expect("pushed above").push((month, files));
+    }
+    groups
+}
+
 /// Parsed rows sent to the storing thread at a time, and chunks in flight: memory stays a few
 /// chunks of rows whatever the input's size.
 const PARSED_CHUNK: usize = 4096;
@@ -1229,6 +1258,30 @@ fn check_reject_ratio(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn months_are_summed_in_groups_of_whole_months_up_to_the_limit() {
+        let months: BTreeMap<String, (Vec<String>, usize)> =
+            [("2025-04", 700), ("2025-05", 700), ("2025-06", 2_000), ("2025-07", 5_000), ("2025-08", 10)]
+                .into_iter()
+                .map(|(m, n)| (m.to_string(), (vec![format!("events/month={m}/part.parquet")], n)))
+                .collect();
+        let names = |groups: Vec<Vec<(String, Vec<String>)>>| -> Vec<Vec<String>> {
+            groups.into_iter().map(|g| g.into_iter().map(|(m, _)| m).collect()).collect()
+        };
+        assert_eq!(
+            names(month_groups(months.clone(), 1_400)),
+            [vec!["2025-04", "2025-05"], vec!["2025-06"], vec!["2025-07"], vec!["2025-08"]]
+        );
+        assert_eq!(
+            names(month_groups(months.clone(), 4_000)),
+            [vec!["2025-04", "2025-05", "2025-06"], vec!["2025-07"], vec!["2025-08"]]
+        );
+        let all = month_groups(months, usize::MAX);
+        assert_eq!(all.len(), 1);
+        assert_eq!(all[0][3], ("2025-07".to_string(), vec!["events/month=2025-07/part.parquet".to_string()]));
+        assert!(month_groups(BTreeMap::new(), 4_000).is_empty());
+    }
 
     #[test]
     fn a_file_that_changed_while_it_was_read_is_refused_not_recorded() {

@@ -818,9 +818,10 @@ async fn check_stored_breakdowns(warehouse: &Warehouse, manifest: &Manifest) -> 
     let mut differ = Vec::new();
     for (month, file) in &stored {
         let rows = warehouse.read_month_breakdowns(manifest.version, month, file).await?;
-        let events = files.get(month.as_str()).cloned().unwrap_or_default();
-        let computed = Engine::break_down_month(warehouse, month, events).await?;
-        if !crate::engine::same_breakdowns(&rows, &computed) {
+        let events = files.get(month.as_str()).map(|f| f.iter().map(|f| f.to_string()).collect());
+        let mut computed =
+            Engine::break_down_months(warehouse, &[(month.clone(), events.unwrap_or_default())]).await?;
+        if !crate::engine::same_breakdowns(&rows, &computed.remove(month).unwrap_or_default()) {
             differ.push(format!("{month} ({})", file.path));
         }
     }

@@ -105,9 +105,9 @@ pub enum EngineError {
     Warehouse(#[from] crate::warehouse::WarehouseError),
     #[error("reading reported counts {file}: {message}")]
     Reported { file: String, message: String },
-    /// A month's event files hold rows of another month ([`Engine::break_down_month`]).
-    #[error("the event files of {month} hold rows of {other}: {files}")]
-    OtherMonth { month: String, other: String, files: String },
+    /// A month's event files hold rows of another month ([`Engine::break_down_months`]).
+    #[error("the event files of {months} hold rows of {other}: {files}")]
+    OtherMonth { months: String, other: String, files: String },
     /// Whoever took the results of [`Engine::evaluate_by_hospital`] stopped taking them.
     #[error("the evaluation stopped: its results were no longer taken")]
     Stopped,
@@ -349,19 +349,18 @@ impl Engine {
         Ok(engine)
     }
 
-    /// The department and partner sums of `month` from its event files `files`
+    /// The department and partner sums of each of `months` from its event files
     /// (`month_breakdowns.sql`, rows of [`schema::BREAKDOWNS`]): what a run stores beside the
-    /// month it publishes. One month at a time, so memory follows a month's sums, not every
-    /// hospital-month's: summed over all months at once, a run at 700 hospitals × 36 months held
-    /// half a million rows, sorted, at its peak.
-    pub(crate) async fn break_down_month(
+    /// months it publishes. The caller sums a few months at a time, so memory follows those
+    /// months' sums, not every hospital-month's: summed over all months at once, a run at 700
+    /// hospitals × 36 months held half a million rows, sorted, at its peak.
+    pub(crate) async fn break_down_months(
         warehouse: &Warehouse,
-        month: &str,
-        files: impl IntoIterator<Item = &str>,
-    ) -> Result<Vec<RecordBatch>, EngineError> {
+        months: &[(String, Vec<String>)],
+    ) -> Result<BTreeMap<String, Vec<RecordBatch>>, EngineError> {
         const Q: &str = "month_breakdowns.sql";
-        let files: Vec<&str> = files.into_iter().collect();
-        let ctx = events_session(warehouse, files.iter().copied()).await?;
+        let files = months.iter().flat_map(|(_, files)| files.iter().map(String::as_str));
+        let ctx = events_session(warehouse, files).await?;
         let engine = Engine { ctx, reported_years: Default::default(), stored_breakdowns: None };
         engine.register_month_breakdowns().await?;
         // In one full order (a row's key is its month, hospital, side and department or
@@ -369,11 +368,16 @@ impl Engine {
         // [`same_breakdowns`] compares rows in order.
         let sql = "SELECT * FROM month_breakdowns ORDER BY month, hospital_code, breakdown, department, partner_code";
         let batches = engine.run(Q, sql).await?;
-        let mut months = split_by_month(&batches, Q)?;
-        let sums = months.remove(month).unwrap_or_default();
+        let sums = split_by_month(&batches, Q)?;
         // A month's files hold its rows only (the ingest and `verify` check each row's month).
-        if let Some(other) = months.into_keys().next() {
-            return Err(EngineError::OtherMonth { month: month.to_string(), other, files: files.join(", ") });
+        if let Some(other) = sums.keys().find(|m| !months.iter().any(|(month, _)| month == *m)) {
+            let names =
+                |f: fn(&(String, Vec<String>)) -> String| months.iter().map(f).collect::<Vec<_>>().join(", ");
+            return Err(EngineError::OtherMonth {
+                months: names(|(month, _)| month.clone()),
+                other: other.clone(),
+                files: names(|(_, files)| files.join(", ")),
+            });
         }
         Ok(sums)
     }
@@ -918,7 +922,7 @@ fn split_by_month(
 }
 
 /// Whether two sets of [`schema::BREAKDOWNS`] batches hold the same rows in the same order
-/// ([`Engine::break_down_month`] orders its rows fully).
+/// ([`Engine::break_down_months`] orders its rows fully).
 pub(crate) fn same_breakdowns(a: &[RecordBatch], b: &[RecordBatch]) -> bool {
     use datafusion::arrow::compute::concat_batches;
     match (concat_batches(&schema::BREAKDOWNS, a), concat_batches(&schema::BREAKDOWNS, b)) {

@@ -162,8 +162,9 @@ impl<'a> Commit<'a> {
     /// The months of the next version without department and partner sums made by `rules`
     /// from the event files they have now, each with those files (every month when the stored
     /// sums were made by other rules, which are dropped: a version's sums come from one set of
-    /// rules). None for a rehearsal, which stores no file to sum.
-    pub(crate) fn months_to_break_down(&mut self, rules: &str) -> BTreeMap<String, Vec<String>> {
+    /// rules), and the number of hospital-months each holds. None for a rehearsal, which
+    /// stores no file to sum.
+    pub(crate) fn months_to_break_down(&mut self, rules: &str) -> BTreeMap<String, (Vec<String>, usize)> {
         if self.lock.is_none() {
             return BTreeMap::new();
         }
@@ -178,7 +179,18 @@ impl<'a> Commit<'a> {
             .map(|(m, files)| (m.to_string(), files.into_iter().map(str::to_string).collect()))
             .collect();
         self.next.month_breakdowns.retain(|m, b| months.get(m) == Some(&b.events));
-        months.into_iter().filter(|(m, _)| !self.next.month_breakdowns.contains_key(m)).collect()
+        let mut sizes: BTreeMap<&str, usize> = BTreeMap::new();
+        for p in self.next.partitions.values() {
+            *sizes.entry(p.month.as_str()).or_default() += 1;
+        }
+        months
+            .into_iter()
+            .filter(|(m, _)| !self.next.month_breakdowns.contains_key(m))
+            .map(|(m, files)| {
+                let size = sizes.get(m.as_str()).copied().unwrap_or(0);
+                (m, (files, size))
+            })
+            .collect()
     }
 
     /// Stores the sums of `month` ([`schema::BREAKDOWNS`] rows) made from the event files
