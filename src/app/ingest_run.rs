@@ -422,9 +422,7 @@ pub(super) async fn ingest_and_publish(
     };
     options.progress.set_message("uploading");
     notes.extend(ingested.notes);
-    for (month, finished) in ingested.months {
-        commit.put_month(&month, finished).await?;
-    }
+    commit.put_months(ingested.months).await?;
     let mut run = RunSummary::default();
     let (mut rows_read, mut rows_already_present) = (0, 0);
     for f in &ingested.files {

@@ -27,6 +27,9 @@ struct Counters {
     puts: AtomicUsize,
     completes: AtomicUsize,
     aborts: AtomicUsize,
+    /// Multipart uploads begun, and those completed or aborted.
+    begun: AtomicUsize,
+    ended: AtomicUsize,
 }
 
 /// The wrapper. Counters are shared with clones, so a test can read them after a run.
@@ -60,6 +63,12 @@ impl FaultyStore {
     pub(crate) fn aborts(&self) -> usize {
         self.counters.aborts.load(Ordering::SeqCst)
     }
+
+    /// Multipart uploads begun and neither completed nor aborted (their parts would stay in
+    /// the store).
+    pub(crate) fn unfinished_uploads(&self) -> usize {
+        self.counters.begun.load(Ordering::SeqCst) - self.counters.ended.load(Ordering::SeqCst)
+    }
 }
 
 impl fmt::Display for FaultyStore {
@@ -86,11 +95,14 @@ impl MultipartUpload for FaultyUpload {
         if self.faults.complete == Some(n) {
             return Err(injected("multipart completion", n));
         }
-        self.inner.complete().await
+        let completed = self.inner.complete().await?;
+        self.counters.ended.fetch_add(1, Ordering::SeqCst);
+        Ok(completed)
     }
 
     async fn abort(&mut self) -> Result<()> {
         self.counters.aborts.fetch_add(1, Ordering::SeqCst);
+        self.counters.ended.fetch_add(1, Ordering::SeqCst);
         self.inner.abort().await
     }
 }
@@ -111,6 +123,7 @@ impl ObjectStore for FaultyStore {
         opts: PutMultipartOptions,
     ) -> Result<Box<dyn MultipartUpload>> {
         let inner = self.inner.put_multipart_opts(location, opts).await?;
+        self.counters.begun.fetch_add(1, Ordering::SeqCst);
         Ok(Box::new(FaultyUpload { inner, faults: self.faults, counters: self.counters.clone() }))
     }
 
