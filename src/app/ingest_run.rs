@@ -851,9 +851,10 @@ impl<'a> Rebuild<'a> {
     fn push(&mut self, month: &str, event: &Event, source: &str) -> Result<(), AppError> {
         self.sink.push(month, event, source).map_err(Self::staging(month))?;
         let spool = self.spools.get_mut(month).expect("a month's spool is made when it is opened");
+        // The message is made on failure only: this runs for every row.
         spool
             .push(&ingest::EventFields::of(event), source, event.line, event.byte_offset)
-            .map_err(AppError::io(format!("spooling the rows of {month}")))
+            .map_err(|e| AppError::io(format!("spooling the rows of {month}"))(e))
     }
 }
 

@@ -324,6 +324,25 @@ async fn stored_month_sums_are_what_the_events_give_and_are_read_instead_of_the_
     assert!(
         super::check_stored_breakdowns(&wh, &stored).await.unwrap().contains("sums of 3 month(s) recomputed")
     );
+    // Summed together or month by month, the same rows; a month whose files hold another
+    // month's rows is refused, naming them.
+    let group: Vec<(String, Vec<String>)> = months
+        .iter()
+        .map(|(m, files)| (m.to_string(), files.iter().map(|f| f.to_string()).collect()))
+        .collect();
+    let together = crate::engine::Engine::break_down_months(&wh, &group).await.unwrap();
+    assert_eq!(together.len(), 3);
+    for month in &group {
+        let alone = crate::engine::Engine::break_down_months(&wh, std::slice::from_ref(month)).await.unwrap();
+        assert!(!together[&month.0].is_empty());
+        assert!(crate::engine::same_breakdowns(&alone[&month.0], &together[&month.0]), "{}", month.0);
+    }
+    let misnamed = [("2099-01".to_string(), group[0].1.clone())];
+    let err = crate::engine::Engine::break_down_months(&wh, &misnamed).await.unwrap_err().to_string();
+    assert!(
+        err.contains(&format!("the event files of 2099-01 hold rows of {}: {}", group[0].0, group[0].1[0])),
+        "{err}"
+    );
 
     // The same breakdowns as summing the events.
     let mut summed = stored.clone();

@@ -3,7 +3,7 @@
 //! twice (a re-export, a copy under another name, two layouts of one export) is counted once.
 //!
 //! Where a duplicate is decided is not here: the hospital-month a row lands in compares
-//! fingerprints (`warehouse::writer`, for `run` and `validate` alike).
+//! fingerprints (`month.rs`, over each month's spool, for `run` and `validate` alike).
 
 use chrono::Datelike;
 use xxhash_rust::xxh3::xxh3_128;
