@@ -137,15 +137,38 @@ pub(crate) fn simulate(
     Some((out, m, factors.is_some()))
 }
 
-/// The forecasts of every hospital with a fiscal year `fy` under way, for each regime.
-/// Hospitals with too few months get none. One set of simulated years per hospital (over the
-/// counts any of the regimes needs) is evaluated under every regime in one engine session.
+/// Simulated years evaluated in one engine session: the engine's rows of a simulated year are
+/// held until its session ends, so the hospitals are forecast a group at a time (50 at
+/// [`SIMULATIONS`]). All at once, 700 hospitals × 400 years peaked at 1.7 GB
+/// (docs/BENCHMARKS.md, 2026-12-07).
+const SIMULATED_YEARS_PER_SESSION: usize = 20_000;
+
+/// The forecasts of every hospital with a fiscal year `fy` under way, for each regime, in
+/// regime order then hospital order. Hospitals with too few months get none. One set of
+/// simulated years per hospital (over the counts any of the regimes needs) is evaluated under
+/// every regime in one engine session, for a group of hospitals at a time: each hospital's
+/// forecast depends only on its own months and its position among all hospitals (its seed),
+/// never on the group it was evaluated with.
 pub(crate) async fn forecasts(
     monthly: &[MonthlyRow],
     fy: i32,
     regimes: &[&Regime],
     simulations: usize,
     seed: u64,
+) -> Result<Vec<Forecast>, EngineError> {
+    let per_session = (SIMULATED_YEARS_PER_SESSION / simulations.max(1)).max(1);
+    forecasts_in_groups(monthly, fy, regimes, simulations, seed, per_session).await
+}
+
+/// [`forecasts`], evaluating at most `hospitals_per_session` hospitals' simulated years in one
+/// engine session.
+async fn forecasts_in_groups(
+    monthly: &[MonthlyRow],
+    fy: i32,
+    regimes: &[&Regime],
+    simulations: usize,
+    seed: u64,
+    hospitals_per_session: usize,
 ) -> Result<Vec<Forecast>, EngineError> {
     let mut counts: Vec<Count> = regimes.iter().flat_map(|r| r.required_counts()).collect();
     counts.sort();
@@ -156,9 +179,31 @@ pub(crate) async fn forecasts(
             by_hospital.entry(row.hospital_code.as_str()).or_default().insert(row.month.clone(), v);
         }
     }
+    // The seed of a hospital is its position among all of them.
+    let hospitals: Vec<(usize, (&str, &Months))> =
+        by_hospital.iter().map(|(code, months)| (*code, months)).enumerate().collect();
+    let mut by_regime: Vec<Vec<Forecast>> = vec![Vec::new(); regimes.len()];
+    for group in hospitals.chunks(hospitals_per_session.max(1)) {
+        let forecast = forecast_group(group, fy, regimes, &counts, simulations, seed).await?;
+        for (all, of_group) in by_regime.iter_mut().zip(forecast) {
+            all.extend(of_group);
+        }
+    }
+    Ok(by_regime.into_iter().flatten().collect())
+}
+
+/// The forecasts of `hospitals` (each with its position among all), per regime.
+async fn forecast_group(
+    hospitals: &[(usize, (&str, &Months))],
+    fy: i32,
+    regimes: &[&Regime],
+    counts: &[Count],
+    simulations: usize,
+    seed: u64,
+) -> Result<Vec<Vec<Forecast>>, EngineError> {
     let mut rows = Vec::new();
     let mut meta = Vec::new();
-    for (h, (code, months)) in by_hospital.iter().enumerate() {
+    for &(h, (code, months)) in hospitals {
         let Some((sims, m, seasonal)) =
             simulate(months, fy, counts.len(), simulations, seed ^ (h as u64) << 20)
         else {
@@ -176,13 +221,15 @@ pub(crate) async fn forecasts(
         meta.push((code.to_string(), m, seasonal));
     }
     if rows.is_empty() {
-        return Ok(Vec::new());
+        return Ok(vec![Vec::new(); regimes.len()]);
     }
     let engine =
         Engine::for_counts(vec![crate::warehouse::schema::reported_batch(&rows, "forecast")], regimes)?;
+    drop(rows);
     engine.monthly_counts().await?;
     let months: std::collections::BTreeSet<String> = months_of_fiscal_year(fy).into_iter().collect();
     let results = engine.evaluate(&crate::periods::calendar(PeriodKind::FiscalYear, &months)).await?;
+    drop(engine);
     // Simulated rows by hospital, so each lookup reads only its own.
     let hospital_of = |key: &str| key.split_once('~').map_or(key.to_string(), |(code, _)| code.to_string());
     let mut metrics: BTreeMap<(String, &str, MetricKind), Vec<f64>> = BTreeMap::new();
@@ -205,14 +252,16 @@ pub(crate) async fn forecasts(
         e.0 += usize::from(v.verdict == crate::domain::Verdict::Pass);
         e.1 += 1;
     }
-    let mut out = Vec::new();
+    drop(results);
+    let mut out = Vec::with_capacity(regimes.len());
     for regime in regimes {
+        let mut of_regime = Vec::with_capacity(meta.len());
         for (code, m, seasonal) in &meta {
             let rates = |kind: MetricKind| {
                 metrics.get(&(code.clone(), regime.id.as_str(), kind)).cloned().unwrap_or_default()
             };
             let (passed, of) = passes.get(&(code.clone(), regime.id.as_str())).copied().unwrap_or((0, 0));
-            out.push(Forecast {
+            of_regime.push(Forecast {
                 hospital_code: code.clone(),
                 fiscal_year: fy,
                 regime_id: regime.id.clone(),
@@ -223,6 +272,7 @@ pub(crate) async fn forecasts(
                 pass_probability: if of == 0 { 0.0 } else { passed as f64 / of as f64 },
             });
         }
+        out.push(of_regime);
     }
     Ok(out)
 }
@@ -292,6 +342,41 @@ mod tests {
         let mean = sims.iter().map(|s| s[0] as f64).sum::<f64>() / sims.len() as f64;
         // 150 so far + 9 months × 100.
         assert!((mean - 1050.0).abs() < 4.0, "{mean}");
+    }
+
+    /// Hospitals are forecast a group at a time (memory); a hospital's forecast must not depend
+    /// on the group it was in, nor the order of the forecasts on the grouping.
+    #[tokio::test]
+    async fn forecasting_in_groups_gives_what_forecasting_all_at_once_gives() {
+        let set = crate::regimes::RegimeSet::builtin();
+        let regimes = [set.get("chiiki-shien-2014").unwrap(), set.get("chiiki-shien-2004").unwrap()];
+        let counts: Vec<Count> = {
+            let mut c: Vec<Count> = regimes.iter().flat_map(|r| r.required_counts()).collect();
+            c.sort();
+            c.dedup();
+            c
+        };
+        let mut monthly = Vec::new();
+        for h in 0..5u64 {
+            let fy2025 = months_of_fiscal_year(2025).into_iter().take(3 + h as usize);
+            for (i, month) in months_of_fiscal_year(2024).into_iter().chain(fy2025).enumerate() {
+                let base = 40 + 7 * h + (i as u64 * 13 + h * 5) % 17;
+                monthly.push(MonthlyRow {
+                    hospital_code: format!("13000{h}0000"),
+                    month,
+                    counts: counts.iter().enumerate().map(|(k, c)| (*c, base * (k as u64 + 2) / 3)).collect(),
+                    masked: Default::default(),
+                });
+            }
+        }
+        let all = forecasts_in_groups(&monthly, 2025, &regimes, 60, 9, usize::MAX).await.unwrap();
+        assert_eq!(all.len(), 5 * 2, "a forecast per hospital and regime");
+        assert!(all.iter().all(|f| f.referral.is_some() && f.reverse.is_some()), "{all:?}");
+        assert!(all.windows(2).any(|w| w[0].referral != w[1].referral), "hospitals differ: {all:?}");
+        for per_session in [1, 2, 3] {
+            let grouped = forecasts_in_groups(&monthly, 2025, &regimes, 60, 9, per_session).await.unwrap();
+            assert_eq!(grouped, all, "{per_session} hospital(s) per session");
+        }
     }
 
     #[test]
