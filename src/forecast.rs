@@ -22,6 +22,8 @@
 
 use std::collections::BTreeMap;
 
+use futures::StreamExt;
+
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Poisson};
@@ -138,17 +140,18 @@ pub(crate) fn simulate(
 }
 
 /// Simulated years evaluated in one engine session: the engine's rows of a simulated year are
-/// held until its session ends, so the hospitals are forecast a group at a time (50 at
-/// [`SIMULATIONS`]). All at once, 700 hospitals × 400 years peaked at 1.7 GB
-/// (docs/BENCHMARKS.md, 2026-12-07).
-const SIMULATED_YEARS_PER_SESSION: usize = 20_000;
+/// held until its session ends, so the hospitals are forecast a group at a time (25 at
+/// [`SIMULATIONS`]), two groups at once. All at once, 700 hospitals × 400 years peaked at
+/// 1.7 GB; two groups of 25 take the peak of one group of 50 and 1.4 s less than one group of
+/// 50 at a time (docs/BENCHMARKS.md, 2026-12-07).
+const SIMULATED_YEARS_PER_SESSION: usize = 10_000;
 
 /// The forecasts of every hospital with a fiscal year `fy` under way, for each regime, in
 /// regime order then hospital order. Hospitals with too few months get none. One set of
 /// simulated years per hospital (over the counts any of the regimes needs) is evaluated under
-/// every regime in one engine session, for a group of hospitals at a time: each hospital's
-/// forecast depends only on its own months and its position among all hospitals (its seed),
-/// never on the group it was evaluated with.
+/// every regime in one engine session, for a group of hospitals at a time (two groups at once,
+/// on tasks of their own): each hospital's forecast depends only on its own months and its
+/// position among all hospitals (its seed), never on the group it was evaluated with.
 pub(crate) async fn forecasts(
     monthly: &[MonthlyRow],
     fy: i32,
@@ -180,11 +183,36 @@ async fn forecasts_in_groups(
         }
     }
     // The seed of a hospital is its position among all of them.
-    let hospitals: Vec<(usize, (&str, &Months))> =
-        by_hospital.iter().map(|(code, months)| (*code, months)).enumerate().collect();
+    let hospitals: Vec<(usize, String, Months)> = by_hospital
+        .into_iter()
+        .enumerate()
+        .map(|(h, (code, months))| (h, code.to_string(), months))
+        .collect();
+    let mut groups = Vec::new();
+    let mut rest = hospitals.into_iter().peekable();
+    while rest.peek().is_some() {
+        groups.push(rest.by_ref().take(hospitals_per_session.max(1)).collect::<Vec<_>>());
+    }
+    // Two groups at a time, one per core; their forecasts are taken in group order.
+    let owned: std::sync::Arc<(Vec<Regime>, Vec<Count>)> =
+        std::sync::Arc::new((regimes.iter().map(|r| (*r).clone()).collect(), counts));
+    let mut evaluated = futures::stream::iter(groups.into_iter().map(|group| {
+        let owned = owned.clone();
+        tokio::spawn(async move {
+            let (regimes, counts) = &*owned;
+            let regimes: Vec<&Regime> = regimes.iter().collect();
+            forecast_group(&group, fy, &regimes, counts, simulations, seed).await
+        })
+    }))
+    .buffered(2);
     let mut by_regime: Vec<Vec<Forecast>> = vec![Vec::new(); regimes.len()];
-    for group in hospitals.chunks(hospitals_per_session.max(1)) {
-        let forecast = forecast_group(group, fy, regimes, &counts, simulations, seed).await?;
+    while let Some(joined) = evaluated.next().await {
+        let forecast = match joined {
+            Ok(forecast) => forecast?,
+            Err(e) => {
+                std::panic::resume_unwind(e.try_into_panic().expect("forecast tasks are never cancelled"))
+            }
+        };
         for (all, of_group) in by_regime.iter_mut().zip(forecast) {
             all.extend(of_group);
         }
@@ -192,9 +220,10 @@ async fn forecasts_in_groups(
     Ok(by_regime.into_iter().flatten().collect())
 }
 
-/// The forecasts of `hospitals` (each with its position among all), per regime.
+/// The forecasts of `hospitals` (each with its position among all, its code and its months),
+/// per regime.
 async fn forecast_group(
-    hospitals: &[(usize, (&str, &Months))],
+    hospitals: &[(usize, String, Months)],
     fy: i32,
     regimes: &[&Regime],
     counts: &[Count],
@@ -203,7 +232,8 @@ async fn forecast_group(
 ) -> Result<Vec<Vec<Forecast>>, EngineError> {
     let mut rows = Vec::new();
     let mut meta = Vec::new();
-    for &(h, (code, months)) in hospitals {
+    for (h, code, months) in hospitals {
+        let h = *h;
         let Some((sims, m, seasonal)) =
             simulate(months, fy, counts.len(), simulations, seed ^ (h as u64) << 20)
         else {
