@@ -163,6 +163,14 @@ pub(crate) async fn forecasts(
     forecasts_in_groups(monthly, fy, regimes, simulations, seed, per_session).await
 }
 
+/// The counts any of `regimes` needs, once each and in order: a simulated year's columns.
+fn needed_counts(regimes: &[&Regime]) -> Vec<Count> {
+    let mut counts: Vec<Count> = regimes.iter().flat_map(|r| r.required_counts()).collect();
+    counts.sort();
+    counts.dedup();
+    counts
+}
+
 /// [`forecasts`], evaluating at most `hospitals_per_session` hospitals' simulated years in one
 /// engine session.
 async fn forecasts_in_groups(
@@ -173,9 +181,7 @@ async fn forecasts_in_groups(
     seed: u64,
     hospitals_per_session: usize,
 ) -> Result<Vec<Forecast>, EngineError> {
-    let mut counts: Vec<Count> = regimes.iter().flat_map(|r| r.required_counts()).collect();
-    counts.sort();
-    counts.dedup();
+    let counts = needed_counts(regimes);
     let mut by_hospital: BTreeMap<&str, Months> = BTreeMap::new();
     for row in monthly {
         if let Some(v) = vector(row, &counts) {
@@ -233,9 +239,8 @@ async fn forecast_group(
     let mut rows = Vec::new();
     let mut meta = Vec::new();
     for (h, code, months) in hospitals {
-        let h = *h;
         let Some((sims, m, seasonal)) =
-            simulate(months, fy, counts.len(), simulations, seed ^ (h as u64) << 20)
+            simulate(months, fy, counts.len(), simulations, seed ^ (*h as u64) << 20)
         else {
             continue;
         };
@@ -380,12 +385,7 @@ mod tests {
     async fn forecasting_in_groups_gives_what_forecasting_all_at_once_gives() {
         let set = crate::regimes::RegimeSet::builtin();
         let regimes = [set.get("chiiki-shien-2014").unwrap(), set.get("chiiki-shien-2004").unwrap()];
-        let counts: Vec<Count> = {
-            let mut c: Vec<Count> = regimes.iter().flat_map(|r| r.required_counts()).collect();
-            c.sort();
-            c.dedup();
-            c
-        };
+        let counts = needed_counts(&regimes);
         let mut monthly = Vec::new();
         for h in 0..5u64 {
             let fy2025 = months_of_fiscal_year(2025).into_iter().take(3 + h as usize);
