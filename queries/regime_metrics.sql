@@ -1,44 +1,70 @@
 -- Numerator and denominator of every regime metric, per hospital and period.
 --
--- Inputs: `period_counts`, and `regime_terms` (regime_id, metric, side, count_name, sign)
--- built from the regime YAML files: which counts are added (+1) or subtracted (−1) above
--- (side = 'numerator') and below (side = 'denominator') the line. A count that is NULL (not
--- reported) makes the side NULL, i.e. "not computable".
+-- Inputs: `period_counts`, and `regime_signs`, built from the regime YAML files: one row per
+-- regime and metric (regime_id, metric) with, for every count, `numerator_<count>` and
+-- `denominator_<count>`: 1 when that side of the line adds the count, −1 when it subtracts it,
+-- 0 when it does not use it (a regime names a count at most once on a side). A count that is
+-- NULL (not reported) makes every side that uses it NULL, i.e. "not computable": the NULL
+-- carries through the sum. An unused count adds 0 whatever its value.
 --
 -- A count may be an interval (a masked reported count, from the count to its `…_high`): each
--- side is then an interval too, from its lowest possible value (`numerator`, `denominator`)
--- to its highest (`numerator_high`, `denominator_high`). For exact counts both are the same.
-WITH long_counts AS (
-    SELECT hospital_code, period_kind, period, 'first_visits' AS count_name, first_visits AS value, first_visits_high AS value_high FROM period_counts
-    UNION ALL SELECT hospital_code, period_kind, period, 'ambulance_first_visits', ambulance_first_visits, ambulance_first_visits_high FROM period_counts
-    UNION ALL SELECT hospital_code, period_kind, period, 'after_hours_first_visits', after_hours_first_visits, after_hours_first_visits_high FROM period_counts
-    UNION ALL SELECT hospital_code, period_kind, period, 'checkup_first_visits', checkup_first_visits, checkup_first_visits_high FROM period_counts
-    UNION ALL SELECT hospital_code, period_kind, period, 'initial_patients', initial_patients, initial_patients_high FROM period_counts
-    UNION ALL SELECT hospital_code, period_kind, period, 'referred_patients', referred_patients, referred_patients_high FROM period_counts
-    UNION ALL SELECT hospital_code, period_kind, period, 'reverse_referred_patients', reverse_referred_patients, reverse_referred_patients_high FROM period_counts
-    UNION ALL SELECT hospital_code, period_kind, period, 'return_visits', return_visits, return_visits_high FROM period_counts
-    UNION ALL SELECT hospital_code, period_kind, period, 'emergency_patients', emergency_patients, emergency_patients_high FROM period_counts
-),
-sides AS (
+-- side is then an interval too, from its lowest possible value (`numerator`, `denominator`:
+-- the counts it adds at their lowest, those it subtracts at their highest) to its highest
+-- (`numerator_high`, `denominator_high`: the reverse). For exact counts both are the same.
+--
+-- Every period meets every regime metric (a few rows) and each side is a sum across the row:
+-- nothing is grouped. The same sums taken over a row per count and side, grouped back by
+-- hospital, period, regime, metric and side, took about 100 ms per 10,000 periods, most of a
+-- year-end forecast (docs/BENCHMARKS.md, 2026-12-07).
+WITH sides AS (
     SELECT
-        c.hospital_code, c.period_kind, c.period, t.regime_id, t.metric, t.side,
-        -- SUM skips NULLs; a missing count must poison the side instead.
-        CASE WHEN COUNT(c.value) = COUNT(*) THEN
-            SUM(CASE WHEN t.sign > 0 THEN c.value * t.sign ELSE c.value_high * t.sign END)
-        END AS value,
-        CASE WHEN COUNT(c.value) = COUNT(*) THEN
-            SUM(CASE WHEN t.sign > 0 THEN c.value_high * t.sign ELSE c.value * t.sign END)
-        END AS value_high
-    FROM long_counts c
-    JOIN regime_terms t ON t.count_name = c.count_name
-    GROUP BY c.hospital_code, c.period_kind, c.period, t.regime_id, t.metric, t.side
+        c.hospital_code, c.period_kind, c.period, t.regime_id, t.metric,
+          CASE t.numerator_first_visits WHEN 1 THEN c.first_visits WHEN -1 THEN -c.first_visits_high ELSE 0 END
+        + CASE t.numerator_ambulance_first_visits WHEN 1 THEN c.ambulance_first_visits WHEN -1 THEN -c.ambulance_first_visits_high ELSE 0 END
+        + CASE t.numerator_after_hours_first_visits WHEN 1 THEN c.after_hours_first_visits WHEN -1 THEN -c.after_hours_first_visits_high ELSE 0 END
+        + CASE t.numerator_checkup_first_visits WHEN 1 THEN c.checkup_first_visits WHEN -1 THEN -c.checkup_first_visits_high ELSE 0 END
+        + CASE t.numerator_initial_patients WHEN 1 THEN c.initial_patients WHEN -1 THEN -c.initial_patients_high ELSE 0 END
+        + CASE t.numerator_referred_patients WHEN 1 THEN c.referred_patients WHEN -1 THEN -c.referred_patients_high ELSE 0 END
+        + CASE t.numerator_reverse_referred_patients WHEN 1 THEN c.reverse_referred_patients WHEN -1 THEN -c.reverse_referred_patients_high ELSE 0 END
+        + CASE t.numerator_return_visits WHEN 1 THEN c.return_visits WHEN -1 THEN -c.return_visits_high ELSE 0 END
+        + CASE t.numerator_emergency_patients WHEN 1 THEN c.emergency_patients WHEN -1 THEN -c.emergency_patients_high ELSE 0 END
+        AS numerator,
+          CASE t.denominator_first_visits WHEN 1 THEN c.first_visits WHEN -1 THEN -c.first_visits_high ELSE 0 END
+        + CASE t.denominator_ambulance_first_visits WHEN 1 THEN c.ambulance_first_visits WHEN -1 THEN -c.ambulance_first_visits_high ELSE 0 END
+        + CASE t.denominator_after_hours_first_visits WHEN 1 THEN c.after_hours_first_visits WHEN -1 THEN -c.after_hours_first_visits_high ELSE 0 END
+        + CASE t.denominator_checkup_first_visits WHEN 1 THEN c.checkup_first_visits WHEN -1 THEN -c.checkup_first_visits_high ELSE 0 END
+        + CASE t.denominator_initial_patients WHEN 1 THEN c.initial_patients WHEN -1 THEN -c.initial_patients_high ELSE 0 END
+        + CASE t.denominator_referred_patients WHEN 1 THEN c.referred_patients WHEN -1 THEN -c.referred_patients_high ELSE 0 END
+        + CASE t.denominator_reverse_referred_patients WHEN 1 THEN c.reverse_referred_patients WHEN -1 THEN -c.reverse_referred_patients_high ELSE 0 END
+        + CASE t.denominator_return_visits WHEN 1 THEN c.return_visits WHEN -1 THEN -c.return_visits_high ELSE 0 END
+        + CASE t.denominator_emergency_patients WHEN 1 THEN c.emergency_patients WHEN -1 THEN -c.emergency_patients_high ELSE 0 END
+        AS denominator,
+          CASE t.numerator_first_visits WHEN 1 THEN c.first_visits_high WHEN -1 THEN -c.first_visits ELSE 0 END
+        + CASE t.numerator_ambulance_first_visits WHEN 1 THEN c.ambulance_first_visits_high WHEN -1 THEN -c.ambulance_first_visits ELSE 0 END
+        + CASE t.numerator_after_hours_first_visits WHEN 1 THEN c.after_hours_first_visits_high WHEN -1 THEN -c.after_hours_first_visits ELSE 0 END
+        + CASE t.numerator_checkup_first_visits WHEN 1 THEN c.checkup_first_visits_high WHEN -1 THEN -c.checkup_first_visits ELSE 0 END
+        + CASE t.numerator_initial_patients WHEN 1 THEN c.initial_patients_high WHEN -1 THEN -c.initial_patients ELSE 0 END
+        + CASE t.numerator_referred_patients WHEN 1 THEN c.referred_patients_high WHEN -1 THEN -c.referred_patients ELSE 0 END
+        + CASE t.numerator_reverse_referred_patients WHEN 1 THEN c.reverse_referred_patients_high WHEN -1 THEN -c.reverse_referred_patients ELSE 0 END
+        + CASE t.numerator_return_visits WHEN 1 THEN c.return_visits_high WHEN -1 THEN -c.return_visits ELSE 0 END
+        + CASE t.numerator_emergency_patients WHEN 1 THEN c.emergency_patients_high WHEN -1 THEN -c.emergency_patients ELSE 0 END
+        AS numerator_high,
+          CASE t.denominator_first_visits WHEN 1 THEN c.first_visits_high WHEN -1 THEN -c.first_visits ELSE 0 END
+        + CASE t.denominator_ambulance_first_visits WHEN 1 THEN c.ambulance_first_visits_high WHEN -1 THEN -c.ambulance_first_visits ELSE 0 END
+        + CASE t.denominator_after_hours_first_visits WHEN 1 THEN c.after_hours_first_visits_high WHEN -1 THEN -c.after_hours_first_visits ELSE 0 END
+        + CASE t.denominator_checkup_first_visits WHEN 1 THEN c.checkup_first_visits_high WHEN -1 THEN -c.checkup_first_visits ELSE 0 END
+        + CASE t.denominator_initial_patients WHEN 1 THEN c.initial_patients_high WHEN -1 THEN -c.initial_patients ELSE 0 END
+        + CASE t.denominator_referred_patients WHEN 1 THEN c.referred_patients_high WHEN -1 THEN -c.referred_patients ELSE 0 END
+        + CASE t.denominator_reverse_referred_patients WHEN 1 THEN c.reverse_referred_patients_high WHEN -1 THEN -c.reverse_referred_patients ELSE 0 END
+        + CASE t.denominator_return_visits WHEN 1 THEN c.return_visits_high WHEN -1 THEN -c.return_visits ELSE 0 END
+        + CASE t.denominator_emergency_patients WHEN 1 THEN c.emergency_patients_high WHEN -1 THEN -c.emergency_patients ELSE 0 END
+        AS denominator_high
+    FROM period_counts c
+    CROSS JOIN regime_signs t
 )
 SELECT
     hospital_code, period_kind, period, regime_id, metric,
-    MAX(CASE WHEN side = 'numerator' THEN value END) AS numerator,
-    MAX(CASE WHEN side = 'denominator' THEN value END) AS denominator,
-    MAX(CASE WHEN side = 'numerator' THEN value_high END) AS numerator_high,
-    MAX(CASE WHEN side = 'denominator' THEN value_high END) AS denominator_high,
-    CAST(COUNT(CASE WHEN value IS NULL THEN 1 END) AS BIGINT) AS missing_sides
+    numerator, denominator, numerator_high, denominator_high,
+    CAST(CASE WHEN numerator IS NULL THEN 1 ELSE 0 END + CASE WHEN denominator IS NULL THEN 1 ELSE 0 END AS BIGINT)
+        AS missing_sides
 FROM sides
-GROUP BY hospital_code, period_kind, period, regime_id, metric

@@ -965,23 +965,27 @@ fn register_stored_counts(
     Ok(())
 }
 
-/// `regime_terms` and `regime_conditions`: the regime YAML data as tables, so the SQL holds no
-/// threshold literals.
+/// `regime_signs` and `regime_conditions`: the regime YAML data as tables, so the SQL holds no
+/// threshold literals. `regime_signs` has a row per regime and metric and, for every count, the
+/// sign it has on each side of the line (`numerator_<count>`, `denominator_<count>`: 1 added,
+/// −1 subtracted, 0 unused; a regime names a count at most once on a side).
 fn register_regimes(ctx: &SessionContext, regimes: &[&Regime]) -> Result<(), EngineError> {
-    let (mut r_id, mut r_metric, mut r_side, mut r_count, mut r_sign) =
-        (vec![], vec![], vec![], vec![], vec![]);
+    let (mut r_id, mut r_metric) = (vec![], vec![]);
+    let mut signs: Vec<(String, Vec<i64>)> = ["numerator", "denominator"]
+        .into_iter()
+        .flat_map(|side| Count::ALL.map(|c| (format!("{side}_{}", c.name()), Vec::new())))
+        .collect();
     let (mut c_id, mut c_crit, mut c_idx, mut c_metric, mut c_op, mut c_num, mut c_den, mut c_scale) =
         (vec![], vec![], vec![], vec![], vec![], vec![], vec![], vec![]);
     for regime in regimes {
         for kind in [MetricKind::Referral, MetricKind::Reverse] {
             let metric = regime.metric(kind);
-            for (side, terms) in [("numerator", &metric.numerator), ("denominator", &metric.denominator)] {
-                for t in terms {
-                    r_id.push(regime.id.clone());
-                    r_metric.push(kind.name());
-                    r_side.push(side);
-                    r_count.push(t.count.name());
-                    r_sign.push(t.sign);
+            r_id.push(regime.id.clone());
+            r_metric.push(kind.name());
+            let mut columns = signs.iter_mut();
+            for terms in [&metric.numerator, &metric.denominator] {
+                for (count, (_, column)) in Count::ALL.into_iter().zip(columns.by_ref()) {
+                    column.push(terms.iter().find(|t| t.count == count).map_or(0, |t| t.sign));
                 }
             }
         }
@@ -1001,14 +1005,12 @@ fn register_regimes(ctx: &SessionContext, regimes: &[&Regime]) -> Result<(), Eng
     let err = |table: &'static str| {
         move |e: datafusion::arrow::error::ArrowError| EngineError::Register { table, source: e.into() }
     };
-    let terms = RecordBatch::try_from_iter(vec![
-        ("regime_id", Arc::new(StringArray::from(r_id)) as ArrayRef),
-        ("metric", Arc::new(StringArray::from(r_metric))),
-        ("side", Arc::new(StringArray::from(r_side))),
-        ("count_name", Arc::new(StringArray::from(r_count))),
-        ("sign", Arc::new(Int64Array::from(r_sign))),
-    ])
-    .map_err(err("regime_terms"))?;
+    let mut sign_columns = vec![
+        ("regime_id".to_string(), Arc::new(StringArray::from(r_id)) as ArrayRef),
+        ("metric".to_string(), Arc::new(StringArray::from(r_metric))),
+    ];
+    sign_columns.extend(signs.into_iter().map(|(name, v)| (name, Arc::new(Int64Array::from(v)) as ArrayRef)));
+    let signs = RecordBatch::try_from_iter(sign_columns).map_err(err("regime_signs"))?;
     let conditions = RecordBatch::try_from_iter(vec![
         ("regime_id", Arc::new(StringArray::from(c_id)) as ArrayRef),
         ("criterion_id", Arc::new(StringArray::from(c_crit))),
@@ -1020,8 +1022,8 @@ fn register_regimes(ctx: &SessionContext, regimes: &[&Regime]) -> Result<(), Eng
         ("scale", Arc::new(Int64Array::from(c_scale))),
     ])
     .map_err(err("regime_conditions"))?;
-    ctx.register_batch("regime_terms", terms)
-        .map_err(|source| EngineError::Register { table: "regime_terms", source })?;
+    ctx.register_batch("regime_signs", signs)
+        .map_err(|source| EngineError::Register { table: "regime_signs", source })?;
     ctx.register_batch("regime_conditions", conditions)
         .map_err(|source| EngineError::Register { table: "regime_conditions", source })?;
     Ok(())
@@ -1513,5 +1515,118 @@ mod tests {
         assert_eq!((b.referral_gap, b.reverse_gap), (Some(1), None));
         // The nearest criterion is B.
         assert_eq!((row.referral_gap, row.reverse_gap), (Some(1), None));
+    }
+
+    /// `regime_metrics.sql` sums each side across the period's row, under every built-in regime
+    /// (one subtracts a count), on 300 periods whose counts are each exact, masked (an interval)
+    /// or not reported: checked against the regimes' own terms. A side's lowest value adds its
+    /// added counts at their lowest and takes away its subtracted ones at their highest, its
+    /// highest the reverse; a count not reported makes every side that uses it NULL, and only
+    /// those.
+    #[tokio::test]
+    async fn regime_metrics_sum_each_side_as_the_regime_terms_say() {
+        use rand::{Rng, SeedableRng};
+        let set = RegimeSet::builtin();
+        let regimes: Vec<&Regime> = set.iter().collect();
+        let subtracts = |r: &&Regime| {
+            [MetricKind::Referral, MetricKind::Reverse]
+                .iter()
+                .any(|k| r.metric(*k).denominator.iter().any(|t| t.sign < 0))
+        };
+        assert!(regimes.iter().any(subtracts), "a built-in regime subtracts a count");
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(12);
+        // Per period, per count: None (not reported) or (lowest, highest).
+        let periods: Vec<Vec<Option<(i64, i64)>>> = (0..300)
+            .map(|_| {
+                Count::ALL
+                    .iter()
+                    .map(|_| match rng.random_range(0..10) {
+                        0 => None,
+                        1 | 2 => {
+                            let low = rng.random_range(0..50);
+                            Some((low, low + rng.random_range(1..10)))
+                        }
+                        _ => {
+                            let v = rng.random_range(0..5_000);
+                            Some((v, v))
+                        }
+                    })
+                    .collect()
+            })
+            .collect();
+        let mut columns: Vec<(String, ArrayRef)> = vec![
+            (
+                "hospital_code".into(),
+                Arc::new(StringArray::from_iter_values((0..periods.len()).map(|i| format!("H{i:03}")))),
+            ),
+            ("period_kind".into(), Arc::new(StringArray::from(vec!["fiscal-year"; periods.len()]))),
+            ("period".into(), Arc::new(StringArray::from(vec!["2025"; periods.len()]))),
+        ];
+        for (i, c) in Count::ALL.iter().enumerate() {
+            columns.push((
+                c.name().into(),
+                Arc::new(Int64Array::from_iter(periods.iter().map(|p| p[i].map(|v| v.0)))),
+            ));
+        }
+        for (i, c) in Count::ALL.iter().enumerate() {
+            columns.push((
+                c.high_name().into(),
+                Arc::new(Int64Array::from_iter(periods.iter().map(|p| p[i].map(|v| v.1)))),
+            ));
+        }
+        let ctx = SessionContext::new();
+        register_regimes(&ctx, &regimes).unwrap();
+        ctx.register_batch("period_counts", RecordBatch::try_from_iter(columns).unwrap()).unwrap();
+        let batches = ctx.sql(sql::REGIME_METRICS).await.unwrap().collect().await.unwrap();
+
+        let side = |p: &[Option<(i64, i64)>], terms: &[crate::regimes::Term], high: bool| -> Option<i64> {
+            let mut total = 0;
+            for t in terms {
+                let (low, hi) = p[Count::ALL.iter().position(|c| *c == t.count).unwrap()]?;
+                total += match (t.sign > 0, high) {
+                    (true, false) | (false, true) => t.sign * low,
+                    _ => t.sign * hi,
+                }
+            }
+            Some(total)
+        };
+        let mut seen = 0;
+        let (mut masked, mut missing) = (0, 0);
+        for b in &batches {
+            let (h, r, m) = (
+                b.column(0).as_string::<i32>(),
+                b.column(3).as_string::<i32>(),
+                b.column(4).as_string::<i32>(),
+            );
+            let value = |i: usize, row: usize| {
+                let a = b.column(i).as_primitive::<Int64Type>();
+                a.is_valid(row).then(|| a.value(row))
+            };
+            for row in 0..b.num_rows() {
+                let p = &periods[h.value(row)[1..].parse::<usize>().unwrap()];
+                let regime = regimes.iter().find(|g| g.id == r.value(row)).unwrap();
+                let kind =
+                    if m.value(row) == "referral" { MetricKind::Referral } else { MetricKind::Reverse };
+                let metric = regime.metric(kind);
+                let expected = [
+                    side(p, &metric.numerator, false),
+                    side(p, &metric.denominator, false),
+                    side(p, &metric.numerator, true),
+                    side(p, &metric.denominator, true),
+                ];
+                let got = [value(5, row), value(6, row), value(7, row), value(8, row)];
+                assert_eq!(got, expected, "{} {} {}", h.value(row), r.value(row), m.value(row));
+                let sides_missing = i64::from(expected[0].is_none()) + i64::from(expected[1].is_none());
+                assert_eq!(value(9, row), Some(sides_missing));
+                masked += usize::from(expected[0] != expected[2] && expected[0].is_some());
+                missing += usize::from(sides_missing > 0);
+                seen += 1;
+            }
+        }
+        assert_eq!(seen, periods.len() * regimes.len() * 2, "one row per period, regime and metric");
+        assert!(
+            masked > 100 && missing > 100,
+            "the periods mix masked and missing counts: {masked}, {missing}"
+        );
     }
 }

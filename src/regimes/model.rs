@@ -495,6 +495,20 @@ impl Regime {
                     kind.name()
                 )));
             }
+            // A count named twice on a side is counted twice (or added and taken away): a slip
+            // of the pen that would change every rate, so the regime is refused.
+            for (side, terms) in [("numerator", &numerator), ("denominator", &denominator)] {
+                if let Some((_, t)) =
+                    terms.iter().enumerate().find(|(i, t)| terms[..*i].iter().any(|u| u.count == t.count))
+                {
+                    return Err(invalid(format!(
+                        "metrics.{}.{side}: the count {:?} is named more than once on the {side} side \
+                         ({side} and {side}_minus together name each count at most once)",
+                        kind.name(),
+                        t.count.name()
+                    )));
+                }
+            }
             let unit = match m.unit.trim() {
                 "%" | "percent" => Unit::Percent,
                 "‰" | "per_mille" | "permille" => Unit::PerMille,
@@ -682,6 +696,22 @@ mod tests {
             (good.replacen("threshold: \"80\"", "threshold: \"eighty\"", 1), "not a non-negative decimal"),
             (format!("{good}\nextra_key: 1\n"), "unknown field `extra_key`"),
             (good.replacen("    unit: \"%\"\n", "\n", 1), "missing field `unit`"),
+            (
+                good.replacen(
+                    "denominator: [initial_patients]",
+                    "denominator: [initial_patients, initial_patients]",
+                    1,
+                ),
+                "the count \"initial_patients\" is named more than once on the denominator side",
+            ),
+            (
+                good.replacen(
+                    "denominator: [initial_patients]",
+                    "denominator: [initial_patients]\n    denominator_minus: [initial_patients]",
+                    1,
+                ),
+                "the count \"initial_patients\" is named more than once on the denominator side",
+            ),
         ];
         for (text, expected) in cases {
             let err = Regime::from_yaml(&text, "my.yaml").unwrap_err().to_string();
