@@ -204,11 +204,11 @@ async fn forecasts_in_groups(
         std::sync::Arc::new((regimes.iter().map(|r| (*r).clone()).collect(), counts));
     let mut evaluated = futures::stream::iter(groups.into_iter().map(|group| {
         let owned = owned.clone();
-        tokio::spawn(async move {
+        AbortOnDrop(tokio::spawn(async move {
             let (regimes, counts) = &*owned;
             let regimes: Vec<&Regime> = regimes.iter().collect();
             forecast_group(&group, fy, &regimes, counts, simulations, seed).await
-        })
+        }))
     }))
     .buffered(2);
     let mut by_regime: Vec<Vec<Forecast>> = vec![Vec::new(); regimes.len()];
@@ -224,6 +224,27 @@ async fn forecasts_in_groups(
         }
     }
     Ok(by_regime.into_iter().flatten().collect())
+}
+
+/// A spawned task that is aborted when its handle is dropped unfinished: when one forecast
+/// group fails, the group evaluated beside it stops instead of running to an end nobody reads.
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+impl<T> std::future::Future for AbortOnDrop<T> {
+    type Output = Result<T, tokio::task::JoinError>;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        std::pin::Pin::new(&mut self.0).poll(cx)
+    }
 }
 
 /// The forecasts of `hospitals` (each with its position among all, its code and its months),
@@ -377,6 +398,26 @@ mod tests {
         let mean = sims.iter().map(|s| s[0] as f64).sum::<f64>() / sims.len() as f64;
         // 150 so far + 9 months × 100.
         assert!((mean - 1050.0).abs() < 4.0, "{mean}");
+    }
+
+    /// A forecast group's task dropped unfinished (the group beside it failed) is aborted: it
+    /// lets go of what it holds instead of running on. Detached, the task below would wait on its
+    /// channel for ever.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_forecast_task_dropped_unfinished_stops() {
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let task = AbortOnDrop(tokio::spawn(async move {
+            let _ = rx.await;
+        }));
+        tokio::task::yield_now().await;
+        drop(task);
+        for _ in 0..100_000 {
+            if tx.is_closed() {
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
+        assert!(tx.is_closed(), "the task still holds its channel");
     }
 
     /// Hospitals are forecast a group at a time (memory); a hospital's forecast must not depend
