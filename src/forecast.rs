@@ -159,7 +159,7 @@ pub(crate) async fn forecasts(
     simulations: usize,
     seed: u64,
 ) -> Result<Vec<Forecast>, EngineError> {
-    let per_session = (SIMULATED_YEARS_PER_SESSION / simulations.max(1)).max(1);
+    let per_session = SIMULATED_YEARS_PER_SESSION / simulations.max(1);
     forecasts_in_groups(monthly, fy, regimes, simulations, seed, per_session).await
 }
 
@@ -172,7 +172,7 @@ fn needed_counts(regimes: &[&Regime]) -> Vec<Count> {
 }
 
 /// [`forecasts`], evaluating at most `hospitals_per_session` hospitals' simulated years in one
-/// engine session.
+/// engine session (at least one).
 async fn forecasts_in_groups(
     monthly: &[MonthlyRow],
     fy: i32,

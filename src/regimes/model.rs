@@ -498,9 +498,8 @@ impl Regime {
             // A count named twice on a side is counted twice (or added and taken away): a slip
             // of the pen that would change every rate, so the regime is refused.
             for (side, terms) in [("numerator", &numerator), ("denominator", &denominator)] {
-                if let Some((_, t)) =
-                    terms.iter().enumerate().find(|(i, t)| terms[..*i].iter().any(|u| u.count == t.count))
-                {
+                let mut named = std::collections::BTreeSet::new();
+                if let Some(t) = terms.iter().find(|t| !named.insert(t.count)) {
                     return Err(invalid(format!(
                         "metrics.{}.{side}: the count {:?} is named more than once on the {side} side \
                          ({side} and {side}_minus together name each count at most once)",
