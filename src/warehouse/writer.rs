@@ -22,8 +22,11 @@ use crate::ingest::{Event, KeptPartition};
 
 /// Rows buffered per partition before they are encoded.
 const BATCH_ROWS: usize = 1024;
-/// Bytes of encoded-but-unwritten row groups across all partitions before the largest is
-/// flushed to its file.
+/// Bytes the unwritten row groups of all open months may hold in memory before the largest is
+/// flushed to its file. Counted as the writers' memory (their encoders' buffers, dictionaries
+/// and pages), not as the size the rows will have once encoded: a dictionary column buffers
+/// each row's index in 8 bytes and encodes it in one or two, so at 700 hospitals x 36 months
+/// the encoded estimate stayed under the budget while the months held 250 MB.
 const IN_PROGRESS_BUDGET: usize = 48 * 1024 * 1024;
 
 fn writer_properties() -> WriterProperties {
@@ -87,6 +90,7 @@ fn finish_file(mut file: File) -> std::io::Result<WrittenFile> {
 struct Open {
     buffer: EventBatchBuilder,
     writer: ArrowWriter<File>,
+    /// The writer's memory at its last write (`ArrowWriter::memory_size`).
     in_progress: usize,
     /// Rows added.
     rows: usize,
@@ -97,16 +101,21 @@ struct Open {
 /// hospital-month held a thousand rows and cost more to open than to read).
 ///
 /// Memory is bounded by the number of open months times a small batch, plus a fixed budget
-/// for encoded row groups: when the budget is exceeded the largest row group is flushed.
-#[derive(Default)]
+/// for the unwritten row groups: when the budget is exceeded the largest row group is flushed.
 pub(crate) struct PartitionSink {
     open: BTreeMap<String, Open>,
     in_progress_total: usize,
+    /// [`IN_PROGRESS_BUDGET`] (smaller in tests).
+    budget: usize,
 }
 
 impl PartitionSink {
     pub(crate) fn new() -> Self {
-        Self::default()
+        Self::with_budget(IN_PROGRESS_BUDGET)
+    }
+
+    fn with_budget(budget: usize) -> Self {
+        PartitionSink { open: BTreeMap::new(), in_progress_total: 0, budget }
     }
 
     pub(crate) fn contains(&self, month: &str) -> bool {
@@ -137,10 +146,10 @@ impl PartitionSink {
         if part.buffer.len() >= BATCH_ROWS {
             let batch = part.buffer.finish();
             part.writer.write(&batch)?;
-            let now = part.writer.in_progress_size();
+            let now = part.writer.memory_size();
             self.in_progress_total = self.in_progress_total - part.in_progress + now;
             part.in_progress = now;
-            if self.in_progress_total > IN_PROGRESS_BUDGET {
+            if self.in_progress_total > self.budget {
                 self.flush_largest()?;
             }
         }
@@ -148,7 +157,7 @@ impl PartitionSink {
     }
 
     fn flush_largest(&mut self) -> Result<(), ParquetError> {
-        while self.in_progress_total > IN_PROGRESS_BUDGET / 2 {
+        while self.in_progress_total > self.budget / 2 {
             let Some((_, part)) = self.open.iter_mut().max_by_key(|(_, p)| p.in_progress) else {
                 break;
             };
@@ -252,4 +261,51 @@ pub(crate) fn write_batches(schema: SchemaRef, batches: &[RecordBatch]) -> Resul
 pub fn read_parquet_bytes(bytes: bytes::Bytes) -> Result<Vec<RecordBatch>, ParquetError> {
     let reader = ParquetRecordBatchReaderBuilder::try_new(bytes)?.with_batch_size(8192).build()?;
     reader.collect::<Result<Vec<_>, _>>().map_err(|e| ParquetError::External(Box::new(e)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ingest::EventType;
+    use chrono::NaiveDate;
+
+    fn event(month: u32, i: u32) -> Event {
+        Event {
+            hospital_code: format!("01101137{:02}", i % 97),
+            event_date: NaiveDate::from_ymd_opt(2025, month, 1 + i % 28).unwrap(),
+            event_type: if i % 3 == 0 { EventType::FirstVisit } else { EventType::ReferralOut },
+            patient_key: format!("{:032x}", u128::from(i) * 0x9e37_79b9_7f4a_7c15),
+            department: ["内科", "外科", "小児科", "眼科"][(i % 4) as usize].into(),
+            referral_letter: i % 2 == 0,
+            partner_code: Some(format!("13110{:05}", i % 1000)),
+            partner_related: false,
+            ambulance: i % 7 == 0,
+            after_hours_emergency: false,
+            checkup_origin: false,
+            line: u64::from(i) + 2,
+            byte_offset: u64::from(i) * 90,
+        }
+    }
+
+    /// Many months open at once with few rows each (700 hospitals x 36 months in small) must
+    /// stay within the budget as the writers hold it in memory, not as its rows would be
+    /// encoded: the encoded estimate let the months of such a run hold 250 MB.
+    #[test]
+    fn open_months_hold_no_more_memory_than_the_budget() {
+        let budget = 1 << 20;
+        let mut sink = PartitionSink::with_budget(budget);
+        let months = 12;
+        let mut most = 0;
+        for i in 0..240_000u32 {
+            let month = 1 + i % months;
+            sink.push(&format!("2025-{month:02}"), &event(month, i), "events.csv").unwrap();
+            let held: usize = sink.open.values().map(|p| p.writer.memory_size()).sum();
+            most = most.max(held);
+        }
+        // One batch per month may be encoded past the budget before the largest is flushed.
+        assert!(most <= budget + budget / 2, "the open months held {most} bytes for a budget of {budget}");
+        let staged = sink.finish().unwrap();
+        assert_eq!(staged.len(), months as usize);
+        assert_eq!(staged.iter().map(|s| s.rows).sum::<usize>(), 240_000);
+    }
 }
