@@ -671,3 +671,132 @@ async fn partner_breakdown() {
         golden("partner_breakdown.sql", breakdown_sql::PARTNER_BREAKDOWN, Order::AsQueried).await
     );
 }
+
+/// `partner_breakdown.sql` against its definition, computed here row by row, on random
+/// partner months: 3 hospitals over 40 months, each month with data or not, each partner
+/// present or not (two of them only in some years), so that compared months come and go, partners appear only in the earlier
+/// year or only in the later one, and a month twelve months earlier may be missing.
+#[tokio::test]
+async fn partner_breakdown_agrees_with_its_definition_on_random_months() {
+    use std::collections::BTreeMap;
+
+    use rand::{Rng, SeedableRng};
+
+    let (engine, _, _) = fixture_unevaluated().await;
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+    let months = crate::periods::month_range("2022-01", "2025-04");
+    // (hospital, month) → the partner rows of that month; a month with data always has its
+    // NULL-partner row, as `month_breakdowns.sql` writes one.
+    /// A partner row: partner code (None: the month's row without a partner), referred, reverse.
+    type Row = (Option<String>, i64, i64);
+    let mut data: BTreeMap<(String, String), Vec<Row>> = BTreeMap::new();
+    for hospital in ["H1", "H2", "H3"] {
+        for month in &months {
+            if rng.random_bool(0.25) {
+                continue;
+            }
+            let mut rows = vec![(None, 0, 0)];
+            // P3 starts late and P4 ends early: partners of one year only.
+            for (partner, from, to) in
+                [("P1", "", "9"), ("P2", "", "9"), ("P3", "2023-09", "9"), ("P4", "", "2023-06")]
+            {
+                if (from..to).contains(&month.as_str()) && rng.random_bool(0.5) {
+                    rows.push((Some(partner.to_string()), rng.random_range(0..5), rng.random_range(0..5)));
+                }
+            }
+            data.insert((hospital.to_string(), month.clone()), rows);
+        }
+    }
+    let flat: Vec<(&(String, String), &Row)> =
+        data.iter().flat_map(|(key, rows)| rows.iter().map(move |row| (key, row))).collect();
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("hospital_code", DataType::Utf8, false),
+        Field::new("month", DataType::Utf8, false),
+        Field::new("partner_code", DataType::Utf8, true),
+        Field::new("referred", DataType::Int64, false),
+        Field::new("reverse", DataType::Int64, false),
+    ]));
+    let batch = RecordBatch::try_new(
+        schema.clone(),
+        vec![
+            Arc::new(StringArray::from_iter_values(flat.iter().map(|(k, _)| k.0.as_str()))),
+            Arc::new(StringArray::from_iter_values(flat.iter().map(|(k, _)| k.1.as_str()))),
+            Arc::new(StringArray::from_iter(flat.iter().map(|(_, r)| r.0.as_deref()))),
+            Arc::new(Int64Array::from_iter_values(flat.iter().map(|(_, r)| r.1))),
+            Arc::new(Int64Array::from_iter_values(flat.iter().map(|(_, r)| r.2))),
+        ],
+    )
+    .unwrap();
+    engine.register("partner_months", vec![batch], schema).unwrap();
+    let with_data: BTreeSet<String> = data.keys().map(|(_, m)| m.clone()).collect();
+    engine.register_fiscal_months(&with_data).unwrap();
+
+    // The definition: a month of fiscal year Y is compared when the hospital has data in it
+    // and in the same month a year earlier; the compared sums run over those months and over
+    // the months a year before them.
+    let fy = |m: &str| crate::periods::fiscal_year_of(m).unwrap() as i64;
+    let has = |h: &str, m: &str| data.contains_key(&(h.to_string(), m.to_string()));
+    let mut expected: BTreeMap<(String, i64, String), [i64; 5]> = BTreeMap::new();
+    let mut compared: BTreeMap<(String, i64), i64> = BTreeMap::new();
+    for ((h, m), rows) in &data {
+        let earlier = shift_year(m, -1);
+        let is_compared = has(h, &earlier);
+        if is_compared {
+            *compared.entry((h.clone(), fy(m))).or_default() += 1;
+        }
+        for (partner, referred, reverse) in rows {
+            let Some(p) = partner else { continue };
+            let sums = expected.entry((h.clone(), fy(m), p.clone())).or_default();
+            sums[0] += referred;
+            sums[1] += reverse;
+            if is_compared {
+                sums[2] += referred;
+            }
+        }
+        if is_compared {
+            for (partner, referred, _) in &data[&(h.clone(), earlier)] {
+                let Some(p) = partner else { continue };
+                expected.entry((h.clone(), fy(m), p.clone())).or_default()[3] += referred;
+            }
+        }
+    }
+    let partial = expected.iter().any(|(k, s)| s[2] != s[0] && compared.contains_key(&(k.0.clone(), k.1)));
+    let only_earlier = expected.values().any(|s| s[0] == 0 && s[1] == 0 && s[3] > 0);
+    assert!(
+        partial && only_earlier,
+        "the random months miss a case: partial {partial}, only earlier {only_earlier}"
+    );
+    let expected: Vec<String> = expected
+        .into_iter()
+        .map(|((h, y, p), s)| {
+            let n = compared.get(&(h.clone(), y)).copied().unwrap_or(0);
+            format!("{h} {y} {p} {} {} {} {} {n}", s[0], s[1], s[2], s[3])
+        })
+        .collect();
+
+    const Q: &str = "partner_breakdown.sql";
+    let mut got = Vec::new();
+    for b in &engine.run(Q, breakdown_sql::PARTNER_BREAKDOWN).await.unwrap() {
+        let (h, y, p) = (
+            strings(b, Q, "hospital_code").unwrap(),
+            ints(b, Q, "fiscal_year").unwrap(),
+            strings(b, Q, "partner_code").unwrap(),
+        );
+        let sums: Vec<_> = [
+            "referred_patients",
+            "reverse_referred_patients",
+            "referred_compared",
+            "referred_previous",
+            "compared_months",
+        ]
+        .iter()
+        .map(|c| ints(b, Q, c).unwrap())
+        .collect();
+        for i in 0..b.num_rows() {
+            let s: Vec<String> = sums.iter().map(|c| c[i].unwrap().to_string()).collect();
+            got.push(format!("{} {} {} {}", h[i], y[i].unwrap(), p[i], s.join(" ")));
+        }
+    }
+    assert!(expected.len() > 40, "{} rows: too few to say much", expected.len());
+    assert_eq!(got, expected);
+}
