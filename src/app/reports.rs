@@ -369,7 +369,6 @@ pub(super) async fn render_in_groups(
         monthly: &monthly,
         covered_months: &covered,
         departments: &departments,
-        partners: &partners,
         manifest,
         rejects: &rejects,
         hospitals: masters.hospitals,
@@ -377,7 +376,7 @@ pub(super) async fn render_in_groups(
         approval: cfg.approval_facts.as_ref().map(|_| (&cfg.approval_rules, approval.as_slice())),
         suppress_below: cfg.suppress_below,
     };
-    let book = report::build::Book::new(&sources);
+    let book = report::build::Book::new(&sources, partners);
     let mut staging = Staging::open(&cfg.reports)?;
     let mut sink = |name, bytes| {
         super::interrupt::check()?;

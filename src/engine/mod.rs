@@ -1200,8 +1200,9 @@ impl Engine {
         self.register_month_breakdowns().await?;
         self.register_fiscal_months(months)?;
         self.run_into("partner_months.sql", breakdown_sql::PARTNER_MONTHS, "partner_months").await?;
-        let mut rows = Vec::new();
-        for b in &self.run(Q, breakdown_sql::PARTNER_BREAKDOWN).await? {
+        let batches = self.run(Q, breakdown_sql::PARTNER_BREAKDOWN).await?;
+        let mut rows = Vec::with_capacity(batches.iter().map(RecordBatch::num_rows).sum());
+        for b in &batches {
             let (h, fy, p) =
                 (strings(b, Q, "hospital_code")?, ints(b, Q, "fiscal_year")?, strings(b, Q, "partner_code")?);
             let (referred, reverse) =

@@ -34,7 +34,6 @@ pub(crate) struct Sources<'a> {
     /// The months the data covers ([`periods::covered_months`]).
     pub covered_months: &'a BTreeSet<String>,
     pub departments: &'a [DepartmentRow],
-    pub partners: &'a [PartnerRow],
     pub manifest: &'a Manifest,
     pub rejects: &'a [RejectRow],
     pub hospitals: &'a BTreeMap<String, Hospital>,
@@ -101,7 +100,8 @@ pub(crate) struct Book<'a> {
     hospital_months: BTreeMap<&'a str, BTreeSet<String>>,
     /// The department and partner rows of each hospital and fiscal year, in their order.
     departments_by: BTreeMap<(&'a str, i32), Vec<&'a DepartmentRow>>,
-    partners_by: BTreeMap<(&'a str, i32), Vec<&'a PartnerRow>>,
+    /// Of the partner rows, only those a page lists, with the count of all (see [`Listed`]).
+    partners_by: BTreeMap<String, BTreeMap<i32, Listed>>,
     /// The input files that fed each hospital's month (`<code>/<month>`), and for each file
     /// whether it fed one hospital only.
     feeding_by: BTreeMap<&'a str, Vec<&'a str>>,
@@ -116,17 +116,24 @@ pub(crate) struct Book<'a> {
 }
 
 impl<'a> Book<'a> {
-    pub(crate) fn new(sources: &'a Sources<'a>) -> Book<'a> {
-        let Sources { regimes, rows, monthly, manifest, departments, partners, rejects, .. } = *sources;
+    /// The book of `sources`, with the partner rows of every hospital and fiscal year; of
+    /// those it keeps only what the pages list, so that the rest is freed before any page is
+    /// made (a hospital has hundreds of partners; a page lists a few dozen).
+    pub(crate) fn new(sources: &'a Sources<'a>, partners: Vec<PartnerRow>) -> Book<'a> {
+        let Sources { regimes, rows, monthly, manifest, departments, rejects, .. } = *sources;
         let latest_month = monthly.iter().map(|m| m.month.as_str()).max();
         let mut departments_by: BTreeMap<(&str, i32), Vec<&DepartmentRow>> = BTreeMap::new();
         for r in departments {
             departments_by.entry((r.hospital_code.as_str(), r.fiscal_year)).or_default().push(r);
         }
-        let mut partners_by: BTreeMap<(&str, i32), Vec<&PartnerRow>> = BTreeMap::new();
+        let mut partners_by: BTreeMap<String, BTreeMap<i32, Vec<PartnerRow>>> = BTreeMap::new();
         for r in partners {
-            partners_by.entry((r.hospital_code.as_str(), r.fiscal_year)).or_default().push(r);
+            partners_by.entry(r.hospital_code.clone()).or_default().entry(r.fiscal_year).or_default().push(r);
         }
+        let partners_by = partners_by
+            .into_iter()
+            .map(|(code, years)| (code, years.into_iter().map(|(fy, rows)| (fy, Listed::of(rows))).collect()))
+            .collect();
         let mut feeding_by: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
         let mut single_hospital = BTreeMap::new();
         for (name, source) in &manifest.sources {
@@ -424,7 +431,7 @@ impl<'a> Book<'a> {
                 self.departments_by.get(&(code, fy)).map(Vec::as_slice).unwrap_or_default(),
             ),
             partners: partner_breakdown(
-                self.partners_by.get(&(code, fy)).map(Vec::as_slice).unwrap_or_default(),
+                self.partners_by.get(code).and_then(|years| years.get(&fy)).unwrap_or(&Listed::NONE),
                 fy,
                 self.hospital_months.get(code).unwrap_or(&no_months),
                 |partner| {
@@ -777,32 +784,90 @@ fn department_lines(rows: &[&DepartmentRow]) -> Vec<DepartmentLine> {
     lines
 }
 
+/// The partner rows of one hospital and fiscal year that its page lists (any of
+/// [`top_partners`] and [`declining_partners`]), and how many partners it had at all. The lists
+/// made from these rows are the lists of all the rows: each list is the first rows of a total
+/// order (count, then partner code), and every row among the first of all rows is kept.
+#[derive(Debug, Default)]
+struct Listed {
+    rows: Vec<PartnerRow>,
+    /// Partners with at least one referral or reverse referral this fiscal year.
+    partner_count: u64,
+}
+
+impl Listed {
+    const NONE: Listed = Listed { rows: Vec::new(), partner_count: 0 };
+
+    fn of(rows: Vec<PartnerRow>) -> Listed {
+        let all: Vec<&PartnerRow> = rows.iter().collect();
+        let listed: BTreeSet<&str> = top_partners(&all, referred)
+            .into_iter()
+            .chain(top_partners(&all, reverse))
+            .chain(declining_partners(&all))
+            .map(|r| r.partner_code.as_str())
+            .collect();
+        let partner_count = all.iter().filter(|r| referred(r) + reverse(r) > 0).count() as u64;
+        let listed: BTreeSet<String> = listed.into_iter().map(str::to_string).collect();
+        let mut rows: Vec<PartnerRow> =
+            rows.into_iter().filter(|r| listed.contains(&r.partner_code)).collect();
+        rows.shrink_to_fit();
+        Listed { rows, partner_count }
+    }
+}
+
+fn referred(r: &PartnerRow) -> u64 {
+    r.referred_patients
+}
+
+fn reverse(r: &PartnerRow) -> u64 {
+    r.reverse_referred_patients
+}
+
+/// The partners with the largest `count` (above 0), at most [`PartnerBreakdown::LIMIT`]. Ties
+/// are broken by partner code, so the lists are reproducible.
+fn top_partners<'r>(mine: &[&'r PartnerRow], count: fn(&PartnerRow) -> u64) -> Vec<&'r PartnerRow> {
+    let mut top: Vec<&PartnerRow> = mine.iter().copied().filter(|r| count(r) > 0).collect();
+    top.sort_by(|a, b| count(b).cmp(&count(a)).then_with(|| a.partner_code.cmp(&b.partner_code)));
+    top.truncate(PartnerBreakdown::LIMIT);
+    top
+}
+
+/// The partners whose referrals fell in the compared months, largest fall first (ties by
+/// partner code), at most [`PartnerBreakdown::LIMIT`].
+fn declining_partners<'r>(mine: &[&'r PartnerRow]) -> Vec<&'r PartnerRow> {
+    let mut declines: Vec<&PartnerRow> = mine
+        .iter()
+        .copied()
+        .filter(|r| r.compared_months > 0 && r.referred_previous > r.referred_compared)
+        .collect();
+    let fall = |r: &PartnerRow| r.referred_previous - r.referred_compared;
+    declines.sort_by(|a, b| fall(b).cmp(&fall(a)).then_with(|| a.partner_code.cmp(&b.partner_code)));
+    declines.truncate(PartnerBreakdown::LIMIT);
+    declines
+}
+
 /// Top referrers, top reverse-referral destinations and the largest falls of one hospital and
-/// fiscal year. Ties are broken by partner code, so the lists are reproducible.
+/// fiscal year.
 fn partner_breakdown(
-    mine: &[&PartnerRow],
+    listed: &Listed,
     fy: i32,
     months_with_data: &BTreeSet<String>,
     name: impl Fn(&str) -> Option<String>,
 ) -> PartnerBreakdown {
-    let top = |count: fn(&PartnerRow) -> u64| {
-        let mut lines: Vec<PartnerLine> = mine
-            .iter()
-            .filter(|r| count(r) > 0)
+    let mine: Vec<&PartnerRow> = listed.rows.iter().collect();
+    let lines = |count: fn(&PartnerRow) -> u64| {
+        top_partners(&mine, count)
+            .into_iter()
             .map(|r| PartnerLine {
                 code: r.partner_code.clone(),
                 name: name(&r.partner_code),
                 count: count(r),
                 hidden: None,
             })
-            .collect();
-        lines.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.code.cmp(&b.code)));
-        lines.truncate(PartnerBreakdown::LIMIT);
-        lines
+            .collect()
     };
-    let mut declines: Vec<PartnerDecline> = mine
-        .iter()
-        .filter(|r| r.compared_months > 0 && r.referred_previous > r.referred_compared)
+    let declines = declining_partners(&mine)
+        .into_iter()
         .map(|r| PartnerDecline {
             code: r.partner_code.clone(),
             name: name(&r.partner_code),
@@ -812,8 +877,6 @@ fn partner_breakdown(
             hidden: Vec::new(),
         })
         .collect();
-    declines.sort_by(|a, b| b.fall.cmp(&a.fall).then_with(|| a.code.cmp(&b.code)));
-    declines.truncate(PartnerBreakdown::LIMIT);
     let compared_months = periods::months_of_fiscal_year(fy)
         .into_iter()
         .zip(periods::months_of_fiscal_year(fy - 1))
@@ -821,12 +884,11 @@ fn partner_breakdown(
         .map(|(m, _)| m)
         .collect();
     PartnerBreakdown {
-        top_referrers: top(|r| r.referred_patients),
-        top_reverse: top(|r| r.reverse_referred_patients),
+        top_referrers: lines(referred),
+        top_reverse: lines(reverse),
         declines,
         compared_months,
-        partner_count: mine.iter().filter(|r| r.referred_patients + r.reverse_referred_patients > 0).count()
-            as u64,
+        partner_count: listed.partner_count,
     }
 }
 
@@ -908,5 +970,50 @@ mod tests {
         assert_eq!(change_display(None, r(1, 2)), None);
         let permille = Some(Ratio { numerator: 1, denominator: 2, scale: 1000 });
         assert_eq!(change_display(r(1, 2), permille), None, "% and ‰ do not subtract");
+    }
+
+    /// A page's partner lists made from the rows [`Listed`] keeps are the lists made from all
+    /// the rows, on random hospitals whose counts often tie, with more partners than a list
+    /// holds; and the rows not listed are dropped.
+    #[test]
+    fn the_partner_rows_kept_give_the_lists_of_all_the_rows() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+        let months: BTreeSet<String> = periods::month_range("2023-04", "2025-03").into_iter().collect();
+        let name = |code: &str| (code.ends_with('7')).then(|| format!("name of {code}"));
+        let mut dropped = 0;
+        for hospital in 0..200 {
+            let partners = rng.random_range(0..40);
+            let rows: Vec<PartnerRow> = (0..partners)
+                .map(|p| {
+                    let previous = rng.random_range(0..4);
+                    PartnerRow {
+                        hospital_code: format!("H{hospital}"),
+                        fiscal_year: 2024,
+                        partner_code: format!("P{p:02}"),
+                        referred_patients: rng.random_range(0..4),
+                        reverse_referred_patients: rng.random_range(0..4),
+                        referred_compared: rng.random_range(0..4),
+                        referred_previous: previous,
+                        compared_months: rng.random_range(0..2) * 12,
+                    }
+                })
+                .collect();
+            let all = Listed {
+                partner_count: rows
+                    .iter()
+                    .filter(|r| r.referred_patients > 0 || r.reverse_referred_patients > 0)
+                    .count() as u64,
+                rows: rows.clone(),
+            };
+            let kept = Listed::of(rows);
+            dropped += all.rows.len() - kept.rows.len();
+            let lists = |listed: &Listed| {
+                serde_json::to_string(&partner_breakdown(listed, 2024, &months, name)).unwrap()
+            };
+            assert_eq!(lists(&kept), lists(&all), "hospital {hospital}");
+            assert!(kept.rows.len() <= 3 * PartnerBreakdown::LIMIT);
+        }
+        assert!(dropped > 1000, "only {dropped} rows dropped: the test says little");
     }
 }
