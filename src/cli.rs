@@ -168,6 +168,10 @@ pub enum Command {
         /// How many months, starting at --start.
         #[arg(long, default_value_t = 15)]
         months: u32,
+        /// How many partner institutions (referral sources and destinations, one list for
+        /// all hospitals; at most 10,000, beyond which codes repeat).
+        #[arg(long, default_value_t = 40, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+        partners: u32,
         /// First month (YYYY-MM).
         #[arg(long, default_value = "2024-04")]
         start: String,

@@ -23,6 +23,8 @@ pub(crate) struct SampleSpec {
     pub events: u64,
     pub hospitals: u32,
     pub months: u32,
+    /// Partner institutions the hospitals exchange patients with (all share one list).
+    pub partners: u32,
     /// First month, `YYYY-MM`.
     pub start: String,
     pub seed: u64,
@@ -128,7 +130,7 @@ pub(crate) fn write(out: &Path, spec: &SampleSpec) -> std::io::Result<Written> {
     let per_hospital_month =
         (spec.events as f64 / (f64::from(spec.hospitals) * months.len() as f64)).max(10.0);
     let base_initial = ((per_hospital_month / 6.5) as u64).max(10);
-    let partners: Vec<String> = (0..40)
+    let partners: Vec<String> = (0..spec.partners as usize)
         .map(|i| institution_code(PREFECTURE_CODES[i % 5], 20 + i as u32, 2000 + 13 * i as u32))
         .collect();
     let mut rng = ChaCha8Rng::seed_from_u64(spec.seed);

@@ -235,8 +235,8 @@ pub async fn main(cli: Cli) -> Result<Outcome, AppError> {
             output::print(&text)?;
             Ok(Outcome::AllPass)
         }
-        Command::Sample { out, events, hospitals, months, start, seed } => {
-            let spec = crate::sample::SampleSpec { events, hospitals, months, start, seed };
+        Command::Sample { out, events, hospitals, months, partners, start, seed } => {
+            let spec = crate::sample::SampleSpec { events, hospitals, months, partners, start, seed };
             let written = crate::sample::write(&out, &spec)
                 .map_err(AppError::io(format!("writing sample to {}", out.display())))?;
             if !quiet {

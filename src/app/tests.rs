@@ -21,6 +21,7 @@ fn project(dir: &Path) -> Config {
         events: 1500,
         hospitals: 2,
         months: 3,
+        partners: 40,
         start: "2025-04".into(),
         seed: 11,
     };
@@ -468,6 +469,7 @@ async fn pages_rendered_one_hospital_at_a_time_are_the_pages_of_all_at_once() {
         events: 6000,
         hospitals: 4,
         months: 15,
+        partners: 40,
         start: "2024-04".into(),
         seed: 5,
     };

@@ -682,3 +682,32 @@ fn explain_totals_equal_the_months_counts_and_the_years_ratios_for_every_hospita
         assert!(stderr(&out).contains(says), "{}", stderr(&out));
     }
 }
+
+/// `sample --partners N` draws the partner codes from N institutions (40 by default), for
+/// benchmarks at the partner counts of real hospitals; 0 is refused.
+#[test]
+fn sample_draws_partners_from_as_many_institutions_as_asked() {
+    let partners_of = |dir: &std::path::Path| {
+        let mut codes = std::collections::BTreeSet::new();
+        for file in files_in(&dir.join("data/events")) {
+            let text = std::fs::read_to_string(&file).unwrap();
+            let mut lines = text.lines();
+            let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+            let at = header.iter().position(|h| *h == "partner_code").unwrap();
+            codes.extend(lines.map(|l| l.split(',').nth(at).unwrap().to_string()).filter(|c| !c.is_empty()));
+        }
+        codes
+    };
+    let args = "sample --out data --events 20000 --hospitals 2 --months 3 --seed 7";
+    let default = tempfile::tempdir().unwrap();
+    assert_code(&refrate_in(default.path(), &args.split(' ').collect::<Vec<_>>(), None), 0);
+    assert_eq!(partners_of(default.path()).len(), 40);
+    let many = tempfile::tempdir().unwrap();
+    let with = format!("{args} --partners 300");
+    assert_code(&refrate_in(many.path(), &with.split(' ').collect::<Vec<_>>(), None), 0);
+    let drawn = partners_of(many.path()).len();
+    assert!((250..=300).contains(&drawn), "{drawn} partners drawn from 300");
+    let none = tempfile::tempdir().unwrap();
+    let zero = format!("{args} --partners 0");
+    assert_code(&refrate_in(none.path(), &zero.split(' ').collect::<Vec<_>>(), None), 2);
+}
