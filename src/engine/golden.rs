@@ -635,14 +635,18 @@ async fn partner_months() {
     );
 }
 
-/// The partner breakdown reads the events once, through `partner_months`.
+/// The partner breakdown reads the partner rows once (here over the events, through
+/// `partner_months`), and the hospital-months from their small table, however many times it
+/// compares them; no table holds the partner rows.
 #[tokio::test]
-async fn partner_breakdown_scans_the_events_once() {
+async fn partner_breakdown_scans_the_partner_rows_once() {
     let engine = fixture().await;
+    let provider = engine.ctx.table_provider("partner_months").await.unwrap();
+    assert_eq!(provider.table_type(), datafusion::datasource::TableType::View);
     let plan = engine.ctx.sql(breakdown_sql::PARTNER_BREAKDOWN).await.unwrap().into_optimized_plan().unwrap();
     let plan = plan.display_indent().to_string();
-    assert!(!plan.contains("TableScan: events"), "{plan}");
-    assert!(plan.contains("TableScan: partner_months"), "{plan}");
+    assert_eq!(plan.matches("TableScan: events").count(), 1, "{plan}");
+    assert!(plan.contains("TableScan: partner_hospital_months"), "{plan}");
 }
 
 /// Released after the breakdowns, the tables they are summed from are gone from the session,
@@ -654,15 +658,23 @@ async fn breakdown_tables_released_are_registered_again_with_the_same_rows() {
     let departments = engine.department_breakdown(&months).await.unwrap();
     let partners = engine.partner_breakdown(&months).await.unwrap();
     assert!(!departments.is_empty() && !partners.is_empty());
-    for table in ["month_breakdowns", "partner_months"] {
+    for table in Engine::BREAKDOWN_TABLES {
         assert!(engine.ctx.table_exist(table).unwrap(), "{table} before the release");
     }
     engine.release_breakdown_tables();
-    for table in ["month_breakdowns", "partner_months"] {
+    for table in Engine::BREAKDOWN_TABLES {
         assert!(!engine.ctx.table_exist(table).unwrap(), "{table} after the release");
     }
     assert_eq!(engine.department_breakdown(&months).await.unwrap(), departments);
     assert_eq!(engine.partner_breakdown(&months).await.unwrap(), partners);
+}
+
+#[tokio::test]
+async fn partner_hospital_months() {
+    insta::assert_snapshot!(
+        golden("partner_hospital_months.sql", breakdown_sql::PARTNER_HOSPITAL_MONTHS, Order::AllColumns)
+            .await
+    );
 }
 
 #[tokio::test]
@@ -728,6 +740,14 @@ async fn partner_breakdown_agrees_with_its_definition_on_random_months() {
     )
     .unwrap();
     engine.register("partner_months", vec![batch], schema).unwrap();
+    engine
+        .run_into(
+            "partner_hospital_months.sql",
+            breakdown_sql::PARTNER_HOSPITAL_MONTHS,
+            "partner_hospital_months",
+        )
+        .await
+        .unwrap();
     let with_data: BTreeSet<String> = data.keys().map(|(_, m)| m.clone()).collect();
     engine.register_fiscal_months(&with_data).unwrap();
 

@@ -19,8 +19,8 @@
 //!   (`breakdowns/`, keyed by [`breakdowns_rules`]); a view over the events when the stored
 //!   sums are missing, were made by other rules or from other event files;
 //! - `department_breakdown.sql`, `partner_breakdown.sql`: the hospital page's breakdowns per
-//!   fiscal year, sums of `month_breakdowns` (the partner breakdown through
-//!   `partner_months.sql`, materialised as a table).
+//!   fiscal year, sums of `month_breakdowns` (the partner breakdown through the view
+//!   `partner_months.sql`, read once, and `partner_hospital_months.sql`, a small table).
 //!
 //! Why SQL: these are exact integer arithmetic (a rate meets `≥ p/q` when
 //! `n × scale × q ≥ p × d`, in DECIMAL(38, 0), never a float), short enough to review as SQL
@@ -1037,6 +1037,8 @@ pub(crate) mod breakdown_sql {
     pub(crate) const MONTH_BREAKDOWNS: &str = include_str!("../../queries/month_breakdowns.sql");
     pub(crate) const DEPARTMENT_BREAKDOWN: &str = include_str!("../../queries/department_breakdown.sql");
     pub(crate) const PARTNER_MONTHS: &str = include_str!("../../queries/partner_months.sql");
+    pub(crate) const PARTNER_HOSPITAL_MONTHS: &str =
+        include_str!("../../queries/partner_hospital_months.sql");
     pub(crate) const PARTNER_BREAKDOWN: &str = include_str!("../../queries/partner_breakdown.sql");
 }
 
@@ -1199,7 +1201,7 @@ impl Engine {
         const Q: &str = "partner_breakdown.sql";
         self.register_month_breakdowns().await?;
         self.register_fiscal_months(months)?;
-        self.run_into("partner_months.sql", breakdown_sql::PARTNER_MONTHS, "partner_months").await?;
+        self.register_partner_months().await?;
         let batches = self.run(Q, breakdown_sql::PARTNER_BREAKDOWN).await?;
         let mut rows = Vec::with_capacity(batches.iter().map(RecordBatch::num_rows).sum());
         for b in &batches {
@@ -1228,13 +1230,32 @@ impl Engine {
         Ok(rows)
     }
 
+    /// What [`Engine::release_breakdown_tables`] drops.
+    pub(crate) const BREAKDOWN_TABLES: [&str; 3] =
+        ["month_breakdowns", "partner_months", "partner_hospital_months"];
+
+    /// Registers `partner_months` (the view of `partner_months.sql`) and
+    /// `partner_hospital_months` (the table of `partner_hospital_months.sql`, a row per
+    /// hospital-month), what `partner_breakdown.sql` reads. Call after
+    /// [`Engine::register_month_breakdowns`] and `fiscal_months`.
+    async fn register_partner_months(&self) -> Result<(), EngineError> {
+        self.register_view("partner_months", "partner_months.sql", breakdown_sql::PARTNER_MONTHS).await?;
+        self.run_into(
+            "partner_hospital_months.sql",
+            breakdown_sql::PARTNER_HOSPITAL_MONTHS,
+            "partner_hospital_months",
+        )
+        .await?;
+        Ok(())
+    }
+
     /// Drops the tables the breakdowns are summed from (`month_breakdowns`, a view over the
-    /// stored files or the events, and `partner_months`, held in memory: a row per hospital,
-    /// month and partner) from the session, once [`Engine::department_breakdown`] and
-    /// [`Engine::partner_breakdown`] have given their rows; nothing after the breakdowns reads
-    /// them. A later breakdown registers them again.
+    /// stored files or the events, `partner_months`, a view over it, and
+    /// `partner_hospital_months`, held in memory: a row per hospital-month) from the session,
+    /// once [`Engine::department_breakdown`] and [`Engine::partner_breakdown`] have given their
+    /// rows; nothing after the breakdowns reads them. A later breakdown registers them again.
     pub(crate) fn release_breakdown_tables(&self) {
-        for table in ["month_breakdowns", "partner_months"] {
+        for table in Self::BREAKDOWN_TABLES {
             // Absent (never registered) is as good as dropped.
             let _ = self.ctx.deregister_table(table);
         }
