@@ -18,6 +18,7 @@ pub(crate) mod explain;
 pub(crate) mod forecast;
 pub(crate) mod forms;
 pub(crate) mod ingest;
+pub mod memory;
 pub(crate) mod outcome;
 pub(crate) mod parallel;
 pub(crate) mod periods;

@@ -11,9 +11,6 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 const MI_OPTION_ARENA_EAGER_COMMIT: libmimalloc_sys::mi_option_t = 4;
 const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 
-/// Threads for blocking work (file reads, the ingest): see `main`.
-const MAX_BLOCKING_THREADS: usize = 4;
-
 /// Sets the allocator's options before anything is allocated (see [`set_allocator_options`]).
 /// The standard library allocates before `main` (the main thread's handle), and mimalloc
 /// creates its first arena then, with the options it has at that moment: set in `main`, they
@@ -60,7 +57,7 @@ fn main() -> ExitCode {
     // higher with them (docs/BENCHMARKS.md, 2026-12-06). Only the ingest thread waits on
     // other blocking work (its reads of stored files), so two would be enough to progress.
     let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .max_blocking_threads(MAX_BLOCKING_THREADS)
+        .max_blocking_threads(refrate::memory::MAX_BLOCKING_THREADS)
         .enable_all()
         .build()
     {

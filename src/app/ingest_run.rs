@@ -506,6 +506,7 @@ pub(super) async fn ingest_and_publish(
         let counts =
             crate::engine::Engine::count_partitions(warehouse, to_count.iter().map(String::as_str)).await?;
         commit.set_counts(&rules, counts);
+        crate::memory::release_idle_memory().await;
     }
     // Each month's department and partner sums beside its events, so the pages of this version
     // sum the months instead of every event again.
@@ -529,6 +530,7 @@ pub(super) async fn ingest_and_publish(
                 commit.put_breakdowns(&month, events, &batches).await?;
             }
         }
+        crate::memory::release_idle_memory().await;
     }
     let (partitions_written, partitions_cleared) =
         (commit.partitions_written, commit.partitions_cleared.clone());
@@ -540,6 +542,8 @@ pub(super) async fn ingest_and_publish(
             super::interrupt::check()
         })
         .await?;
+    // Writing the manifest (13 MB of JSON at 700 hospitals x 36 months) is the last large step.
+    crate::memory::release_idle_memory().await;
     Ok(IngestOutcome {
         manifest: next,
         published: !survey,

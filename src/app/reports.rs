@@ -363,6 +363,7 @@ pub(super) async fn render_in_groups(
     let departments = engine.department_breakdown(&months).await?;
     let partners = engine.partner_breakdown(&months).await?;
     engine.release_breakdown_tables();
+    crate::memory::release_idle_memory().await;
     let sources = report::build::Sources {
         regimes,
         rows: &rows,
