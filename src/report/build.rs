@@ -98,7 +98,7 @@ pub(crate) struct Book<'a> {
     monthly_by: BTreeMap<(&'a str, &'a str), &'a MonthlyRow>,
     /// The months with data of each hospital.
     hospital_months: BTreeMap<&'a str, BTreeSet<String>>,
-    /// The department and partner rows of each hospital and fiscal year, in their order.
+    /// The department rows of each hospital and fiscal year, in their order.
     departments_by: BTreeMap<(&'a str, i32), Vec<&'a DepartmentRow>>,
     /// Of the partner rows, only those a page lists, with the count of all (see [`Listed`]).
     partners_by: BTreeMap<String, BTreeMap<i32, Listed>>,
@@ -800,14 +800,13 @@ impl Listed {
 
     fn of(rows: Vec<PartnerRow>) -> Listed {
         let all: Vec<&PartnerRow> = rows.iter().collect();
-        let listed: BTreeSet<&str> = top_partners(&all, referred)
+        let listed: BTreeSet<String> = top_partners(&all, referred)
             .into_iter()
             .chain(top_partners(&all, reverse))
             .chain(declining_partners(&all))
-            .map(|r| r.partner_code.as_str())
+            .map(|r| r.partner_code.clone())
             .collect();
         let partner_count = all.iter().filter(|r| referred(r) + reverse(r) > 0).count() as u64;
-        let listed: BTreeSet<String> = listed.into_iter().map(str::to_string).collect();
         let mut rows: Vec<PartnerRow> =
             rows.into_iter().filter(|r| listed.contains(&r.partner_code)).collect();
         rows.shrink_to_fit();
