@@ -514,19 +514,29 @@ pub(super) async fn ingest_and_publish(
     let to_break_down = commit.months_to_break_down(&rules);
     if !to_break_down.is_empty() {
         options.progress.set_message("summing departments and partners");
-        // A few months at a time (whole months, up to BREAKDOWN_HOSPITAL_MONTHS hospital-months
-        // unless one month alone holds more), the next summed while these are stored.
-        let groups = month_groups(to_break_down, BREAKDOWN_HOSPITAL_MONTHS);
-        let mut sums = futures::stream::iter(groups)
-            .map(|months| async move {
-                let sums = crate::engine::Engine::break_down_months(warehouse, &months).await?;
-                Ok::<_, AppError>((months, sums))
-            })
-            .buffered(2);
+        // A few whole months at a time, as many as make about BREAKDOWN_ROWS rows of sums at the
+        // rows per hospital-month seen so far, the next summed while these are stored.
+        let seen = SumsSeen::default();
+        let pending: std::collections::VecDeque<_> = to_break_down.into_iter().collect();
+        let groups = futures::stream::unfold(pending, |mut pending| {
+            let limit = seen.group_limit();
+            async move { next_month_group(&mut pending, limit).map(|group| (group, pending)) }
+        });
+        let mut sums = std::pin::pin!(
+            groups
+                .map(|months| async move {
+                    let names: Vec<(String, Vec<String>)> =
+                        months.iter().map(|(m, files, _)| (m.clone(), files.clone())).collect();
+                    let sums = crate::engine::Engine::break_down_months(warehouse, &names).await?;
+                    Ok::<_, AppError>((months, sums))
+                })
+                .buffered(2)
+        );
         while let Some(summed) = sums.next().await {
             let (months, mut sums) = summed?;
-            for (month, events) in months {
+            for (month, events, hospital_months) in months {
                 let batches = sums.remove(&month).unwrap_or_default();
+                seen.add(batches.iter().map(|b| b.num_rows()).sum(), hospital_months);
                 commit.put_breakdowns(&month, events, &batches).await?;
             }
         }
@@ -1084,29 +1094,61 @@ fn judge_months(
     Ok(done)
 }
 
-/// Hospital-months whose department and partner sums are made at once: about 14 rows each,
-/// so a group's sums stay a few MB whatever the number of hospitals. All months at once held
-/// half a million sorted rows at 700 hospitals × 36 months, the peak of that run; one month at
-/// a time cost 36 small queries there.
+/// Rows of department and partner sums made at once, held sorted with the next group's: a
+/// few tens of MB. All months at once held half a million rows at 700 hospitals × 36 months
+/// (40 partners), the peak of that run; one month at a time cost 36 small queries there. With
+/// 800 partners a hospital-month has about 600 rows, not 55, so the hospital-months of a group
+/// follow the rows seen (docs/BENCHMARKS.md, 2026-12-07, morning).
+const BREAKDOWN_ROWS: usize = 200_000;
+
+/// At most this many hospital-months at once, whatever the rows seen.
 const BREAKDOWN_HOSPITAL_MONTHS: usize = 4_000;
 
-/// Consecutive months (each with its files and number of hospital-months) in groups of at
-/// most `limit` hospital-months; a month holding more is a group alone.
-fn month_groups(
-    months: BTreeMap<String, (Vec<String>, usize)>,
-    limit: usize,
-) -> Vec<Vec<(String, Vec<String>)>> {
-    let mut groups: Vec<Vec<(String, Vec<String>)>> = Vec::new();
-    let mut size = 0;
-    for (month, (files, hospital_months)) in months {
-        if groups.is_empty() || size + hospital_months > limit {
-            groups.push(Vec::new());
-            size = 0;
-        }
-        size += hospital_months;
-        groups.last_mut().expect("pushed above").push((month, files));
+/// The sums' rows and hospital-months seen so far, which size the next group of months.
+#[derive(Debug, Default)]
+struct SumsSeen {
+    rows: std::sync::atomic::AtomicUsize,
+    hospital_months: std::sync::atomic::AtomicUsize,
+}
+
+impl SumsSeen {
+    fn add(&self, rows: usize, hospital_months: usize) {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.rows.fetch_add(rows, Relaxed);
+        self.hospital_months.fetch_add(hospital_months, Relaxed);
     }
-    groups
+
+    /// Hospital-months for the next group: one month while nothing is seen, then as many as
+    /// make [`BREAKDOWN_ROWS`] rows at the rows per hospital-month seen.
+    fn group_limit(&self) -> usize {
+        use std::sync::atomic::Ordering::Relaxed;
+        let (rows, hospital_months) = (self.rows.load(Relaxed), self.hospital_months.load(Relaxed));
+        if hospital_months == 0 {
+            return 1;
+        }
+        let per_hospital_month = rows.div_ceil(hospital_months).max(1);
+        (BREAKDOWN_ROWS / per_hospital_month).clamp(1, BREAKDOWN_HOSPITAL_MONTHS)
+    }
+}
+
+/// The next consecutive months (each with its files and number of hospital-months) of at most
+/// `limit` hospital-months together; a month holding more is a group alone. None when no
+/// month is left.
+fn next_month_group(
+    pending: &mut std::collections::VecDeque<(String, (Vec<String>, usize))>,
+    limit: usize,
+) -> Option<Vec<(String, Vec<String>, usize)>> {
+    let mut group = Vec::new();
+    let mut size = 0;
+    while let Some((_, (_, hospital_months))) = pending.front() {
+        if !group.is_empty() && size + hospital_months > limit {
+            break;
+        }
+        let (month, (files, hospital_months)) = pending.pop_front().expect("looked at above");
+        size += hospital_months;
+        group.push((month, files, hospital_months));
+    }
+    (!group.is_empty()).then_some(group)
 }
 
 /// Parsed rows sent to the storing thread at a time, and chunks in flight: memory stays a few
@@ -1269,21 +1311,48 @@ mod tests {
                 .into_iter()
                 .map(|(m, n)| (m.to_string(), (vec![format!("events/month={m}/part.parquet")], n)))
                 .collect();
-        let names = |groups: Vec<Vec<(String, Vec<String>)>>| -> Vec<Vec<String>> {
-            groups.into_iter().map(|g| g.into_iter().map(|(m, _)| m).collect()).collect()
+        let groups = |limit: usize| -> Vec<Vec<(String, Vec<String>, usize)>> {
+            let mut pending = months.clone().into_iter().collect();
+            std::iter::from_fn(|| next_month_group(&mut pending, limit)).collect()
+        };
+        let names = |groups: Vec<Vec<(String, Vec<String>, usize)>>| -> Vec<Vec<String>> {
+            groups.into_iter().map(|g| g.into_iter().map(|(m, _, _)| m).collect()).collect()
         };
         assert_eq!(
-            names(month_groups(months.clone(), 1_400)),
+            names(groups(1_400)),
             [vec!["2025-04", "2025-05"], vec!["2025-06"], vec!["2025-07"], vec!["2025-08"]]
         );
         assert_eq!(
-            names(month_groups(months.clone(), 4_000)),
+            names(groups(4_000)),
             [vec!["2025-04", "2025-05", "2025-06"], vec!["2025-07"], vec!["2025-08"]]
         );
-        let all = month_groups(months, usize::MAX);
+        let all = groups(usize::MAX);
         assert_eq!(all.len(), 1);
-        assert_eq!(all[0][3], ("2025-07".to_string(), vec!["events/month=2025-07/part.parquet".to_string()]));
-        assert!(month_groups(BTreeMap::new(), 4_000).is_empty());
+        assert_eq!(
+            all[0][3],
+            ("2025-07".to_string(), vec!["events/month=2025-07/part.parquet".to_string()], 5_000)
+        );
+        assert!(next_month_group(&mut Default::default(), 4_000).is_none());
+    }
+
+    /// One month while no sums are seen; then as many hospital-months as make about
+    /// BREAKDOWN_ROWS rows at the rows seen per hospital-month, within 1 and
+    /// BREAKDOWN_HOSPITAL_MONTHS.
+    #[test]
+    fn groups_of_months_follow_the_rows_their_sums_have() {
+        let seen = SumsSeen::default();
+        assert_eq!(seen.group_limit(), 1);
+        seen.add(700 * 55, 700); // 40 partners
+        assert_eq!(seen.group_limit(), BREAKDOWN_ROWS / 55);
+        let many = SumsSeen::default();
+        many.add(100 * 615, 100); // 800 partners
+        assert_eq!(many.group_limit(), BREAKDOWN_ROWS / 615);
+        let few = SumsSeen::default();
+        few.add(10, 100);
+        assert_eq!(few.group_limit(), BREAKDOWN_HOSPITAL_MONTHS);
+        let huge = SumsSeen::default();
+        huge.add(10 * BREAKDOWN_ROWS, 1);
+        assert_eq!(huge.group_limit(), 1);
     }
 
     #[test]
