@@ -524,19 +524,17 @@ pub(super) async fn ingest_and_publish(
         });
         let mut sums = std::pin::pin!(
             groups
-                .map(|months| async move {
-                    let names: Vec<(String, Vec<String>)> =
-                        months.iter().map(|(m, files, _)| (m.clone(), files.clone())).collect();
-                    let sums = crate::engine::Engine::break_down_months(warehouse, &names).await?;
-                    Ok::<_, AppError>((months, sums))
+                .map(|(months, hospital_months)| async move {
+                    let sums = crate::engine::Engine::break_down_months(warehouse, &months).await?;
+                    Ok::<_, AppError>((months, hospital_months, sums))
                 })
                 .buffered(2)
         );
         while let Some(summed) = sums.next().await {
-            let (months, mut sums) = summed?;
-            for (month, events, hospital_months) in months {
+            let (months, hospital_months, mut sums) = summed?;
+            seen.add(sums.values().flatten().map(|b| b.num_rows()).sum(), hospital_months);
+            for (month, events) in months {
                 let batches = sums.remove(&month).unwrap_or_default();
-                seen.add(batches.iter().map(|b| b.num_rows()).sum(), hospital_months);
                 commit.put_breakdowns(&month, events, &batches).await?;
             }
         }
@@ -1131,13 +1129,16 @@ impl SumsSeen {
     }
 }
 
+/// Months summed at once, each with its event files.
+type MonthGroup = Vec<(String, Vec<String>)>;
+
 /// The next consecutive months (each with its files and number of hospital-months) of at most
-/// `limit` hospital-months together; a month holding more is a group alone. None when no
-/// month is left.
+/// `limit` hospital-months together (a month holding more is a group alone), and their
+/// hospital-months. None when no month is left.
 fn next_month_group(
     pending: &mut std::collections::VecDeque<(String, (Vec<String>, usize))>,
     limit: usize,
-) -> Option<Vec<(String, Vec<String>, usize)>> {
+) -> Option<(MonthGroup, usize)> {
     let mut group = Vec::new();
     let mut size = 0;
     while let Some((_, (_, hospital_months))) = pending.front() {
@@ -1146,9 +1147,9 @@ fn next_month_group(
         }
         let (month, (files, hospital_months)) = pending.pop_front().expect("looked at above");
         size += hospital_months;
-        group.push((month, files, hospital_months));
+        group.push((month, files));
     }
-    (!group.is_empty()).then_some(group)
+    (!group.is_empty()).then_some((group, size))
 }
 
 /// Parsed rows sent to the storing thread at a time, and chunks in flight: memory stays a few
@@ -1311,12 +1312,12 @@ mod tests {
                 .into_iter()
                 .map(|(m, n)| (m.to_string(), (vec![format!("events/month={m}/part.parquet")], n)))
                 .collect();
-        let groups = |limit: usize| -> Vec<Vec<(String, Vec<String>, usize)>> {
+        let groups = |limit: usize| -> Vec<(MonthGroup, usize)> {
             let mut pending = months.clone().into_iter().collect();
             std::iter::from_fn(|| next_month_group(&mut pending, limit)).collect()
         };
-        let names = |groups: Vec<Vec<(String, Vec<String>, usize)>>| -> Vec<Vec<String>> {
-            groups.into_iter().map(|g| g.into_iter().map(|(m, _, _)| m).collect()).collect()
+        let names = |groups: Vec<(MonthGroup, usize)>| -> Vec<Vec<String>> {
+            groups.into_iter().map(|(g, _)| g.into_iter().map(|(m, _)| m).collect()).collect()
         };
         assert_eq!(
             names(groups(1_400)),
@@ -1326,11 +1327,13 @@ mod tests {
             names(groups(4_000)),
             [vec!["2025-04", "2025-05", "2025-06"], vec!["2025-07"], vec!["2025-08"]]
         );
+        assert_eq!(groups(4_000).iter().map(|(_, n)| *n).collect::<Vec<_>>(), [3_400, 5_000, 10]);
         let all = groups(usize::MAX);
         assert_eq!(all.len(), 1);
+        assert_eq!(all[0].1, 8_410);
         assert_eq!(
-            all[0][3],
-            ("2025-07".to_string(), vec!["events/month=2025-07/part.parquet".to_string()], 5_000)
+            all[0].0[3],
+            ("2025-07".to_string(), vec!["events/month=2025-07/part.parquet".to_string()])
         );
         assert!(next_month_group(&mut Default::default(), 4_000).is_none());
     }
