@@ -409,24 +409,27 @@ async fn regime_criteria() {
     insta::assert_snapshot!(golden("regime_criteria.sql", sql::REGIME_CRITERIA, Order::AsQueried).await);
 }
 
-/// `Results::criteria` carries the query's rows as they are: the same decisions, in the same
 /// Evaluated one hospital at a time, the fixture gives the rows of one evaluation of every
-/// hospital, concatenated, and leaves `regime_verdicts` whole for the approval query and the
-/// counts as they were.
+/// hospital, concatenated, and leaves the session's tables as it found them: the verdicts of
+/// the fiscal years evaluated before (which the approval query reads), not every group's.
 #[tokio::test]
 async fn evaluating_hospital_by_hospital_gives_the_rows_of_one_evaluation_of_all() {
     let (engine, periods, _) = fixture_unevaluated().await;
     let whole = engine.evaluate(&periods).await.unwrap();
+    let fiscal_years: Vec<_> =
+        periods.iter().filter(|p| p.kind == PeriodKind::FiscalYear.name()).cloned().collect();
+    assert!(!fiscal_years.is_empty() && fiscal_years.len() < periods.len());
     let tables = async |engine: &Engine| {
         let mut text = String::new();
-        for table in ["regime_verdicts", "monthly_counts", "reported_counts"] {
+        for table in ["regime_verdicts", "period_counts", "monthly_counts", "reported_counts"] {
             text += &table_text(engine, "table", &format!("SELECT * FROM {table}"), Order::AllColumns).await;
         }
         text
     };
-    let before = tables(&engine).await;
     for limit in [1, usize::MAX] {
         let (engine, periods, _) = fixture_unevaluated().await;
+        engine.evaluate(&fiscal_years).await.unwrap();
+        let before = tables(&engine).await;
         let mut groups = Vec::new();
         engine
             .evaluate_by_hospital(&periods, limit, |results| {
@@ -449,8 +452,15 @@ async fn evaluating_hospital_by_hospital_gives_the_rows_of_one_evaluation_of_all
         assert_eq!(joined, whole, "in groups of at most {limit} hospital-months");
         assert_eq!(tables(&engine).await, before, "in groups of at most {limit} hospital-months");
     }
+    // Nothing evaluated before: nothing of the evaluation is left.
+    let (engine, periods, _) = fixture_unevaluated().await;
+    engine.evaluate_by_hospital(&periods, 1, |_| Ok::<_, EngineError>(())).await.unwrap();
+    for table in Engine::EVALUATION_TABLES {
+        assert!(!engine.ctx.table_exist(table).unwrap(), "{table} is left registered");
+    }
 }
 
+/// `Results::criteria` carries the query's rows as they are: the same decisions, in the same
 /// order, for the Rust side to read instead of deciding again.
 #[tokio::test]
 async fn criteria_in_results_are_the_rows_of_regime_criteria() {

@@ -44,7 +44,7 @@ use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, Int64Array, RecordBatch, StringArray};
 use datafusion::arrow::datatypes::{DataType, Field, Int64Type, Schema};
-use datafusion::datasource::MemTable;
+use datafusion::datasource::{MemTable, TableProvider};
 use datafusion::error::DataFusionError;
 use datafusion::prelude::{ParquetReadOptions, SessionConfig, SessionContext};
 
@@ -238,6 +238,9 @@ pub(crate) struct Results {
     pub criteria: Vec<CriterionRow>,
     pub verdicts: Vec<VerdictRow>,
 }
+
+/// Tables taken out of a session, each with what it was (`None`: not registered).
+type TakenTables = Vec<(&'static str, Option<Arc<dyn TableProvider>>)>;
 
 /// A session over one committed warehouse version.
 pub(crate) struct Engine {
@@ -758,11 +761,11 @@ impl Engine {
     /// every hospital-month at once. A group holds at most `hospital_months` monthly rows (one
     /// hospital may exceed it alone); with a single group this is [`Engine::evaluate`]. Every
     /// query groups by hospital, so the rows are those of one evaluation of all hospitals,
-    /// concatenated. With several groups, `regime_verdicts` is left holding every group's rows,
-    /// as one evaluation of all would leave it (narrow rows: a few columns per hospital-period),
-    /// and the other intermediate tables, which would hold only the last group's, are dropped.
-    /// The first error of `each` stops the evaluation (the session then holds one group's
-    /// counts: drop it). Call [`Engine::monthly_counts`] first.
+    /// concatenated. The session's tables are left as they were found: the tables an evaluation
+    /// makes (`regime_verdicts`, which the approval query reads, among them) are those of the
+    /// evaluation before the call, if any, not every group's rows held to the end. The first
+    /// error of `each` stops the evaluation (the session then holds one group's counts: drop
+    /// it). Call [`Engine::monthly_counts`] first.
     pub(crate) async fn evaluate_by_hospital<E: From<EngineError>>(
         &self,
         periods: &[PeriodMonth],
@@ -788,12 +791,14 @@ impl Engine {
             in_group += rows;
             groups.last_mut().expect("one group at least").insert(code);
         }
+        let found = self.take_tables(&Self::EVALUATION_TABLES)?;
         if groups.len() == 1 {
-            return each(self.evaluate(periods).await?);
+            let results = self.evaluate(periods).await?;
+            self.put_back_tables(found)?;
+            return each(results);
         }
         let (monthly_schema, reported_schema) =
             (self.table_schema("monthly_counts").await?, schema::REPORTED.clone());
-        let mut verdicts = Vec::new();
         for group in &groups {
             let only = |batches: &[RecordBatch]| -> Result<Vec<RecordBatch>, EngineError> {
                 batches.iter().map(|b| of_hospitals(b, group)).collect()
@@ -801,14 +806,46 @@ impl Engine {
             self.register("monthly_counts", only(&monthly)?, monthly_schema.clone())?;
             self.register("reported_counts", only(&reported)?, reported_schema.clone())?;
             each(self.evaluate(periods).await?)?;
-            verdicts.extend(self.table_batches("regime_verdicts").await?);
         }
         self.register("monthly_counts", monthly, monthly_schema)?;
         self.register("reported_counts", reported, reported_schema)?;
-        let verdicts_schema = self.table_schema("regime_verdicts").await?;
-        self.register("regime_verdicts", verdicts, verdicts_schema)?;
-        for table in ["period_counts", "regime_metrics", "regime_conditions_evaluated", "regime_criteria"] {
+        self.put_back_tables(found)?;
+        Ok(())
+    }
+
+    /// The tables [`Engine::evaluate`] registers.
+    const EVALUATION_TABLES: [&'static str; 6] = [
+        "periods",
+        "period_counts",
+        "regime_metrics",
+        "regime_conditions_evaluated",
+        "regime_criteria",
+        "regime_verdicts",
+    ];
+
+    /// `tables` taken out of the session.
+    fn take_tables(&self, tables: &[&'static str]) -> Result<TakenTables, EngineError> {
+        tables
+            .iter()
+            .map(|&table| {
+                let was = self
+                    .ctx
+                    .deregister_table(table)
+                    .map_err(|source| EngineError::Register { table, source })?;
+                Ok((table, was))
+            })
+            .collect()
+    }
+
+    /// Puts back what [`Engine::take_tables`] took, in place of what was registered since.
+    fn put_back_tables(&self, taken: TakenTables) -> Result<(), EngineError> {
+        for (table, was) in taken {
             self.ctx.deregister_table(table).map_err(|source| EngineError::Register { table, source })?;
+            if let Some(was) = was {
+                self.ctx
+                    .register_table(table, was)
+                    .map_err(|source| EngineError::Register { table, source })?;
+            }
         }
         Ok(())
     }
