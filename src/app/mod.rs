@@ -438,7 +438,9 @@ impl RunJob<'_> {
         )
         .await;
         progress.finish_and_clear();
-        let outcome = outcome?;
+        let mut outcome = outcome?;
+        // Each file's details are for `validate`'s report: freed before the pages are made.
+        drop(std::mem::take(&mut outcome.files));
         if !options.quiet {
             for note in &outcome.notes {
                 eprintln!("refrate: note: {}", note.text);

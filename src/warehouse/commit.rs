@@ -323,6 +323,9 @@ impl<'a> Commit<'a> {
             let excess = self.next.runs.len() - RUNS_KEPT;
             self.next.runs.drain(..excess);
         }
+        // Rebuilt in one go, the map's nodes are full: inserted one by one they were about half
+        // full, and the manifest is held, one entry per hospital-month, until the pages are made.
+        self.next.partitions = std::mem::take(&mut self.next.partitions).into_iter().collect();
         ready(&self.next)?;
         let Some(lock) = self.lock else {
             return Ok(self.next);
