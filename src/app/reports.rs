@@ -306,11 +306,13 @@ pub(super) async fn approval(
 }
 
 /// The hospital-months evaluated and rendered at once ([`Engine::evaluate_by_hospital`]): the
-/// engine's rows of a group take about 14 KB per hospital-month, so a group stays near 14 MB
-/// whatever the number of hospitals. Against groups of 4,000 this lowers the peak of a run by
-/// about 90 MB at 100 hospitals × 36 months (4 groups of 27 hospitals instead of 1) and at
-/// 700 × 36 (26 instead of 7) in the same time (docs/BENCHMARKS.md, 2026-12-04).
-const HOSPITAL_MONTHS_PER_GROUP: usize = 1_000;
+/// engine's rows of a group take about 14 KB per hospital-month, so a group stays near 7 MB
+/// whatever the number of hospitals, and two are held at once (one rendered, the next
+/// evaluated). Against groups of 4,000, groups of 1,000 lowered the peak of a run by about
+/// 90 MB at 100 hospitals × 36 months and at 700 × 36 in the same time (docs/BENCHMARKS.md,
+/// 2026-12-04); groups of 500 took another 8–14 MiB off at 700 × 36 (52 groups instead of 26),
+/// for about half a second of CPU (2026-12-07, afternoon).
+const HOSPITAL_MONTHS_PER_GROUP: usize = 500;
 
 /// Renders every page, staging each as it is rendered, then puts them all in place; returns
 /// the review for the exit code. The fiscal-year rows of every hospital are evaluated first
