@@ -759,9 +759,9 @@ impl Engine {
     /// [`Engine::evaluate`] one group of whole hospitals at a time, handing each group's
     /// results to `each` in hospital order, so that memory follows the largest group and not
     /// every hospital-month at once. A group holds at most `hospital_months` monthly rows (one
-    /// hospital may exceed it alone); with a single group this is [`Engine::evaluate`]. Every
-    /// query groups by hospital, so the rows are those of one evaluation of all hospitals,
-    /// concatenated. The session's tables are left as they were found: the tables an evaluation
+    /// hospital may exceed it alone); with a single group the rows are [`Engine::evaluate`]'s.
+    /// Every query groups by hospital, so the rows are those of one evaluation of all
+    /// hospitals, concatenated. The session's tables are left as they were found: the tables an evaluation
     /// makes (`regime_verdicts`, which the approval query reads, among them) are those of the
     /// evaluation before the call, if any, not every group's rows held to the end. The first
     /// error of `each` stops the evaluation (the session then holds one group's counts: drop
