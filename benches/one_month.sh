@@ -13,7 +13,11 @@ WORK=${BENCH_DIR:-target/bench-one-month}
 export REFRATE_PSEUDONYM_KEY=refrate-bench-key-not-for-real-data
 export REFRATE_DEMO=1  # the bench key is public: accepted only with this
 
-rm -rf "$WORK"
+# Moved aside, not deleted: see benches/run.sh (a file system slow to reuse freed inodes).
+if [ -e "$WORK" ]; then
+  mkdir -p "$WORK.old"
+  mv "$WORK" "$WORK.old/$(date +%Y%m%d-%H%M%S)-$$"
+fi
 mkdir -p "$WORK/later"
 "$BIN" --quiet sample --out "$WORK/data" --events "$EVENTS" --hospitals "$HOSPITALS" --months 25 \
   --start 2023-04 --seed 42 > /dev/null

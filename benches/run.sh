@@ -33,7 +33,16 @@ peak() {
   tail -1 "$WORK/time.txt"
 }
 
-rm -rf "$WORK"
+# Nothing is deleted while benchmarking: on a file system that checks the inodes freed in the
+# last five minutes before reusing one (ext4 without a journal, as on the machine of
+# docs/BENCHMARKS.md), creating thousands of pages soon after deleting thousands cost refrate
+# about 4 s of kernel time at 700 x 36, which DuckDB, writing a few dozen files, does not pay.
+# So an earlier benchmark's folder is moved aside (remove WORK.old when no benchmark runs, or
+# `make clean`), and each round writes into folders of its own.
+if [ -e "$WORK" ]; then
+  mkdir -p "$WORK.old"
+  mv "$WORK" "$WORK.old/$(date +%Y%m%d-%H%M%S)-$$"
+fi
 mkdir -p "$WORK"
 echo "== generating ~$EVENTS events ($HOSPITALS hospitals x $MONTHS months)"
 read -r gen_s gen_kib <<< "$(peak "$BIN" --quiet sample --out "$WORK/data" --events "$EVENTS" \
@@ -50,20 +59,22 @@ fi
 
 # Alternating, so that both see the same machine state; the last run of each is reported.
 for i in $(seq "$REPEAT"); do
+  round="$WORK/data/round$i"
+  sed -e "s|^warehouse: .*|warehouse: round$i/warehouse|" -e "s|^reports: .*|reports: round$i/reports|" \
+    "$WORK/data/refrate.yaml" > "$WORK/data/round$i.yaml"
   echo "== refrate run (ingest + publish + rates + reports), round $i"
-  rm -rf "$WORK/data/warehouse" "$WORK/data/reports"
-  read -r run_s run_kib <<< "$(peak "$BIN" --quiet run --config "$WORK/data/refrate.yaml")"
+  read -r run_s run_kib <<< "$(peak "$BIN" --quiet run --config "$WORK/data/round$i.yaml")"
   echo "   ${run_s} s, peak RSS $((run_kib / 1024)) MiB"
   echo "== DuckDB: CSV -> month-partitioned zstd Parquet + monthly counts, round $i"
-  rm -rf "$WORK/duckdb"
-  read -r duck_s duck_kib <<< "$(peak "$VENV/bin/python" benches/duckdb_job.py "$WORK/data/events/*.csv" "$WORK/duckdb")"
+  read -r duck_s duck_kib <<< "$(peak "$VENV/bin/python" benches/duckdb_job.py "$WORK/data/events/*.csv" "$WORK/duckdb$i")"
   echo "   ${duck_s} s, peak RSS $((duck_kib / 1024)) MiB, $(cat "$WORK/out.txt") hospital-months"
 done
+config="$WORK/data/round$REPEAT.yaml"
 echo "== refrate run again (same input: nothing to ingest)"
-read -r rerun_s rerun_kib <<< "$(peak "$BIN" --quiet run --config "$WORK/data/refrate.yaml")"
+read -r rerun_s rerun_kib <<< "$(peak "$BIN" --quiet run --config "$config")"
 echo "== refrate rates --period fiscal-year"
-read -r rates_s rates_kib <<< "$(peak "$BIN" rates --config "$WORK/data/refrate.yaml" --period fiscal-year)"
-wh=$(du -sb "$WORK/data/warehouse" | cut -f1)
+read -r rates_s rates_kib <<< "$(peak "$BIN" rates --config "$config" --period fiscal-year)"
+wh=$(du -sb "$round/warehouse" | cut -f1)
 
 rate=$(python3 -c "print(f'{$rows / $run_s:,.0f}')")
 echo
@@ -74,3 +85,6 @@ echo "rerun:     ${rerun_s} s, peak RSS $((rerun_kib / 1024)) MiB"
 echo "duckdb:    ${duck_s} s, peak RSS $((duck_kib / 1024)) MiB (duckdb $DUCKDB_VERSION)"
 echo "ratio:     refrate run / duckdb = $(python3 -c "print(f'{$run_s / $duck_s:.2f}')")"
 echo "rates:     ${rates_s} s, peak RSS $((rates_kib / 1024)) MiB"
+if [ -e "$WORK.old" ]; then
+  echo "earlier benchmarks' folders are in $WORK.old: remove it when no benchmark runs"
+fi
