@@ -761,11 +761,11 @@ impl Engine {
     /// every hospital-month at once. A group holds at most `hospital_months` monthly rows (one
     /// hospital may exceed it alone); with a single group the rows are [`Engine::evaluate`]'s.
     /// Every query groups by hospital, so the rows are those of one evaluation of all
-    /// hospitals, concatenated. The session's tables are left as they were found: the tables an evaluation
-    /// makes (`regime_verdicts`, which the approval query reads, among them) are those of the
-    /// evaluation before the call, if any, not every group's rows held to the end. The first
-    /// error of `each` stops the evaluation (the session then holds one group's counts: drop
-    /// it). Call [`Engine::monthly_counts`] first.
+    /// hospitals, concatenated. The session's tables are left as they were found: the tables
+    /// an evaluation makes (`regime_verdicts`, which the approval query reads, among them) are
+    /// those of the evaluation before the call, if any, not every group's rows held to the end.
+    /// The first error stops the evaluation, and the session then holds one group's counts and
+    /// none of the earlier evaluation's tables: drop it. Call [`Engine::monthly_counts`] first.
     pub(crate) async fn evaluate_by_hospital<E: From<EngineError>>(
         &self,
         periods: &[PeriodMonth],
